@@ -1,0 +1,66 @@
+//! Change-feed consumption: push beats polling. Reconnects with jittered
+//! backoff (kube-runtime's habit: 0.8 s doubling to 30 s, reset after 120 s
+//! of health); after any break a full sync covers what the feed missed.
+
+use super::{AccountRuntime, Engine};
+use crate::events::Event;
+use crate::model::Source;
+use crate::provider::Provider as _;
+use crate::reconcile::{self, Input};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BACKOFF_START: Duration = Duration::from_millis(800);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+const HEALTHY_RESET: Duration = Duration::from_secs(120);
+
+pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
+    let max_wait = Duration::from_millis(engine.cfg.feed_max_wait_ms);
+    let mut cursor: Option<String> = None;
+    let mut backoff = BACKOFF_START;
+    let mut healthy_since = Instant::now();
+    let mut broken = false;
+    loop {
+        match rt.provider.watch(cursor.as_deref(), max_wait).await {
+            Ok(batch) => {
+                if broken {
+                    broken = false;
+                    healthy_since = Instant::now();
+                    rt.wake_sync.notify_one();
+                }
+                if healthy_since.elapsed() > HEALTHY_RESET {
+                    backoff = BACKOFF_START;
+                }
+                if batch.resync_needed {
+                    rt.wake_sync.notify_one();
+                }
+                if !batch.changes.is_empty() {
+                    let input = Input { account_id: rt.account.id, observations: &batch.changes, source: Source::Feed, complete: false, closing: None };
+                    if let Err(e) = reconcile::reconcile(&engine.store, &engine.bus, input) {
+                        tracing::warn!(account = %rt.account.name, error = %e, "feed batch rejected; a full sync will cover it");
+                        rt.wake_sync.notify_one();
+                    }
+                }
+                cursor = Some(batch.cursor);
+            }
+            Err(e) => {
+                if e.means_unreachable() {
+                    let _ = reconcile::mark_stale(&engine.store, &engine.bus, rt.account.id, &e.to_string());
+                }
+                if !broken {
+                    tracing::warn!(account = %rt.account.name, error = %e, "change feed broke; reconnecting");
+                    engine.bus.publish(Event::AccountError { account_id: rt.account.id, account: rt.account.name.clone(), message: format!("change feed interrupted: {e}") });
+                }
+                broken = true;
+                if matches!(e, crate::provider::ProviderError::Malformed { .. }) {
+                    cursor = None;
+                }
+                let jittered = Duration::from_millis(rand::rng().random_range(backoff.as_millis() as u64 / 2..=backoff.as_millis() as u64));
+                tokio::time::sleep(jittered).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+

@@ -1,0 +1,287 @@
+//! The engine: accounts and their providers, the operation driver, the sync
+//! tiers and change feeds. Front ends (CLI, desktop app) hold an
+//! `Arc<Engine>` and talk to it; they never touch providers directly.
+
+pub mod config;
+mod feed;
+mod ops;
+mod sync;
+
+pub use config::EngineConfig;
+pub use ops::OpOptions;
+pub use sync::SyncSummary;
+
+use crate::error::CoreError;
+use crate::events::EventBus;
+use crate::model::{now_ms, Account, Vm};
+use crate::provider::guard::{CallStats, Guarded};
+use crate::provider::{registry, sim::SimConfig, Capabilities, Provider};
+use crate::secrets::SecretRef;
+use crate::store::Store;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Which background loops to run for an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workers {
+    /// Tracks operations in flight (and adopts orphaned ones).
+    pub driver: bool,
+    /// Transitional, watched and full-inventory polling.
+    pub tiers: bool,
+    /// The provider's change feed, where it has one.
+    pub feed: bool,
+}
+
+impl Workers {
+    pub const ALL: Workers = Workers { driver: true, tiers: true, feed: true };
+    pub const DRIVER: Workers = Workers { driver: true, tiers: false, feed: false };
+}
+
+/// One account's live parts.
+pub struct AccountRuntime {
+    pub account: Account,
+    pub provider: Arc<Guarded>,
+    pub caps: Capabilities,
+    wake_driver: Notify,
+    wake_sync: Notify,
+    /// Operations whose submission is still under way in this process.
+    submitting: Mutex<HashSet<i64>>,
+    /// Per operation: consecutive reads that disagreed after the job said done.
+    mismatches: Mutex<HashMap<i64, u32>>,
+}
+
+impl AccountRuntime {
+    pub fn stats(&self) -> Arc<CallStats> {
+        self.provider.stats()
+    }
+}
+
+pub struct Engine {
+    store: Arc<Store>,
+    bus: EventBus,
+    cfg: EngineConfig,
+    data_dir: PathBuf,
+    /// Identifies this process as the owner of the operations it tracks.
+    owner: String,
+    pid: i64,
+    runtimes: Mutex<HashMap<i64, Arc<AccountRuntime>>>,
+    overrides: Mutex<HashMap<i64, Arc<dyn Provider>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Open the data directory: the store, the settings, and the demo
+    /// account on first run.
+    pub fn open(data_dir: &Path) -> Result<Arc<Self>, CoreError> {
+        let store = Arc::new(Store::open(&crate::paths::db_path(data_dir))?);
+        let cfg = match store.setting(config::SETTINGS_KEY)? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| CoreError::Invalid(format!("the stored engine settings are unreadable: {e}")))?,
+            None => EngineConfig::default(),
+        };
+        let engine = Self::with_store(store, data_dir, cfg)?;
+        engine.ensure_demo_account()?;
+        Ok(engine)
+    }
+
+    pub fn with_store(store: Arc<Store>, data_dir: &Path, cfg: EngineConfig) -> Result<Arc<Self>, CoreError> {
+        cfg.validate().map_err(CoreError::Invalid)?;
+        Ok(Arc::new(Self {
+            store,
+            bus: EventBus::default(),
+            cfg,
+            data_dir: data_dir.to_path_buf(),
+            owner: uuid::Uuid::new_v4().to_string(),
+            pid: i64::from(std::process::id()),
+            runtimes: Mutex::default(),
+            overrides: Mutex::default(),
+            tasks: Mutex::default(),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Persist new settings; they apply to engines opened afterwards.
+    pub fn save_config(store: &Store, cfg: &EngineConfig) -> Result<(), CoreError> {
+        cfg.validate().map_err(CoreError::Invalid)?;
+        store.set_setting(config::SETTINGS_KEY, &serde_json::to_string(cfg).expect("config serializes"))?;
+        Ok(())
+    }
+
+    fn ensure_demo_account(&self) -> Result<(), CoreError> {
+        if self.store.setting("demo_seeded")?.is_some() {
+            return Ok(());
+        }
+        if self.store.accounts()?.is_empty() {
+            let cfg = serde_json::to_value(SimConfig::default()).expect("config serializes");
+            self.store.insert_account("demo", "sim", &cfg, None, true)?;
+        }
+        self.store.set_setting("demo_seeded", &now_ms().to_string())?;
+        Ok(())
+    }
+
+    /// Use this provider for an account instead of building one from its
+    /// config (embedding, tests). Must be called before the account is used.
+    pub fn set_provider(&self, account_id: i64, provider: Arc<dyn Provider>) {
+        self.overrides.lock().unwrap().insert(account_id, provider);
+        self.runtimes.lock().unwrap().remove(&account_id);
+    }
+
+    pub fn account(&self, name: &str) -> Result<Account, CoreError> {
+        self.store.account_by_name(name)?.ok_or_else(|| CoreError::UnknownAccount(name.into()))
+    }
+
+    /// The account's runtime, building its provider on first use.
+    pub fn runtime(&self, account_id: i64) -> Result<Arc<AccountRuntime>, CoreError> {
+        if let Some(rt) = self.runtimes.lock().unwrap().get(&account_id) {
+            return Ok(rt.clone());
+        }
+        let account = self.store.account(account_id)?.ok_or_else(|| CoreError::UnknownAccount(format!("#{account_id}")))?;
+        let inner = match self.overrides.lock().unwrap().get(&account_id) {
+            Some(p) => p.clone(),
+            None => registry::build(&account, &self.data_dir)?,
+        };
+        let provider = Arc::new(Guarded::new(inner, self.cfg.retry.clone(), &self.cfg.rate_limit));
+        let rt = Arc::new(AccountRuntime {
+            caps: provider.capabilities(),
+            account,
+            provider,
+            wake_driver: Notify::new(),
+            wake_sync: Notify::new(),
+            submitting: Mutex::default(),
+            mismatches: Mutex::default(),
+        });
+        Ok(self.runtimes.lock().unwrap().entry(account_id).or_insert(rt).clone())
+    }
+
+    /// Start background loops for the given accounts (all when `None`).
+    pub fn start(self: &Arc<Self>, workers: Workers, accounts: Option<&[i64]>) -> Result<(), CoreError> {
+        let ids: Vec<i64> = match accounts {
+            Some(ids) => ids.to_vec(),
+            None => self.store.accounts()?.into_iter().map(|a| a.id).collect(),
+        };
+        let mut tasks = self.tasks.lock().unwrap();
+        for id in ids {
+            let rt = match self.runtime(id) {
+                Ok(rt) => rt,
+                Err(e) => {
+                    // One broken account must not keep the others from running.
+                    let name = self.store.account(id)?.map(|a| a.name).unwrap_or_default();
+                    self.bus.publish(crate::events::Event::AccountError { account_id: id, account: name, message: e.to_string() });
+                    continue;
+                }
+            };
+            if workers.driver {
+                tasks.push(tokio::spawn(ops::driver_loop(self.clone(), rt.clone())));
+            }
+            if workers.tiers {
+                tasks.push(tokio::spawn(sync::tiers_loop(self.clone(), rt.clone())));
+            }
+            if workers.feed && rt.caps.change_feed {
+                tasks.push(tokio::spawn(feed::feed_loop(self.clone(), rt.clone())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop every background loop. Operations in flight stay journalled and
+    /// are adopted by the next engine that starts.
+    pub fn shutdown(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Ask for a full sync of an account as soon as possible.
+    pub fn request_sync(&self, account_id: i64) -> Result<(), CoreError> {
+        self.runtime(account_id)?.wake_sync.notify_one();
+        Ok(())
+    }
+
+    /// A VM from a user's reference: Powerdeck id, provider id, name, or account/name.
+    pub fn resolve_vm(&self, reference: &str) -> Result<Vm, CoreError> {
+        let mut found = self.store.find_vms(reference)?;
+        match found.len() {
+            0 => Err(CoreError::UnknownVm(reference.into())),
+            1 => Ok(found.remove(0)),
+            _ => Err(CoreError::AmbiguousVm {
+                reference: reference.into(),
+                candidates: found.iter().map(|v| format!("{}/{} (id {}, {})", v.account, v.name, v.id, v.provider_id)).collect(),
+            }),
+        }
+    }
+
+    /// Add an account. The secret, if any, goes to where `secret` points;
+    /// only the reference is stored.
+    pub fn add_account(&self, name: &str, kind: &str, config: serde_json::Value, secret: Option<(SecretRef, Option<crate::secrets::Secret>)>) -> Result<Account, CoreError> {
+        registry::check_kind(kind)?;
+        let name = name.trim();
+        if name.is_empty() || name.contains('/') || name.len() > 64 {
+            return Err(CoreError::Invalid("an account name must be 1 to 64 characters and contain no '/'".into()));
+        }
+        if kind == "sim" {
+            let cfg: SimConfig = serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid demo-fleet settings: {e}")))?;
+            cfg.validate().map_err(CoreError::Invalid)?;
+        }
+        if self.store.account_by_name(name)?.is_some() {
+            return Err(CoreError::AccountExists(name.into()));
+        }
+        let secret_ref = match &secret {
+            Some((r, Some(value))) => {
+                r.store(value)?;
+                Some(r.clone())
+            }
+            Some((r, None)) => {
+                r.resolve()?;
+                Some(r.clone())
+            }
+            None => None,
+        };
+        self.store.insert_account(name, kind, &config, secret_ref.as_ref(), false)?.ok_or_else(|| CoreError::AccountExists(name.into()))
+    }
+
+    /// Remove an account, its inventory and its keychain entry.
+    pub fn remove_account(&self, name: &str) -> Result<Account, CoreError> {
+        let account = self.account(name)?;
+        if let Some(secret) = &account.secret {
+            secret.delete()?;
+        }
+        self.store.remove_account(account.id)?;
+        self.runtimes.lock().unwrap().remove(&account.id);
+        if account.kind == "sim" {
+            let world = registry::sim_world_path(&self.data_dir, account.id);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", world.display()));
+            }
+        }
+        Ok(account)
+    }
+
+    /// Prove the account's endpoint and credentials work.
+    pub async fn test_account(&self, name: &str) -> Result<String, CoreError> {
+        let account = self.account(name)?;
+        let rt = self.runtime(account.id)?;
+        let msg = rt.provider.test_connection().await.map_err(|e| CoreError::provider(&account.name, e))?;
+        self.store.touch_contact(account.id, now_ms())?;
+        Ok(msg)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,424 @@
+//! Power operations: plan → submit → track → verify, journalled at every
+//! step. `request` plans and submits; the per-account driver loop tracks
+//! every unfinished operation, batched, until the provider confirms the
+//! target state, the operation fails, or it times out.
+
+use super::{AccountRuntime, Engine};
+use crate::error::CoreError;
+use crate::events::Event;
+use crate::model::{now_ms, Millis, Observation, OpKind, OpPhase, Operation, PowerState, ShutdownMethod, Source, ToolsStatus};
+use crate::provider::{JobStatus, PowerAction, Provider as _, ProviderError};
+use crate::reconcile::{self, Input};
+use crate::store::operations::OpRecord;
+use crate::store::NewOperation;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many reads must disagree with a job that reported success before the
+/// operation fails verification (the provider may be eventually consistent).
+const MISMATCH_LIMIT: u32 = 3;
+
+#[derive(Debug, Clone, Default)]
+pub struct OpOptions {
+    /// Allow a forced power-off / reset when the graceful request is ignored
+    /// or impossible.
+    pub allow_force: bool,
+    /// Override the graceful window (stop, reboot). Zero with `allow_force`
+    /// means "force at once".
+    pub graceful_timeout: Option<Duration>,
+}
+
+impl Engine {
+    /// Plan and submit one operation. Returns once the provider has accepted
+    /// (or refused) the request; tracking continues in the driver loop.
+    pub async fn request(self: &Arc<Self>, vm_id: i64, kind: OpKind, opts: OpOptions) -> Result<Operation, CoreError> {
+        let vm = self.store.vm(vm_id)?.ok_or_else(|| CoreError::UnknownVm(vm_id.to_string()))?;
+        let rt = self.runtime(vm.account_id)?;
+        let caps = rt.caps;
+        let unsupported = |action: &str| CoreError::Unsupported { vm: vm.name.clone(), provider: rt.account.kind.clone(), action: action.into() };
+        match kind {
+            OpKind::Stop if !caps.graceful_stop && !(opts.allow_force && caps.force_stop) => return Err(unsupported("shut down a guest gracefully")),
+            OpKind::ForceStop if !caps.force_stop => return Err(unsupported("force a power-off")),
+            OpKind::Reboot if !caps.guest_reboot && !caps.reset => return Err(unsupported("reboot")),
+            OpKind::Suspend if !caps.suspend => return Err(unsupported("suspend")),
+            _ => {}
+        }
+
+        // Plan on a fresh read, not on what the store last heard.
+        let fresh = self.read_states(&rt, &[vm.provider_id.clone()], Source::Sync).await?;
+        let Some(obs) = fresh.into_iter().next() else {
+            return Err(CoreError::provider(&rt.account.name, ProviderError::NotFound { what: format!("VM {} ({})", vm.name, vm.provider_id) }));
+        };
+
+        let t = &self.cfg.timeouts;
+        let graceful_ms = opts.graceful_timeout.map(|d| d.as_millis() as i64).unwrap_or((t.for_kind(kind) * 1000) as i64);
+        let (graceful_ms, timeout_ms) = match kind {
+            OpKind::Stop | OpKind::Reboot if opts.allow_force => (graceful_ms, graceful_ms + (t.force_s * 1000) as i64),
+            OpKind::Stop | OpKind::Reboot => (graceful_ms, graceful_ms),
+            _ => (0, (t.for_kind(kind) * 1000) as i64),
+        };
+        let new = NewOperation {
+            vm_id,
+            kind,
+            allow_force: opts.allow_force,
+            graceful_timeout_ms: graceful_ms,
+            timeout_ms: timeout_ms.max(1000),
+            previous_state: Some(obs.state),
+            owner: self.owner.clone(),
+            owner_pid: self.pid,
+        };
+        let mut rec = match self.store.insert_operation(&new, now_ms())? {
+            Ok(rec) => rec,
+            Err(existing) => return Err(CoreError::InFlight { vm: vm.name.clone(), op: Box::new(existing.op) }),
+        };
+        rt.submitting.lock().unwrap().insert(rec.op.id);
+        self.bus.publish(Event::Operation { op: rec.op.clone() });
+        let result = self.submit_planned(&rt, &mut rec, &obs).await;
+        rt.submitting.lock().unwrap().remove(&rec.op.id);
+        rt.wake_driver.notify_one();
+        result?;
+        Ok(rec.op)
+    }
+
+    async fn submit_planned(&self, rt: &AccountRuntime, rec: &mut OpRecord, obs: &Observation) -> Result<(), CoreError> {
+        let kind = rec.op.kind;
+        let already = match kind {
+            OpKind::Stop | OpKind::ForceStop => obs.state.is_off(),
+            OpKind::Start => obs.state == PowerState::Running,
+            OpKind::Suspend => obs.state == PowerState::Suspended,
+            OpKind::Reboot => false,
+        };
+        if already {
+            if kind != OpKind::Start && kind != OpKind::Suspend {
+                rec.op.shutdown_method = Some(ShutdownMethod::AlreadyOff);
+            }
+            return self.finish(rt, rec, OpPhase::Succeeded, None, Some(obs));
+        }
+        if kind == OpKind::Reboot && obs.state != PowerState::Running {
+            return self.finish(rt, rec, OpPhase::Failed, Some(format!("only a running VM can be rebooted; it is {}", obs.state)), Some(obs));
+        }
+
+        let caps = rt.caps;
+        let tools_missing = caps.tools_status && matches!(obs.tools, Some(ToolsStatus::NotRunning | ToolsStatus::NotInstalled));
+        let force_now = rec.op.allow_force && rec.op.graceful_timeout_ms == 0;
+        let (graceful, forced) = match kind {
+            OpKind::Stop => (PowerAction::ShutdownGuest, PowerAction::PowerOff),
+            OpKind::Reboot => (PowerAction::RebootGuest, PowerAction::Reset),
+            OpKind::Start => (PowerAction::Start, PowerAction::Start),
+            OpKind::ForceStop => (PowerAction::PowerOff, PowerAction::PowerOff),
+            OpKind::Suspend => (PowerAction::Suspend, PowerAction::Suspend),
+        };
+        let has_graceful = match kind {
+            OpKind::Stop => caps.graceful_stop,
+            OpKind::Reboot => caps.guest_reboot,
+            _ => false,
+        };
+        let mut action = if matches!(kind, OpKind::Stop | OpKind::Reboot) && (force_now || tools_missing || !has_graceful) {
+            if !rec.op.allow_force {
+                let why = if tools_missing { "guest tools are not running" } else { "the provider cannot ask the guest" };
+                return self.finish(rt, rec, OpPhase::Failed, Some(format!("graceful {kind} is not possible: {why}; allow a forced fallback (--force) to power it off hard")), Some(obs));
+            }
+            forced
+        } else {
+            graceful
+        };
+
+        let mut submitted = rt.provider.submit(&rec.provider_id, action).await;
+        // The provider may know better than we did that the guest cannot be
+        // asked (tools just stopped): fall back at once when allowed.
+        if action == graceful && graceful != forced && rec.op.allow_force && matches!(submitted, Err(ProviderError::InvalidState { .. })) {
+            action = forced;
+            submitted = rt.provider.submit(&rec.provider_id, action).await;
+        }
+        let sub = match submitted {
+            Ok(sub) => sub,
+            Err(e) => {
+                if e.means_unreachable() {
+                    let _ = reconcile::mark_stale(&self.store, &self.bus, rt.account.id, &e.to_string());
+                }
+                return self.finish(rt, rec, OpPhase::Failed, Some(e.to_string()), None);
+            }
+        };
+        let now = now_ms();
+        if action == forced && graceful != forced {
+            rec.op.forced_at = Some(now);
+            rec.op.shutdown_method = Some(ShutdownMethod::Forced);
+        } else if matches!(kind, OpKind::Stop | OpKind::Reboot) {
+            rec.op.shutdown_method = Some(ShutdownMethod::Graceful);
+        } else if kind == OpKind::ForceStop {
+            rec.op.shutdown_method = Some(ShutdownMethod::Forced);
+        }
+        rec.op.phase = OpPhase::Tracking;
+        rec.op.job_id = sub.job.clone();
+        self.store.save_operation(rec)?;
+        // The operation is in flight now, so reconcile shows the transitional
+        // state at once, whatever the provider's first answer says.
+        let seen = sub.observed.unwrap_or_else(|| obs.clone());
+        self.reconcile_for(rt, &[seen], Source::Operation, None)?;
+        self.bus.publish(Event::Operation { op: rec.op.clone() });
+        Ok(())
+    }
+
+    /// Wait until an operation ends, whoever tracks it. `progress` is called
+    /// with each update (and about once a second while waiting).
+    pub async fn wait(&self, op_id: i64, mut progress: impl FnMut(&Operation)) -> Result<Operation, CoreError> {
+        let mut rx = self.bus.subscribe();
+        loop {
+            let op = self.store.operation(op_id)?.ok_or_else(|| CoreError::Invalid(format!("operation #{op_id} does not exist")))?;
+            progress(&op);
+            if op.phase.is_terminal() {
+                return Ok(op);
+            }
+            // Events from this process wake us early; the timer covers
+            // operations another process is tracking.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                loop {
+                    match rx.recv().await {
+                        Ok(Event::Operation { op }) if op.id == op_id => return,
+                        Ok(_) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            })
+            .await;
+        }
+    }
+
+    /// Read current states (batched) and pass them through the one door.
+    pub(super) async fn read_states(&self, rt: &AccountRuntime, ids: &[String], source: Source) -> Result<Vec<Observation>, CoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(rt.caps.max_refresh_batch.max(1)) {
+            match rt.provider.refresh(chunk).await {
+                Ok(obs) => out.extend(obs),
+                Err(e) => {
+                    if e.means_unreachable() {
+                        let _ = reconcile::mark_stale(&self.store, &self.bus, rt.account.id, &e.to_string());
+                    }
+                    return Err(CoreError::provider(&rt.account.name, e));
+                }
+            }
+        }
+        self.store.touch_contact(rt.account.id, now_ms())?;
+        self.reconcile_for(rt, &out, source, None)?;
+        Ok(out)
+    }
+
+    pub(super) fn reconcile_for(&self, rt: &AccountRuntime, obs: &[Observation], source: Source, closing: Option<(&str, i64)>) -> Result<reconcile::Outcome, CoreError> {
+        reconcile::reconcile(&self.store, &self.bus, Input { account_id: rt.account.id, observations: obs, source, complete: false, closing })
+            .map_err(|e| CoreError::Reconcile { account: rt.account.name.clone(), source: e })
+    }
+
+    /// End an operation: journal the outcome, then show the VM's true state
+    /// (the in-flight display no longer applies).
+    fn finish(&self, rt: &AccountRuntime, rec: &mut OpRecord, phase: OpPhase, error: Option<String>, last: Option<&Observation>) -> Result<(), CoreError> {
+        rec.op.phase = phase;
+        rec.op.finished_at = Some(now_ms());
+        rec.op.error = error;
+        if let Some(o) = last {
+            rec.op.new_state = Some(o.state);
+        }
+        self.store.save_operation(rec)?;
+        rt.mismatches.lock().unwrap().remove(&rec.op.id);
+        if let Some(o) = last {
+            self.reconcile_for(rt, std::slice::from_ref(o), Source::Operation, Some((&rec.provider_id, rec.op.id)))?;
+        }
+        self.bus.publish(Event::Operation { op: rec.op.clone() });
+        Ok(())
+    }
+
+    /// Take over unfinished operations of this account whose tracker is gone
+    /// (its process died, or it stopped renewing its lease).
+    fn adopt_orphans(&self, rt: &AccountRuntime) -> Result<(), CoreError> {
+        let now = now_ms();
+        for rec in self.store.active_operations(rt.account.id)? {
+            if rec.owner.as_deref() == Some(self.owner.as_str()) {
+                continue;
+            }
+            let lease_over = rec.heartbeat_at.is_none_or(|h| now - h > self.cfg.lease_ms as Millis);
+            let owner_dead = rec.owner_pid.is_some_and(|pid| !process_alive(pid));
+            if (lease_over || owner_dead) && self.store.adopt_operation(rec.op.id, rec.owner.as_deref(), &self.owner, self.pid, now)? {
+                tracing::info!(op = rec.op.id, vm = %rec.op.vm_name, "adopted an unfinished operation");
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass of the driver: read every tracked VM in one batch, then move
+    /// each operation along. Returns whether any operation is still in flight.
+    async fn drive_once(&self, rt: &AccountRuntime) -> Result<bool, CoreError> {
+        self.adopt_orphans(rt)?;
+        let submitting = rt.submitting.lock().unwrap().clone();
+        let mut ops: Vec<OpRecord> = self
+            .store
+            .active_operations(rt.account.id)?
+            .into_iter()
+            .filter(|r| r.owner.as_deref() == Some(self.owner.as_str()) && !submitting.contains(&r.op.id))
+            .collect();
+        if ops.is_empty() {
+            return Ok(!submitting.is_empty());
+        }
+        let now = now_ms();
+        self.store.heartbeat_operations(&self.owner, now)?;
+
+        let ids: Vec<String> = ops.iter().map(|r| r.provider_id.clone()).collect();
+        let observed: HashMap<String, Observation> = match self.read_states(rt, &ids, Source::Operation).await {
+            Ok(obs) => obs.into_iter().map(|o| (o.provider_id.clone(), o)).collect(),
+            // Unreachable: nothing to compare, but deadlines still run.
+            Err(_) => HashMap::new(),
+        };
+        let mut verify = Vec::new();
+        for rec in &mut ops {
+            let obs = observed.get(&rec.provider_id);
+            if self.step(rt, rec, obs, now).await? {
+                verify.push(rec.clone());
+            }
+        }
+        if !verify.is_empty() {
+            self.verify(rt, verify).await?;
+        }
+        Ok(true)
+    }
+
+    /// Advance one operation. Returns true when it is ready for verification.
+    async fn step(&self, rt: &AccountRuntime, rec: &mut OpRecord, obs: Option<&Observation>, now: Millis) -> Result<bool, CoreError> {
+        let kind = rec.op.kind;
+        let target = kind.target();
+        if let Some(o) = obs {
+            if Some(o.state) != rec.op.previous_state {
+                rec.saw_transition = true;
+            }
+        }
+
+        if let (Some(job), false) = (rec.op.job_id.clone(), rec.job_done) {
+            match rt.provider.poll_job(&job).await {
+                Ok(JobStatus::Running) => {}
+                Ok(JobStatus::Succeeded) => rec.job_done = true,
+                Ok(JobStatus::Failed(msg)) => {
+                    self.finish(rt, rec, OpPhase::Failed, Some(format!("the provider's job {job} failed: {msg}")), obs)?;
+                    return Ok(false);
+                }
+                Err(e) => tracing::debug!(op = rec.op.id, error = %e, "job poll failed; relying on state"),
+            }
+        }
+
+        if let Some(o) = obs {
+            let job_ok = rec.op.job_id.is_none() || rec.job_done;
+            let reboot_ok = kind != OpKind::Reboot || rec.saw_transition || rec.job_done || !rt.caps.reboot_visible;
+            if o.state == target && job_ok && reboot_ok {
+                rec.op.phase = OpPhase::Verifying;
+                self.store.save_operation(rec)?;
+                return Ok(true);
+            }
+            // The provider says the job is done but the VM settled elsewhere.
+            if rec.job_done && !o.state.is_transitional() && o.state != target {
+                let n = {
+                    let mut m = rt.mismatches.lock().unwrap();
+                    let n = m.entry(rec.op.id).or_insert(0);
+                    *n += 1;
+                    *n
+                };
+                if n >= MISMATCH_LIMIT {
+                    let msg = format!("verification failed: the provider reported the job complete, but the VM is {} (expected {target})", o.state);
+                    self.finish(rt, rec, OpPhase::Failed, Some(msg), obs)?;
+                    return Ok(false);
+                }
+            }
+        }
+
+        let graceful_over = now >= rec.op.requested_at + rec.op.graceful_timeout_ms;
+        if matches!(kind, OpKind::Stop | OpKind::Reboot) && rec.op.forced_at.is_none() && graceful_over {
+            let what = if kind == OpKind::Stop { "shut down" } else { "reboot" };
+            let secs = rec.op.graceful_timeout_ms / 1000;
+            if !rec.op.allow_force {
+                let msg = format!("the guest did not {what} within {secs}s and a forced fallback was not allowed (use --force)");
+                self.finish(rt, rec, OpPhase::Failed, Some(msg), obs)?;
+                return Ok(false);
+            }
+            let action = if kind == OpKind::Stop { PowerAction::PowerOff } else { PowerAction::Reset };
+            match rt.provider.submit(&rec.provider_id, action).await {
+                Ok(sub) => {
+                    rec.op.forced_at = Some(now);
+                    rec.op.shutdown_method = Some(ShutdownMethod::Forced);
+                    rec.op.job_id = sub.job;
+                    rec.job_done = false;
+                    rec.op.deadline_at = now + (self.cfg.timeouts.force_s * 1000) as Millis;
+                    tracing::info!(op = rec.op.id, "graceful window over after {secs}s; forcing");
+                    self.store.save_operation(rec)?;
+                    self.bus.publish(Event::Operation { op: rec.op.clone() });
+                    return Ok(false);
+                }
+                // Already off by the time we forced it: the graceful request won.
+                Err(ProviderError::InvalidState { .. }) if kind == OpKind::Stop => {}
+                Err(e) => {
+                    self.finish(rt, rec, OpPhase::Failed, Some(format!("forced fallback failed: {e}")), obs)?;
+                    return Ok(false);
+                }
+            }
+        }
+
+        if now >= rec.op.deadline_at {
+            let seen = obs.map(|o| format!("the provider reports {} ({})", o.state, o.raw_state)).unwrap_or_else(|| "the provider could not be reached".into());
+            let secs = (rec.op.deadline_at - rec.op.requested_at) / 1000;
+            let msg = format!("timed out: the VM did not reach {target} within {secs}s; {seen}");
+            self.finish(rt, rec, OpPhase::TimedOut, Some(msg), obs)?;
+            return Ok(false);
+        }
+        self.store.save_operation(rec)?;
+        Ok(false)
+    }
+
+    /// "Accepted" is not "done": confirm each candidate with a fresh read.
+    async fn verify(&self, rt: &AccountRuntime, mut recs: Vec<OpRecord>) -> Result<(), CoreError> {
+        let ids: Vec<String> = recs.iter().map(|r| r.provider_id.clone()).collect();
+        let fresh: HashMap<String, Observation> = match self.read_states(rt, &ids, Source::Operation).await {
+            Ok(obs) => obs.into_iter().map(|o| (o.provider_id.clone(), o)).collect(),
+            Err(_) => return Ok(()), // try again next tick
+        };
+        for rec in &mut recs {
+            match fresh.get(&rec.provider_id) {
+                Some(o) if o.state == rec.op.kind.target() => self.finish(rt, rec, OpPhase::Succeeded, None, Some(o))?,
+                Some(_) | None => {
+                    // It moved again (or vanished); keep tracking until the deadline.
+                    rec.op.phase = OpPhase::Tracking;
+                    self.store.save_operation(rec)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The driver: one loop per account, fast while anything is in flight.
+pub(super) async fn driver_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
+    // Idle, it still looks for orphans now and then (another process died).
+    let idle = Duration::from_millis((engine.cfg.lease_ms / 3).max(engine.cfg.inflight_interval_ms));
+    let busy = Duration::from_millis(engine.cfg.inflight_interval_ms);
+    loop {
+        let active = match engine.drive_once(&rt).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(account = %rt.account.name, error = %e, "operation driver pass failed");
+                engine.bus.publish(Event::AccountError { account_id: rt.account.id, account: rt.account.name.clone(), message: e.to_string() });
+                true
+            }
+        };
+        let nap = if active { busy } else { idle };
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => {}
+            _ = rt.wake_driver.notified() => {}
+        }
+    }
+}
+
+/// Whether a process with this id exists on this machine.
+fn process_alive(pid: i64) -> bool {
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // Elsewhere only the lease decides.
+        true
+    }
+}
+

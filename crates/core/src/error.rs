@@ -1,0 +1,42 @@
+//! Errors a front end shows to a person: one clear sentence each.
+
+use crate::model::Operation;
+use crate::provider::ProviderError;
+use crate::reconcile::ReconcileError;
+use crate::secrets::SecretError;
+use crate::store::StoreError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CoreError {
+    #[error("no VM matches '{0}' (try `pdk vms list`)")]
+    UnknownVm(String),
+    #[error("'{reference}' matches {} VMs: {}; use an id or account/name", .candidates.len(), .candidates.join(", "))]
+    AmbiguousVm { reference: String, candidates: Vec<String> },
+    #[error("there is no account named '{0}' (try `pdk accounts list`)")]
+    UnknownAccount(String),
+    #[error("an account named '{0}' already exists")]
+    AccountExists(String),
+    #[error("unknown account kind '{kind}' (known: {known})")]
+    UnknownKind { kind: String, known: String },
+    #[error("{vm} already has a {} operation in flight (#{}, {}); wait for it to finish", .op.kind, .op.id, .op.phase.as_str())]
+    InFlight { vm: String, op: Box<Operation> },
+    #[error("{vm}: {provider} accounts cannot {action}")]
+    Unsupported { vm: String, provider: String, action: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("account '{account}': {source}")]
+    Provider { account: String, source: ProviderError },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("account '{account}': {source}")]
+    Reconcile { account: String, source: ReconcileError },
+}
+
+impl CoreError {
+    pub fn provider(account: &str, source: ProviderError) -> Self {
+        Self::Provider { account: account.to_string(), source }
+    }
+}

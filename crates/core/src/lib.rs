@@ -1,0 +1,20 @@
+//! Powerdeck's engine, with no GUI dependency: the SQLite inventory, the
+//! provider contract and its shared call layer, the embedded demo fleet,
+//! verified power operations, tiered sync and the typed event bus.
+//!
+//! Data flows one way round: provider → reconcile (the one door) → store →
+//! event bus → front ends; commands go front end → engine → provider.
+
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod paths;
+pub mod provider;
+pub mod reconcile;
+pub mod secrets;
+pub mod store;
+
+pub use engine::{Engine, EngineConfig, OpOptions, SyncSummary, Workers};
+pub use error::CoreError;
+pub use events::{Event, EventBus, VmChange};

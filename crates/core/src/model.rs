@@ -1,0 +1,424 @@
+//! The vocabulary shared by the store, the providers, the engine and every
+//! front end. Plain data; behaviour lives elsewhere.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Milliseconds since the Unix epoch. Wall-clock on purpose: these values are
+/// persisted and compared across processes and restarts.
+pub type Millis = i64;
+
+pub fn now_ms() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Normalized power state. Transitional states are values of their own, not
+/// flags, because each needs its own treatment (spinner, polling tier, which
+/// action is allowed next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PowerState {
+    Running,
+    Stopped,
+    Suspended,
+    Deallocated,
+    Paused,
+    Starting,
+    Stopping,
+    Rebooting,
+    Suspending,
+    Resuming,
+    Deallocating,
+    Migrating,
+    Terminated,
+    /// The provider no longer lists this VM.
+    Missing,
+    Unknown,
+}
+
+impl PowerState {
+    pub const ALL: [PowerState; 15] = [
+        Self::Running,
+        Self::Stopped,
+        Self::Suspended,
+        Self::Deallocated,
+        Self::Paused,
+        Self::Starting,
+        Self::Stopping,
+        Self::Rebooting,
+        Self::Suspending,
+        Self::Resuming,
+        Self::Deallocating,
+        Self::Migrating,
+        Self::Terminated,
+        Self::Missing,
+        Self::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Stopped => "stopped",
+            Self::Suspended => "suspended",
+            Self::Deallocated => "deallocated",
+            Self::Paused => "paused",
+            Self::Starting => "starting",
+            Self::Stopping => "stopping",
+            Self::Rebooting => "rebooting",
+            Self::Suspending => "suspending",
+            Self::Resuming => "resuming",
+            Self::Deallocating => "deallocating",
+            Self::Migrating => "migrating",
+            Self::Terminated => "terminated",
+            Self::Missing => "missing",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// A state the VM is passing through; it gets the faster polling tier.
+    pub fn is_transitional(self) -> bool {
+        matches!(
+            self,
+            Self::Starting
+                | Self::Stopping
+                | Self::Rebooting
+                | Self::Suspending
+                | Self::Resuming
+                | Self::Deallocating
+                | Self::Migrating
+        )
+    }
+
+    /// Powered off in any of its flavours (the guest is not running).
+    pub fn is_off(self) -> bool {
+        matches!(self, Self::Stopped | Self::Deallocated)
+    }
+}
+
+impl fmt::Display for PowerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PowerState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == wanted)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
+                format!("unknown power state '{s}' (known: {})", known.join(", "))
+            })
+    }
+}
+
+/// Guest tools / agent status, where the provider reports one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ToolsStatus {
+    Running,
+    NotRunning,
+    NotInstalled,
+}
+
+impl ToolsStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::NotRunning => "not-running",
+            Self::NotInstalled => "not-installed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(Self::Running),
+            "not-running" => Some(Self::NotRunning),
+            "not-installed" => Some(Self::NotInstalled),
+            _ => None,
+        }
+    }
+}
+
+/// Where a state change was learned. Stored with every history entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// Observed while tracking one of our own operations.
+    Operation,
+    /// Observed by periodic polling.
+    Sync,
+    /// Pushed by the provider's change feed.
+    Feed,
+    /// Observed while a schedule's action ran.
+    Schedule,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operation => "operation",
+            Self::Sync => "sync",
+            Self::Feed => "feed",
+            Self::Schedule => "schedule",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "operation" => Some(Self::Operation),
+            "sync" => Some(Self::Sync),
+            "feed" => Some(Self::Feed),
+            "schedule" => Some(Self::Schedule),
+            _ => None,
+        }
+    }
+}
+
+/// A VM as the store holds it: the truth every front end shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vm {
+    /// Powerdeck's own id (stable within one data directory).
+    pub id: i64,
+    pub account_id: i64,
+    pub account: String,
+    /// The provider's id (instance id, moref, uuid…).
+    pub provider_id: String,
+    pub name: String,
+    pub state: PowerState,
+    /// The provider's own state string, kept beside the normalized one.
+    pub raw_state: String,
+    pub tools: Option<ToolsStatus>,
+    pub location: Option<String>,
+    /// The provider could not be reached; `last_seen_at` says when it last was.
+    pub stale: bool,
+    pub watched: bool,
+    pub last_seen_at: Millis,
+    pub last_state_change_at: Millis,
+}
+
+/// One point-in-time reading of a VM from its provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub provider_id: String,
+    pub name: String,
+    pub state: PowerState,
+    pub raw_state: String,
+    pub tools: Option<ToolsStatus>,
+    pub location: Option<String>,
+}
+
+impl Observation {
+    /// Providers hand over data from the network; reject what cannot be a VM
+    /// before it gets anywhere near the store.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.provider_id.trim().is_empty() {
+            return Err(format!("a VM named '{}' came without an id", self.name));
+        }
+        if self.provider_id.len() > 512 || self.name.len() > 1024 {
+            return Err(format!("VM id '{:.40}…' is implausibly long", self.provider_id));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpKind {
+    Start,
+    /// Graceful stop, optionally falling back to a forced power-off.
+    Stop,
+    /// Immediate hard power-off.
+    ForceStop,
+    /// Guest reboot, optionally falling back to a reset.
+    Reboot,
+    Suspend,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 5] = [Self::Start, Self::Stop, Self::ForceStop, Self::Reboot, Self::Suspend];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::ForceStop => "force-stop",
+            Self::Reboot => "reboot",
+            Self::Suspend => "suspend",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// The state an operation of this kind must end in.
+    pub fn target(self) -> PowerState {
+        match self {
+            Self::Start | Self::Reboot => PowerState::Running,
+            Self::Stop | Self::ForceStop => PowerState::Stopped,
+            Self::Suspend => PowerState::Suspended,
+        }
+    }
+    /// The transitional state shown the moment the request is accepted.
+    pub fn transitional(self) -> PowerState {
+        match self {
+            Self::Start => PowerState::Starting,
+            Self::Stop | Self::ForceStop => PowerState::Stopping,
+            Self::Reboot => PowerState::Rebooting,
+            Self::Suspend => PowerState::Suspending,
+        }
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpPhase {
+    /// Row written; the provider has been (or is being) asked.
+    Submitted,
+    /// The provider accepted; waiting for the target state.
+    Tracking,
+    /// The target was observed; confirming with a fresh read.
+    Verifying,
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl OpPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::Tracking => "tracking",
+            Self::Verifying => "verifying",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed-out",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Submitted,
+            Self::Tracking,
+            Self::Verifying,
+            Self::Succeeded,
+            Self::Failed,
+            Self::TimedOut,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut)
+    }
+}
+
+/// How a stop (or reboot) was achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShutdownMethod {
+    Graceful,
+    Forced,
+    AlreadyOff,
+}
+
+impl ShutdownMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Graceful => "graceful",
+            Self::Forced => "forced",
+            Self::AlreadyOff => "already-off",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "graceful" => Some(Self::Graceful),
+            "forced" => Some(Self::Forced),
+            "already-off" => Some(Self::AlreadyOff),
+            _ => None,
+        }
+    }
+}
+
+/// A power operation, as journalled in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    pub id: i64,
+    pub vm_id: i64,
+    pub vm_name: String,
+    pub account: String,
+    pub kind: OpKind,
+    pub phase: OpPhase,
+    /// The caller allowed a forced fallback (power-off / reset).
+    pub allow_force: bool,
+    pub graceful_timeout_ms: i64,
+    pub timeout_ms: i64,
+    pub requested_at: Millis,
+    pub deadline_at: Millis,
+    /// When the forced fallback was sent, if it was.
+    pub forced_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub previous_state: Option<PowerState>,
+    pub new_state: Option<PowerState>,
+    pub shutdown_method: Option<ShutdownMethod>,
+    pub job_id: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Operation {
+    pub fn duration_ms(&self) -> Option<i64> {
+        self.finished_at.map(|f| f - self.requested_at)
+    }
+}
+
+/// One append-only line of a VM's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub vm_id: i64,
+    pub at: Millis,
+    pub from_state: Option<PowerState>,
+    pub to_state: PowerState,
+    pub raw_state: String,
+    pub source: Source,
+    pub operation_id: Option<i64>,
+}
+
+/// A configured provider account. Its secret is referenced, never held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    /// Kind-specific settings (regions, endpoint, simulator knobs…). Never secrets.
+    pub config: serde_json::Value,
+    pub secret: Option<crate::secrets::SecretRef>,
+    pub is_demo: bool,
+    pub created_at: Millis,
+    /// Last time any call to this account's provider succeeded.
+    pub last_contact_at: Option<Millis>,
+}
+
+/// A downtime schedule. The schedule engine is a later piece of work; the
+/// shape is reserved so the store's schema does not have to move.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub id: i64,
+    pub name: String,
+    /// Cron expression, evaluated in `timezone`.
+    pub cron: String,
+    pub timezone: String,
+    pub action: OpKind,
+    /// Which VMs: a JSON selector (ids, names, account, tag…).
+    pub selector: serde_json::Value,
+    pub enabled: bool,
+    /// What to do with runs missed while the machine slept: run once or skip.
+    pub catch_up: bool,
+    pub last_run_at: Option<Millis>,
+}

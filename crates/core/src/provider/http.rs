@@ -1,0 +1,226 @@
+//! The HTTP transport every network provider uses: timeouts, TLS verified by
+//! default, and the mapping of transport failures and HTTP statuses onto
+//! [`ProviderError`] (including `Retry-After`). Retry itself happens one
+//! level up, in [`super::guard::Guarded`], so no provider retries on its own.
+
+use super::ProviderError;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// A non-2xx answer, handed to the provider so it can read its own error
+/// format before falling back to [`HttpFailure::generic_error`].
+#[derive(Debug, Clone)]
+pub struct HttpFailure {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+impl HttpFailure {
+    /// The meaning of a status code when the body says nothing more useful.
+    pub fn generic_error(&self) -> ProviderError {
+        let snippet: String = self.body.chars().take(200).collect();
+        match self.status {
+            401 | 403 => ProviderError::Auth { message: format!("HTTP {}", self.status) },
+            404 => ProviderError::NotFound { what: "the requested resource".into() },
+            408 => ProviderError::Timeout { after: Duration::ZERO },
+            409 => ProviderError::InvalidState { message: snippet },
+            429 => ProviderError::Throttled { retry_after: self.retry_after },
+            503 if self.retry_after.is_some() => ProviderError::Throttled { retry_after: self.retry_after },
+            s if s >= 500 => ProviderError::Provider { code: format!("HTTP {s}"), message: snippet, retryable: true },
+            s => ProviderError::Provider { code: format!("HTTP {s}"), message: snippet, retryable: false },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        serde_json::from_str(&self.body).map_err(|e| ProviderError::malformed(format!("invalid JSON: {e}")))
+    }
+}
+
+#[derive(Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl HttpTransport {
+    pub fn new(opts: &HttpOptions) -> Result<Self, ProviderError> {
+        let client = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .connect_timeout(opts.connect_timeout)
+            .user_agent(concat!("powerdeck/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Unreachable { message: format!("cannot set up HTTP: {e}") })?;
+        Ok(Self { client, timeout: opts.timeout })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Send a request. Non-2xx answers go through `map` (the provider's own
+    /// error parser) and then [`HttpFailure::generic_error`].
+    pub async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        map: impl Fn(&HttpFailure) -> Option<ProviderError>,
+    ) -> Result<HttpResponse, ProviderError> {
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.map_err(|e| self.transport_error(e))?;
+        if (200..300).contains(&status) {
+            return Ok(HttpResponse { status, headers, body });
+        }
+        let failure = HttpFailure { status, retry_after: retry_after(&headers), body };
+        Err(map(&failure).unwrap_or_else(|| failure.generic_error()))
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ProviderError {
+        // URLs can carry signatures or tokens in their query: never echo them.
+        let e = e.without_url();
+        if e.is_timeout() {
+            ProviderError::Timeout { after: self.timeout }
+        } else if e.is_decode() || e.is_body() {
+            ProviderError::malformed(error_chain(&e))
+        } else {
+            ProviderError::Unreachable { message: error_chain(&e) }
+        }
+    }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let delta = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+    Some(Duration::from_millis(delta.max(0) as u64))
+}
+
+/// "error sending request: connection refused" rather than just the top line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let s_str = s.to_string();
+        if !out.contains(&s_str) {
+            out.push_str(": ");
+            out.push_str(&s_str);
+        }
+        src = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A one-shot HTTP server that answers every connection with `response`.
+    async fn serve(response: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            }
+        });
+        format!("http://{addr}/api?signature=SECRET-SIG")
+    }
+
+    fn transport() -> HttpTransport {
+        HttpTransport::new(&HttpOptions { timeout: Duration::from_millis(500), connect_timeout: Duration::from_millis(500) }).unwrap()
+    }
+
+    #[tokio::test]
+    async fn throttling_status_carries_retry_after() {
+        let url = serve("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+        let t = transport();
+        let err = t.send(t.client().get(&url), |_| None).await.unwrap_err();
+        assert_eq!(err, ProviderError::Throttled { retry_after: Some(Duration::from_secs(7)) });
+        assert!(err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn provider_specific_errors_win_over_the_generic_mapping() {
+        let url = serve("HTTP/1.1 400 Bad Request\r\nContent-Length: 13\r\nConnection: close\r\n\r\nNoSuchThing42").await;
+        let t = transport();
+        let err = t
+            .send(t.client().get(&url), |f| f.body.contains("NoSuchThing").then(|| ProviderError::NotFound { what: "vm 42".into() }))
+            .await
+            .unwrap_err();
+        assert_eq!(err, ProviderError::NotFound { what: "vm 42".into() });
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_clear_error() {
+        let url = serve("HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{\"vms\": [").await;
+        let t = transport();
+        let resp = t.send(t.client().get(&url), |_| None).await.unwrap();
+        let err = resp.json::<serde_json::Value>().unwrap_err();
+        assert!(matches!(err, ProviderError::Malformed { .. }));
+        assert!(err.to_string().starts_with("the provider sent data Powerdeck cannot use: invalid JSON"));
+    }
+
+    #[tokio::test]
+    async fn unreachable_host_is_retryable_and_never_echoes_the_url() {
+        // Bind then drop: the port is closed when we connect.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let t = transport();
+        let url = format!("http://127.0.0.1:{port}/api?signature=SECRET-SIG");
+        let err = t.send(t.client().get(&url), |_| None).await.unwrap_err();
+        assert!(matches!(err, ProviderError::Unreachable { .. }), "{err:?}");
+        assert!(err.is_retryable());
+        assert!(!err.to_string().contains("SECRET-SIG"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_is_a_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _keep = tokio::spawn(async move {
+            let (_sock, _) = listener.accept().await.unwrap();
+            std::future::pending::<()>().await;
+        });
+        let t = transport();
+        let err = t.send(t.client().get(format!("http://{addr}/")), |_| None).await.unwrap_err();
+        assert!(matches!(err, ProviderError::Timeout { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn retry_after_accepts_http_dates() {
+        let mut h = reqwest::header::HeaderMap::new();
+        let at = chrono::Utc::now() + chrono::Duration::seconds(90);
+        h.insert(reqwest::header::RETRY_AFTER, at.to_rfc2822().parse().unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(d > Duration::from_secs(80) && d <= Duration::from_secs(90), "{d:?}");
+    }
+}

@@ -1,0 +1,135 @@
+//! The provider contract: what the engine needs from any cloud or hypervisor.
+//!
+//! A provider describes its wire protocol and nothing else. Retry, backoff,
+//! rate limiting and call accounting are applied around every provider by
+//! [`guard::Guarded`]; state is written only by the engine's reconcile.
+
+pub mod error;
+pub mod guard;
+pub mod http;
+pub mod registry;
+pub mod sim;
+
+use crate::model::Observation;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+pub use error::ProviderError;
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+/// What a provider can do. Front ends show only the actions listed here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Asks the guest to shut down (tools, ACPI, the cloud's normal stop).
+    pub graceful_stop: bool,
+    /// Hard power-off.
+    pub force_stop: bool,
+    pub guest_reboot: bool,
+    pub reset: bool,
+    pub suspend: bool,
+    pub hibernate: bool,
+    pub deallocate: bool,
+    pub tools_status: bool,
+    /// The provider pushes changes ([`Provider::watch`]).
+    pub change_feed: bool,
+    /// Whether a guest reboot shows a transitional state. If not, a reboot
+    /// is confirmed by the VM being running after the request was accepted.
+    pub reboot_visible: bool,
+    /// Most VM ids one [`Provider::refresh`] call takes.
+    pub max_refresh_batch: usize,
+}
+
+/// A provider-level power request. The engine composes operations (graceful
+/// stop with forced fallback…) out of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PowerAction {
+    Start,
+    ShutdownGuest,
+    PowerOff,
+    RebootGuest,
+    Reset,
+    Suspend,
+}
+
+impl PowerAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::ShutdownGuest => "shutdown-guest",
+            Self::PowerOff => "power-off",
+            Self::RebootGuest => "reboot-guest",
+            Self::Reset => "reset",
+            Self::Suspend => "suspend",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryPage {
+    pub vms: Vec<Observation>,
+    /// Continuation token; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// The provider's answer to a power request: "accepted", which is not "done".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// A task / job id to poll, when the provider has one.
+    pub job: Option<String>,
+    /// The state the provider reported in its answer, if any (EC2's CurrentState).
+    pub observed: Option<Observation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    Running,
+    Succeeded,
+    Failed(String),
+}
+
+/// One batch from a change feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedBatch {
+    pub changes: Vec<Observation>,
+    /// Ids the provider says no longer exist.
+    pub removed: Vec<String>,
+    /// Where to resume next time.
+    pub cursor: String,
+    /// The provider lost track of our cursor; a full sync must cover the gap.
+    pub resync_needed: bool,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn capabilities(&self) -> Capabilities;
+
+    /// One page of the inventory, as large as the provider allows.
+    async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage>;
+
+    /// Current state of these VMs, in as few calls as the provider allows
+    /// (at most `max_refresh_batch` ids are passed). Ids the provider does not
+    /// know are simply absent from the answer.
+    async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>>;
+
+    /// Send one power request.
+    async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission>;
+
+    /// The status of a job returned by [`Provider::submit`].
+    async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus>;
+
+    /// Wait up to `max_wait` for changes after `cursor` (`None`: start now).
+    async fn watch(&self, _cursor: Option<&str>, _max_wait: Duration) -> ProviderResult<FeedBatch> {
+        Err(ProviderError::Unsupported { action: "push changes".into() })
+    }
+
+    /// A cheap call proving the endpoint and credentials work; returns a
+    /// short human description of what was found.
+    async fn test_connection(&self) -> ProviderResult<String> {
+        let page = self.list_page(None).await?;
+        let more = if page.next.is_some() { "+" } else { "" };
+        Ok(format!("connected; {}{more} VMs visible", page.vms.len()))
+    }
+}

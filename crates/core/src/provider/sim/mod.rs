@@ -1,0 +1,168 @@
+//! The embedded demo fleet: a provider that behaves like a real cloud
+//! (latency, paging, slow transitions, guests that ignore a graceful
+//! shutdown, failures, throttling, outages and out-of-band changes), with no
+//! account or network needed.
+
+pub mod config;
+pub mod world;
+
+use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
+use crate::model::{now_ms, Observation, PowerState, ToolsStatus};
+use async_trait::async_trait;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+pub use config::SimConfig;
+pub use world::World;
+
+/// Map the simulator's raw state onto the normalized one. Anything it does
+/// not know stays visible as `unknown`, raw string kept.
+pub fn normalize(raw: &str) -> PowerState {
+    match raw {
+        world::RUNNING => PowerState::Running,
+        world::STOPPED => PowerState::Stopped,
+        world::SUSPENDED => PowerState::Suspended,
+        world::STARTING => PowerState::Starting,
+        world::STOPPING => PowerState::Stopping,
+        world::REBOOTING => PowerState::Rebooting,
+        world::SUSPENDING => PowerState::Suspending,
+        _ => PowerState::Unknown,
+    }
+}
+
+pub struct SimProvider {
+    world: Arc<World>,
+    cfg: SimConfig,
+    /// The simulated API's own request quota (what makes it throttle us).
+    quota: Mutex<(f64, Instant)>,
+}
+
+impl SimProvider {
+    pub fn open(path: &Path, cfg: SimConfig) -> ProviderResult<Self> {
+        cfg.validate().map_err(|m| ProviderError::Provider { code: "InvalidConfig".into(), message: m, retryable: false })?;
+        let world = Arc::new(World::open(path, &cfg)?);
+        Ok(Self { world, quota: Mutex::new((cfg.max_rps.max(1.0), Instant::now())), cfg })
+    }
+
+    pub fn world(&self) -> Arc<World> {
+        self.world.clone()
+    }
+
+    /// What every simulated API call goes through: network latency, the
+    /// outage switch and the request quota.
+    async fn enter(&self) -> ProviderResult<()> {
+        tokio::time::sleep(Duration::from_millis(self.cfg.latency_ms)).await;
+        let until = self.world.outage_until()?;
+        if until > now_ms() {
+            return Err(ProviderError::Unreachable { message: "connection refused (the demo fleet is in a simulated outage)".into() });
+        }
+        if self.cfg.max_rps > 0.0 {
+            let mut q = self.quota.lock().await;
+            let now = Instant::now();
+            let tokens = (q.0 + now.duration_since(q.1).as_secs_f64() * self.cfg.max_rps).min(self.cfg.max_rps.max(1.0));
+            if tokens < 1.0 {
+                *q = (tokens, now);
+                let wait = (1.0 - tokens) / self.cfg.max_rps;
+                return Err(ProviderError::Throttled { retry_after: Some(Duration::from_secs_f64(wait.max(0.05))) });
+            }
+            *q = (tokens - 1.0, now);
+        }
+        Ok(())
+    }
+}
+
+fn observe(vm: world::SimVm) -> Observation {
+    Observation {
+        state: normalize(&vm.raw),
+        tools: ToolsStatus::parse(vm.tools),
+        location: Some(format!("{}/{}", vm.region, vm.host)),
+        provider_id: vm.id,
+        name: vm.name,
+        raw_state: vm.raw,
+    }
+}
+
+#[async_trait]
+impl Provider for SimProvider {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            graceful_stop: true,
+            force_stop: true,
+            guest_reboot: true,
+            reset: true,
+            suspend: true,
+            hibernate: false,
+            deallocate: false,
+            tools_status: true,
+            change_feed: self.cfg.feed,
+            reboot_visible: true,
+            max_refresh_batch: 500,
+        }
+    }
+
+    async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
+        self.enter().await?;
+        let after = match token {
+            None => 0,
+            Some(t) => t.parse::<i64>().map_err(|_| ProviderError::Provider { code: "InvalidNextToken".into(), message: format!("the page token '{t}' is not valid"), retryable: false })?,
+        };
+        let (vms, next) = self.world.list(after, self.cfg.page_size)?;
+        let mut vms: Vec<Observation> = vms.into_iter().map(observe).collect();
+        if self.world.take_corruption()? {
+            if let Some(first) = vms.first_mut() {
+                first.provider_id.clear();
+            }
+        }
+        Ok(InventoryPage { vms, next: next.map(|n| n.to_string()) })
+    }
+
+    async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
+        self.enter().await?;
+        Ok(self.world.get_many(ids)?.into_iter().map(observe).collect())
+    }
+
+    async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission> {
+        self.enter().await?;
+        let (job, vm) = self.world.submit(id, action)?;
+        Ok(Submission { job, observed: Some(observe(vm)) })
+    }
+
+    async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
+        self.enter().await?;
+        match self.world.job(job)? {
+            None => Err(ProviderError::NotFound { what: format!("job {job}") }),
+            Some((s, _)) if s == "running" => Ok(JobStatus::Running),
+            Some((s, _)) if s == "succeeded" => Ok(JobStatus::Succeeded),
+            Some((_, msg)) => Ok(JobStatus::Failed(msg.unwrap_or_else(|| "the job failed".into()))),
+        }
+    }
+
+    async fn watch(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
+        if !self.cfg.feed {
+            return Err(ProviderError::Unsupported { action: "push changes".into() });
+        }
+        self.enter().await?;
+        let Some(cursor) = cursor else {
+            // A new watcher starts from now; the full sync covers the past.
+            let seq = self.world.latest_seq()?;
+            return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: seq.to_string(), resync_needed: false });
+        };
+        let seq: i64 = cursor.parse().map_err(|_| ProviderError::malformed(format!("feed cursor '{cursor}' is not valid")))?;
+        let deadline = Instant::now() + max_wait;
+        loop {
+            let (vms, new_seq, gap) = self.world.changes_since(seq, 1000)?;
+            if !vms.is_empty() || gap || Instant::now() >= deadline {
+                let changes = vms.into_iter().map(observe).collect();
+                return Ok(FeedBatch { changes, removed: vec![], cursor: new_seq.to_string(), resync_needed: gap });
+            }
+            // Sleep until the next scheduled transition lands, but wake
+            // regularly for changes other processes make.
+            let next_due = self.world.next_due_at()?.map(|t| Duration::from_millis((t - now_ms()).max(0) as u64 + 5));
+            let nap = next_due.unwrap_or(Duration::from_millis(250)).min(Duration::from_millis(250));
+            tokio::time::sleep(nap.min(deadline.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+}

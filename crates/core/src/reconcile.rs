@@ -1,0 +1,276 @@
+//! The one door for VM state. Every observation — from an operation's
+//! tracking, a periodic sync, a change feed or a schedule — comes through
+//! [`reconcile`]; it compares with the stored rows and, in one transaction,
+//! writes what differs plus a history entry per state change, then publishes
+//! one event. Nothing else writes a VM's state.
+
+use crate::events::{Event, EventBus, VmChange};
+use crate::model::{now_ms, Millis, Observation, OpKind, PowerState, Source, ToolsStatus, Vm};
+use crate::store::{Store, StoreError};
+use rusqlite::{params, OptionalExtension, Transaction};
+use std::collections::{HashMap, HashSet};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ReconcileError {
+    #[error("the provider sent data Powerdeck cannot use: {0}; nothing was changed")]
+    Malformed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ReconcileError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+pub struct Input<'a> {
+    pub account_id: i64,
+    pub observations: &'a [Observation],
+    pub source: Source,
+    /// The observations are the provider's complete inventory, so VMs it did
+    /// not list are gone.
+    pub complete: bool,
+    /// Attribute changes to this just-finished operation: `(provider id, op id)`.
+    pub closing: Option<(&'a str, i64)>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// VM rows written (state, raw state, tools, name, location or staleness differed).
+    pub rows_changed: usize,
+    /// Of those, how many changed power state.
+    pub state_changes: usize,
+}
+
+struct Stored {
+    id: i64,
+    name: String,
+    state: String,
+    raw_state: String,
+    tools: Option<String>,
+    location: Option<String>,
+    stale: bool,
+    watched: bool,
+    last_state_change_at: Millis,
+}
+
+/// What an unfinished operation does to how its VM is shown: a VM we asked
+/// to change is shown as changing until the provider reports a different
+/// state or the operation ends.
+struct InFlight {
+    op_id: i64,
+    kind: OpKind,
+    previous: Option<PowerState>,
+}
+
+pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome, ReconcileError> {
+    // Validate everything first: a malformed batch changes nothing.
+    let mut ids = HashSet::with_capacity(input.observations.len());
+    for o in input.observations {
+        o.validate().map_err(ReconcileError::Malformed)?;
+        if !ids.insert(o.provider_id.as_str()) {
+            return Err(ReconcileError::Malformed(format!("VM {} was listed twice", o.provider_id)));
+        }
+    }
+    let now = now_ms();
+    let (outcome, changes, account) = store.write(|tx| apply(tx, &input, now).map_err(|e| match e {
+        ReconcileError::Store(s) => s,
+        ReconcileError::Malformed(m) => StoreError::Corrupt(m),
+    }))?;
+    if !changes.is_empty() {
+        bus.publish(Event::VmsChanged { source: input.source, changes });
+    }
+    let _ = account;
+    Ok(outcome)
+}
+
+fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<VmChange>, String), ReconcileError> {
+    let account: String = tx.query_row("SELECT name FROM accounts WHERE id = ?1", [input.account_id], |r| r.get(0)).optional()?.ok_or_else(|| {
+        StoreError::Corrupt(format!("account {} no longer exists", input.account_id))
+    })?;
+    let in_flight = in_flight(tx, input.account_id)?;
+    let mut out = Outcome::default();
+    let mut changes = Vec::new();
+
+    let mut get = tx.prepare_cached(
+        "SELECT id, name, state, raw_state, tools, location, stale, watched, last_state_change_at FROM vms WHERE account_id = ?1 AND provider_id = ?2",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO vms (account_id, provider_id, name, state, raw_state, tools, location, stale, last_seen_at, last_state_change_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
+    )?;
+    let mut update = tx.prepare_cached(
+        "UPDATE vms SET name = ?2, state = ?3, raw_state = ?4, tools = ?5, location = ?6, stale = 0, last_seen_at = ?7, last_state_change_at = ?8 WHERE id = ?1",
+    )?;
+
+    for obs in input.observations {
+        let flight = in_flight.get(&obs.provider_id);
+        let state = match flight {
+            Some(f) if Some(obs.state) == f.previous && obs.state != f.kind.transitional() => f.kind.transitional(),
+            _ => obs.state,
+        };
+        let (source, op_id) = match (flight, input.closing) {
+            (Some(f), _) => (Source::Operation, Some(f.op_id)),
+            (None, Some((pid, op))) if pid == obs.provider_id => (Source::Operation, Some(op)),
+            _ => (input.source, None),
+        };
+        let tools = obs.tools.map(ToolsStatus::as_str);
+        let stored: Option<Stored> = get
+            .query_row(params![input.account_id, obs.provider_id], |r| {
+                Ok(Stored {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    state: r.get(2)?,
+                    raw_state: r.get(3)?,
+                    tools: r.get(4)?,
+                    location: r.get(5)?,
+                    stale: r.get(6)?,
+                    watched: r.get(7)?,
+                    last_state_change_at: r.get(8)?,
+                })
+            })
+            .optional()?;
+
+        let (vm_id, from, watched, changed_at) = match stored {
+            None => {
+                insert.execute(params![input.account_id, obs.provider_id, obs.name, state.as_str(), obs.raw_state, tools, obs.location, now])?;
+                (tx.last_insert_rowid(), None, false, now)
+            }
+            Some(s) => {
+                let unchanged = s.state == state.as_str()
+                    && s.raw_state == obs.raw_state
+                    && s.tools.as_deref() == tools
+                    && s.name == obs.name
+                    && s.location == obs.location
+                    && !s.stale;
+                if unchanged {
+                    continue;
+                }
+                let from: PowerState = s.state.parse().map_err(|e: String| StoreError::Corrupt(e))?;
+                let changed_at = if from != state { now } else { s.last_state_change_at };
+                update.execute(params![s.id, obs.name, state.as_str(), obs.raw_state, tools, obs.location, now, changed_at])?;
+                (s.id, Some(from), s.watched, changed_at)
+            }
+        };
+        out.rows_changed += 1;
+        if from != Some(state) {
+            out.state_changes += 1;
+            append_history(tx, vm_id, now, from, state, &obs.raw_state, source, op_id)?;
+        }
+        changes.push(VmChange {
+            drift: from.is_some() && from != Some(state) && matches!(source, Source::Sync | Source::Feed),
+            from,
+            operation_id: op_id,
+            vm: Vm {
+                id: vm_id,
+                account_id: input.account_id,
+                account: account.clone(),
+                provider_id: obs.provider_id.clone(),
+                name: obs.name.clone(),
+                state,
+                raw_state: obs.raw_state.clone(),
+                tools: obs.tools,
+                location: obs.location.clone(),
+                stale: false,
+                watched,
+                last_seen_at: now,
+                last_state_change_at: changed_at,
+            },
+        });
+    }
+    drop((get, insert, update));
+
+    if input.complete {
+        let listed: HashSet<&str> = input.observations.iter().map(|o| o.provider_id.as_str()).collect();
+        let gone = mark_missing(tx, input, &account, &listed, now)?;
+        out.rows_changed += gone.len();
+        out.state_changes += gone.len();
+        changes.extend(gone);
+    }
+    Ok((out, changes, account))
+}
+
+fn in_flight(tx: &Transaction, account_id: i64) -> Result<HashMap<String, InFlight>, ReconcileError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT v.provider_id, o.id, o.kind, o.previous_state FROM operations o JOIN vms v ON v.id = o.vm_id
+         WHERE v.account_id = ?1 AND o.phase IN ('submitted', 'tracking', 'verifying')",
+    )?;
+    let rows = stmt.query_map([account_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?)))?;
+    let mut map = HashMap::new();
+    for row in rows {
+        let (pid, op_id, kind, prev) = row?;
+        let kind = OpKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("unknown operation kind '{kind}'")))?;
+        map.insert(pid, InFlight { op_id, kind, previous: prev.and_then(|p| p.parse().ok()) });
+    }
+    Ok(map)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn append_history(tx: &Transaction, vm_id: i64, at: Millis, from: Option<PowerState>, to: PowerState, raw: &str, source: Source, op: Option<i64>) -> Result<(), ReconcileError> {
+    tx.prepare_cached("INSERT INTO history (vm_id, at, from_state, to_state, raw_state, source, operation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+        .execute(params![vm_id, at, from.map(|f| f.as_str()), to.as_str(), raw, source.as_str(), op])?;
+    Ok(())
+}
+
+const NOT_LISTED: &str = "(not listed by the provider)";
+
+fn mark_missing(tx: &Transaction, input: &Input, account: &str, listed: &HashSet<&str>, now: Millis) -> Result<Vec<VmChange>, ReconcileError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, provider_id, name, state, tools, location, watched FROM vms WHERE account_id = ?1 AND state != 'missing'",
+    )?;
+    let candidates: Vec<(i64, String, String, String, Option<String>, Option<String>, bool)> = stmt
+        .query_map([input.account_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut changes = Vec::new();
+    for (id, pid, name, state, tools, location, watched) in candidates {
+        if listed.contains(pid.as_str()) {
+            continue;
+        }
+        let from: PowerState = state.parse().map_err(|e: String| StoreError::Corrupt(e))?;
+        tx.execute(
+            "UPDATE vms SET state = 'missing', raw_state = ?2, stale = 0, last_seen_at = ?3, last_state_change_at = ?3 WHERE id = ?1",
+            params![id, NOT_LISTED, now],
+        )?;
+        append_history(tx, id, now, Some(from), PowerState::Missing, NOT_LISTED, input.source, None)?;
+        changes.push(VmChange {
+            drift: true,
+            from: Some(from),
+            operation_id: None,
+            vm: Vm {
+                id,
+                account_id: input.account_id,
+                account: account.to_string(),
+                provider_id: pid,
+                name,
+                state: PowerState::Missing,
+                raw_state: NOT_LISTED.into(),
+                tools: tools.as_deref().and_then(ToolsStatus::parse),
+                location,
+                stale: false,
+                watched,
+                last_seen_at: now,
+                last_state_change_at: now,
+            },
+        });
+    }
+    Ok(changes)
+}
+
+/// The provider could not be reached: keep every VM's last state but mark it
+/// stale, with the last time the provider answered. Returns how many VMs
+/// turned stale.
+pub fn mark_stale(store: &Store, bus: &EventBus, account_id: i64, reason: &str) -> Result<usize, ReconcileError> {
+    let (count, account, last) = store.write(|tx| {
+        let (account, last): (String, Option<Millis>) = tx.query_row("SELECT name, last_contact_at FROM accounts WHERE id = ?1", [account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let n = tx.execute(
+            "UPDATE vms SET stale = 1, last_seen_at = MAX(last_seen_at, COALESCE(?2, 0)) WHERE account_id = ?1 AND stale = 0 AND state != 'missing'",
+            params![account_id, last],
+        )?;
+        Ok((n, account, last))
+    })?;
+    if count > 0 {
+        bus.publish(Event::VmsStale { account_id, account, count, last_seen_at: last, reason: reason.to_string() });
+    }
+    Ok(count)
+}

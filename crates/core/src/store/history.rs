@@ -1,0 +1,57 @@
+//! Reads of the append-only history. Entries are written by `reconcile`.
+
+use super::{parse_col, Store, StoreResult};
+use crate::model::{HistoryEntry, Source};
+use rusqlite::{params, Row};
+
+const SELECT: &str = "SELECT id, vm_id, at, from_state, to_state, raw_state, source, operation_id FROM history";
+
+fn row(r: &Row) -> rusqlite::Result<(HistoryEntry, Option<String>, String, String)> {
+    Ok((
+        HistoryEntry {
+            id: r.get(0)?,
+            vm_id: r.get(1)?,
+            at: r.get(2)?,
+            from_state: None,
+            to_state: crate::model::PowerState::Unknown,
+            raw_state: r.get(5)?,
+            source: Source::Sync,
+            operation_id: r.get(7)?,
+        },
+        r.get(3)?,
+        r.get(4)?,
+        r.get(6)?,
+    ))
+}
+
+fn finish((mut h, from, to, source): (HistoryEntry, Option<String>, String, String)) -> StoreResult<HistoryEntry> {
+    h.from_state = from.map(|f| parse_col(&f, "power state", |s| s.parse().ok())).transpose()?;
+    h.to_state = parse_col(&to, "power state", |s| s.parse().ok())?;
+    h.source = parse_col(&source, "history source", Source::parse)?;
+    Ok(h)
+}
+
+impl Store {
+    /// A VM's history, newest first.
+    pub fn history(&self, vm_id: i64, limit: u32) -> StoreResult<Vec<HistoryEntry>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?2"))?;
+            let rows = stmt.query_map(params![vm_id, limit], row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(finish).collect()
+        })
+    }
+
+    /// Entries after `after_id`, oldest first: how a process follows changes
+    /// another process made to the same data directory.
+    pub fn history_since(&self, after_id: i64, limit: u32) -> StoreResult<Vec<HistoryEntry>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
+            let rows = stmt.query_map(params![after_id, limit], row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(finish).collect()
+        })
+    }
+
+    pub fn last_history_id(&self) -> StoreResult<i64> {
+        self.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(id), 0) FROM history", [], |r| r.get(0))?))
+    }
+}

@@ -1,0 +1,140 @@
+//! The local SQLite inventory: accounts, VMs, the operation journal, history
+//! and settings. VM state is written only by [`crate::reconcile`]; this module
+//! offers reads and the non-state writes.
+
+mod accounts;
+mod history;
+pub mod operations;
+mod schema;
+mod vms;
+
+pub use operations::{NewOperation, OpRecord};
+pub use vms::VmFilter;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the inventory database at {path} cannot be opened: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("the inventory database was written by a newer Powerdeck (schema {found}, this build knows {known}); upgrade Powerdeck")]
+    TooNew { found: i64, known: i64 },
+    #[error("inventory database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) the database file and bring its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let open_err = |message: String| StoreError::Open { path: path.to_path_buf(), message };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        Self::init(conn, path.to_path_buf())
+    }
+
+    /// A private in-memory store, for tests and benchmarks.
+    pub fn in_memory() -> StoreResult<Self> {
+        Self::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    }
+
+    fn init(mut conn: Connection, path: PathBuf) -> StoreResult<Self> {
+        // Several processes (the app, pdk) share the file: wait for locks
+        // rather than failing, and let readers run beside the writer.
+        conn.busy_timeout(Duration::from_secs(15))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Mutex::new(conn), path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+
+    /// One write transaction; `IMMEDIATE` so that concurrent writers in other
+    /// processes queue up instead of failing half-way.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Rows inserted, updated or deleted through this handle since it was
+    /// opened. Lets tests and benchmarks prove that "nothing changed" wrote nothing.
+    pub fn rows_written(&self) -> u64 {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner()).total_changes()
+    }
+
+    pub fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.read(|c| Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?))
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])?;
+            Ok(())
+        })
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let known = schema::MIGRATIONS.len() as i64;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > known {
+        return Err(StoreError::TooNew { found: current, known });
+    }
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Parse a stored enum, turning garbage into a clear error instead of a panic.
+pub(crate) fn parse_col<T>(value: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> StoreResult<T> {
+    parse(value).ok_or_else(|| StoreError::Corrupt(format!("unknown {what} '{value}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pd.sqlite");
+        drop(Store::open(&path).unwrap());
+        drop(Store::open(&path).unwrap()); // idempotent
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = Store::open(&path).err().expect("newer schema must be refused");
+        assert!(err.to_string().contains("newer Powerdeck"), "{err}");
+    }
+}

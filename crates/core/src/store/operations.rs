@@ -1,0 +1,186 @@
+//! The operation journal. A row is written before the provider is called and
+//! every phase change is persisted, so a crash loses nothing: whoever starts
+//! next adopts the unfinished rows and tracks them to an honest end.
+
+use super::{parse_col, Store, StoreResult};
+use crate::model::{Millis, OpKind, OpPhase, Operation, ShutdownMethod};
+use rusqlite::{params, OptionalExtension, Row};
+
+const ACTIVE: &str = "('submitted', 'tracking', 'verifying')";
+const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id";
+
+/// An operation plus the bookkeeping only the engine needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpRecord {
+    pub op: Operation,
+    pub account_id: i64,
+    pub provider_id: String,
+    pub job_done: bool,
+    pub saw_transition: bool,
+    pub owner: Option<String>,
+    pub owner_pid: Option<i64>,
+    pub heartbeat_at: Option<Millis>,
+}
+
+pub struct NewOperation {
+    pub vm_id: i64,
+    pub kind: OpKind,
+    pub allow_force: bool,
+    pub graceful_timeout_ms: i64,
+    pub timeout_ms: i64,
+    pub previous_state: Option<crate::model::PowerState>,
+    pub owner: String,
+    pub owner_pid: i64,
+}
+
+fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 5])> {
+    let op = Operation {
+        id: r.get(0)?,
+        vm_id: r.get(1)?,
+        vm_name: r.get(2)?,
+        account: r.get(3)?,
+        kind: OpKind::Start,
+        phase: OpPhase::Submitted,
+        allow_force: r.get(6)?,
+        graceful_timeout_ms: r.get(7)?,
+        timeout_ms: r.get(8)?,
+        requested_at: r.get(9)?,
+        deadline_at: r.get(10)?,
+        forced_at: r.get(11)?,
+        finished_at: r.get(12)?,
+        previous_state: None,
+        new_state: None,
+        shutdown_method: None,
+        job_id: r.get(16)?,
+        error: r.get(17)?,
+    };
+    Ok((
+        OpRecord {
+            op,
+            job_done: r.get(18)?,
+            saw_transition: r.get(19)?,
+            owner: r.get(20)?,
+            owner_pid: r.get(21)?,
+            heartbeat_at: r.get(22)?,
+            account_id: r.get(23)?,
+            provider_id: r.get(24)?,
+        },
+        [r.get(4)?, r.get(5)?, r.get(13)?, r.get(14)?, r.get(15)?],
+    ))
+}
+
+fn finish((mut rec, [kind, phase, prev, new, method]): (OpRecord, [Option<String>; 5])) -> StoreResult<OpRecord> {
+    let state = |s: Option<String>| s.map(|s| parse_col(&s, "power state", |x| x.parse().ok())).transpose();
+    rec.op.kind = parse_col(kind.as_deref().unwrap_or(""), "operation kind", OpKind::parse)?;
+    rec.op.phase = parse_col(phase.as_deref().unwrap_or(""), "operation phase", OpPhase::parse)?;
+    rec.op.previous_state = state(prev)?;
+    rec.op.new_state = state(new)?;
+    rec.op.shutdown_method = method.map(|m| parse_col(&m, "shutdown method", ShutdownMethod::parse)).transpose()?;
+    Ok(rec)
+}
+
+impl Store {
+    /// Journal a new operation. `Err(existing)` when the VM already has one in
+    /// flight — enforced by a unique index, so it holds across processes.
+    pub fn insert_operation(&self, new: &NewOperation, now: Millis) -> StoreResult<Result<OpRecord, OpRecord>> {
+        let inserted = self.write(|tx| {
+            let n = tx.execute(
+                &format!(
+                    "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, previous_state, owner, owner_pid, heartbeat_at)
+                     SELECT ?1, ?2, 'submitted', ?3, ?4, ?5, ?6, ?6 + ?5, ?7, ?8, ?9, ?6
+                     WHERE NOT EXISTS (SELECT 1 FROM operations WHERE vm_id = ?1 AND phase IN {ACTIVE})"
+                ),
+                params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid],
+            )?;
+            Ok((n == 1).then(|| tx.last_insert_rowid()))
+        })?;
+        match inserted {
+            Some(id) => Ok(Ok(self.operation_record(id)?.expect("just inserted"))),
+            None => {
+                let existing = self.read(|c| {
+                    c.query_row(&format!("{SELECT} WHERE o.vm_id = ?1 AND o.phase IN {ACTIVE}"), [new.vm_id], row).optional().map_err(Into::into)
+                })?;
+                match existing {
+                    Some(e) => Ok(Err(finish(e)?)),
+                    // It finished between our two statements: try once more.
+                    None => self.insert_operation(new, now),
+                }
+            }
+        }
+    }
+
+    pub fn operation_record(&self, id: i64) -> StoreResult<Option<OpRecord>> {
+        self.read(|c| c.query_row(&format!("{SELECT} WHERE o.id = ?1"), [id], row).optional()?.map(finish).transpose())
+    }
+
+    pub fn operation(&self, id: i64) -> StoreResult<Option<Operation>> {
+        Ok(self.operation_record(id)?.map(|r| r.op))
+    }
+
+    /// Unfinished operations of an account (all owners).
+    pub fn active_operations(&self, account_id: i64) -> StoreResult<Vec<OpRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE v.account_id = ?1 AND o.phase IN {ACTIVE} ORDER BY o.id"))?;
+            let rows = stmt.query_map([account_id], row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(finish).collect()
+        })
+    }
+
+    /// Most recent operations first; `vm_id` narrows to one VM.
+    pub fn recent_operations(&self, vm_id: Option<i64>, limit: u32) -> StoreResult<Vec<Operation>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE (?1 IS NULL OR o.vm_id = ?1) ORDER BY o.id DESC LIMIT ?2"))?;
+            let rows = stmt.query_map(params![vm_id, limit], row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(|r| finish(r).map(|r| r.op)).collect()
+        })
+    }
+
+    /// Persist everything the engine may have changed on an operation.
+    pub fn save_operation(&self, rec: &OpRecord) -> StoreResult<()> {
+        let o = &rec.op;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE operations SET phase = ?2, deadline_at = ?3, forced_at = ?4, finished_at = ?5, new_state = ?6, shutdown_method = ?7,
+                        job_id = ?8, error = ?9, job_done = ?10, saw_transition = ?11, owner = ?12, owner_pid = ?13, heartbeat_at = ?14
+                 WHERE id = ?1",
+                params![
+                    o.id,
+                    o.phase.as_str(),
+                    o.deadline_at,
+                    o.forced_at,
+                    o.finished_at,
+                    o.new_state.map(|s| s.as_str()),
+                    o.shutdown_method.map(|m| m.as_str()),
+                    o.job_id,
+                    o.error,
+                    rec.job_done,
+                    rec.saw_transition,
+                    rec.owner,
+                    rec.owner_pid,
+                    rec.heartbeat_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Take over an unfinished operation whose owner is gone, if it is still
+    /// owned by `previous` (compare-and-set, so two processes never both adopt).
+    pub fn adopt_operation(&self, id: i64, previous: Option<&str>, owner: &str, pid: i64, now: Millis) -> StoreResult<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                &format!("UPDATE operations SET owner = ?3, owner_pid = ?4, heartbeat_at = ?5 WHERE id = ?1 AND owner IS ?2 AND phase IN {ACTIVE}"),
+                params![id, previous, owner, pid, now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Renew the lease on every operation this process tracks.
+    pub fn heartbeat_operations(&self, owner: &str, now: Millis) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(&format!("UPDATE operations SET heartbeat_at = ?2 WHERE owner = ?1 AND phase IN {ACTIVE}"), params![owner, now])?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! Every schema change, in order, in one place. `PRAGMA user_version` says
+//! how many have been applied. Never edit a released migration; append one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "
+    CREATE TABLE accounts (
+        id              INTEGER PRIMARY KEY,
+        name            TEXT NOT NULL UNIQUE,
+        kind            TEXT NOT NULL,
+        config          TEXT NOT NULL,          -- JSON, never secrets
+        secret_ref      TEXT,                   -- JSON SecretRef: where the secret lives, not what it is
+        is_demo         INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        last_contact_at INTEGER
+    );
+
+    CREATE TABLE vms (
+        id                   INTEGER PRIMARY KEY,
+        account_id           INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        provider_id          TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        state                TEXT NOT NULL,
+        raw_state            TEXT NOT NULL,
+        tools                TEXT,
+        location             TEXT,
+        stale                INTEGER NOT NULL DEFAULT 0,
+        watched              INTEGER NOT NULL DEFAULT 0,
+        last_seen_at         INTEGER NOT NULL,
+        last_state_change_at INTEGER NOT NULL,
+        UNIQUE (account_id, provider_id)
+    );
+    CREATE INDEX vms_name ON vms(name);
+    CREATE INDEX vms_state ON vms(account_id, state);
+
+    CREATE TABLE operations (
+        id                  INTEGER PRIMARY KEY,
+        vm_id               INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+        kind                TEXT NOT NULL,
+        phase               TEXT NOT NULL,
+        allow_force         INTEGER NOT NULL,
+        graceful_timeout_ms INTEGER NOT NULL,
+        timeout_ms          INTEGER NOT NULL,
+        requested_at        INTEGER NOT NULL,
+        deadline_at         INTEGER NOT NULL,
+        forced_at           INTEGER,
+        finished_at         INTEGER,
+        previous_state      TEXT,
+        new_state           TEXT,
+        shutdown_method     TEXT,
+        job_id              TEXT,
+        job_done            INTEGER NOT NULL DEFAULT 0,
+        saw_transition      INTEGER NOT NULL DEFAULT 0,
+        error               TEXT,
+        owner               TEXT,               -- the process tracking it
+        owner_pid           INTEGER,
+        heartbeat_at        INTEGER
+    );
+    -- One operation in flight per VM, enforced where every process sees it.
+    CREATE UNIQUE INDEX operations_one_in_flight ON operations(vm_id)
+        WHERE phase IN ('submitted', 'tracking', 'verifying');
+    CREATE INDEX operations_recent ON operations(requested_at);
+
+    CREATE TABLE history (
+        id           INTEGER PRIMARY KEY,
+        vm_id        INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+        at           INTEGER NOT NULL,
+        from_state   TEXT,
+        to_state     TEXT NOT NULL,
+        raw_state    TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        operation_id INTEGER REFERENCES operations(id) ON DELETE SET NULL
+    );
+    CREATE INDEX history_vm ON history(vm_id, id);
+    CREATE TRIGGER history_append_only BEFORE UPDATE OF vm_id, at, from_state, to_state, raw_state, source ON history
+    BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+
+    -- Reserved for the schedule engine.
+    CREATE TABLE schedules (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        cron        TEXT NOT NULL,
+        timezone    TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        selector    TEXT NOT NULL,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        catch_up    INTEGER NOT NULL DEFAULT 0,
+        last_run_at INTEGER
+    );
+
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    ",
+];

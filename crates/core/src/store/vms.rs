@@ -1,0 +1,116 @@
+//! Reads of the VM inventory. (Writes of VM state live in `reconcile`.)
+
+use super::{parse_col, Store, StoreResult};
+use crate::model::{PowerState, ToolsStatus, Vm};
+use rusqlite::{params, Row};
+
+pub(crate) const SELECT_VM: &str = "SELECT v.id, v.account_id, a.name, v.provider_id, v.name, v.state, v.raw_state, v.tools, v.location, v.stale, v.watched, v.last_seen_at, v.last_state_change_at FROM vms v JOIN accounts a ON a.id = v.account_id";
+
+pub(crate) fn row_to_vm(r: &Row) -> rusqlite::Result<(Vm, String, Option<String>)> {
+    Ok((
+        Vm {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            account: r.get(2)?,
+            provider_id: r.get(3)?,
+            name: r.get(4)?,
+            state: PowerState::Unknown,
+            raw_state: r.get(6)?,
+            tools: None,
+            location: r.get(8)?,
+            stale: r.get(9)?,
+            watched: r.get(10)?,
+            last_seen_at: r.get(11)?,
+            last_state_change_at: r.get(12)?,
+        },
+        r.get(5)?,
+        r.get(7)?,
+    ))
+}
+
+pub(crate) fn finish((mut vm, state, tools): (Vm, String, Option<String>)) -> StoreResult<Vm> {
+    vm.state = parse_col(&state, "power state", |s| s.parse().ok())?;
+    vm.tools = match tools {
+        None => None,
+        Some(t) => Some(parse_col(&t, "tools status", ToolsStatus::parse)?),
+    };
+    Ok(vm)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VmFilter {
+    pub account_id: Option<i64>,
+    pub state: Option<PowerState>,
+}
+
+impl Store {
+    pub fn vms(&self, filter: &VmFilter) -> StoreResult<Vec<Vm>> {
+        self.read(|c| {
+            let sql = format!(
+                "{SELECT_VM} WHERE (?1 IS NULL OR v.account_id = ?1) AND (?2 IS NULL OR v.state = ?2) ORDER BY a.name, v.name, v.id"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![filter.account_id, filter.state.map(|s| s.as_str())], row_to_vm)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(finish).collect()
+        })
+    }
+
+    pub fn vm(&self, id: i64) -> StoreResult<Option<Vm>> {
+        use rusqlite::OptionalExtension;
+        self.read(|c| c.query_row(&format!("{SELECT_VM} WHERE v.id = ?1"), [id], row_to_vm).optional()?.map(finish).transpose())
+    }
+
+    /// VMs a user reference could mean: Powerdeck id, provider id, or name,
+    /// optionally qualified as `account/…`.
+    pub fn find_vms(&self, reference: &str) -> StoreResult<Vec<Vm>> {
+        let (account, key) = match reference.split_once('/') {
+            Some((a, k)) if !a.is_empty() && !k.is_empty() => (Some(a), k),
+            _ => (None, reference),
+        };
+        let local_id: Option<i64> = key.parse().ok();
+        self.read(|c| {
+            let sql = format!("{SELECT_VM} WHERE (?1 IS NULL OR a.name = ?1) AND (v.provider_id = ?2 OR v.name = ?2 OR v.id = ?3) ORDER BY a.name, v.name");
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![account, key, local_id], row_to_vm)?.collect::<Result<Vec<_>, _>>()?;
+            let mut vms: Vec<Vm> = rows.into_iter().map(finish).collect::<StoreResult<_>>()?;
+            // An exact id match beats a VM that merely happens to be named like one.
+            if vms.len() > 1 {
+                if let Some(exact) = vms.iter().position(|v| v.provider_id == key || Some(v.id) == local_id) {
+                    if vms.iter().filter(|v| v.provider_id == key || Some(v.id) == local_id).count() == 1 {
+                        vms = vec![vms.swap_remove(exact)];
+                    }
+                }
+            }
+            Ok(vms)
+        })
+    }
+
+    /// Provider ids of an account's VMs in the given states.
+    pub fn provider_ids_in_states(&self, account_id: i64, states: &[PowerState]) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT provider_id, state FROM vms WHERE account_id = ?1 AND state != 'missing'")?;
+            let rows = stmt.query_map([account_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, state) = row?;
+                if states.iter().any(|s| s.as_str() == state) {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn watched_provider_ids(&self, account_id: i64) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT provider_id FROM vms WHERE account_id = ?1 AND watched = 1")?;
+            let rows = stmt.query_map([account_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Mark a VM as watched (polled on the watched tier). Not a state change.
+    pub fn set_watched(&self, vm_id: i64, watched: bool) -> StoreResult<bool> {
+        self.write(|tx| Ok(tx.execute("UPDATE vms SET watched = ?2 WHERE id = ?1 AND watched != ?2", params![vm_id, watched])? == 1))
+    }
+}
