@@ -1,1 +1,340 @@
-fn main(){}
+//! `pdk`: Powerdeck's headless front end. It drives the same engine as the
+//! desktop app, over the same data directory.
+
+mod args;
+mod confirm;
+mod output;
+
+use args::{AccountsCmd, Cli, Cmd, SimCmd, VmAction, VmsCmd};
+use clap::Parser;
+use powerdeck_core::model::{now_ms, OpKind, Operation};
+use powerdeck_core::provider::registry;
+use powerdeck_core::provider::sim::{SimConfig, World};
+use powerdeck_core::secrets::{Secret, SecretRef};
+use powerdeck_core::store::VmFilter;
+use powerdeck_core::{CoreError, Engine, EngineConfig, Event, OpOptions, Workers};
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Exit status when an operation ran but did not end in a verified success.
+const EXIT_OP_FAILED: u8 = 3;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Die quietly when the reader goes away (`pdk vms list | head`), like
+    // every other Unix tool, instead of panicking on a closed pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread
+    // that could be affected is doing I/O.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("POWERDECK_LOG").unwrap_or_else(|_| "error".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pdk: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
+    let data_dir = powerdeck_core::paths::data_dir(cli.data_dir.as_deref());
+    let engine = Engine::open(&data_dir)?;
+    match cli.cmd {
+        Cmd::Accounts(cmd) => accounts(&engine, cmd).await,
+        Cmd::Vms(cmd) => vms(&engine, cmd).await,
+        Cmd::Vm(action) => vm(&engine, action).await,
+        Cmd::Sync { account } => sync(&engine, account.as_deref()).await,
+        Cmd::History { vm, json, limit } => {
+            let vm = engine.resolve_vm(&vm)?;
+            let entries = engine.store().history(vm.id, limit)?;
+            if json {
+                output::json(&entries);
+            } else {
+                output::history(&vm, &entries);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ops { vm, json, limit } => {
+            let vm_id = vm.map(|r| engine.resolve_vm(&r)).transpose()?.map(|v| v.id);
+            let ops = engine.store().recent_operations(vm_id, limit)?;
+            if json {
+                output::json(&ops);
+            } else {
+                output::operations(&ops);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Watch { json } => watch(&engine, json).await,
+        Cmd::Settings { key, value } => settings(&engine, key, value),
+        Cmd::Sim(cmd) => sim(&engine, cmd),
+    }
+}
+
+async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, CoreError> {
+    match cmd {
+        AccountsCmd::List { json } => {
+            let accounts = engine.store().accounts()?;
+            if json {
+                output::json(&accounts);
+            } else {
+                output::accounts(&accounts);
+            }
+        }
+        AccountsCmd::Add { kind, name, secret_stdin, secret_env, sim } => {
+            registry::check_kind(&kind)?;
+            let secret = match (secret_stdin, secret_env) {
+                (true, Some(_)) => return Err(CoreError::Invalid("use either --secret-stdin or --secret-env, not both".into())),
+                (true, None) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line).map_err(|e| CoreError::Invalid(format!("cannot read the secret from standard input: {e}")))?;
+                    let value = line.trim_end_matches(['\r', '\n']).to_string();
+                    Some((SecretRef::keychain_for(name.trim()), Some(Secret::new(value))))
+                }
+                (false, Some(var)) => Some((SecretRef::env(&var)?, None)),
+                (false, None) => None,
+            };
+            let config = match kind.as_str() {
+                "sim" => serde_json::to_value(sim.into_config()).expect("config serializes"),
+                _ => serde_json::json!({}),
+            };
+            let account = engine.add_account(&name, &kind, config, secret)?;
+            let where_ = account.secret.as_ref().map(|s| format!("; secret in {s}")).unwrap_or_default();
+            println!("added {} account '{}'{where_}", account.kind, account.name);
+        }
+        AccountsCmd::Test { name } => {
+            let msg = engine.test_account(&name).await?;
+            println!("{name}: {msg}");
+        }
+        AccountsCmd::Remove { name } => {
+            let a = engine.remove_account(&name)?;
+            println!("removed account '{}' and its local inventory (nothing was changed at the provider)", a.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn vms(engine: &Arc<Engine>, cmd: VmsCmd) -> Result<ExitCode, CoreError> {
+    match cmd {
+        VmsCmd::List { account, state, json } => {
+            let account_id = account.map(|a| engine.account(&a)).transpose()?.map(|a| a.id);
+            // An account never heard from has no inventory yet: fetch it once
+            // rather than showing an empty list to a new user.
+            for a in engine.store().accounts()?.iter().filter(|a| a.last_contact_at.is_none() && account_id.is_none_or(|id| id == a.id)) {
+                if let Err(e) = engine.full_sync(a.id).await {
+                    eprintln!("pdk: {e}");
+                }
+            }
+            let state = state.map(|s| s.parse().map_err(CoreError::Invalid)).transpose()?;
+            let vms = engine.store().vms(&VmFilter { account_id, state })?;
+            if json {
+                output::json(&vms);
+            } else {
+                output::vms(&vms);
+            }
+        }
+        VmsCmd::Watch { vm } | VmsCmd::Unwatch { vm } if vm.is_empty() => return Err(CoreError::Invalid("name at least one VM".into())),
+        VmsCmd::Watch { vm } => set_watched(engine, &vm, true)?,
+        VmsCmd::Unwatch { vm } => set_watched(engine, &vm, false)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn set_watched(engine: &Arc<Engine>, refs: &[String], on: bool) -> Result<(), CoreError> {
+    for r in refs {
+        let vm = engine.resolve_vm(r)?;
+        engine.store().set_watched(vm.id, on)?;
+        println!("{}: {}", vm.name, if on { "watched (polled every watched-tier interval)" } else { "no longer watched" });
+    }
+    Ok(())
+}
+
+async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreError> {
+    let (kind, a) = action.split();
+    let vms = a.vms.iter().map(|r| engine.resolve_vm(r)).collect::<Result<Vec<_>, _>>()?;
+    let forced = kind == OpKind::ForceStop || (kind == OpKind::Stop && a.force);
+    let bulk = vms.len() > 1 && matches!(kind, OpKind::Stop | OpKind::ForceStop | OpKind::Reboot | OpKind::Suspend);
+    if (bulk || forced) && !a.yes {
+        let names: Vec<&str> = vms.iter().map(|v| v.name.as_str()).collect();
+        let what = if forced { format!("force-capable {kind}") } else { kind.to_string() };
+        confirm::ask(&format!("{what} {} VM(s): {}?", vms.len(), names.join(", ")))?;
+    }
+
+    let accounts: Vec<i64> = {
+        let mut ids: Vec<i64> = vms.iter().map(|v| v.account_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    engine.start(Workers::DRIVER, Some(&accounts))?;
+    let opts = OpOptions { allow_force: a.force || kind == OpKind::ForceStop, graceful_timeout: a.graceful_timeout.map(Duration::from_secs) };
+
+    let mut started: Vec<Operation> = Vec::new();
+    let mut refused = false;
+    for vm in &vms {
+        match engine.request(vm.id, kind, opts.clone()).await {
+            Ok(op) => started.push(op),
+            Err(e) => {
+                eprintln!("pdk: {}: {e}", vm.name);
+                refused = true;
+            }
+        }
+    }
+
+    if a.no_wait {
+        for op in &started {
+            if !a.json {
+                println!("{}: {} submitted as operation #{}; tracking continues in Powerdeck (`pdk ops`, `pdk watch` or the app)", op.vm_name, op.kind, op.id);
+            }
+        }
+        if a.json {
+            output::json(&started);
+        }
+        // Leave the journal to whoever runs next; do not track here.
+        engine.shutdown();
+        return Ok(if refused || started.iter().any(|o| o.phase.is_terminal() && o.phase != powerdeck_core::model::OpPhase::Succeeded) { ExitCode::from(EXIT_OP_FAILED) } else { ExitCode::SUCCESS });
+    }
+
+    let mut finished = Vec::new();
+    let progress = output::Progress::new(!a.json);
+    let waits = started.iter().map(|op| {
+        let (engine, progress, id) = (engine.clone(), progress.clone(), op.id);
+        async move { engine.wait(id, |o| progress.update(o)).await }
+    });
+    for r in futures_join(waits).await {
+        finished.push(r?);
+    }
+    engine.shutdown();
+    if a.json {
+        output::json(&finished);
+    } else {
+        for op in &finished {
+            output::op_result(op);
+        }
+    }
+    let all_ok = !refused && finished.iter().all(|o| o.phase == powerdeck_core::model::OpPhase::Succeeded);
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_OP_FAILED) })
+}
+
+/// Await several futures concurrently (a tiny join_all on tokio tasks).
+async fn futures_join<F, T>(futs: impl Iterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("wait task panicked"));
+    }
+    out
+}
+
+async fn sync(engine: &Arc<Engine>, account: Option<&str>) -> Result<ExitCode, CoreError> {
+    let accounts = match account {
+        Some(name) => vec![engine.account(name)?],
+        None => engine.store().accounts()?,
+    };
+    let mut rx = engine.bus().subscribe();
+    let mut failed = false;
+    for a in &accounts {
+        match engine.full_sync(a.id).await {
+            Ok(s) => println!("{}: {} VMs, {} changed ({} power-state changes), {} list calls, {} ms", s.account, s.vms, s.changed, s.state_changes, s.list_calls, s.duration_ms),
+            Err(e) => {
+                eprintln!("pdk: {e}");
+                failed = true;
+            }
+        }
+    }
+    while let Ok(ev) = rx.try_recv() {
+        if let Event::VmsChanged { changes, .. } = ev {
+            for c in changes.iter().filter(|c| c.from != Some(c.vm.state)) {
+                let from = c.from.map(|f| f.to_string()).unwrap_or_else(|| "new".into());
+                println!("  {}/{}: {from} → {} ({})", c.vm.account, c.vm.name, c.vm.state, c.vm.raw_state);
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn watch(engine: &Arc<Engine>, json: bool) -> Result<ExitCode, CoreError> {
+    let mut rx = engine.bus().subscribe();
+    engine.start(Workers::ALL, None)?;
+    if !json {
+        eprintln!("watching {} account(s); Ctrl-C to stop", engine.store().accounts()?.len());
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            ev = rx.recv() => match ev {
+                Ok(ev) => output::event(&ev, json),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => eprintln!("pdk: {n} events were dropped because output was too slow"),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    engine.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn settings(engine: &Arc<Engine>, key: Option<String>, value: Option<String>) -> Result<ExitCode, CoreError> {
+    let mut cfg = serde_json::to_value(engine.config()).expect("config serializes");
+    let Some(key) = key else {
+        println!("{}", serde_json::to_string_pretty(&cfg).expect("json"));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut slot = &mut cfg;
+    for part in key.split('.') {
+        slot = slot.get_mut(part).ok_or_else(|| CoreError::Invalid(format!("unknown setting '{key}' (see `pdk settings`)")))?;
+    }
+    let Some(value) = value else {
+        println!("{slot}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    *slot = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+    let new: EngineConfig = serde_json::from_value(cfg).map_err(|e| CoreError::Invalid(format!("invalid value for {key}: {e}")))?;
+    Engine::save_config(engine.store(), &new)?;
+    println!("{key} = {}", serde_json::to_value(&new).ok().and_then(|v| key.split('.').try_fold(v, |v, k| v.get(k).cloned())).unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Chaos controls for demo fleets: what tests, benchmarks and demos use to
+/// make the simulated cloud misbehave on purpose.
+fn sim(engine: &Arc<Engine>, cmd: SimCmd) -> Result<ExitCode, CoreError> {
+    let world = |name: &str| -> Result<World, CoreError> {
+        let account = engine.account(name)?;
+        if account.kind != "sim" {
+            return Err(CoreError::Invalid(format!("'{name}' is not a demo-fleet account")));
+        }
+        let cfg: SimConfig = registry::sim_config(&account)?;
+        World::open(&registry::sim_world_path(engine.data_dir(), account.id), &cfg).map_err(|e| CoreError::provider(name, e))
+    };
+    let p = |name: &str, e| CoreError::provider(name, e);
+    match cmd {
+        SimCmd::Outage { account, seconds } => {
+            world(&account)?.set_outage_until(now_ms() + (seconds * 1000.0) as i64).map_err(|e| p(&account, e))?;
+            println!("{account}: unreachable for {seconds}s");
+        }
+        SimCmd::SetState { account, vm, raw } => {
+            world(&account)?.set_raw(&vm, &raw).map_err(|e| p(&account, e))?;
+            println!("{account}: {vm} is now {raw} at the provider");
+        }
+        SimCmd::Stubborn { account, vm, on } => {
+            world(&account)?.set_stubborn(&vm, on).map_err(|e| p(&account, e))?;
+            println!("{account}: {vm} {} graceful requests", if on { "ignores" } else { "honours" });
+        }
+        SimCmd::CorruptNextPage { account } => {
+            world(&account)?.corrupt_next_page().map_err(|e| p(&account, e))?;
+            println!("{account}: the next inventory page will be malformed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,233 @@
+//! The command line, as clap sees it.
+
+use clap::{Args, Parser, Subcommand};
+use powerdeck_core::model::OpKind;
+use powerdeck_core::provider::sim::SimConfig;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "pdk", version, about = "Powerdeck from the command line: inventory and verified power operations for your VMs")]
+pub struct Cli {
+    /// Data directory (default: $POWERDECK_DATA_DIR, else the platform's data dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Manage provider accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// List VMs, mark them as watched.
+    #[command(subcommand)]
+    Vms(VmsCmd),
+    /// Run a power operation and wait until the provider confirms it.
+    #[command(subcommand)]
+    Vm(VmAction),
+    /// One full inventory sync; prints what changed.
+    Sync {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// A VM's state history, newest first.
+    History {
+        vm: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Recent operations, newest first.
+    Ops {
+        /// Only this VM's operations.
+        vm: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Run the engine in the foreground and stream its events until interrupted.
+    Watch {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or change engine settings (polling tiers, timeouts, retry, rate limits).
+    Settings {
+        /// Dotted key, e.g. `timeouts.stop_s` or `full_interval_ms`.
+        key: Option<String>,
+        value: Option<String>,
+    },
+    /// Make a demo fleet misbehave on purpose (tests, demos, chaos runs).
+    #[command(subcommand)]
+    Sim(SimCmd),
+}
+
+#[derive(Subcommand)]
+pub enum AccountsCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an account. Secrets are never taken as arguments.
+    Add {
+        /// Provider kind (this build: sim).
+        kind: String,
+        name: String,
+        /// Read the secret from standard input and keep it in the OS keychain.
+        #[arg(long)]
+        secret_stdin: bool,
+        /// Keep only the name of an environment variable that holds the secret.
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+        #[command(flatten)]
+        sim: SimFlags,
+    },
+    /// Check that the account's endpoint and credentials work.
+    Test { name: String },
+    /// Remove an account and its local inventory (nothing changes at the provider).
+    Remove { name: String },
+}
+
+/// Demo-fleet knobs (kind `sim`), so benchmarks and chaos runs can be reproduced.
+#[derive(Args)]
+pub struct SimFlags {
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub size: Option<u32>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub seed: Option<u64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub latency_ms: Option<u64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub page_size: Option<u32>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub failure_rate: Option<f64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub drift_per_hour: Option<f64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub stubborn_rate: Option<f64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub max_rps: Option<f64>,
+    /// Do not push changes (poll only).
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub no_feed: bool,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub start_delay_ms: Option<u64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub stop_delay_ms: Option<u64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub force_stop_delay_ms: Option<u64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub reboot_delay_ms: Option<u64>,
+    #[arg(long, help_heading = "Demo fleet (sim)")]
+    pub suspend_delay_ms: Option<u64>,
+    /// Comma-separated region names.
+    #[arg(long, value_delimiter = ',', help_heading = "Demo fleet (sim)")]
+    pub regions: Option<Vec<String>>,
+}
+
+impl SimFlags {
+    pub fn into_config(self) -> SimConfig {
+        let d = SimConfig::default();
+        SimConfig {
+            size: self.size.unwrap_or(d.size),
+            seed: self.seed.unwrap_or(d.seed),
+            latency_ms: self.latency_ms.unwrap_or(d.latency_ms),
+            page_size: self.page_size.unwrap_or(d.page_size),
+            failure_rate: self.failure_rate.unwrap_or(d.failure_rate),
+            drift_per_hour: self.drift_per_hour.unwrap_or(d.drift_per_hour),
+            stubborn_rate: self.stubborn_rate.unwrap_or(d.stubborn_rate),
+            max_rps: self.max_rps.unwrap_or(d.max_rps),
+            feed: !self.no_feed,
+            start_delay_ms: self.start_delay_ms.unwrap_or(d.start_delay_ms),
+            stop_delay_ms: self.stop_delay_ms.unwrap_or(d.stop_delay_ms),
+            force_stop_delay_ms: self.force_stop_delay_ms.unwrap_or(d.force_stop_delay_ms),
+            reboot_delay_ms: self.reboot_delay_ms.unwrap_or(d.reboot_delay_ms),
+            suspend_delay_ms: self.suspend_delay_ms.unwrap_or(d.suspend_delay_ms),
+            regions: self.regions.unwrap_or(d.regions),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum VmsCmd {
+    List {
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Poll these VMs on the watched tier.
+    Watch { vm: Vec<String> },
+    Unwatch { vm: Vec<String> },
+}
+
+#[derive(Args, Clone)]
+pub struct OpArgs {
+    /// VM names, ids or account/name.
+    #[arg(required = true, value_name = "VM")]
+    pub vms: Vec<String>,
+    /// Allow a forced power-off (stop) or reset (reboot) when the guest ignores the graceful request.
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds the guest gets to comply before the forced fallback (0 with --force: force at once).
+    #[arg(long, value_name = "SECS")]
+    pub graceful_timeout: Option<u64>,
+    /// Return once the provider accepted; do not wait for verification.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum VmAction {
+    Start(OpArgs),
+    /// Graceful stop (with --force: hard power-off if the guest does not comply).
+    Stop(OpArgs),
+    /// Immediate hard power-off.
+    ForceStop(OpArgs),
+    /// Guest reboot (with --force: reset if the guest does not comply).
+    Reboot(OpArgs),
+    Suspend(OpArgs),
+}
+
+impl VmAction {
+    pub fn split(self) -> (OpKind, OpArgs) {
+        match self {
+            Self::Start(a) => (OpKind::Start, a),
+            Self::Stop(a) => (OpKind::Stop, a),
+            Self::ForceStop(a) => (OpKind::ForceStop, a),
+            Self::Reboot(a) => (OpKind::Reboot, a),
+            Self::Suspend(a) => (OpKind::Suspend, a),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum SimCmd {
+    /// Make the fleet unreachable for a while.
+    Outage {
+        account: String,
+        #[arg(long)]
+        seconds: f64,
+    },
+    /// Change a VM's state at the provider, as someone else's tool would.
+    SetState { account: String, vm: String, raw: String },
+    /// Make a guest ignore (or honour) graceful shutdown and reboot requests.
+    Stubborn {
+        account: String,
+        vm: String,
+        #[arg(long, action = clap::ArgAction::Set, default_value_t = true)]
+        on: bool,
+    },
+    /// Corrupt the next inventory page (a VM without an id).
+    CorruptNextPage { account: String },
+}
