@@ -1,0 +1,392 @@
+//! The engine against the demo fleet, through its public API. Waits are on
+//! events or journal states with generous deadlines, never fixed sleeps.
+
+use async_trait::async_trait;
+use powerdeck_core::engine::config::Timeouts;
+use powerdeck_core::model::{now_ms, Account, Observation, OpKind, OpPhase, PowerState, ShutdownMethod, Source, Vm};
+use powerdeck_core::provider::guard::RetryPolicy;
+use powerdeck_core::provider::registry::sim_world_path;
+use powerdeck_core::provider::sim::{SimConfig, World};
+use powerdeck_core::provider::{Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderResult, Submission};
+use powerdeck_core::store::{Store, VmFilter};
+use powerdeck_core::{CoreError, Engine, EngineConfig, Event, OpOptions, Workers};
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn fast_engine_config() -> EngineConfig {
+    EngineConfig {
+        inflight_interval_ms: 100,
+        transitional_interval_ms: 200,
+        watched_interval_ms: 500,
+        full_interval_ms: 600_000,
+        feed_max_wait_ms: 500,
+        lease_ms: 1_000,
+        timeouts: Timeouts { start_s: 20, stop_s: 20, force_s: 20, reboot_s: 20, suspend_s: 20 },
+        retry: RetryPolicy { max_attempts: 3, base_delay_ms: 10, max_delay_ms: 100, max_retry_after_ms: 5_000 },
+        ..EngineConfig::default()
+    }
+}
+
+fn fast_fleet(size: u32) -> SimConfig {
+    SimConfig {
+        size,
+        latency_ms: 1,
+        page_size: 1000,
+        drift_per_hour: 0.0,
+        stubborn_rate: 0.0,
+        feed: false,
+        start_delay_ms: 300,
+        stop_delay_ms: 300,
+        force_stop_delay_ms: 150,
+        reboot_delay_ms: 300,
+        suspend_delay_ms: 300,
+        ..SimConfig::default()
+    }
+}
+
+struct Fixture {
+    dir: TempDir,
+    engine: Arc<Engine>,
+    account: Account,
+}
+
+impl Fixture {
+    fn new(fleet: SimConfig) -> Self {
+        Self::with(fleet, fast_engine_config())
+    }
+
+    fn with(fleet: SimConfig, cfg: EngineConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
+        let engine = Engine::with_store(store, dir.path(), cfg).unwrap();
+        let account = engine.add_account("lab", "sim", serde_json::to_value(&fleet).unwrap(), None).unwrap();
+        Self { dir, engine, account }
+    }
+
+    fn world(&self) -> World {
+        let cfg: SimConfig = serde_json::from_value(self.account.config.clone()).unwrap();
+        World::open(&sim_world_path(self.dir.path(), self.account.id), &cfg).unwrap()
+    }
+
+    fn vms(&self) -> Vec<Vm> {
+        self.engine.store().vms(&VmFilter { account_id: Some(self.account.id), state: None }).unwrap()
+    }
+
+    fn vm(&self, id: i64) -> Vm {
+        self.engine.store().vm(id).unwrap().unwrap()
+    }
+
+    fn first_in(&self, state: PowerState) -> Vm {
+        self.vms().into_iter().find(|v| v.state == state).unwrap_or_else(|| panic!("the fleet has no {state} VM"))
+    }
+
+    async fn synced(self) -> Self {
+        self.engine.full_sync(self.account.id).await.unwrap();
+        self
+    }
+
+    async fn run(&self, vm: &Vm, kind: OpKind, opts: OpOptions) -> powerdeck_core::model::Operation {
+        self.engine.start(Workers::DRIVER, Some(&[self.account.id])).unwrap();
+        let op = self.engine.request(vm.id, kind, opts).await.unwrap();
+        tokio::time::timeout(PATIENCE, self.engine.wait(op.id, |_| {})).await.expect("operation never ended").unwrap()
+    }
+}
+
+fn force(graceful_ms: u64) -> OpOptions {
+    OpOptions { allow_force: true, graceful_timeout: Some(Duration::from_millis(graceful_ms)) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_shows_stopping_at_once_and_ends_verified_stopped() {
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+
+    let op = fx.engine.request(vm.id, OpKind::Stop, OpOptions::default()).await.unwrap();
+    assert_eq!(op.phase, OpPhase::Tracking);
+    assert_eq!(fx.vm(vm.id).state, PowerState::Stopping, "the transitional state is stored before anything is verified");
+
+    fx.engine.start(Workers::DRIVER, Some(&[fx.account.id])).unwrap();
+    let done = tokio::time::timeout(PATIENCE, fx.engine.wait(op.id, |_| {})).await.unwrap().unwrap();
+    assert_eq!(done.phase, OpPhase::Succeeded, "{:?}", done.error);
+    assert_eq!(done.previous_state, Some(PowerState::Running));
+    assert_eq!(done.new_state, Some(PowerState::Stopped));
+    assert_eq!(done.shutdown_method, Some(ShutdownMethod::Graceful));
+    assert!(done.duration_ms().unwrap() >= 300, "finished before the provider could have stopped it");
+    assert_eq!(fx.vm(vm.id).state, PowerState::Stopped);
+    assert_eq!(fx.world().truth().unwrap().into_iter().find(|(id, _)| *id == vm.provider_id).unwrap().1, "STOPPED");
+
+    let history = fx.engine.store().history(vm.id, 10).unwrap();
+    let transitions: Vec<_> = history.iter().rev().map(|h| (h.from_state, h.to_state, h.source)).collect();
+    assert_eq!(
+        transitions,
+        vec![
+            (None, PowerState::Running, Source::Sync),
+            (Some(PowerState::Running), PowerState::Stopping, Source::Operation),
+            (Some(PowerState::Stopping), PowerState::Stopped, Source::Operation),
+        ]
+    );
+    assert!(history.iter().filter(|h| h.source == Source::Operation).all(|h| h.operation_id == Some(op.id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_reboot_and_suspend_are_each_verified() {
+    let fx = Fixture::new(fast_fleet(20)).synced().await;
+    let stopped = fx.first_in(PowerState::Stopped);
+    let op = fx.run(&stopped, OpKind::Start, OpOptions::default()).await;
+    assert_eq!((op.phase, op.new_state), (OpPhase::Succeeded, Some(PowerState::Running)), "{:?}", op.error);
+
+    let op = fx.run(&stopped, OpKind::Reboot, OpOptions::default()).await;
+    assert_eq!((op.phase, op.new_state, op.shutdown_method), (OpPhase::Succeeded, Some(PowerState::Running), Some(ShutdownMethod::Graceful)), "{:?}", op.error);
+    let saw_rebooting = fx.engine.store().history(stopped.id, 20).unwrap().iter().any(|h| h.to_state == PowerState::Rebooting && h.operation_id == Some(op.id));
+    assert!(saw_rebooting, "a reboot is only confirmed after the guest was seen going down");
+
+    let op = fx.run(&stopped, OpKind::Suspend, OpOptions::default()).await;
+    assert_eq!((op.phase, op.new_state), (OpPhase::Succeeded, Some(PowerState::Suspended)), "{:?}", op.error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_stopped_vm_records_already_off_without_calling_the_provider() {
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let vm = fx.first_in(PowerState::Stopped);
+    let op = fx.run(&vm, OpKind::Stop, OpOptions::default()).await;
+    assert_eq!((op.phase, op.shutdown_method), (OpPhase::Succeeded, Some(ShutdownMethod::AlreadyOff)));
+    let calls = fx.engine.runtime(fx.account.id).unwrap().stats().snapshot();
+    assert_eq!(calls.submit, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_that_ignores_shutdown_is_forced_off_when_allowed() {
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    fx.world().set_stubborn(&vm.provider_id, true).unwrap();
+
+    let op = fx.run(&vm, OpKind::Stop, force(400)).await;
+    assert_eq!(op.phase, OpPhase::Succeeded, "{:?}", op.error);
+    assert_eq!(op.shutdown_method, Some(ShutdownMethod::Forced));
+    let forced_after = op.forced_at.unwrap() - op.requested_at;
+    assert!(forced_after >= 400, "forced after {forced_after} ms, before the graceful window closed");
+    assert_eq!(fx.vm(vm.id).state, PowerState::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_force_an_ignored_shutdown_fails_and_the_vm_shows_the_truth() {
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    fx.world().set_stubborn(&vm.provider_id, true).unwrap();
+
+    let op = fx.run(&vm, OpKind::Stop, OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_millis(400)) }).await;
+    assert_eq!(op.phase, OpPhase::Failed);
+    assert!(op.error.as_deref().unwrap().contains("did not shut down within"), "{:?}", op.error);
+    assert_eq!(fx.vm(vm.id).state, PowerState::Running, "no longer shown as stopping once the operation ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_that_never_reaches_its_target_times_out() {
+    let mut fleet = fast_fleet(10);
+    fleet.start_delay_ms = 600_000;
+    let mut cfg = fast_engine_config();
+    cfg.timeouts.start_s = 1;
+    let fx = Fixture::with(fleet, cfg).synced().await;
+    let vm = fx.first_in(PowerState::Stopped);
+
+    let op = fx.run(&vm, OpKind::Start, OpOptions::default()).await;
+    assert_eq!(op.phase, OpPhase::TimedOut);
+    assert!(op.error.as_deref().unwrap().contains("did not reach running within 1s"), "{:?}", op.error);
+    assert!(op.finished_at.unwrap() >= op.deadline_at);
+    // The provider still says STARTING: shown as such, with no operation claiming it.
+    let now = fx.vm(vm.id);
+    assert_eq!((now.state, now.raw_state.as_str()), (PowerState::Starting, "STARTING"));
+}
+
+/// A provider whose jobs always report success while the VM never moves:
+/// the "accepted is not done" failure in its purest form.
+struct Liar;
+
+#[async_trait]
+impl Provider for Liar {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { graceful_stop: true, force_stop: true, guest_reboot: false, reset: true, suspend: false, hibernate: false, deallocate: false, tools_status: false, change_feed: false, reboot_visible: true, max_refresh_batch: 100 }
+    }
+    async fn list_page(&self, _: Option<&str>) -> ProviderResult<InventoryPage> {
+        Ok(InventoryPage { vms: vec![running("liar-1")], next: None })
+    }
+    async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
+        Ok(ids.iter().map(|id| running(id)).collect())
+    }
+    async fn submit(&self, _: &str, _: PowerAction) -> ProviderResult<Submission> {
+        Ok(Submission { job: Some("job-1".into()), observed: None })
+    }
+    async fn poll_job(&self, _: &str) -> ProviderResult<JobStatus> {
+        Ok(JobStatus::Succeeded)
+    }
+}
+
+fn running(id: &str) -> Observation {
+    Observation { provider_id: id.into(), name: id.into(), state: PowerState::Running, raw_state: "on".into(), tools: None, location: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_reports_success_without_the_state_changing_fails_verification() {
+    let fx = Fixture::new(fast_fleet(1));
+    fx.engine.set_provider(fx.account.id, Arc::new(Liar));
+    fx.engine.full_sync(fx.account.id).await.unwrap();
+    let vm = fx.engine.resolve_vm("liar-1").unwrap();
+
+    let op = fx.run(&vm, OpKind::ForceStop, OpOptions::default()).await;
+    assert_eq!(op.phase, OpPhase::Failed);
+    let err = op.error.unwrap();
+    assert!(err.starts_with("verification failed"), "{err}");
+    assert_eq!(fx.vm(vm.id).state, PowerState::Running);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_operation_on_the_same_vm_is_refused() {
+    let mut fleet = fast_fleet(10);
+    fleet.stop_delay_ms = 600_000;
+    let fx = Fixture::new(fleet).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    let first = fx.engine.request(vm.id, OpKind::Stop, OpOptions::default()).await.unwrap();
+
+    let err = fx.engine.request(vm.id, OpKind::Start, OpOptions::default()).await.unwrap_err();
+    assert!(matches!(&err, CoreError::InFlight { op, .. } if op.id == first.id), "{err:?}");
+    assert!(err.to_string().contains("already has a stop operation in flight"), "{err}");
+    let ops = fx.engine.store().recent_operations(Some(vm.id), 10).unwrap();
+    assert_eq!(ops.len(), 1, "the refused request left no journal entry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_provider_is_waited_out_not_failed() {
+    let mut fleet = fast_fleet(12);
+    fleet.page_size = 1;
+    fleet.max_rps = 4.0;
+    let mut cfg = fast_engine_config();
+    cfg.retry.max_attempts = 10;
+    let fx = Fixture::with(fleet, cfg);
+
+    let summary = fx.engine.full_sync(fx.account.id).await.expect("throttling is retried, not surfaced");
+    assert_eq!(summary.vms, 12);
+    let calls = fx.engine.runtime(fx.account.id).unwrap().stats().snapshot();
+    assert!(calls.throttled > 0, "the fleet never throttled: {calls:?}");
+    assert_eq!(calls.retries, calls.throttled, "every throttled call was retried: {calls:?}");
+    assert_eq!(calls.list, 12 + calls.throttled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_provider_marks_vms_stale_and_recovery_clears_it() {
+    let fx = Fixture::new(fast_fleet(8)).synced().await;
+    let before = fx.vms();
+    let world = fx.world();
+    world.set_outage_until(now_ms() + 600_000).unwrap();
+
+    let err = fx.engine.full_sync(fx.account.id).await.unwrap_err();
+    assert!(err.to_string().contains("could not be reached"), "{err}");
+    let stale = fx.vms();
+    assert!(stale.iter().all(|v| v.stale), "every VM is marked stale");
+    for (b, s) in before.iter().zip(&stale) {
+        assert_eq!(b.state, s.state, "the last known state is kept, not guessed");
+        assert!(s.last_seen_at >= b.last_seen_at && s.last_seen_at > 0);
+    }
+
+    world.set_outage_until(0).unwrap();
+    fx.engine.full_sync(fx.account.id).await.unwrap();
+    assert!(fx.vms().iter().all(|v| !v.stale));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_provider_data_is_rejected_whole_with_a_clear_error() {
+    let fx = Fixture::new(fast_fleet(8)).synced().await;
+    let before = fx.vms();
+    let written = fx.engine.store().rows_written();
+    fx.world().set_raw(&before[0].provider_id, "STOPPED").unwrap();
+    fx.world().corrupt_next_page().unwrap();
+
+    let err = fx.engine.full_sync(fx.account.id).await.unwrap_err();
+    assert!(err.to_string().contains("came without an id; nothing was changed"), "{err}");
+    assert_eq!(fx.engine.store().rows_written(), written);
+    assert_eq!(fx.vms(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciling_an_unchanged_inventory_writes_nothing() {
+    let fx = Fixture::new(fast_fleet(200)).synced().await;
+    let written = fx.engine.store().rows_written();
+    let mut rx = fx.engine.bus().subscribe();
+    let summary = fx.engine.full_sync(fx.account.id).await.unwrap();
+    assert_eq!((summary.vms, summary.changed), (200, 0));
+    assert_eq!(fx.engine.store().rows_written(), written);
+    while let Ok(ev) = rx.try_recv() {
+        assert!(!matches!(ev, Event::VmsChanged { .. }), "no change event for an unchanged inventory");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_band_change_is_caught_as_drift() {
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    fx.world().set_raw(&vm.provider_id, "STOPPED").unwrap();
+    let mut rx = fx.engine.bus().subscribe();
+    fx.engine.full_sync(fx.account.id).await.unwrap();
+    let change = loop {
+        if let Event::VmsChanged { changes, .. } = rx.recv().await.unwrap() {
+            break changes.into_iter().find(|c| c.vm.id == vm.id).unwrap();
+        }
+    };
+    assert!(change.drift);
+    assert_eq!((change.from, change.vm.state), (Some(PowerState::Running), PowerState::Stopped));
+    assert_eq!(fx.engine.store().history(vm.id, 1).unwrap()[0].source, Source::Sync);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_delivers_out_of_band_changes_with_source_feed() {
+    let mut fleet = fast_fleet(10);
+    fleet.feed = true;
+    let fx = Fixture::new(fleet).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    let mut rx = fx.engine.bus().subscribe();
+    fx.engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[fx.account.id])).unwrap();
+    // Let the feed take its starting position before the change happens.
+    while fx.engine.runtime(fx.account.id).unwrap().stats().snapshot().watch < 2 {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    fx.world().set_raw(&vm.provider_id, "STOPPED").unwrap();
+    let got = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Ok(Event::VmsChanged { source, changes }) = rx.recv().await {
+                if let Some(c) = changes.into_iter().find(|c| c.vm.id == vm.id) {
+                    return (source, c);
+                }
+            }
+        }
+    })
+    .await
+    .expect("the feed never reported the change");
+    assert_eq!(got.0, Source::Feed);
+    assert_eq!(got.1.vm.state, PowerState::Stopped);
+    assert!(got.1.drift);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_references_resolve_or_fail_clearly() {
+    let fx = Fixture::new(fast_fleet(5)).synced().await;
+    // A second fleet with the same seed has VMs of the same names.
+    let twin = fx.engine.add_account("twin", "sim", serde_json::to_value(fast_fleet(5)).unwrap(), None).unwrap();
+    fx.engine.full_sync(twin.id).await.unwrap();
+    let name = fx.vms()[0].name.clone();
+
+    let err = fx.engine.resolve_vm(&name).unwrap_err();
+    assert!(matches!(&err, CoreError::AmbiguousVm { candidates, .. } if candidates.len() == 2), "{err:?}");
+    assert!(err.to_string().contains(&format!("lab/{name}")) && err.to_string().contains(&format!("twin/{name}")), "{err}");
+    assert_eq!(fx.engine.resolve_vm(&format!("twin/{name}")).unwrap().account, "twin");
+
+    let err = fx.engine.resolve_vm("no-such-vm").unwrap_err();
+    assert_eq!(err.to_string(), "no VM matches 'no-such-vm' (try `pdk vms list`)");
+
+    let err = fx.engine.add_account("x", "vmware-classic", serde_json::json!({}), None).unwrap_err();
+    assert_eq!(err.to_string(), "unknown account kind 'vmware-classic' (known: sim)");
+    let err = fx.engine.add_account("lab", "sim", serde_json::to_value(fast_fleet(1)).unwrap(), None).unwrap_err();
+    assert!(matches!(err, CoreError::AccountExists(_)));
+}
