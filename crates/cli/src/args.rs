@@ -48,6 +48,12 @@ pub enum Cmd {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Adopt unfinished operations (left by a crashed or closed process) and
+    /// track them to their end.
+    Resume {
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the engine in the foreground and stream its events until interrupted.
     Watch {
         /// One JSON object per line.

@@ -74,6 +74,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Watch { json } => watch(&engine, json).await,
+        Cmd::Resume { json } => resume(&engine, json).await,
         Cmd::Settings { key, value } => settings(&engine, key, value),
         Cmd::Sim(cmd) => sim(&engine, cmd),
     }
@@ -263,6 +264,41 @@ async fn sync(engine: &Arc<Engine>, account: Option<&str>) -> Result<ExitCode, C
         }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn resume(engine: &Arc<Engine>, json: bool) -> Result<ExitCode, CoreError> {
+    let mut pending = Vec::new();
+    for a in engine.store().accounts()? {
+        pending.extend(engine.store().active_operations(a.id)?.into_iter().map(|r| r.op));
+    }
+    if pending.is_empty() {
+        if !json {
+            println!("no unfinished operations");
+        } else {
+            output::json(&pending);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The driver adopts an operation once its owner is gone (or its lease
+    // has run out) and tracks it like its own.
+    engine.start(Workers::DRIVER, None)?;
+    let progress = output::Progress::new(!json);
+    let waits = pending.iter().map(|op| {
+        let (engine, progress, id) = (engine.clone(), progress.clone(), op.id);
+        async move { engine.wait(id, |o| progress.update(o)).await }
+    });
+    let mut finished = Vec::new();
+    for r in futures_join(waits).await {
+        finished.push(r?);
+    }
+    engine.shutdown();
+    if json {
+        output::json(&finished);
+    } else {
+        finished.iter().for_each(output::op_result);
+    }
+    let ok = finished.iter().all(|o| o.phase == powerdeck_core::model::OpPhase::Succeeded);
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_OP_FAILED) })
 }
 
 async fn watch(engine: &Arc<Engine>, json: bool) -> Result<ExitCode, CoreError> {
