@@ -75,18 +75,17 @@ pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome,
         }
     }
     let now = now_ms();
-    let (outcome, changes, account) = store.write(|tx| apply(tx, &input, now).map_err(|e| match e {
+    let (outcome, changes) = store.write(|tx| apply(tx, &input, now).map_err(|e| match e {
         ReconcileError::Store(s) => s,
         ReconcileError::Malformed(m) => StoreError::Corrupt(m),
     }))?;
     if !changes.is_empty() {
         bus.publish(Event::VmsChanged { source: input.source, changes });
     }
-    let _ = account;
     Ok(outcome)
 }
 
-fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<VmChange>, String), ReconcileError> {
+fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<VmChange>), ReconcileError> {
     let account: String = tx.query_row("SELECT name FROM accounts WHERE id = ?1", [input.account_id], |r| r.get(0)).optional()?.ok_or_else(|| {
         StoreError::Corrupt(format!("account {} no longer exists", input.account_id))
     })?;
@@ -188,7 +187,7 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
         out.state_changes += gone.len();
         changes.extend(gone);
     }
-    Ok((out, changes, account))
+    Ok((out, changes))
 }
 
 fn in_flight(tx: &Transaction, account_id: i64) -> Result<HashMap<String, InFlight>, ReconcileError> {
