@@ -75,6 +75,12 @@ impl Store {
 
     /// Record that the provider answered. Coarse (see [`CONTACT_RESOLUTION_MS`]).
     pub fn touch_contact(&self, account_id: i64, at: Millis) -> StoreResult<()> {
+        // Checked with a read first: this runs on every provider answer, and
+        // almost always there is nothing to write, so no write lock is taken.
+        let last: Option<Millis> = self.read(|c| Ok(c.query_row("SELECT last_contact_at FROM accounts WHERE id = ?1", [account_id], |r| r.get(0)).optional()?.flatten()))?;
+        if last.is_some_and(|l| l >= at - CONTACT_RESOLUTION_MS) {
+            return Ok(());
+        }
         self.write(|tx| {
             tx.execute(
                 "UPDATE accounts SET last_contact_at = ?2 WHERE id = ?1 AND (last_contact_at IS NULL OR last_contact_at < ?2 - ?3)",

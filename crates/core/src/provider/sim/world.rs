@@ -131,7 +131,7 @@ impl World {
                 .query_row(
                     &format!("{SELECT_VM_FULL} WHERE id = ?1"),
                     [id],
-                    |r| Ok((row_to_vm(r)?, r.get::<_, bool>(7)?, r.get::<_, bool>(8)?, r.get::<_, Option<i64>>(9)?.is_some())),
+                    |r| Ok((row_to_vm(r)?, r.get::<_, bool>(6)?, r.get::<_, bool>(7)?, r.get::<_, Option<i64>>(8)?.is_some())),
                 )
                 .optional()
                 .map_err(sql_err)?;
@@ -278,7 +278,7 @@ impl World {
 }
 
 const SELECT_VM: &str = "SELECT idx, id, name, region, host, raw, tools_installed FROM vms";
-const SELECT_VM_FULL: &str = "SELECT idx, id, name, region, host, raw, tools_installed, tools_installed, stubborn, pending_at FROM vms";
+const SELECT_VM_FULL: &str = "SELECT idx, id, name, region, host, raw, tools_installed, stubborn, pending_at FROM vms";
 
 fn row_to_vm(r: &rusqlite::Row) -> rusqlite::Result<SimVm> {
     let raw: String = r.get(5)?;
