@@ -79,7 +79,7 @@ pub enum AccountsCmd {
     },
     /// Add an account. Secrets are never taken as arguments.
     Add {
-        /// Provider kind (this build: sim).
+        /// Provider kind: sim (demo fleet) or ec2.
         kind: String,
         name: String,
         /// Read the secret from standard input and keep it in the OS keychain.
@@ -90,6 +90,8 @@ pub enum AccountsCmd {
         secret_env: Option<String>,
         #[command(flatten)]
         sim: SimFlags,
+        #[command(flatten)]
+        ec2: Ec2Flags,
     },
     /// Check that the account's endpoint and credentials work.
     Test { name: String },
@@ -98,7 +100,7 @@ pub enum AccountsCmd {
 }
 
 /// Demo-fleet knobs (kind `sim`), so benchmarks and chaos runs can be reproduced.
-#[derive(Args)]
+#[derive(Args, Default, PartialEq)]
 pub struct SimFlags {
     #[arg(long, help_heading = "Demo fleet (sim)")]
     pub size: Option<u32>,
@@ -134,7 +136,31 @@ pub struct SimFlags {
     pub regions: Option<Vec<String>>,
 }
 
+/// Amazon EC2 (kind `ec2`).
+#[derive(Args, Default, PartialEq)]
+pub struct Ec2Flags {
+    /// A region to inventory; repeat for several (default: the profile's region).
+    #[arg(long = "region", value_name = "REGION", help_heading = "Amazon EC2 (ec2)")]
+    pub region: Vec<String>,
+    /// Endpoint URL instead of https://ec2.REGION.amazonaws.com (tests, compatible clouds).
+    #[arg(long, value_name = "URL", help_heading = "Amazon EC2 (ec2)")]
+    pub endpoint: Option<String>,
+    /// Access key id; give the secret with --secret-stdin or --secret-env.
+    #[arg(long, value_name = "ID", help_heading = "Amazon EC2 (ec2)")]
+    pub access_key_id: Option<String>,
+    /// Environment variable holding a session token (temporary credentials).
+    #[arg(long, value_name = "VAR", help_heading = "Amazon EC2 (ec2)")]
+    pub session_token_env: Option<String>,
+    /// Use a profile from the AWS shared credentials/config files instead.
+    #[arg(long, value_name = "NAME", help_heading = "Amazon EC2 (ec2)")]
+    pub profile: Option<String>,
+}
+
 impl SimFlags {
+    pub fn any(&self) -> bool {
+        *self != Self::default()
+    }
+
     pub fn into_config(self) -> SimConfig {
         let d = SimConfig::default();
         SimConfig {

@@ -5,9 +5,10 @@ mod args;
 mod confirm;
 mod output;
 
-use args::{AccountsCmd, Cli, Cmd, SimCmd, VmAction, VmsCmd};
+use args::{AccountsCmd, Cli, Cmd, Ec2Flags, SimCmd, VmAction, VmsCmd};
 use clap::Parser;
 use powerdeck_core::model::{now_ms, OpKind, Operation};
+use powerdeck_core::provider::ec2::{credentials, Ec2Config};
 use powerdeck_core::provider::registry;
 use powerdeck_core::provider::sim::{SimConfig, World};
 use powerdeck_core::secrets::{Secret, SecretRef};
@@ -90,8 +91,14 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
                 output::accounts(&accounts);
             }
         }
-        AccountsCmd::Add { kind, name, secret_stdin, secret_env, sim } => {
+        AccountsCmd::Add { kind, name, secret_stdin, secret_env, sim, ec2 } => {
             registry::check_kind(&kind)?;
+            if kind != "sim" && sim.any() {
+                return Err(CoreError::Invalid(format!("the demo-fleet flags (--size, --seed, …) apply to sim accounts, not {kind}")));
+            }
+            if kind != "ec2" && ec2 != Ec2Flags::default() {
+                return Err(CoreError::Invalid(format!("the EC2 flags (--region, --access-key-id, …) apply to ec2 accounts, not {kind}")));
+            }
             let secret = match (secret_stdin, secret_env) {
                 (true, Some(_)) => return Err(CoreError::Invalid("use either --secret-stdin or --secret-env, not both".into())),
                 (true, None) => {
@@ -105,6 +112,7 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
             };
             let config = match kind.as_str() {
                 "sim" => serde_json::to_value(sim.into_config()).expect("config serializes"),
+                "ec2" => serde_json::to_value(ec2_config(ec2)?).expect("config serializes"),
                 _ => serde_json::json!({}),
             };
             let account = engine.add_account(&name, &kind, config, secret)?;
@@ -123,13 +131,31 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
     Ok(ExitCode::SUCCESS)
 }
 
+fn ec2_config(f: Ec2Flags) -> Result<Ec2Config, CoreError> {
+    let mut regions = f.region;
+    if regions.is_empty() {
+        if let Some(profile) = &f.profile {
+            let from_profile = credentials::profile_region(profile).map_err(|e| CoreError::Invalid(e.to_string()))?;
+            regions.extend(from_profile);
+        }
+    }
+    if let Some(var) = &f.session_token_env {
+        SecretRef::env(var)?;
+    }
+    Ok(Ec2Config { regions, endpoint: f.endpoint, access_key_id: f.access_key_id, session_token_env: f.session_token_env, profile: f.profile })
+}
+
 async fn vms(engine: &Arc<Engine>, cmd: VmsCmd) -> Result<ExitCode, CoreError> {
     match cmd {
         VmsCmd::List { account, state, json } => {
             let account_id = account.map(|a| engine.account(&a)).transpose()?.map(|a| a.id);
-            // An account never heard from has no inventory yet: fetch it once
-            // rather than showing an empty list to a new user.
-            for a in engine.store().accounts()?.iter().filter(|a| a.last_contact_at.is_none() && account_id.is_none_or(|id| id == a.id)) {
+            // An account with no inventory yet (just added, or only tested):
+            // fetch it rather than showing an empty list to a new user.
+            let empty = |a: &powerdeck_core::model::Account| -> Result<bool, CoreError> { Ok(engine.store().vms(&VmFilter { account_id: Some(a.id), state: None })?.is_empty()) };
+            for a in engine.store().accounts()?.iter().filter(|a| account_id.is_none_or(|id| id == a.id)) {
+                if !empty(a)? {
+                    continue;
+                }
                 if let Err(e) = engine.full_sync(a.id).await {
                     eprintln!("pdk: {e}");
                 }

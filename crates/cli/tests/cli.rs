@@ -124,7 +124,19 @@ fn user_mistakes_get_one_clear_sentence() {
     assert_eq!(error_of(&run(d, &["vm", "start", "nope"])), "pdk: no VM matches 'nope' (try `pdk vms list`)");
     let err = error_of(&run(d, &["vm", "start", &name]));
     assert!(err.contains(&format!("'{name}' matches 2 VMs")) && err.contains("use an id or account/name"), "{err}");
-    assert_eq!(error_of(&run(d, &["accounts", "add", "ovirt3", "x"])), "pdk: unknown account kind 'ovirt3' (known: sim)");
+    assert_eq!(error_of(&run(d, &["accounts", "add", "ovirt3", "x"])), "pdk: unknown account kind 'ovirt3' (known: sim, ec2)");
+    assert_eq!(
+        error_of(&run(d, &["accounts", "add", "ec2", "aws", "--access-key-id", "AKID"])),
+        "pdk: an EC2 account needs at least one region (--region, or a region in the profile)"
+    );
+    assert_eq!(
+        error_of(&run(d, &["accounts", "add", "ec2", "aws", "--region", "us-east-1", "--access-key-id", "AKID"])),
+        "pdk: the secret access key is missing: give it with --secret-stdin or --secret-env VAR"
+    );
+    assert_eq!(
+        error_of(&run(d, &["accounts", "add", "sim", "lab2", "--region", "us-east-1"])),
+        "pdk: the EC2 flags (--region, --access-key-id, …) apply to ec2 accounts, not sim"
+    );
     assert_eq!(error_of(&run(d, &["vms", "list", "--state", "sleepy"])).split(" (known").next().unwrap(), "pdk: unknown power state 'sleepy'");
     assert_eq!(error_of(&run(d, &["accounts", "test", "ghost"])), "pdk: there is no account named 'ghost' (try `pdk accounts list`)");
     let err = error_of(&run(d, &["accounts", "add", "sim", "bad", "--failure-rate", "3"]));

@@ -203,6 +203,8 @@ pub struct Vm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     pub provider_id: String,
+    /// Empty when the call that produced the reading carries no names (a
+    /// state-only refresh); the stored name is then kept.
     pub name: String,
     pub state: PowerState,
     pub raw_state: String,

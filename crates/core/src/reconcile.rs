@@ -130,17 +130,24 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
                 })
             })
             .optional()?;
+        // A state-only read (EC2's DescribeInstanceStatus) carries no name:
+        // keep the one we have, or show the id until a full listing names it.
+        let name = match (&stored, obs.name.is_empty()) {
+            (Some(s), true) => s.name.clone(),
+            (None, true) => obs.provider_id.clone(),
+            (_, false) => obs.name.clone(),
+        };
 
         let (vm_id, from, watched, changed_at) = match stored {
             None => {
-                insert.execute(params![input.account_id, obs.provider_id, obs.name, state.as_str(), obs.raw_state, tools, obs.location, now])?;
+                insert.execute(params![input.account_id, obs.provider_id, name, state.as_str(), obs.raw_state, tools, obs.location, now])?;
                 (tx.last_insert_rowid(), None, false, now)
             }
             Some(s) => {
                 let unchanged = s.state == state.as_str()
                     && s.raw_state == obs.raw_state
                     && s.tools.as_deref() == tools
-                    && s.name == obs.name
+                    && s.name == name
                     && s.location == obs.location
                     && !s.stale;
                 if unchanged {
@@ -148,7 +155,7 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
                 }
                 let from: PowerState = s.state.parse().map_err(|e: String| StoreError::Corrupt(e))?;
                 let changed_at = if from != state { now } else { s.last_state_change_at };
-                update.execute(params![s.id, obs.name, state.as_str(), obs.raw_state, tools, obs.location, now, changed_at])?;
+                update.execute(params![s.id, name, state.as_str(), obs.raw_state, tools, obs.location, now, changed_at])?;
                 (s.id, Some(from), s.watched, changed_at)
             }
         };
@@ -166,7 +173,7 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
                 account_id: input.account_id,
                 account: account.clone(),
                 provider_id: obs.provider_id.clone(),
-                name: obs.name.clone(),
+                name,
                 state,
                 raw_state: obs.raw_state.clone(),
                 tools: obs.tools,

@@ -1,6 +1,8 @@
 //! Change-feed consumption: push beats polling. Reconnects with jittered
-//! backoff (kube-runtime's habit: 0.8 s doubling to 30 s, reset after 120 s
-//! of health); after any break a full sync covers what the feed missed.
+//! backoff (0.8 s doubling, reset after 120 s of health, as kube-runtime
+//! does), capped at 5 s rather than kube's 30 s: while the feed is down,
+//! out-of-band changes go unseen, and one reconnect attempt is one cheap
+//! call. After any break a full sync covers what the feed missed.
 
 use super::{AccountRuntime, Engine};
 use crate::events::Event;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BACKOFF_START: Duration = Duration::from_millis(800);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const HEALTHY_RESET: Duration = Duration::from_secs(120);
 
 pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
@@ -28,6 +30,9 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
                     broken = false;
                     healthy_since = Instant::now();
                     rt.wake_sync.notify_one();
+                }
+                if let Err(e) = engine.note_contact(&rt) {
+                    tracing::warn!(account = %rt.account.name, error = %e, "could not record contact");
                 }
                 if healthy_since.elapsed() > HEALTHY_RESET {
                     backoff = BACKOFF_START;
@@ -45,9 +50,7 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
                 cursor = Some(batch.cursor);
             }
             Err(e) => {
-                if e.means_unreachable() {
-                    let _ = reconcile::mark_stale(&engine.store, &engine.bus, rt.account.id, &e.to_string());
-                }
+                engine.note_failure(&rt, &e);
                 if !broken {
                     tracing::warn!(account = %rt.account.name, error = %e, "change feed broke; reconnecting");
                     engine.bus.publish(Event::AccountError { account_id: rt.account.id, account: rt.account.name.clone(), message: format!("change feed interrupted: {e}") });

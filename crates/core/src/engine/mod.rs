@@ -15,11 +15,13 @@ use crate::error::CoreError;
 use crate::events::EventBus;
 use crate::model::{now_ms, Account, Vm};
 use crate::provider::guard::{CallStats, Guarded};
-use crate::provider::{registry, sim::SimConfig, Capabilities, Provider};
+use crate::provider::{registry, sim::SimConfig, Capabilities, Provider, ProviderError};
+use crate::reconcile;
 use crate::secrets::SecretRef;
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -51,6 +53,10 @@ pub struct AccountRuntime {
     submitting: Mutex<HashSet<i64>>,
     /// Per operation: consecutive reads that disagreed after the job said done.
     mismatches: Mutex<HashMap<i64, u32>>,
+    /// Set when the provider could not be reached and the account's VMs were
+    /// marked stale; the next successful call of any loop clears it and asks
+    /// for a full sync, so VMs turn fresh as soon as the provider is back.
+    unreachable: AtomicBool,
 }
 
 impl AccountRuntime {
@@ -163,8 +169,30 @@ impl Engine {
             wake_sync: Notify::new(),
             submitting: Mutex::default(),
             mismatches: Mutex::default(),
+            unreachable: AtomicBool::new(false),
         });
         Ok(self.runtimes.lock().unwrap().entry(account_id).or_insert(rt).clone())
+    }
+
+    /// A provider call failed: if the provider is unreachable, keep every VM's
+    /// last state but flag it stale (never shown as current).
+    pub(crate) fn note_failure(&self, rt: &AccountRuntime, e: &ProviderError) {
+        if e.means_unreachable() {
+            rt.unreachable.store(true, Ordering::Relaxed);
+            if let Err(err) = reconcile::mark_stale(&self.store, &self.bus, rt.account.id, &e.to_string()) {
+                tracing::warn!(account = %rt.account.name, error = %err, "could not mark VMs stale");
+            }
+        }
+    }
+
+    /// A provider call succeeded: record the contact, and after an outage ask
+    /// for a full sync at once instead of waiting for the next backoff.
+    pub(crate) fn note_contact(&self, rt: &AccountRuntime) -> Result<(), CoreError> {
+        self.store.touch_contact(rt.account.id, now_ms())?;
+        if rt.unreachable.swap(false, Ordering::Relaxed) {
+            rt.wake_sync.notify_one();
+        }
+        Ok(())
     }
 
     /// Start background loops for the given accounts (all when `None`).
@@ -232,10 +260,7 @@ impl Engine {
         if name.is_empty() || name.contains('/') || name.len() > 64 {
             return Err(CoreError::Invalid("an account name must be 1 to 64 characters and contain no '/'".into()));
         }
-        if kind == "sim" {
-            let cfg: SimConfig = serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid demo-fleet settings: {e}")))?;
-            cfg.validate().map_err(CoreError::Invalid)?;
-        }
+        registry::validate_config(kind, &config, secret.is_some())?;
         if self.store.account_by_name(name)?.is_some() {
             return Err(CoreError::AccountExists(name.into()));
         }

@@ -134,9 +134,7 @@ impl Engine {
         let sub = match submitted {
             Ok(sub) => sub,
             Err(e) => {
-                if e.means_unreachable() {
-                    let _ = reconcile::mark_stale(&self.store, &self.bus, rt.account.id, &e.to_string());
-                }
+                self.note_failure(rt, &e);
                 return self.finish(rt, rec, OpPhase::Failed, Some(e.to_string()), None);
             }
         };
@@ -193,14 +191,12 @@ impl Engine {
             match rt.provider.refresh(chunk).await {
                 Ok(obs) => out.extend(obs),
                 Err(e) => {
-                    if e.means_unreachable() {
-                        let _ = reconcile::mark_stale(&self.store, &self.bus, rt.account.id, &e.to_string());
-                    }
+                    self.note_failure(rt, &e);
                     return Err(CoreError::provider(&rt.account.name, e));
                 }
             }
         }
-        self.store.touch_contact(rt.account.id, now_ms())?;
+        self.note_contact(rt)?;
         self.reconcile_for(rt, &out, source, None)?;
         Ok(out)
     }

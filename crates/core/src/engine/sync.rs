@@ -28,6 +28,8 @@ pub struct SyncSummary {
 /// Longest nap between checks of the wall clock, so a machine waking from
 /// sleep catches up promptly (a monotonic clock may have stood still).
 const MAX_NAP: Duration = Duration::from_secs(5);
+/// Longest wait between full-sync attempts while they fail.
+const FULL_RETRY_MAX_MS: u64 = 5_000;
 
 impl Engine {
     /// One full inventory pass of an account: every page, then one reconcile
@@ -47,9 +49,7 @@ impl Engine {
             let page = match rt.provider.list_page(token.as_deref()).await {
                 Ok(p) => p,
                 Err(e) => {
-                    if e.means_unreachable() {
-                        let _ = reconcile::mark_stale(&self.store, &self.bus, rt.account.id, &e.to_string());
-                    }
+                    self.note_failure(rt, &e);
                     return Err(CoreError::provider(&rt.account.name, e));
                 }
             };
@@ -64,7 +64,7 @@ impl Engine {
                 None => break,
             }
         }
-        self.store.touch_contact(rt.account.id, now_ms())?;
+        self.note_contact(rt)?;
         let outcome = reconcile::reconcile(&self.store, &self.bus, Input { account_id: rt.account.id, observations: &all, source: Source::Sync, complete: true, closing: None })
             .map_err(|e| CoreError::Reconcile { account: rt.account.name.clone(), source: e })?;
         let summary = SyncSummary {
@@ -125,10 +125,11 @@ pub(super) async fn tiers_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
                     next_full = now_ms() + cfg.full_interval_ms as Millis;
                 }
                 Err(e) => {
-                    // Back off, but come back well before the normal interval:
-                    // stale VMs should turn fresh soon after the provider does.
+                    // Back off, but keep probing every few seconds: stale VMs
+                    // should turn fresh soon after the provider does, and a
+                    // failing first page costs one call.
                     failures += 1;
-                    let backoff = (2_000u64 << failures.min(5)).min(cfg.full_interval_ms);
+                    let backoff = (2_000u64 << failures.min(3)).min(FULL_RETRY_MAX_MS).min(cfg.full_interval_ms);
                     next_full = now_ms() + backoff as Millis;
                     report(&engine, &rt, &e, failures);
                 }

@@ -4,6 +4,7 @@
 //! rate limiting and call accounting are applied around every provider by
 //! [`guard::Guarded`]; state is written only by the engine's reconcile.
 
+pub mod ec2;
 pub mod error;
 pub mod guard;
 pub mod http;

@@ -43,6 +43,10 @@ pub struct VmFilter {
     pub state: Option<PowerState>,
 }
 
+/// The part of a scoped provider id after its scope (EC2's
+/// `eu-west-1:i-0abc` answers to `i-0abc`); NULL for unscoped ids.
+const SCOPED_ID: &str = "CASE WHEN instr(v.provider_id, ':') > 0 THEN substr(v.provider_id, instr(v.provider_id, ':') + 1) END";
+
 impl Store {
     pub fn vms(&self, filter: &VmFilter) -> StoreResult<Vec<Vm>> {
         self.read(|c| {
@@ -69,14 +73,15 @@ impl Store {
         };
         let local_id: Option<i64> = key.parse().ok();
         self.read(|c| {
-            let sql = format!("{SELECT_VM} WHERE (?1 IS NULL OR a.name = ?1) AND (v.provider_id = ?2 OR v.name = ?2 OR v.id = ?3) ORDER BY a.name, v.name");
+            let sql = format!("{SELECT_VM} WHERE (?1 IS NULL OR a.name = ?1) AND (v.provider_id = ?2 OR v.name = ?2 OR v.id = ?3 OR {SCOPED_ID} = ?2) ORDER BY a.name, v.name");
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![account, key, local_id], row_to_vm)?.collect::<Result<Vec<_>, _>>()?;
             let mut vms: Vec<Vm> = rows.into_iter().map(finish).collect::<StoreResult<_>>()?;
             // An exact id match beats a VM that merely happens to be named like one.
+            let is_id = |v: &Vm| v.provider_id == key || Some(v.id) == local_id || v.provider_id.split_once(':').is_some_and(|(_, id)| id == key);
             if vms.len() > 1 {
-                if let Some(exact) = vms.iter().position(|v| v.provider_id == key || Some(v.id) == local_id) {
-                    if vms.iter().filter(|v| v.provider_id == key || Some(v.id) == local_id).count() == 1 {
+                if let Some(exact) = vms.iter().position(is_id) {
+                    if vms.iter().filter(|v| is_id(v)).count() == 1 {
                         vms = vec![vms.swap_remove(exact)];
                     }
                 }

@@ -1,0 +1,233 @@
+//! Amazon EC2 behind the provider contract.
+//!
+//! VM ids are `{region}:{instance-id}`, so a state refresh or a power request
+//! knows which regional endpoint to call without a listing first. Inventory
+//! pages run region after region; the page token carries the region.
+
+pub mod config;
+pub mod credentials;
+mod wire;
+mod xml;
+
+use super::http::{HttpOptions, HttpTransport};
+use super::{Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
+use crate::model::{Observation, PowerState};
+use crate::secrets::Secret;
+use async_trait::async_trait;
+pub use config::Ec2Config;
+use std::collections::BTreeMap;
+use wire::Ec2Api;
+use xml::{InstanceState, StateChangeResponse};
+
+/// DescribeInstances' largest page.
+const PAGE_SIZE: u32 = 1000;
+/// Most instance ids DescribeInstanceStatus takes in one call.
+const STATUS_BATCH: usize = 100;
+
+/// EC2's state code: only the low byte counts (the high byte is internal).
+pub fn normalize(state: &InstanceState) -> PowerState {
+    match state.code & 0xFF {
+        0 => PowerState::Starting,
+        16 => PowerState::Running,
+        // shutting-down leads to terminated: the instance is going away.
+        32 => PowerState::Stopping,
+        48 => PowerState::Terminated,
+        64 => PowerState::Stopping,
+        80 => PowerState::Stopped,
+        _ => PowerState::Unknown,
+    }
+}
+
+pub struct Ec2Provider {
+    api: Ec2Api,
+    regions: Vec<String>,
+}
+
+impl Ec2Provider {
+    pub fn new(cfg: &Ec2Config, secret: Option<Secret>) -> ProviderResult<Self> {
+        let keys = credentials::keys(cfg, secret)?;
+        let http = HttpTransport::new(&HttpOptions::default())?;
+        Ok(Self { api: Ec2Api::new(http, keys, cfg.endpoint.clone()), regions: cfg.regions.clone() })
+    }
+
+    fn observation(region: &str, instance_id: String, name: String, state: &InstanceState, zone: Option<String>) -> Observation {
+        Observation {
+            provider_id: format!("{region}:{instance_id}"),
+            name,
+            state: normalize(state),
+            raw_state: state.name.clone(),
+            tools: None,
+            location: Some(zone.unwrap_or_else(|| region.to_string())),
+        }
+    }
+
+    fn split<'a>(&self, id: &'a str) -> ProviderResult<(&'a str, &'a str)> {
+        match id.split_once(':') {
+            Some((region, instance)) if self.regions.iter().any(|r| r == region) && instance.starts_with("i-") => Ok((region, instance)),
+            _ => Err(ProviderError::NotFound { what: format!("instance {id} (not an instance of this account's regions)") }),
+        }
+    }
+
+    /// DescribeInstanceStatus for one region's instances. Ids EC2 no longer
+    /// knows make it refuse the whole call; drop those it names and ask again.
+    async fn status(&self, region: &str, mut instances: Vec<&str>) -> ProviderResult<Vec<Observation>> {
+        for _ in 0..3 {
+            if instances.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut params = vec![("IncludeAllInstances".to_string(), "true".to_string())];
+            params.extend(instances.iter().enumerate().map(|(i, id)| (format!("InstanceId.{}", i + 1), id.to_string())));
+            match self.api.call::<xml::DescribeInstanceStatusResponse>(region, "DescribeInstanceStatus", &params).await {
+                Ok(r) => {
+                    return Ok(r
+                        .instance_status_set
+                        .items
+                        .into_iter()
+                        .map(|s| Self::observation(region, s.instance_id, String::new(), &s.instance_state, s.availability_zone))
+                        .collect())
+                }
+                Err(ProviderError::NotFound { what }) => {
+                    let before = instances.len();
+                    instances.retain(|id| !what.contains(id));
+                    if instances.len() == before {
+                        return Err(ProviderError::NotFound { what });
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ProviderError::malformed("EC2 kept refusing a status request over unknown instance ids".to_string()))
+    }
+
+    async fn change_state(&self, region: &str, action: &str, instance: &str, extra: &[(&str, &str)]) -> ProviderResult<Option<Observation>> {
+        let mut params = vec![("InstanceId.1".to_string(), instance.to_string())];
+        params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let r: StateChangeResponse = self.api.call(region, action, &params).await?;
+        Ok(r.instances_set.items.into_iter().find(|c| c.instance_id == instance).map(|c| Self::observation(region, c.instance_id, String::new(), &c.current_state, None)))
+    }
+}
+
+/// The page token: which region, and EC2's own NextToken within it.
+fn parse_token(token: Option<&str>) -> ProviderResult<(usize, Option<String>)> {
+    let Some(t) = token else { return Ok((0, None)) };
+    let (idx, next) = t.split_once('|').map(|(i, n)| (i, Some(n.to_string()))).unwrap_or((t, None));
+    let idx = idx.parse().map_err(|_| ProviderError::malformed(format!("page token '{t}' is not one Powerdeck made")))?;
+    Ok((idx, next))
+}
+
+#[async_trait]
+impl Provider for Ec2Provider {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            graceful_stop: true,
+            force_stop: true,
+            guest_reboot: true,
+            reset: false,
+            suspend: false,
+            hibernate: false,
+            deallocate: false,
+            tools_status: false,
+            change_feed: false,
+            reboot_visible: false,
+            max_refresh_batch: STATUS_BATCH * 4,
+        }
+    }
+
+    async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
+        let (idx, next_token) = parse_token(token)?;
+        let region = self.regions.get(idx).ok_or_else(|| ProviderError::malformed(format!("page token names region #{idx}, which this account does not have")))?;
+        let mut params = vec![("MaxResults".to_string(), PAGE_SIZE.to_string())];
+        if let Some(n) = next_token {
+            params.push(("NextToken".to_string(), n));
+        }
+        let r: xml::DescribeInstancesResponse = self.api.call(region, "DescribeInstances", &params).await?;
+        let vms = r
+            .reservation_set
+            .items
+            .into_iter()
+            .flat_map(|res| res.instances_set.items)
+            .map(|i| {
+                let name = i.tag_set.items.iter().find(|t| t.key == "Name").map(|t| t.value.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| i.instance_id.clone());
+                let zone = i.placement.and_then(|p| p.availability_zone);
+                Self::observation(region, i.instance_id, name, &i.instance_state, zone)
+            })
+            .collect();
+        let next = match r.next_token.filter(|t| !t.is_empty()) {
+            Some(t) => Some(format!("{idx}|{t}")),
+            None if idx + 1 < self.regions.len() => Some((idx + 1).to_string()),
+            None => None,
+        };
+        Ok(InventoryPage { vms, next })
+    }
+
+    async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
+        let mut by_region: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for id in ids {
+            // An id from another account's regions is simply not ours to report.
+            if let Ok((region, instance)) = self.split(id) {
+                by_region.entry(region).or_default().push(instance);
+            }
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for (region, instances) in by_region {
+            for chunk in instances.chunks(STATUS_BATCH) {
+                out.extend(self.status(region, chunk.to_vec()).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission> {
+        let (region, instance) = self.split(id)?;
+        let observed = match action {
+            PowerAction::Start => self.change_state(region, "StartInstances", instance, &[]).await?,
+            PowerAction::ShutdownGuest => self.change_state(region, "StopInstances", instance, &[]).await?,
+            PowerAction::PowerOff => self.change_state(region, "StopInstances", instance, &[("Force", "true")]).await?,
+            PowerAction::RebootGuest => {
+                let r: xml::RebootResponse = self.api.call(region, "RebootInstances", &[("InstanceId.1".to_string(), instance.to_string())]).await?;
+                if r.ok == Some(false) {
+                    return Err(ProviderError::Provider { code: "RebootRefused".into(), message: format!("EC2 did not accept the reboot of {instance}"), retryable: false });
+                }
+                None
+            }
+            PowerAction::Reset | PowerAction::Suspend => return Err(ProviderError::Unsupported { action: format!("{} on EC2", action.as_str()) }),
+        };
+        Ok(Submission { job: None, observed })
+    }
+
+    async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
+        Err(ProviderError::Unsupported { action: format!("poll job {job} (EC2 has no jobs)") })
+    }
+
+    async fn test_connection(&self) -> ProviderResult<String> {
+        for region in &self.regions {
+            let _: xml::DescribeInstancesResponse = self.api.call(region, "DescribeInstances", &[("MaxResults".to_string(), "5".to_string())]).await?;
+        }
+        Ok(format!("connected; DescribeInstances allowed in {}", self.regions.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_low_byte_of_the_state_code_counts() {
+        let s = |code, name: &str| InstanceState { code, name: name.into() };
+        assert_eq!(normalize(&s(16, "running")), PowerState::Running);
+        assert_eq!(normalize(&s(16 + 256 * 3, "running")), PowerState::Running);
+        assert_eq!(normalize(&s(80, "stopped")), PowerState::Stopped);
+        assert_eq!(normalize(&s(64, "stopping")), PowerState::Stopping);
+        assert_eq!(normalize(&s(48, "terminated")), PowerState::Terminated);
+        assert_eq!(normalize(&s(0, "pending")), PowerState::Starting);
+        assert_eq!(normalize(&s(7, "weird")), PowerState::Unknown);
+    }
+
+    #[test]
+    fn page_tokens_carry_the_region() {
+        assert_eq!(parse_token(None).unwrap(), (0, None));
+        assert_eq!(parse_token(Some("1")).unwrap(), (1, None));
+        assert_eq!(parse_token(Some("0|abc|def")).unwrap(), (0, Some("abc|def".into())));
+        assert!(parse_token(Some("x|y")).is_err());
+    }
+}

@@ -1,0 +1,134 @@
+//! The EC2 Query API on the wire: form-encoded POSTs signed with SigV4 (the
+//! official `aws-sigv4` crate), XML answers, and AWS error codes mapped onto
+//! [`ProviderError`]. Transport, timeouts and TLS come from the shared
+//! [`HttpTransport`]; retries happen in the shared guard, never here.
+
+use super::credentials::Keys;
+use crate::provider::http::{HttpFailure, HttpTransport};
+use crate::provider::ProviderError;
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use serde::Deserialize;
+use std::time::SystemTime;
+
+const API_VERSION: &str = "2016-11-15";
+const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+pub struct Ec2Api {
+    http: HttpTransport,
+    keys: Keys,
+    endpoint: Option<String>,
+}
+
+impl Ec2Api {
+    pub fn new(http: HttpTransport, keys: Keys, endpoint: Option<String>) -> Self {
+        Self { http, keys, endpoint }
+    }
+
+    fn url(&self, region: &str) -> String {
+        match &self.endpoint {
+            Some(e) if e.ends_with('/') => e.clone(),
+            Some(e) => format!("{e}/"),
+            None => format!("https://ec2.{region}.amazonaws.com/"),
+        }
+    }
+
+    /// Call `action` in `region` and deserialize its XML answer.
+    pub async fn call<T: for<'de> Deserialize<'de>>(&self, region: &str, action: &str, params: &[(String, String)]) -> Result<T, ProviderError> {
+        let mut form: Vec<(&str, &str)> = vec![("Action", action), ("Version", API_VERSION)];
+        form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let body = serde_urlencoded::to_string(&form).map_err(|e| ProviderError::malformed(format!("cannot encode the request: {e}")))?;
+        let url = self.url(region);
+
+        let identity = Credentials::new(
+            &self.keys.access_key_id,
+            self.keys.secret_access_key.expose(),
+            self.keys.session_token.as_ref().map(|t| t.expose().to_string()),
+            None,
+            "powerdeck",
+        )
+        .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name("ec2")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| ProviderError::Auth { message: format!("cannot sign the request: {e}") })?
+            .into();
+        let signable = SignableRequest::new("POST", &url, [("content-type", CONTENT_TYPE)].into_iter(), SignableBody::Bytes(body.as_bytes()))
+            .map_err(|e| ProviderError::Auth { message: format!("cannot sign the request: {e}") })?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| ProviderError::Auth { message: format!("cannot sign the request: {e}") })?.into_parts();
+
+        let mut req = self.http.client().post(&url).header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE).body(body);
+        for (name, value) in instructions.headers() {
+            req = req.header(name, value);
+        }
+        let resp = self.http.send(req, map_failure).await?;
+        quick_xml::de::from_str(&resp.body).map_err(|e| ProviderError::malformed(format!("unreadable {action} answer: {e}")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorResponse {
+    #[serde(rename = "Errors")]
+    errors: ErrorList,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorList {
+    #[serde(rename = "Error", default)]
+    error: Vec<ErrorItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorItem {
+    #[serde(rename = "Code")]
+    code: String,
+    #[serde(rename = "Message", default)]
+    message: String,
+}
+
+/// AWS's own error codes first; the status code only when the body has none.
+fn map_failure(f: &HttpFailure) -> Option<ProviderError> {
+    let parsed: Option<ErrorItem> = quick_xml::de::from_str::<ErrorResponse>(&f.body).ok().and_then(|r| r.errors.error.into_iter().next());
+    let Some(ErrorItem { code, message }) = parsed else {
+        // A bare 503 from EC2 is its way of throttling.
+        return (f.status == 503).then_some(ProviderError::Throttled { retry_after: f.retry_after });
+    };
+    Some(match code.as_str() {
+        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "RequestThrottled" => ProviderError::Throttled { retry_after: f.retry_after },
+        c if c.starts_with("InvalidInstanceID") => ProviderError::NotFound { what: message },
+        "IncorrectInstanceState" | "IncorrectState" | "UnsupportedHibernationConfiguration" => ProviderError::InvalidState { message },
+        "AuthFailure" | "UnauthorizedOperation" | "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidClientTokenId" | "ExpiredToken" | "OptInRequired" | "Blocked" => {
+            ProviderError::Auth { message: format!("{code}: {message}") }
+        }
+        "Unsupported" | "UnsupportedOperation" | "InvalidAction" => ProviderError::Unsupported { action: message },
+        _ => ProviderError::Provider { code, message, retryable: f.status >= 500 },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(status: u16, body: &str) -> HttpFailure {
+        HttpFailure { status, retry_after: None, body: body.into() }
+    }
+
+    #[test]
+    fn aws_error_codes_map_to_what_the_engine_acts_on() {
+        let xml = |code: &str| format!("<Response><Errors><Error><Code>{code}</Code><Message>msg for {code}</Message></Error></Errors><RequestID>r</RequestID></Response>");
+        assert!(matches!(map_failure(&failure(503, &xml("RequestLimitExceeded"))), Some(ProviderError::Throttled { .. })));
+        assert!(matches!(map_failure(&failure(400, &xml("InvalidInstanceID.NotFound"))), Some(ProviderError::NotFound { .. })));
+        assert!(matches!(map_failure(&failure(400, &xml("IncorrectInstanceState"))), Some(ProviderError::InvalidState { .. })));
+        let auth = map_failure(&failure(401, &xml("AuthFailure"))).unwrap();
+        assert_eq!(auth, ProviderError::Auth { message: "AuthFailure: msg for AuthFailure".into() });
+        assert!(matches!(map_failure(&failure(503, "<html>busy</html>")), Some(ProviderError::Throttled { .. })));
+        assert_eq!(map_failure(&failure(502, "<html>bad gateway</html>")), None);
+        let other = map_failure(&failure(500, &xml("InternalError"))).unwrap();
+        assert!(other.is_retryable(), "{other:?}");
+    }
+}
