@@ -229,6 +229,8 @@ pub enum VmAction {
     /// Guest reboot (with --force: reset if the guest does not comply).
     Reboot(OpArgs),
     Suspend(OpArgs),
+    /// Hibernate (EC2 instances configured for it): memory to disk, then off.
+    Hibernate(OpArgs),
 }
 
 impl VmAction {
@@ -239,6 +241,7 @@ impl VmAction {
             Self::ForceStop(a) => (OpKind::ForceStop, a),
             Self::Reboot(a) => (OpKind::Reboot, a),
             Self::Suspend(a) => (OpKind::Suspend, a),
+            Self::Hibernate(a) => (OpKind::Hibernate, a),
         }
     }
 }

@@ -237,10 +237,12 @@ pub enum OpKind {
     /// Guest reboot, optionally falling back to a reset.
     Reboot,
     Suspend,
+    /// Save memory to disk and power off (EC2 hibernation); ends powered off.
+    Hibernate,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 5] = [Self::Start, Self::Stop, Self::ForceStop, Self::Reboot, Self::Suspend];
+    pub const ALL: [OpKind; 6] = [Self::Start, Self::Stop, Self::ForceStop, Self::Reboot, Self::Suspend, Self::Hibernate];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -249,6 +251,7 @@ impl OpKind {
             Self::ForceStop => "force-stop",
             Self::Reboot => "reboot",
             Self::Suspend => "suspend",
+            Self::Hibernate => "hibernate",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -258,7 +261,7 @@ impl OpKind {
     pub fn target(self) -> PowerState {
         match self {
             Self::Start | Self::Reboot => PowerState::Running,
-            Self::Stop | Self::ForceStop => PowerState::Stopped,
+            Self::Stop | Self::ForceStop | Self::Hibernate => PowerState::Stopped,
             Self::Suspend => PowerState::Suspended,
         }
     }
@@ -266,7 +269,7 @@ impl OpKind {
     pub fn transitional(self) -> PowerState {
         match self {
             Self::Start => PowerState::Starting,
-            Self::Stop | Self::ForceStop => PowerState::Stopping,
+            Self::Stop | Self::ForceStop | Self::Hibernate => PowerState::Stopping,
             Self::Reboot => PowerState::Rebooting,
             Self::Suspend => PowerState::Suspending,
         }

@@ -122,6 +122,11 @@ async fn stop_start_and_reboot_are_tracked_verified_and_recorded_as_operations()
     let witness = truth.iter().find(|t| t["id"] == format!("us-east-1:{}", ids[0])).unwrap();
     assert_eq!(witness["state"], "running");
 
+    // Hibernation is a stop with Hibernate=true; it ends powered off.
+    let other = lab.vm(&format!("us-east-1:{}", ids[1]));
+    let hibernate = lab.run(other.id, OpKind::Hibernate).await;
+    assert_eq!((hibernate.phase, hibernate.new_state), (OpPhase::Succeeded, Some(PowerState::Stopped)), "{hibernate:?}");
+
     let history = lab.engine.store().history(vm.id, 50).unwrap();
     let path: Vec<(PowerState, Source)> = history.iter().rev().map(|h| (h.to_state, h.source)).collect();
     assert_eq!(

@@ -70,7 +70,7 @@ impl Timeouts {
             OpKind::Stop => self.stop_s,
             OpKind::ForceStop => self.force_s,
             OpKind::Reboot => self.reboot_s,
-            OpKind::Suspend => self.suspend_s,
+            OpKind::Suspend | OpKind::Hibernate => self.suspend_s,
         }
     }
 }

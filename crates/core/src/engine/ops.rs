@@ -42,6 +42,7 @@ impl Engine {
             OpKind::ForceStop if !caps.force_stop => return Err(unsupported("force a power-off")),
             OpKind::Reboot if !caps.guest_reboot && !caps.reset => return Err(unsupported("reboot")),
             OpKind::Suspend if !caps.suspend => return Err(unsupported("suspend")),
+            OpKind::Hibernate if !caps.hibernate => return Err(unsupported("hibernate")),
             _ => {}
         }
 
@@ -84,7 +85,7 @@ impl Engine {
     async fn submit_planned(&self, rt: &AccountRuntime, rec: &mut OpRecord, obs: &Observation) -> Result<(), CoreError> {
         let kind = rec.op.kind;
         let already = match kind {
-            OpKind::Stop | OpKind::ForceStop => obs.state.is_off(),
+            OpKind::Stop | OpKind::ForceStop | OpKind::Hibernate => obs.state.is_off(),
             OpKind::Start => obs.state == PowerState::Running,
             OpKind::Suspend => obs.state == PowerState::Suspended,
             OpKind::Reboot => false,
@@ -108,6 +109,7 @@ impl Engine {
             OpKind::Start => (PowerAction::Start, PowerAction::Start),
             OpKind::ForceStop => (PowerAction::PowerOff, PowerAction::PowerOff),
             OpKind::Suspend => (PowerAction::Suspend, PowerAction::Suspend),
+            OpKind::Hibernate => (PowerAction::Hibernate, PowerAction::Hibernate),
         };
         let has_graceful = match kind {
             OpKind::Stop => caps.graceful_stop,

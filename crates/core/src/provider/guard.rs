@@ -2,13 +2,14 @@
 //! limited. Every provider is wrapped in [`Guarded`]; providers themselves
 //! never loop on errors.
 
-use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
+use super::{CallTarget, Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::Observation;
 use async_trait::async_trait;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -144,27 +145,36 @@ enum Effect {
 pub struct Guarded {
     inner: Arc<dyn Provider>,
     retry: RetryPolicy,
-    bucket: TokenBucket,
+    limit: RateLimit,
+    /// One bucket per throttling scope (`None`: the whole account).
+    buckets: Mutex<HashMap<Option<String>, Arc<TokenBucket>>>,
     stats: Arc<CallStats>,
 }
 
 impl Guarded {
     pub fn new(inner: Arc<dyn Provider>, retry: RetryPolicy, limit: &RateLimit) -> Self {
-        Self { inner, retry, bucket: TokenBucket::new(limit.per_second, limit.burst), stats: Arc::default() }
+        Self { inner, retry, limit: limit.clone(), buckets: Mutex::default(), stats: Arc::default() }
+    }
+
+    fn bucket(&self, target: CallTarget<'_>) -> Arc<TokenBucket> {
+        let scope = self.inner.rate_scope(target);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets.entry(scope).or_insert_with(|| Arc::new(TokenBucket::new(self.limit.per_second, self.limit.burst))).clone()
     }
 
     pub fn stats(&self) -> Arc<CallStats> {
         self.stats.clone()
     }
 
-    async fn call<T, F, Fut>(&self, effect: Effect, counter: &AtomicU64, f: F) -> ProviderResult<T>
+    async fn call<T, F, Fut>(&self, effect: Effect, target: CallTarget<'_>, counter: &AtomicU64, f: F) -> ProviderResult<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ProviderResult<T>>,
     {
+        let bucket = self.bucket(target);
         let mut attempt = 1;
         loop {
-            self.bucket.acquire().await;
+            bucket.acquire().await;
             counter.fetch_add(1, Ordering::Relaxed);
             let err = match f().await {
                 Ok(v) => return Ok(v),
@@ -172,7 +182,7 @@ impl Guarded {
             };
             if matches!(err, ProviderError::Throttled { .. }) {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                self.bucket.drain();
+                bucket.drain();
             }
             let may_repeat = match effect {
                 Effect::Read => err.is_retryable(),
@@ -203,31 +213,31 @@ impl Provider for Guarded {
     }
 
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
-        self.call(Effect::Read, &self.stats.list, || self.inner.list_page(token)).await
+        self.call(Effect::Read, CallTarget::Page(token), &self.stats.list, || self.inner.list_page(token)).await
     }
 
     async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
-        self.call(Effect::Read, &self.stats.refresh, || self.inner.refresh(ids)).await
+        self.call(Effect::Read, CallTarget::Vms(ids), &self.stats.refresh, || self.inner.refresh(ids)).await
     }
 
     async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission> {
-        self.call(Effect::Write, &self.stats.submit, || self.inner.submit(id, action)).await
+        self.call(Effect::Write, CallTarget::Vm(id), &self.stats.submit, || self.inner.submit(id, action)).await
     }
 
     async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
-        self.call(Effect::Read, &self.stats.poll, || self.inner.poll_job(job)).await
+        self.call(Effect::Read, CallTarget::Job(job), &self.stats.poll, || self.inner.poll_job(job)).await
     }
 
     async fn watch(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
         // A feed call is one long poll; its reconnect backoff belongs to the
         // feed loop, so it is rate limited but not retried here.
-        self.bucket.acquire().await;
+        self.bucket(CallTarget::Page(None)).acquire().await;
         self.stats.watch.fetch_add(1, Ordering::Relaxed);
         self.inner.watch(cursor, max_wait).await
     }
 
     async fn test_connection(&self) -> ProviderResult<String> {
-        self.call(Effect::Read, &self.stats.list, || self.inner.test_connection()).await
+        self.call(Effect::Read, CallTarget::Page(None), &self.stats.list, || self.inner.test_connection()).await
     }
 }
 
@@ -344,5 +354,51 @@ mod tests {
         // Two from the burst, four more at 2/s.
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(1990) && took < Duration::from_millis(2100), "{took:?}");
+    }
+
+    /// Throttles every call in scope "a"; scope "b" always answers.
+    struct TwoRegions;
+
+    #[async_trait]
+    impl Provider for TwoRegions {
+        fn capabilities(&self) -> Capabilities {
+            unimplemented!("not used by these tests")
+        }
+        fn rate_scope(&self, target: CallTarget<'_>) -> Option<String> {
+            match target {
+                CallTarget::Vms(ids) => ids.first().and_then(|id| id.split(':').next()).map(str::to_string),
+                _ => None,
+            }
+        }
+        async fn list_page(&self, _: Option<&str>) -> ProviderResult<InventoryPage> {
+            Ok(InventoryPage { vms: vec![], next: None })
+        }
+        async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
+            if ids[0].starts_with("a:") {
+                return Err(ProviderError::Throttled { retry_after: None });
+            }
+            Ok(vec![])
+        }
+        async fn submit(&self, _: &str, _: PowerAction) -> ProviderResult<Submission> {
+            unreachable!()
+        }
+        async fn poll_job(&self, _: &str) -> ProviderResult<JobStatus> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_in_one_scope_does_not_slow_another() {
+        let retry = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+        let g = Guarded::new(Arc::new(TwoRegions), retry, &RateLimit { per_second: 1.0, burst: 5 });
+        assert!(matches!(g.refresh(&["a:1".into()]).await, Err(ProviderError::Throttled { .. })));
+        // Region a's bucket is drained; region b still has its burst.
+        let started = Instant::now();
+        for _ in 0..5 {
+            g.refresh(&["b:1".into()]).await.unwrap();
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        let _ = g.refresh(&["a:2".into()]).await;
+        assert!(started.elapsed() >= Duration::from_millis(990), "region a waits for a fresh token: {:?}", started.elapsed());
     }
 }

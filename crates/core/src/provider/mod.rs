@@ -53,6 +53,7 @@ pub enum PowerAction {
     RebootGuest,
     Reset,
     Suspend,
+    Hibernate,
 }
 
 impl PowerAction {
@@ -64,6 +65,7 @@ impl PowerAction {
             Self::RebootGuest => "reboot-guest",
             Self::Reset => "reset",
             Self::Suspend => "suspend",
+            Self::Hibernate => "hibernate",
         }
     }
 }
@@ -103,9 +105,25 @@ pub struct FeedBatch {
     pub resync_needed: bool,
 }
 
+/// What a call is about, so the shared layer can rate-limit it in the
+/// provider's own throttling scope.
+#[derive(Debug, Clone, Copy)]
+pub enum CallTarget<'a> {
+    Page(Option<&'a str>),
+    Vms(&'a [String]),
+    Vm(&'a str),
+    Job(&'a str),
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn capabilities(&self) -> Capabilities;
+
+    /// The scope the provider throttles in (EC2: the region), when it is
+    /// narrower than the whole account. Each scope gets its own token bucket.
+    fn rate_scope(&self, _target: CallTarget<'_>) -> Option<String> {
+        None
+    }
 
     /// One page of the inventory, as large as the provider allows.
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage>;

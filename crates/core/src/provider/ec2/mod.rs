@@ -10,7 +10,7 @@ mod wire;
 mod xml;
 
 use super::http::{HttpOptions, HttpTransport};
-use super::{Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
+use super::{CallTarget, Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{Observation, PowerState};
 use crate::secrets::Secret;
 use async_trait::async_trait;
@@ -124,13 +124,27 @@ impl Provider for Ec2Provider {
             guest_reboot: true,
             reset: false,
             suspend: false,
-            hibernate: false,
+            // Per instance: one launched without hibernation gets a clear
+            // UnsupportedHibernationConfiguration refusal from EC2.
+            hibernate: true,
             deallocate: false,
             tools_status: false,
             change_feed: false,
             reboot_visible: false,
             max_refresh_batch: STATUS_BATCH * 4,
         }
+    }
+
+    /// EC2 throttles per account and region. A refresh spanning regions is
+    /// counted against its first id's region.
+    fn rate_scope(&self, target: CallTarget<'_>) -> Option<String> {
+        let region = match target {
+            CallTarget::Page(token) => parse_token(token).ok().and_then(|(i, _)| self.regions.get(i).map(String::as_str)),
+            CallTarget::Vms(ids) => ids.first().and_then(|id| self.split(id).ok()).map(|(r, _)| r),
+            CallTarget::Vm(id) => self.split(id).ok().map(|(r, _)| r),
+            CallTarget::Job(_) => None,
+        };
+        region.map(str::to_string)
     }
 
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
@@ -183,6 +197,7 @@ impl Provider for Ec2Provider {
             PowerAction::Start => self.change_state(region, "StartInstances", instance, &[]).await?,
             PowerAction::ShutdownGuest => self.change_state(region, "StopInstances", instance, &[]).await?,
             PowerAction::PowerOff => self.change_state(region, "StopInstances", instance, &[("Force", "true")]).await?,
+            PowerAction::Hibernate => self.change_state(region, "StopInstances", instance, &[("Hibernate", "true")]).await?,
             PowerAction::RebootGuest => {
                 let r: xml::RebootResponse = self.api.call(region, "RebootInstances", &[("InstanceId.1".to_string(), instance.to_string())]).await?;
                 if r.ok == Some(false) {

@@ -124,6 +124,7 @@ mod tests {
         assert!(matches!(map_failure(&failure(503, &xml("RequestLimitExceeded"))), Some(ProviderError::Throttled { .. })));
         assert!(matches!(map_failure(&failure(400, &xml("InvalidInstanceID.NotFound"))), Some(ProviderError::NotFound { .. })));
         assert!(matches!(map_failure(&failure(400, &xml("IncorrectInstanceState"))), Some(ProviderError::InvalidState { .. })));
+        assert!(matches!(map_failure(&failure(400, &xml("UnsupportedHibernationConfiguration"))), Some(ProviderError::InvalidState { .. })));
         let auth = map_failure(&failure(401, &xml("AuthFailure"))).unwrap();
         assert_eq!(auth, ProviderError::Auth { message: "AuthFailure: msg for AuthFailure".into() });
         assert!(matches!(map_failure(&failure(503, "<html>busy</html>")), Some(ProviderError::Throttled { .. })));
