@@ -18,6 +18,12 @@ pub struct EngineConfig {
     pub watched_interval_ms: u64,
     /// The whole inventory (the backstop behind every other tier and the feed).
     pub full_interval_ms: u64,
+    /// Without a change feed, the full sync is the only way to see changes
+    /// made elsewhere, so a cheap inventory is listed more often: every
+    /// `list calls × full_per_call_ms`, at least `full_min_interval_ms`, at
+    /// most `full_interval_ms`. (1000 EC2 instances: one call, every 30 s.)
+    pub full_per_call_ms: u64,
+    pub full_min_interval_ms: u64,
     /// Longest a change-feed call waits for news (keep below the HTTP timeout).
     pub feed_max_wait_ms: u64,
     /// An operation whose tracker has not renewed its lease for this long is
@@ -35,6 +41,8 @@ impl Default for EngineConfig {
             transitional_interval_ms: 7_000,
             watched_interval_ms: 30_000,
             full_interval_ms: 300_000,
+            full_per_call_ms: 3_000,
+            full_min_interval_ms: 30_000,
             feed_max_wait_ms: 20_000,
             lease_ms: 15_000,
             timeouts: Timeouts::default(),

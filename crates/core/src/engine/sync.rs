@@ -2,7 +2,7 @@
 //! minute, the whole inventory every few minutes. Each tier is one batched
 //! read per account; everything lands through the one door.
 
-use super::{AccountRuntime, Engine};
+use super::{AccountRuntime, Engine, EngineConfig};
 use crate::error::CoreError;
 use crate::events::Event;
 use crate::model::{now_ms, Millis, Observation, PowerState, Source};
@@ -120,9 +120,9 @@ pub(super) async fn tiers_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
         let now = now_ms();
         if now >= next_full {
             match engine.full_sync_rt(&rt).await {
-                Ok(_) => {
+                Ok(summary) => {
                     failures = 0;
-                    next_full = now_ms() + cfg.full_interval_ms as Millis;
+                    next_full = now_ms() + full_interval(&cfg, rt.caps.change_feed, summary.list_calls) as Millis;
                 }
                 Err(e) => {
                     // Back off, but keep probing every few seconds: stale VMs
@@ -156,6 +156,16 @@ pub(super) async fn tiers_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
     }
 }
 
+/// How long until the next full sync. With a change feed the full sync is
+/// only a backstop; without one it is how drift gets caught, so it runs as
+/// often as its cost allows.
+fn full_interval(cfg: &EngineConfig, has_feed: bool, list_calls: u64) -> u64 {
+    if has_feed {
+        return cfg.full_interval_ms;
+    }
+    list_calls.saturating_mul(cfg.full_per_call_ms).clamp(cfg.full_min_interval_ms.min(cfg.full_interval_ms), cfg.full_interval_ms)
+}
+
 fn report(engine: &Engine, rt: &AccountRuntime, e: &CoreError, failures: u32) {
     tracing::warn!(account = %rt.account.name, error = %e, failures, "full sync failed");
     // Say it once per outage, not on every retry.
@@ -164,3 +174,21 @@ fn report(engine: &Engine, rt: &AccountRuntime, e: &CoreError, failures: u32) {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_feed_cheap_inventories_are_listed_more_often() {
+        let cfg = EngineConfig::default();
+        // A feed makes the full sync a 5-minute backstop, whatever it costs.
+        assert_eq!(full_interval(&cfg, true, 1), 300_000);
+        // One DescribeInstances page: every 30 s; ten pages: still 30 s.
+        assert_eq!(full_interval(&cfg, false, 1), 30_000);
+        assert_eq!(full_interval(&cfg, false, 10), 30_000);
+        assert_eq!(full_interval(&cfg, false, 40), 120_000);
+        // A huge inventory never polls more often than the configured maximum.
+        assert_eq!(full_interval(&cfg, false, 1000), 300_000);
+    }
+}
