@@ -330,6 +330,7 @@ async fn resume(engine: &Arc<Engine>, json: bool) -> Result<ExitCode, CoreError>
 async fn watch(engine: &Arc<Engine>, json: bool) -> Result<ExitCode, CoreError> {
     let mut rx = engine.bus().subscribe();
     engine.start(Workers::ALL, None)?;
+    engine.follow_other_processes(Duration::from_secs(1));
     if !json {
         eprintln!("watching {} account(s); Ctrl-C to stop", engine.store().accounts()?.len());
     }
@@ -380,17 +381,19 @@ fn sim(engine: &Arc<Engine>, cmd: SimCmd) -> Result<ExitCode, CoreError> {
         World::open(&registry::sim_world_path(engine.data_dir(), account.id), &cfg).map_err(|e| CoreError::provider(name, e))
     };
     let p = |name: &str, e| CoreError::provider(name, e);
+    // A VM by name or Powerdeck id within the account, else taken as the fleet's own id.
+    let provider_id = |account: &str, vm: &str| -> String { engine.resolve_vm(&format!("{account}/{vm}")).map(|v| v.provider_id).unwrap_or_else(|_| vm.to_string()) };
     match cmd {
         SimCmd::Outage { account, seconds } => {
             world(&account)?.set_outage_until(now_ms() + (seconds * 1000.0) as i64).map_err(|e| p(&account, e))?;
             println!("{account}: unreachable for {seconds}s");
         }
         SimCmd::SetState { account, vm, raw } => {
-            world(&account)?.set_raw(&vm, &raw).map_err(|e| p(&account, e))?;
+            world(&account)?.set_raw(&provider_id(&account, &vm), &raw).map_err(|e| p(&account, e))?;
             println!("{account}: {vm} is now {raw} at the provider");
         }
         SimCmd::Stubborn { account, vm, on } => {
-            world(&account)?.set_stubborn(&vm, on).map_err(|e| p(&account, e))?;
+            world(&account)?.set_stubborn(&provider_id(&account, &vm), on).map_err(|e| p(&account, e))?;
             println!("{account}: {vm} {} graceful requests", if on { "ignores" } else { "honours" });
         }
         SimCmd::CorruptNextPage { account } => {

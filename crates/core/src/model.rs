@@ -144,7 +144,7 @@ impl ToolsStatus {
 }
 
 /// Where a state change was learned. Stored with every history entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     /// Observed while tracking one of our own operations.

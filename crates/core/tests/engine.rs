@@ -390,3 +390,46 @@ async fn user_references_resolve_or_fail_clearly() {
     let err = fx.engine.add_account("lab", "sim", serde_json::to_value(fast_fleet(1)).unwrap(), None).unwrap_err();
     assert!(matches!(err, CoreError::AccountExists(_)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_sees_an_operation_and_its_result_through_the_shared_store() {
+    let fx = Fixture::new(fast_fleet(4)).synced().await;
+    // A second engine on the same data directory, as the desktop app is to `pdk`.
+    let store = Arc::new(Store::open(&fx.dir.path().join("powerdeck.sqlite")).unwrap());
+    let other = Engine::with_store(store, fx.dir.path(), fast_engine_config()).unwrap();
+    let mut events = other.bus().subscribe();
+    other.follow_other_processes(Duration::from_millis(50));
+
+    let vm = fx.first_in(PowerState::Running);
+    let op = fx.run(&vm, OpKind::Stop, OpOptions::default()).await;
+    assert_eq!(op.phase, OpPhase::Succeeded);
+
+    let (mut saw_stopped, mut saw_done) = (false, false);
+    tokio::time::timeout(PATIENCE, async {
+        while !(saw_stopped && saw_done) {
+            match events.recv().await.unwrap() {
+                Event::VmsChanged { changes, .. } => saw_stopped |= changes.iter().any(|c| c.vm.id == vm.id && c.vm.state == PowerState::Stopped && !c.drift),
+                Event::Operation { op: o } => saw_done |= o.id == op.id && o.phase == OpPhase::Succeeded,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the other process never heard of the stop");
+
+    // Its own changes are not echoed back a second time.
+    let mut own = other.bus().subscribe();
+    other.start(Workers::DRIVER, Some(&[fx.account.id])).unwrap();
+    let second = fx.vms().into_iter().find(|v| v.state == PowerState::Running && v.id != vm.id).unwrap();
+    let mine = other.request(second.id, OpKind::Stop, OpOptions::default()).await.unwrap();
+    tokio::time::timeout(PATIENCE, other.wait(mine.id, |_| {})).await.unwrap().unwrap();
+    // Give the follower a few of its 50 ms passes to (wrongly) repeat anything.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut stopped_events = 0;
+    while let Ok(e) = own.try_recv() {
+        if let Event::VmsChanged { changes, .. } = e {
+            stopped_events += changes.iter().filter(|c| c.vm.id == second.id && c.vm.state == PowerState::Stopped).count();
+        }
+    }
+    assert_eq!(stopped_events, 1, "the stop is published once, by the process that made it");
+}

@@ -4,6 +4,7 @@
 
 pub mod config;
 mod feed;
+mod follow;
 mod ops;
 mod sync;
 
@@ -35,6 +36,15 @@ pub struct Workers {
     pub tiers: bool,
     /// The provider's change feed, where it has one.
     pub feed: bool,
+}
+
+impl Engine {
+    /// Publish changes other processes (another `pdk`, the app) make to the
+    /// same data directory. Call once per process.
+    pub fn follow_other_processes(self: &Arc<Self>, every: std::time::Duration) {
+        let handle = tokio::spawn(follow::follow_loop(self.clone(), every));
+        self.tasks.lock().unwrap().push(handle);
+    }
 }
 
 impl Workers {

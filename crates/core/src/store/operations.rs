@@ -126,6 +126,18 @@ impl Store {
         })
     }
 
+    /// Operations that may have moved since `since`: every unfinished one,
+    /// and those requested or finished after it.
+    pub fn operations_touched_since(&self, since: Millis) -> StoreResult<Vec<Operation>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "{SELECT} WHERE o.phase IN {ACTIVE} OR o.requested_at >= ?1 OR o.finished_at >= ?1 ORDER BY o.id"
+            ))?;
+            let rows = stmt.query_map([since], row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(|r| finish(r).map(|r| r.op)).collect()
+        })
+    }
+
     /// Most recent operations first; `vm_id` narrows to one VM.
     pub fn recent_operations(&self, vm_id: Option<i64>, limit: u32) -> StoreResult<Vec<Operation>> {
         self.read(|c| {

@@ -1,0 +1,127 @@
+//! IPC commands: each validates its input and calls the core. Errors reach
+//! the window as one readable sentence.
+
+use crate::AppState;
+use powerdeck_core::model::{HistoryEntry, OpKind, Operation, Vm};
+use powerdeck_core::provider::Capabilities;
+use powerdeck_core::store::VmFilter;
+use powerdeck_core::OpOptions;
+use serde::Serialize;
+use tauri::State;
+
+/// Most VMs one bulk action may name (a fat-fingered "select all" on a huge
+/// inventory should hit the confirmation, not this; this guards the IPC).
+const MAX_BULK: usize = 10_000;
+
+#[derive(Serialize)]
+pub struct AccountInfo {
+    id: i64,
+    name: String,
+    kind: String,
+    is_demo: bool,
+    /// `None` when the account cannot be reached or configured right now.
+    capabilities: Option<Capabilities>,
+}
+
+#[derive(Serialize)]
+pub struct Inventory {
+    vms: Vec<Vm>,
+    /// Operations still in flight, so rows can show "Waiting for status update…".
+    operations: Vec<Operation>,
+    accounts: Vec<AccountInfo>,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+#[tauri::command]
+pub fn list_vms(state: State<'_, AppState>) -> Result<Inventory, String> {
+    let engine = &state.engine;
+    let store = engine.store();
+    let mut operations = Vec::new();
+    let mut accounts = Vec::new();
+    for a in store.accounts().map_err(err)? {
+        operations.extend(store.active_operations(a.id).map_err(err)?.into_iter().map(|r| r.op));
+        let capabilities = engine.runtime(a.id).ok().map(|rt| rt.caps);
+        accounts.push(AccountInfo { id: a.id, name: a.name, kind: a.kind, is_demo: a.is_demo, capabilities });
+    }
+    let vms = store.vms(&VmFilter::default()).map_err(err)?;
+    Ok(Inventory { vms, operations, accounts })
+}
+
+#[derive(Serialize)]
+pub struct VmDetails {
+    vm: Vm,
+    history: Vec<HistoryEntry>,
+    operations: Vec<Operation>,
+}
+
+#[tauri::command]
+pub fn vm_details(state: State<'_, AppState>, vm_id: i64) -> Result<VmDetails, String> {
+    let store = state.engine.store();
+    let vm = store.vm(vm_id).map_err(err)?.ok_or_else(|| format!("VM #{vm_id} no longer exists"))?;
+    Ok(VmDetails { history: store.history(vm_id, 200).map_err(err)?, operations: store.recent_operations(Some(vm_id), 20).map_err(err)?, vm })
+}
+
+#[derive(Serialize)]
+pub struct Requested {
+    vm_id: i64,
+    operation: Option<Operation>,
+    error: Option<String>,
+}
+
+/// Start one operation per VM. Returns once each provider accepted or
+/// refused; the window follows the rest through events.
+#[tauri::command]
+pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kind: String, force: bool) -> Result<Vec<Requested>, String> {
+    let kind = OpKind::parse(&kind).ok_or_else(|| format!("'{kind}' is not an operation Powerdeck knows"))?;
+    if vm_ids.is_empty() || vm_ids.len() > MAX_BULK {
+        return Err(format!("name between 1 and {MAX_BULK} VMs"));
+    }
+    let engine = state.engine.clone();
+    let mut out = Vec::with_capacity(vm_ids.len());
+    for vm_id in vm_ids {
+        let opts = OpOptions { allow_force: force, graceful_timeout: None };
+        let r = engine.request(vm_id, kind, opts).await;
+        out.push(match r {
+            Ok(op) => Requested { vm_id, operation: Some(op), error: None },
+            Err(e) => Requested { vm_id, operation: None, error: Some(e.to_string()) },
+        });
+    }
+    Ok(out)
+}
+
+#[tauri::command]
+pub fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountInfo>, String> {
+    let engine = &state.engine;
+    Ok(engine
+        .store()
+        .accounts()
+        .map_err(err)?
+        .into_iter()
+        .map(|a| AccountInfo { capabilities: engine.runtime(a.id).ok().map(|rt| rt.caps), id: a.id, name: a.name, kind: a.kind, is_demo: a.is_demo })
+        .collect())
+}
+
+#[tauri::command]
+pub fn recent_activity(state: State<'_, AppState>) -> Result<Vec<Operation>, String> {
+    state.engine.store().recent_operations(None, 100).map_err(err)
+}
+
+/// Ask every account for a full sync now (the tray's "Refresh all" too).
+#[tauri::command]
+pub fn sync_all(state: State<'_, AppState>) -> Result<usize, String> {
+    crate::tray::refresh_all(&state.engine)
+}
+
+#[derive(Serialize)]
+pub struct Status {
+    data_dir: String,
+    in_flight: usize,
+}
+
+#[tauri::command]
+pub fn status(state: State<'_, AppState>) -> Result<Status, String> {
+    Ok(Status { data_dir: state.engine.data_dir().display().to_string(), in_flight: crate::tray::in_flight(&state.engine)? })
+}

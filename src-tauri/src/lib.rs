@@ -1,0 +1,89 @@
+//! The desktop shell: thin by design. It opens the engine on the shared data
+//! directory, exposes a few IPC commands, forwards engine events to the
+//! webview, raises notifications and keeps the tray. Everything that decides
+//! anything lives in `powerdeck-core`.
+
+mod bridge;
+mod commands;
+mod notify;
+mod tray;
+
+use powerdeck_core::{Engine, Workers};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tauri::Manager;
+
+/// What every command and background task shares.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+}
+
+/// `--data-dir DIR` (or `--data-dir=DIR`), like `pdk`.
+fn data_dir_flag() -> Option<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--data-dir" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.strip_prefix("--data-dir=") {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("POWERDECK_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let dir = powerdeck_core::paths::data_dir(data_dir_flag().as_deref());
+    let engine = match Engine::open(&dir) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("powerdeck: cannot open the data directory {}: {e}", dir.display());
+            std::process::exit(1);
+        }
+    };
+
+    tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .manage(AppState { engine: engine.clone() })
+        .invoke_handler(tauri::generate_handler![
+            commands::list_vms,
+            commands::vm_details,
+            commands::request_operation,
+            commands::list_accounts,
+            commands::recent_activity,
+            commands::sync_all,
+            commands::status,
+        ])
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            tray::install(&handle)?;
+            let engine = engine.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = engine.start(Workers::ALL, None) {
+                    tracing::error!(error = %e, "the engine did not start");
+                }
+                engine.follow_other_processes(Duration::from_secs(1));
+                bridge::run(handle, engine).await;
+            });
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window keeps Powerdeck in the tray, still watching.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                if window.app_handle().tray_by_id(tray::TRAY_ID).is_some() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+        .run(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("powerdeck: the window could not start: {e}");
+            std::process::exit(1);
+        });
+}

@@ -1,0 +1,78 @@
+//! Native notifications for what an admin wants to hear about without
+//! looking: operations that ended, and drift (someone else changed a VM).
+//! Each operation is announced once; a burst becomes one summary.
+
+use powerdeck_core::model::{OpPhase, Operation};
+use powerdeck_core::Event;
+use std::collections::HashSet;
+use tauri::AppHandle;
+use tauri_plugin_notification::NotificationExt;
+
+/// More messages than this in one batch become a single summary.
+const SUMMARY_OVER: usize = 3;
+
+pub struct Notifier {
+    app: AppHandle,
+    announced: HashSet<i64>,
+}
+
+impl Notifier {
+    pub fn new(app: AppHandle) -> Self {
+        Self { app, announced: HashSet::new() }
+    }
+
+    pub fn observe(&mut self, batch: &[Event]) {
+        let mut lines: Vec<(String, String)> = Vec::new();
+        for e in batch {
+            match e {
+                Event::Operation { op } if op.phase.is_terminal() && self.announced.insert(op.id) => lines.push(operation_message(op)),
+                Event::VmsChanged { changes, .. } => {
+                    for c in changes.iter().filter(|c| c.drift) {
+                        let from = c.from.map(|f| f.to_string()).unwrap_or_default();
+                        lines.push(("Changed outside Powerdeck".into(), format!("{} ({}) went from {from} to {}", c.vm.name, c.vm.account, c.vm.state)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if lines.is_empty() {
+            return;
+        }
+        if lines.len() > SUMMARY_OVER {
+            let body = lines.iter().take(SUMMARY_OVER).map(|(_, b)| b.as_str()).collect::<Vec<_>>().join("\n");
+            self.show(&format!("{} changes", lines.len()), &format!("{body}\n…and {} more", lines.len() - SUMMARY_OVER));
+        } else {
+            for (title, body) in lines {
+                self.show(&title, &body);
+            }
+        }
+        // Keep the memory of announced operations bounded.
+        if self.announced.len() > 10_000 {
+            self.announced.clear();
+        }
+    }
+
+    fn show(&self, title: &str, body: &str) {
+        if let Err(e) = self.app.notification().builder().title(title).body(body).show() {
+            tracing::warn!(error = %e, "notification not shown");
+        }
+    }
+}
+
+fn operation_message(op: &Operation) -> (String, String) {
+    let what = format!("{} {}", capitalise(op.kind.as_str()), op.vm_name);
+    match op.phase {
+        OpPhase::Succeeded => {
+            let how = op.shutdown_method.map(|m| format!(" ({})", m.as_str())).unwrap_or_default();
+            let state = op.new_state.map(|s| s.to_string()).unwrap_or_default();
+            (format!("{what}: done"), format!("{} is {state}{how}, verified with {}.", op.vm_name, op.account))
+        }
+        OpPhase::TimedOut => (format!("{what}: timed out"), op.error.clone().unwrap_or_else(|| "no verified state before the deadline".into())),
+        _ => (format!("{what}: failed"), op.error.clone().unwrap_or_else(|| "the provider refused".into())),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Inside the virtual display and D-Bus session: a fresh data directory,
+# tauri-driver, then the scenario.
+set -euo pipefail
+POWERDECK_DATA_DIR="$(mktemp -d)"
+export POWERDECK_DATA_DIR
+tauri-driver --port 4444 >"$POWERDECK_DATA_DIR/tauri-driver.log" 2>&1 &
+DRIVER=$!
+trap 'kill $DRIVER 2>/dev/null || true; rm -rf "$POWERDECK_DATA_DIR"' EXIT
+for _ in $(seq 1 100); do
+  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4444/status')" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+"${POWERDECK_VENV:-.venv}/bin/python" tests/e2e/test_app.py

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""The desktop app end to end: the real binary in a real WebKit webview,
+driven over WebDriver (tauri-driver + WebKitWebDriver), with `pdk` as a
+second process on the same data directory and dunst as the notification
+daemon. Run by tests/e2e/run.sh inside xvfb-run and dbus-run-session."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "target" / "debug" / "powerdeck"
+PDK = ROOT / "target" / "debug" / "pdk"
+DATA = os.environ["POWERDECK_DATA_DIR"]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+PATIENCE = 40.0
+
+
+def pdk(*args):
+    out = subprocess.run([str(PDK), "--data-dir", DATA, *args], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError(f"pdk {args} failed: {out.stderr}")
+    return out.stdout
+
+
+def wait_until(what, check, patience=PATIENCE):
+    deadline = time.time() + patience
+    last_error = None
+    while time.time() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except StaleElementReferenceException as e:  # the virtualised grid re-rendered
+            last_error = e
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting until {what} ({last_error})")
+
+
+def row(driver, name):
+    rows = driver.find_elements(By.CSS_SELECTOR, f'.row[data-vm-name="{name}"]')
+    return rows[0] if rows else None
+
+
+def row_text(driver, name, cell):
+    r = row(driver, name)
+    return r.find_element(By.CSS_SELECTOR, cell).text if r else ""
+
+
+def search(driver, text):
+    box = driver.find_element(By.ID, "search")
+    driver.execute_script("arguments[0].value = ''; arguments[0].dispatchEvent(new Event('input'))", box)
+    if text:
+        box.send_keys(text)
+
+
+def notifications():
+    """What reached the notification daemon (dunst), newest first."""
+    out = subprocess.run(["dunstctl", "history"], capture_output=True, text=True)
+    if out.returncode != 0:
+        return []
+    data = json.loads(out.stdout)
+    items = data.get("data", [[]])[0]
+    return [(i["summary"]["data"], i["body"]["data"]) for i in items]
+
+
+def main():
+    # The demo fleet, created on first use of the data directory.
+    vms = json.loads(pdk("vms", "list", "--json"))
+    running = [v for v in vms if v["state"] == "running" and v.get("tools") == "running"]
+    assert len(running) >= 2, "the demo fleet has running VMs with tools"
+    ui_vm, cli_vm = running[0]["name"], running[1]["name"]
+    for name in (ui_vm, cli_vm):
+        pdk("sim", "stubborn", "demo", name, "--on", "false")
+
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": str(APP)})
+    driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options)
+    try:
+        wait_until("the window is ready", lambda: driver.execute_script("return document.body.dataset.ready") == "true")
+        wait_until("the demo fleet appears", lambda: driver.find_element(By.ID, "summary").text.startswith(f"{len(vms)} VMs"))
+        assert driver.find_elements(By.CSS_SELECTOR, ".row"), "rows are rendered"
+        # Set a marker that a page reload would wipe.
+        driver.execute_script("window.__noReload = 'still here'")
+
+        # Stop a VM through the UI, confirming in the dialog.
+        search(driver, ui_vm)
+        wait_until("the VM's row is shown", lambda: row(driver, ui_vm))
+        row(driver, ui_vm).find_element(By.CSS_SELECTOR, 'button[data-action="stop"]').click()
+        wait_until("the confirmation dialog opens", lambda: driver.find_element(By.ID, "confirm").get_attribute("open") is not None)
+        assert ui_vm in driver.find_element(By.ID, "confirm-text").text
+        driver.find_element(By.ID, "confirm-ok").click()
+
+        wait_until("the row says it is waiting", lambda: "Waiting for status update…" in row_text(driver, ui_vm, ".c-status"))
+        wait_until("the row shows the verified stopped state", lambda: row_text(driver, ui_vm, ".c-state") == "stopped" and "Waiting" not in row_text(driver, ui_vm, ".c-status"))
+        assert driver.execute_script("return window.__noReload") == "still here", "the page was never reloaded"
+
+        # The notification really reached the daemon.
+        wait_until("the notification reaches dunst", lambda: any(ui_vm in s and "done" in s for s, _ in notifications()))
+
+        # The details panel shows the transition, learned from the operation.
+        row(driver, ui_vm).find_element(By.CSS_SELECTOR, ".c-name").click()
+        wait_until("the history shows stopping then stopped", lambda: driver.find_elements(By.CSS_SELECTOR, '#details .history li[data-to="stopped"]') and driver.find_elements(By.CSS_SELECTOR, '#details .history li[data-to="stopping"]'))
+        history = driver.find_element(By.CSS_SELECTOR, "#details .history").text
+        assert "operation" in history, history
+        assert "graceful" in driver.find_element(By.CSS_SELECTOR, "#details .ops").text
+
+        # An operation started by another process shows up by itself.
+        pdk("vm", "stop", cli_vm, "--yes", "--no-wait")
+        search(driver, cli_vm)
+        wait_until("the pdk-started stop shows in the window", lambda: row_text(driver, cli_vm, ".c-state") in ("stopping", "stopped"))
+        wait_until("and ends verified stopped", lambda: row_text(driver, cli_vm, ".c-state") == "stopped" and "Waiting" not in row_text(driver, cli_vm, ".c-status"))
+        assert driver.execute_script("return window.__noReload") == "still here"
+
+        # The whole fleet again, with the first VM's details open, for the README.
+        search(driver, "")
+        wait_until("every VM is listed again", lambda: driver.find_element(By.ID, "summary").text.startswith(f"{len(vms)} VMs") and "shown" not in driver.find_element(By.ID, "summary").text)
+        wait_until("the stopped VM is in view", lambda: row(driver, ui_vm))
+        row(driver, ui_vm).find_element(By.CSS_SELECTOR, ".c-name").click()
+        wait_until("its details are open", lambda: driver.find_elements(By.CSS_SELECTOR, '#details .history li[data-to="stopped"]'))
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOT))
+        print(f"e2e: all checks passed; screenshot in {SCREENSHOT}")
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print(f"e2e FAILED: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,391 @@
+// Powerdeck's window. It renders what the engine stored and applies the
+// engine's events as they come; it never decides a VM's state itself.
+
+const { invoke } = window.__TAURI__.core;
+const { listen } = window.__TAURI__.event;
+
+const ROW_HEIGHT = 34;
+const OVERSCAN = 8;
+const TRANSITIONAL = new Set(["starting", "stopping", "rebooting", "suspending", "resuming", "deallocating", "migrating"]);
+const TERMINAL = new Set(["succeeded", "failed", "timed-out"]);
+const DESTRUCTIVE = new Set(["stop", "force-stop", "reboot", "suspend", "hibernate"]);
+const ACTION_LABELS = { start: "Start", stop: "Stop", "force-stop": "Force stop", reboot: "Reboot", suspend: "Suspend", hibernate: "Hibernate" };
+
+const state = {
+  vms: new Map(),        // id → Vm
+  ops: new Map(),        // vm id → latest operation (in flight, or ended with a message to show)
+  accounts: new Map(),   // id → {name, kind, capabilities}
+  drift: [],             // recent out-of-band changes, newest first
+  selected: new Set(),
+  shown: [],             // ids after filter + sort
+  sort: { key: "name", dir: 1 },
+  detailsFor: null,
+};
+
+const $ = (sel) => document.querySelector(sel);
+const grid = $("#grid");
+const rowsEl = $("#grid-rows");
+const spacer = $("#grid-spacer");
+
+// ---------- formatting ----------
+
+function ago(ms) {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(ms).toLocaleString();
+}
+
+function elapsed(ms) {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("data-")) e.setAttribute(k, v);
+    else if (k === "title") e.title = v;
+    else e[k] = v;
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
+
+function toast(text, kind = "error") {
+  const t = el("div", { class: `toast ${kind}` }, text);
+  $("#toasts").append(t);
+  setTimeout(() => t.remove(), 8000);
+}
+
+// ---------- what a row shows ----------
+
+function activeOp(vm) {
+  const op = state.ops.get(vm.id);
+  return op && !TERMINAL.has(op.phase) ? op : null;
+}
+
+/// Waiting while an operation is in flight or the VM is passing through a
+/// transitional state; a finished failure stays visible until the next action.
+function statusOf(vm) {
+  const op = state.ops.get(vm.id);
+  if (op && !TERMINAL.has(op.phase)) {
+    if (Date.now() > op.deadline_at + 5000) return { kind: "late", text: `No verified state by the ${op.kind} deadline` };
+    return { kind: "waiting", text: "Waiting for status update…", since: op.requested_at };
+  }
+  if (TRANSITIONAL.has(vm.state)) return { kind: "waiting", text: "Waiting for status update…", since: vm.last_state_change_at };
+  if (op && op.phase === "failed") return { kind: "failed", text: `${ACTION_LABELS[op.kind]} failed: ${op.error || "refused"}` };
+  if (op && op.phase === "timed-out") return { kind: "failed", text: `${ACTION_LABELS[op.kind]} timed out: ${op.error || ""}` };
+  if (vm.stale) return { kind: "stale", text: `Provider unreachable — last seen ${ago(vm.last_seen_at)}` };
+  return { kind: "ok", text: "" };
+}
+
+function actionsFor(vm) {
+  const caps = state.accounts.get(vm.account_id)?.capabilities;
+  if (!caps || activeOp(vm) || TRANSITIONAL.has(vm.state) || vm.state === "missing" || vm.state === "terminated") return [];
+  const out = [];
+  if (["stopped", "suspended", "deallocated", "paused"].includes(vm.state)) out.push("start");
+  if (vm.state === "running") {
+    if (caps.graceful_stop || caps.force_stop) out.push("stop");
+    if (caps.force_stop) out.push("force-stop");
+    if (caps.guest_reboot || caps.reset) out.push("reboot");
+    if (caps.suspend) out.push("suspend");
+    if (caps.hibernate) out.push("hibernate");
+  }
+  return out;
+}
+
+// ---------- the virtualised grid ----------
+
+function matches(vm, q, st, acc) {
+  if (st && vm.state !== st) return false;
+  if (acc && String(vm.account_id) !== acc) return false;
+  if (!q) return true;
+  return vm.name.toLowerCase().includes(q) || vm.provider_id.toLowerCase().includes(q) || vm.account.toLowerCase().includes(q) || (vm.location || "").toLowerCase().includes(q);
+}
+
+function recompute() {
+  const q = $("#search").value.trim().toLowerCase();
+  const st = $("#filter-state").value;
+  const acc = $("#filter-account").value;
+  const { key, dir } = state.sort;
+  state.shown = [...state.vms.values()]
+    .filter((vm) => matches(vm, q, st, acc))
+    .sort((a, b) => {
+      const x = a[key], y = b[key];
+      return (x < y ? -1 : x > y ? 1 : a.id - b.id) * dir;
+    })
+    .map((vm) => vm.id);
+  spacer.style.height = `${state.shown.length * ROW_HEIGHT}px`;
+  render();
+  renderSummary();
+}
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; render(); renderSummary(); });
+}
+
+/// Rows currently in the DOM, by VM id. A row is rebuilt only when what it
+/// shows changed, so a click never lands on an element being replaced.
+const rendered = new Map();
+
+function signature(vm, index) {
+  const st = statusOf(vm);
+  return JSON.stringify([index, vm.name, vm.account, vm.state, vm.raw_state, vm.tools, vm.stale, vm.last_state_change_at,
+    st.kind, st.text, st.since, state.selected.has(vm.id), state.detailsFor === vm.id, actionsFor(vm)]);
+}
+
+function render() {
+  const first = Math.max(0, Math.floor(grid.scrollTop / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(state.shown.length, Math.ceil((grid.scrollTop + grid.clientHeight) / ROW_HEIGHT) + OVERSCAN);
+  const keep = new Set();
+  for (let i = first; i < last; i++) {
+    const vm = state.vms.get(state.shown[i]);
+    if (!vm) continue;
+    keep.add(vm.id);
+    const sig = signature(vm, i);
+    const had = rendered.get(vm.id);
+    if (had && had.sig === sig) continue;
+    const fresh = rowFor(vm, i);
+    if (had) had.el.replaceWith(fresh); else rowsEl.append(fresh);
+    rendered.set(vm.id, { el: fresh, sig });
+  }
+  for (const [id, r] of rendered) {
+    if (!keep.has(id)) { r.el.remove(); rendered.delete(id); }
+  }
+}
+
+/// The once-a-second tick: only the clocks move.
+function tick() {
+  for (const e of rowsEl.querySelectorAll("[data-since]")) e.textContent = elapsed(Number(e.dataset.since));
+  for (const e of rowsEl.querySelectorAll("[data-at]")) e.textContent = ago(Number(e.dataset.at));
+  // A row whose operation ran past its deadline must stop spinning.
+  if ([...state.ops.values()].some((o) => !TERMINAL.has(o.phase) && Date.now() > o.deadline_at + 5000)) scheduleRender();
+}
+
+function rowFor(vm, index) {
+  const status = statusOf(vm);
+  const row = el("div", { class: `row${state.selected.has(vm.id) ? " selected" : ""}${state.detailsFor === vm.id ? " focused" : ""}`, "data-vm-id": vm.id, "data-vm-name": vm.name });
+  row.style.top = `${index * ROW_HEIGHT}px`;
+  const box = el("input", { type: "checkbox", checked: state.selected.has(vm.id), title: "Select" });
+  box.addEventListener("click", (e) => { e.stopPropagation(); toggleSelect(vm.id, box.checked); });
+  const statusCell = el("span", { class: `c-status status-${status.kind}` });
+  if (status.kind === "waiting") statusCell.append(el("span", { class: "spinner" }), `${status.text} `, el("span", { class: "elapsed", "data-since": status.since }, elapsed(status.since)));
+  else statusCell.append(status.text);
+  const actions = el("span", { class: "c-actions" });
+  for (const a of actionsFor(vm)) {
+    const b = el("button", { class: `act act-${a}`, "data-action": a, title: ACTION_LABELS[a] }, ACTION_LABELS[a]);
+    b.addEventListener("click", (e) => { e.stopPropagation(); requestOps([vm.id], a); });
+    actions.append(b);
+  }
+  row.append(
+    el("span", { class: "c-sel" }, box),
+    el("span", { class: "c-name", title: vm.provider_id }, vm.name),
+    el("span", { class: "c-account" }, `${vm.account} · ${state.accounts.get(vm.account_id)?.kind ?? ""}`),
+    el("span", { class: "c-state" }, el("span", { class: `badge state-${vm.state}${vm.stale ? " stale" : ""}` }, vm.stale ? `${vm.state} (stale)` : vm.state)),
+    el("span", { class: "c-raw" }, vm.raw_state),
+    el("span", { class: "c-tools" }, vm.tools ?? "—"),
+    el("span", { class: "c-change", title: new Date(vm.last_state_change_at).toLocaleString(), "data-at": vm.last_state_change_at }, ago(vm.last_state_change_at)),
+    statusCell,
+    actions,
+  );
+  row.addEventListener("click", () => openDetails(vm.id));
+  return row;
+}
+
+function renderSummary() {
+  const inFlight = [...state.ops.values()].filter((o) => !TERMINAL.has(o.phase)).length;
+  const stale = [...state.vms.values()].filter((v) => v.stale).length;
+  let text = `${state.vms.size} VMs`;
+  if (state.shown.length !== state.vms.size) text += ` (${state.shown.length} shown)`;
+  if (inFlight) text += ` · ${inFlight} in flight`;
+  if (stale) text += ` · ${stale} stale`;
+  $("#summary").textContent = text;
+  const bulk = $("#bulk");
+  bulk.hidden = state.selected.size === 0;
+  $("#bulk-count").textContent = `${state.selected.size} selected`;
+}
+
+function toggleSelect(id, on) {
+  if (on) state.selected.add(id); else state.selected.delete(id);
+  scheduleRender();
+}
+
+// ---------- details panel ----------
+
+async function openDetails(vmId) {
+  state.detailsFor = vmId;
+  scheduleRender();
+  const panel = $("#details");
+  panel.hidden = false;
+  try {
+    const d = await invoke("vm_details", { vmId });
+    if (state.detailsFor !== vmId) return;
+    const vm = d.vm;
+    const close = el("button", { class: "quiet close", title: "Close" }, "×");
+    close.addEventListener("click", () => { state.detailsFor = null; panel.hidden = true; scheduleRender(); });
+    const ops = el("ol", { class: "ops" }, ...d.operations.map((o) => el("li", { class: `op phase-${o.phase}` },
+      el("strong", {}, `${ACTION_LABELS[o.kind]} — ${o.phase}`),
+      ` ${o.previous_state ?? "?"} → ${o.new_state ?? "…"}`,
+      o.shutdown_method ? ` · ${o.shutdown_method}` : "",
+      o.finished_at ? ` · ${((o.finished_at - o.requested_at) / 1000).toFixed(1)} s` : "",
+      o.job_id ? ` · job ${o.job_id}` : "",
+      o.error ? el("div", { class: "error" }, o.error) : null,
+      el("div", { class: "when" }, new Date(o.requested_at).toLocaleString()))));
+    const history = el("ol", { class: "history" }, ...d.history.map((h) => el("li", { "data-to": h.to_state },
+      el("span", { class: "when" }, new Date(h.at).toLocaleTimeString()),
+      ` ${h.from_state ?? "—"} → `, el("strong", {}, h.to_state),
+      ` (${h.raw_state}) `, el("span", { class: `source source-${h.source}` }, h.source))));
+    panel.replaceChildren(
+      close,
+      el("h2", {}, vm.name),
+      el("dl", {},
+        el("dt", {}, "State"), el("dd", {}, el("span", { class: `badge state-${vm.state}` }, vm.state), ` raw: ${vm.raw_state}`),
+        el("dt", {}, "Provider id"), el("dd", {}, vm.provider_id),
+        el("dt", {}, "Account"), el("dd", {}, vm.account),
+        el("dt", {}, "Location"), el("dd", {}, vm.location ?? "—"),
+        el("dt", {}, "Guest tools"), el("dd", {}, vm.tools ?? "not reported"),
+        el("dt", {}, "Last seen"), el("dd", {}, `${ago(vm.last_seen_at)}${vm.stale ? " (provider unreachable)" : ""}`)),
+      el("h3", {}, "Operations"), d.operations.length ? ops : el("p", { class: "quiet" }, "None yet."),
+      el("h3", {}, "History"), history);
+  } catch (e) {
+    panel.replaceChildren(el("p", { class: "error" }, String(e)));
+  }
+}
+
+// ---------- operations ----------
+
+function confirmDialog(text, offerForce) {
+  const dlg = $("#confirm");
+  $("#confirm-text").textContent = text;
+  $("#confirm-force-label").hidden = !offerForce;
+  $("#confirm-force").checked = false;
+  return new Promise((resolve) => {
+    dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok" ? { force: $("#confirm-force").checked } : null), { once: true });
+    dlg.showModal();
+  });
+}
+
+async function requestOps(ids, kind) {
+  let force = kind === "force-stop";
+  if (DESTRUCTIVE.has(kind) || ids.length > 1) {
+    const names = ids.slice(0, 5).map((id) => state.vms.get(id)?.name).join(", ");
+    const more = ids.length > 5 ? ` and ${ids.length - 5} more` : "";
+    const answer = await confirmDialog(`${ACTION_LABELS[kind]} ${names}${more}?`, kind === "stop" || kind === "reboot");
+    if (!answer) return;
+    force = force || answer.force;
+  }
+  try {
+    const results = await invoke("request_operation", { vmIds: ids, kind, force });
+    for (const r of results) {
+      if (r.operation) state.ops.set(r.vm_id, r.operation);
+      if (r.error) toast(`${state.vms.get(r.vm_id)?.name ?? r.vm_id}: ${r.error}`);
+    }
+  } catch (e) {
+    toast(String(e));
+  }
+  scheduleRender();
+}
+
+// ---------- events from the engine ----------
+
+function applyEvents(events) {
+  let structural = false;
+  for (const ev of events) {
+    switch (ev.type) {
+      case "vms-changed":
+        for (const c of ev.changes) {
+          if (!state.vms.has(c.vm.id)) structural = true;
+          state.vms.set(c.vm.id, c.vm);
+          if (c.drift) state.drift.unshift({ at: Date.now(), vm: c.vm.name, account: c.vm.account, from: c.from, to: c.vm.state });
+        }
+        break;
+      case "vms-stale":
+        for (const vm of state.vms.values()) if (vm.account_id === ev.account_id && vm.state !== "missing") vm.stale = true;
+        break;
+      case "operation": {
+        const prev = state.ops.get(ev.op.vm_id);
+        if (!prev || prev.id <= ev.op.id) state.ops.set(ev.op.vm_id, ev.op);
+        break;
+      }
+      case "account-error":
+        toast(`${ev.account}: ${ev.message}`);
+        break;
+    }
+  }
+  state.drift.length = Math.min(state.drift.length, 200);
+  if (structural || $("#filter-state").value || $("#search").value) recompute(); else scheduleRender();
+  if (state.detailsFor !== null && events.some((e) => (e.type === "vms-changed" && e.changes.some((c) => c.vm.id === state.detailsFor)) || (e.type === "operation" && e.op.vm_id === state.detailsFor))) {
+    openDetails(state.detailsFor);
+  }
+  if (!$("#activity").hidden) renderActivity();
+}
+
+async function load() {
+  const inv = await invoke("list_vms");
+  state.vms = new Map(inv.vms.map((v) => [v.id, v]));
+  state.accounts = new Map(inv.accounts.map((a) => [a.id, a]));
+  for (const op of inv.operations) state.ops.set(op.vm_id, op);
+  const states = [...new Set(inv.vms.map((v) => v.state))].sort();
+  $("#filter-state").replaceChildren(el("option", { value: "" }, "All states"), ...states.map((s) => el("option", { value: s }, s)));
+  $("#filter-account").replaceChildren(el("option", { value: "" }, "All accounts"), ...inv.accounts.map((a) => el("option", { value: String(a.id) }, `${a.name} (${a.kind})`)));
+  recompute();
+}
+
+async function renderActivity() {
+  try {
+    const ops = await invoke("recent_activity");
+    $("#activity-ops").replaceChildren(...ops.map((o) => el("li", { class: `phase-${o.phase}` },
+      el("span", { class: "when" }, new Date(o.requested_at).toLocaleTimeString()),
+      ` ${ACTION_LABELS[o.kind]} ${o.vm_name} (${o.account}): `, el("strong", {}, o.phase),
+      o.error ? ` — ${o.error}` : "")));
+    $("#activity-drift").replaceChildren(...state.drift.map((d) => el("li", {},
+      el("span", { class: "when" }, new Date(d.at).toLocaleTimeString()), ` ${d.vm} (${d.account}): ${d.from ?? "?"} → ${d.to}`)));
+  } catch (e) {
+    toast(String(e));
+  }
+}
+
+// ---------- wiring ----------
+
+grid.addEventListener("scroll", () => scheduleRender(), { passive: true });
+window.addEventListener("resize", () => scheduleRender());
+for (const id of ["#search", "#filter-state", "#filter-account"]) {
+  $(id).addEventListener("input", recompute);
+  $(id).addEventListener("change", recompute);
+}
+for (const h of document.querySelectorAll(".sortable")) {
+  h.addEventListener("click", () => {
+    const key = h.dataset.sort;
+    state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : 1 };
+    recompute();
+  });
+}
+$("#select-all").addEventListener("change", (e) => {
+  state.selected = e.target.checked ? new Set(state.shown) : new Set();
+  scheduleRender();
+});
+$("#bulk-clear").addEventListener("click", () => { state.selected.clear(); $("#select-all").checked = false; scheduleRender(); });
+for (const b of document.querySelectorAll("[data-bulk]")) b.addEventListener("click", () => requestOps([...state.selected], b.dataset.bulk));
+$("#refresh-all").addEventListener("click", async () => {
+  try { await invoke("sync_all"); } catch (e) { toast(String(e)); }
+});
+for (const t of document.querySelectorAll(".tab")) {
+  t.addEventListener("click", () => {
+    for (const x of document.querySelectorAll(".tab")) x.classList.toggle("active", x === t);
+    for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== t.dataset.view;
+    if (t.dataset.view === "activity") renderActivity();
+  });
+}
+// Elapsed times and "… ago" move on by themselves.
+setInterval(tick, 1000);
+
+await listen("powerdeck://events", (e) => applyEvents(e.payload));
+await listen("powerdeck://resync", () => load());
+await load();
+document.body.dataset.ready = "true";
