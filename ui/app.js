@@ -380,8 +380,111 @@ for (const t of document.querySelectorAll(".tab")) {
     for (const x of document.querySelectorAll(".tab")) x.classList.toggle("active", x === t);
     for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== t.dataset.view;
     if (t.dataset.view === "activity") renderActivity();
+    if (t.dataset.view === "accounts") renderAccounts();
+    if (t.dataset.view === "settings") renderSettings();
   });
 }
+// ---------- accounts ----------
+
+function capsText(c) {
+  if (!c) return "unreachable or misconfigured";
+  const can = [];
+  if (c.graceful_stop) can.push("graceful stop");
+  if (c.force_stop) can.push("force stop");
+  if (c.guest_reboot) can.push("reboot");
+  if (c.suspend) can.push("suspend");
+  if (c.hibernate) can.push("hibernate");
+  if (c.change_feed) can.push("live feed");
+  return can.join(", ");
+}
+
+async function renderAccounts() {
+  const body = $("#accounts-table tbody");
+  try {
+    const accounts = await invoke("list_accounts");
+    body.replaceChildren(...accounts.map((a) => {
+      const test = el("button", {}, "Test");
+      test.addEventListener("click", async () => {
+        $("#accounts-result").textContent = `Testing ${a.name}…`;
+        try { $("#accounts-result").textContent = `${a.name}: ${await invoke("test_account", { name: a.name })}`; }
+        catch (e) { $("#accounts-result").textContent = `${a.name}: ${e}`; }
+      });
+      const remove = el("button", { class: "act-force-stop" }, "Remove");
+      remove.addEventListener("click", async () => {
+        const ok = await confirmDialog(`Remove the account ${a.name} and its local inventory? Nothing changes at the provider.`, false);
+        if (!ok) return;
+        try { $("#accounts-result").textContent = await invoke("remove_account", { name: a.name }); await load(); renderAccounts(); }
+        catch (e) { $("#accounts-result").textContent = String(e); }
+      });
+      return el("tr", { "data-account": a.name }, el("td", {}, a.is_demo ? `${a.name} (demo)` : a.name), el("td", {}, a.kind), el("td", {}, capsText(a.capabilities)), el("td", {}, test, " ", remove));
+    }));
+  } catch (e) {
+    $("#accounts-result").textContent = String(e);
+  }
+}
+
+const form = $("#account-form");
+form.kind.addEventListener("change", () => {
+  for (const f of form.querySelectorAll("fieldset")) f.hidden = f.dataset.kind !== form.kind.value;
+});
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const kind = form.kind.value;
+  let config;
+  if (kind === "ec2") {
+    config = { regions: form.regions.value.split(",").map((r) => r.trim()).filter(Boolean) };
+    if (form.endpoint.value.trim()) config.endpoint = form.endpoint.value.trim();
+    if (form.access_key_id.value.trim()) config.access_key_id = form.access_key_id.value.trim();
+    if (form.profile.value.trim()) config.profile = form.profile.value.trim();
+  } else {
+    config = { size: Number(form.size.value), seed: Number(form.seed.value) };
+  }
+  const secret = kind === "ec2" ? form.secret.value : null;
+  const secretEnv = kind === "ec2" ? form.secret_env.value : null;
+  form.secret.value = ""; // never kept in the page longer than the call
+  try {
+    const a = await invoke("add_account", { name: form.account_name.value, kind, config, secret: secret || null, secretEnv: secretEnv || null });
+    $("#accounts-result").textContent = `Added ${a.name}. Its inventory is on the way.`;
+    form.reset();
+    await load();
+    renderAccounts();
+  } catch (err) {
+    $("#accounts-result").textContent = String(err);
+  }
+});
+
+// ---------- settings ----------
+
+const TIERS = ["inflight_interval_ms", "transitional_interval_ms", "watched_interval_ms", "full_interval_ms"];
+let loadedSettings = null;
+
+async function renderSettings() {
+  try {
+    loadedSettings = await invoke("get_settings");
+    const f = $("#settings-form");
+    for (const k of ["operation_done", "operation_failed", "drift"]) f[k].checked = loadedSettings.notifications[k];
+    f.sync_paused.checked = loadedSettings.sync_paused;
+    for (const k of TIERS) f[k].value = loadedSettings.engine[k] / 1000;
+  } catch (e) {
+    $("#settings-result").textContent = String(e);
+  }
+}
+
+$("#settings-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = e.target;
+  const engine = { ...loadedSettings.engine };
+  for (const k of TIERS) engine[k] = Math.round(Number(f[k].value) * 1000);
+  const notifications = { operation_done: f.operation_done.checked, operation_failed: f.operation_failed.checked, drift: f.drift.checked };
+  try {
+    await invoke("save_settings", { settings: { engine, notifications, sync_paused: f.sync_paused.checked } });
+    await invoke("set_sync_paused", { paused: f.sync_paused.checked });
+    $("#settings-result").textContent = "Saved.";
+  } catch (err) {
+    $("#settings-result").textContent = String(err);
+  }
+});
+
 // Elapsed times and "… ago" move on by themselves.
 setInterval(tick, 1000);
 

@@ -4,7 +4,8 @@
 
 use crate::{notify, tray};
 use powerdeck_core::{Engine, Event};
-use std::sync::Arc;
+use crate::prefs::NotifyPrefs;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter};
 use tokio::sync::broadcast::error::RecvError;
@@ -14,9 +15,9 @@ pub const EVENTS: &str = "powerdeck://events";
 pub const RESYNC: &str = "powerdeck://resync";
 const BATCH_WINDOW: Duration = Duration::from_millis(80);
 
-pub async fn run(app: AppHandle, engine: Arc<Engine>) {
+pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPrefs>>) {
     let mut rx = engine.bus().subscribe();
-    let mut notifier = notify::Notifier::new(app.clone());
+    let mut notifier = notify::Notifier::new(app.clone(), prefs);
     loop {
         let first = match rx.recv().await {
             Ok(e) => e,

@@ -1,8 +1,11 @@
 //! IPC commands: each validates its input and calls the core. Errors reach
 //! the window as one readable sentence.
 
+use crate::prefs::NotifyPrefs;
 use crate::AppState;
 use powerdeck_core::model::{HistoryEntry, OpKind, Operation, Vm};
+use powerdeck_core::secrets::{Secret, SecretRef};
+use powerdeck_core::EngineConfig;
 use powerdeck_core::provider::Capabilities;
 use powerdeck_core::store::VmFilter;
 use powerdeck_core::OpOptions;
@@ -124,4 +127,74 @@ pub struct Status {
 #[tauri::command]
 pub fn status(state: State<'_, AppState>) -> Result<Status, String> {
     Ok(Status { data_dir: state.engine.data_dir().display().to_string(), in_flight: crate::tray::in_flight(&state.engine)? })
+}
+
+/// Add an account from the accounts form. The secret, if any, goes straight
+/// to the keychain (or only the name of an environment variable is kept);
+/// nothing secret is ever sent back to the window.
+#[tauri::command]
+pub async fn add_account(
+    state: State<'_, AppState>,
+    name: String,
+    kind: String,
+    config: serde_json::Value,
+    secret: Option<String>,
+    secret_env: Option<String>,
+) -> Result<AccountInfo, String> {
+    if !config.is_object() || config.to_string().len() > 64 * 1024 {
+        return Err("the account settings must be a small JSON object".into());
+    }
+    let secret = match (secret.filter(|s| !s.is_empty()), secret_env.filter(|s| !s.trim().is_empty())) {
+        (Some(_), Some(_)) => return Err("give either a secret or an environment variable, not both".into()),
+        (Some(value), None) => Some((SecretRef::keychain_for(name.trim()), Some(Secret::new(value)))),
+        (None, Some(var)) => Some((SecretRef::env(var.trim()).map_err(err)?, None)),
+        (None, None) => None,
+    };
+    let engine = state.engine.clone();
+    let account = engine.add_account(&name, &kind, config, secret).map_err(err)?;
+    engine.start(powerdeck_core::Workers::ALL, Some(&[account.id])).map_err(err)?;
+    let capabilities = engine.runtime(account.id).ok().map(|rt| rt.caps);
+    Ok(AccountInfo { id: account.id, name: account.name, kind: account.kind, is_demo: account.is_demo, capabilities })
+}
+
+#[tauri::command]
+pub async fn test_account(state: State<'_, AppState>, name: String) -> Result<String, String> {
+    state.engine.test_account(&name).await.map_err(err)
+}
+
+#[tauri::command]
+pub fn remove_account(state: State<'_, AppState>, name: String) -> Result<String, String> {
+    let a = state.engine.remove_account(&name).map_err(err)?;
+    Ok(format!("Removed '{}' and its local inventory; nothing was changed at the provider.", a.name))
+}
+
+#[derive(Serialize, serde::Deserialize)]
+pub struct Settings {
+    engine: EngineConfig,
+    notifications: NotifyPrefs,
+    sync_paused: bool,
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> Result<Settings, String> {
+    let stored = state.engine.store().setting(powerdeck_core::engine::config::SETTINGS_KEY).map_err(err)?;
+    let engine = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_else(|| state.engine.config().clone());
+    Ok(Settings { engine, notifications: *state.notify.read().unwrap_or_else(|p| p.into_inner()), sync_paused: state.engine.sync_paused() })
+}
+
+/// Notification choices apply at once; polling and timeouts at the next start
+/// (the window says so).
+#[tauri::command]
+pub fn save_settings(state: State<'_, AppState>, settings: Settings) -> Result<(), String> {
+    powerdeck_core::Engine::save_config(state.engine.store(), &settings.engine).map_err(err)?;
+    crate::prefs::save(state.engine.store(), &settings.notifications)?;
+    *state.notify.write().unwrap_or_else(|p| p.into_inner()) = settings.notifications;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn set_sync_paused(app: tauri::AppHandle, state: State<'_, AppState>, paused: bool) -> Result<bool, String> {
+    state.engine.set_sync_paused(paused);
+    crate::tray::update_tooltip(&app, &state.engine);
+    Ok(paused)
 }

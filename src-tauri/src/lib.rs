@@ -6,17 +6,19 @@
 mod bridge;
 mod commands;
 mod notify;
+mod prefs;
 mod tray;
 
 use powerdeck_core::{Engine, Workers};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tauri::Manager;
 
 /// What every command and background task shares.
 pub struct AppState {
     pub engine: Arc<Engine>,
+    pub notify: Arc<RwLock<prefs::NotifyPrefs>>,
 }
 
 /// `--data-dir DIR` (or `--data-dir=DIR`), like `pdk`.
@@ -47,9 +49,10 @@ pub fn run() {
         }
     };
 
+    let notify = Arc::new(RwLock::new(prefs::load(engine.store())));
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
-        .manage(AppState { engine: engine.clone() })
+        .manage(AppState { engine: engine.clone(), notify: notify.clone() })
         .invoke_handler(tauri::generate_handler![
             commands::list_vms,
             commands::vm_details,
@@ -58,6 +61,12 @@ pub fn run() {
             commands::recent_activity,
             commands::sync_all,
             commands::status,
+            commands::add_account,
+            commands::test_account,
+            commands::remove_account,
+            commands::get_settings,
+            commands::save_settings,
+            commands::set_sync_paused,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -68,7 +77,7 @@ pub fn run() {
                     tracing::error!(error = %e, "the engine did not start");
                 }
                 engine.follow_other_processes(Duration::from_secs(1));
-                bridge::run(handle, engine).await;
+                bridge::run(handle, engine, notify).await;
             });
             Ok(())
         })

@@ -2,9 +2,11 @@
 //! looking: operations that ended, and drift (someone else changed a VM).
 //! Each operation is announced once; a burst becomes one summary.
 
+use crate::prefs::NotifyPrefs;
 use powerdeck_core::model::{OpPhase, Operation};
 use powerdeck_core::Event;
 use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 use tauri::AppHandle;
 use tauri_plugin_notification::NotificationExt;
 
@@ -13,20 +15,27 @@ const SUMMARY_OVER: usize = 3;
 
 pub struct Notifier {
     app: AppHandle,
+    prefs: Arc<RwLock<NotifyPrefs>>,
     announced: HashSet<i64>,
 }
 
 impl Notifier {
-    pub fn new(app: AppHandle) -> Self {
-        Self { app, announced: HashSet::new() }
+    pub fn new(app: AppHandle, prefs: Arc<RwLock<NotifyPrefs>>) -> Self {
+        Self { app, prefs, announced: HashSet::new() }
     }
 
     pub fn observe(&mut self, batch: &[Event]) {
+        let prefs = *self.prefs.read().unwrap_or_else(|p| p.into_inner());
         let mut lines: Vec<(String, String)> = Vec::new();
         for e in batch {
             match e {
-                Event::Operation { op } if op.phase.is_terminal() && self.announced.insert(op.id) => lines.push(operation_message(op)),
-                Event::VmsChanged { changes, .. } => {
+                Event::Operation { op } if op.phase.is_terminal() && self.announced.insert(op.id) => {
+                    let wanted = if op.phase == OpPhase::Succeeded { prefs.operation_done } else { prefs.operation_failed };
+                    if wanted {
+                        lines.push(operation_message(op));
+                    }
+                }
+                Event::VmsChanged { changes, .. } if prefs.drift => {
                     for c in changes.iter().filter(|c| c.drift) {
                         let from = c.from.map(|f| f.to_string()).unwrap_or_default();
                         lines.push(("Changed outside Powerdeck".into(), format!("{} ({}) went from {from} to {}", c.vm.name, c.vm.account, c.vm.state)));

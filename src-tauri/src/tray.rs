@@ -12,8 +12,9 @@ pub const TRAY_ID: &str = "powerdeck";
 pub fn install(app: &AppHandle) -> tauri::Result<()> {
     let show = MenuItem::with_id(app, "show", "Show / hide window", true, None::<&str>)?;
     let refresh = MenuItem::with_id(app, "refresh", "Refresh all", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", "Pause / resume sync", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Powerdeck", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&show, &refresh, &PredefinedMenuItem::separator(app)?, &quit])?;
+    let menu = Menu::with_items(app, &[&show, &refresh, &pause, &PredefinedMenuItem::separator(app)?, &quit])?;
     let icon = app.default_window_icon().cloned().ok_or_else(|| tauri::Error::AssetNotFound("window icon".into()))?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon)
@@ -25,6 +26,11 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
                 if let Err(e) = refresh_all(&app.state::<AppState>().engine) {
                     tracing::warn!(error = %e, "refresh from the tray failed");
                 }
+            }
+            "pause" => {
+                let engine = &app.state::<AppState>().engine;
+                engine.set_sync_paused(!engine.sync_paused());
+                update_tooltip(app, engine);
             }
             "quit" => app.exit(0),
             _ => {}
@@ -64,10 +70,11 @@ pub fn in_flight(engine: &Engine) -> Result<usize, String> {
 
 /// "Powerdeck: 3 operations in flight" — what the tray says on hover.
 pub fn update_tooltip(app: &AppHandle, engine: &Engine) {
+    let paused = if engine.sync_paused() { " (sync paused)" } else { "" };
     let text = match in_flight(engine) {
-        Ok(0) => "Powerdeck: all quiet".to_string(),
-        Ok(1) => "Powerdeck: 1 operation in flight".to_string(),
-        Ok(n) => format!("Powerdeck: {n} operations in flight"),
+        Ok(0) => format!("Powerdeck: all quiet{paused}"),
+        Ok(1) => format!("Powerdeck: 1 operation in flight{paused}"),
+        Ok(n) => format!("Powerdeck: {n} operations in flight{paused}"),
         Err(_) => "Powerdeck".to_string(),
     };
     if let Some(tray) = app.tray_by_id(TRAY_ID) {

@@ -15,6 +15,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import Select
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "target" / "debug" / "powerdeck"
@@ -60,6 +61,10 @@ def search(driver, text):
     driver.execute_script("arguments[0].value = ''; arguments[0].dispatchEvent(new Event('input'))", box)
     if text:
         box.send_keys(text)
+
+
+def tab(driver, view):
+    driver.find_element(By.CSS_SELECTOR, f'.tab[data-view="{view}"]').click()
 
 
 def notifications():
@@ -120,6 +125,38 @@ def main():
         wait_until("the pdk-started stop shows in the window", lambda: row_text(driver, cli_vm, ".c-state") in ("stopping", "stopped"))
         wait_until("and ends verified stopped", lambda: row_text(driver, cli_vm, ".c-state") == "stopped" and "Waiting" not in row_text(driver, cli_vm, ".c-status"))
         assert driver.execute_script("return window.__noReload") == "still here"
+
+        # Accounts: add a small demo fleet through the form, test it, remove it.
+        tab(driver, "accounts")
+        form = driver.find_element(By.ID, "account-form")
+        Select(form.find_element(By.NAME, "kind")).select_by_value("sim")
+        form.find_element(By.NAME, "account_name").send_keys("lab")
+        size = form.find_element(By.NAME, "size")
+        size.clear()
+        size.send_keys("5")
+        form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+        wait_until("the new account is listed", lambda: driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="lab"]'))
+        wait_until("its five VMs join the inventory", lambda: driver.find_element(By.ID, "summary").text.startswith(f"{len(vms) + 5} VMs"))
+        lab = lambda: driver.find_element(By.CSS_SELECTOR, '#accounts-table tr[data-account="lab"]')
+        lab().find_element(By.XPATH, ".//button[text()='Test']").click()
+        wait_until("the connection test answers", lambda: "lab: connected" in driver.find_element(By.ID, "accounts-result").text)
+        lab().find_element(By.XPATH, ".//button[text()='Remove']").click()
+        driver.find_element(By.ID, "confirm-ok").click()
+        wait_until("the account is gone", lambda: not driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="lab"]'))
+        wait_until("and so are its VMs", lambda: driver.find_element(By.ID, "summary").text.startswith(f"{len(vms)} VMs"))
+
+        # Settings: switching drift notifications off is remembered.
+        tab(driver, "settings")
+        wait_until("settings load", lambda: driver.find_element(By.NAME, "full_interval_ms").get_attribute("value") == "300")
+        drift = driver.find_element(By.NAME, "drift")
+        assert drift.is_selected()
+        drift.click()
+        driver.find_element(By.CSS_SELECTOR, '#settings-form button[type="submit"]').click()
+        wait_until("the settings are saved", lambda: driver.find_element(By.ID, "settings-result").text == "Saved.")
+        tab(driver, "inventory")
+        tab(driver, "settings")
+        wait_until("the choice survives a reload of the form", lambda: not driver.find_element(By.NAME, "drift").is_selected())
+        tab(driver, "inventory")
 
         # The whole fleet again, with the first VM's details open, for the README.
         search(driver, "")

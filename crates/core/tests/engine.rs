@@ -433,3 +433,24 @@ async fn another_process_sees_an_operation_and_its_result_through_the_shared_sto
     }
     assert_eq!(stopped_events, 1, "the stop is published once, by the process that made it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_sync_hears_nothing_and_resuming_catches_up_at_once() {
+    let fleet = SimConfig { feed: true, ..fast_fleet(4) };
+    let fx = Fixture::new(fleet).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    fx.engine.set_sync_paused(true);
+    fx.engine.start(Workers::ALL, Some(&[fx.account.id])).unwrap();
+
+    fx.world().set_raw(&vm.provider_id, "STOPPED").unwrap();
+    // Unpaused, the feed (500 ms long polls) would deliver this well within the window.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fx.vm(vm.id).state, PowerState::Running, "nothing is polled while paused");
+
+    fx.engine.set_sync_paused(false);
+    let started = std::time::Instant::now();
+    while fx.vm(vm.id).state != PowerState::Stopped {
+        assert!(started.elapsed() < PATIENCE, "resuming never caught the change");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -24,6 +24,10 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
     let mut healthy_since = Instant::now();
     let mut broken = false;
     loop {
+        if engine.sync_paused() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         match rt.provider.watch(cursor.as_deref(), max_wait).await {
             Ok(batch) => {
                 if broken {

@@ -43,7 +43,7 @@ impl Engine {
     /// same data directory. Call once per process.
     pub fn follow_other_processes(self: &Arc<Self>, every: std::time::Duration) {
         let handle = tokio::spawn(follow::follow_loop(self.clone(), every));
-        self.tasks.lock().unwrap().push(handle);
+        self.tasks.lock().unwrap().push((None, handle));
     }
 }
 
@@ -85,7 +85,11 @@ pub struct Engine {
     pid: i64,
     runtimes: Mutex<HashMap<i64, Arc<AccountRuntime>>>,
     overrides: Mutex<HashMap<i64, Arc<dyn Provider>>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Background loops, with the account each serves (`None`: the process).
+    tasks: Mutex<Vec<(Option<i64>, JoinHandle<()>)>>,
+    /// Polling and change feeds stand still (operations in flight are still
+    /// tracked to their end: pausing must never strand one).
+    paused: AtomicBool,
 }
 
 impl Engine {
@@ -114,6 +118,7 @@ impl Engine {
             runtimes: Mutex::default(),
             overrides: Mutex::default(),
             tasks: Mutex::default(),
+            paused: AtomicBool::new(false),
         }))
     }
 
@@ -223,13 +228,13 @@ impl Engine {
                 }
             };
             if workers.driver {
-                tasks.push(tokio::spawn(ops::driver_loop(self.clone(), rt.clone())));
+                tasks.push((Some(id), tokio::spawn(ops::driver_loop(self.clone(), rt.clone()))));
             }
             if workers.tiers {
-                tasks.push(tokio::spawn(sync::tiers_loop(self.clone(), rt.clone())));
+                tasks.push((Some(id), tokio::spawn(sync::tiers_loop(self.clone(), rt.clone()))));
             }
             if workers.feed && rt.caps.change_feed {
-                tasks.push(tokio::spawn(feed::feed_loop(self.clone(), rt.clone())));
+                tasks.push((Some(id), tokio::spawn(feed::feed_loop(self.clone(), rt.clone()))));
             }
         }
         Ok(())
@@ -238,9 +243,23 @@ impl Engine {
     /// Stop every background loop. Operations in flight stay journalled and
     /// are adopted by the next engine that starts.
     pub fn shutdown(&self) {
-        for t in self.tasks.lock().unwrap().drain(..) {
+        for (_, t) in self.tasks.lock().unwrap().drain(..) {
             t.abort();
         }
+    }
+
+    /// Pause or resume inventory polling and change feeds.
+    pub fn set_sync_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+        if !paused {
+            for rt in self.runtimes.lock().unwrap().values() {
+                rt.wake_sync.notify_one();
+            }
+        }
+    }
+
+    pub fn sync_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
     }
 
     /// Ask for a full sync of an account as soon as possible.
@@ -296,6 +315,14 @@ impl Engine {
         }
         self.store.remove_account(account.id)?;
         self.runtimes.lock().unwrap().remove(&account.id);
+        // Its loops go with it; they would only fail against a missing account.
+        self.tasks.lock().unwrap().retain(|(owner, t)| {
+            let mine = *owner == Some(account.id);
+            if mine {
+                t.abort();
+            }
+            !mine
+        });
         if account.kind == "sim" {
             let world = registry::sim_world_path(&self.data_dir, account.id);
             for suffix in ["", "-wal", "-shm"] {

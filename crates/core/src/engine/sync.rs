@@ -117,6 +117,13 @@ pub(super) async fn tiers_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
         (now, now + cfg.transitional_interval_ms as Millis, now + cfg.watched_interval_ms as Millis);
     let mut failures: u32 = 0;
     loop {
+        if engine.sync_paused() {
+            tokio::select! {
+                _ = tokio::time::sleep(MAX_NAP) => {}
+                _ = rt.wake_sync.notified() => next_full = now_ms(),
+            }
+            continue;
+        }
         let now = now_ms();
         if now >= next_full {
             match engine.full_sync_rt(&rt).await {
