@@ -162,8 +162,10 @@ function render() {
 
 /// The once-a-second tick: only the clocks move.
 function tick() {
-  for (const e of rowsEl.querySelectorAll("[data-since]")) e.textContent = elapsed(Number(e.dataset.since));
-  for (const e of rowsEl.querySelectorAll("[data-at]")) e.textContent = ago(Number(e.dataset.at));
+  // Writing an unchanged text still costs a layout and a repaint: skip those.
+  const set = (e, text) => { if (e.textContent !== text) e.textContent = text; };
+  for (const e of rowsEl.querySelectorAll("[data-since]")) set(e, elapsed(Number(e.dataset.since)));
+  for (const e of rowsEl.querySelectorAll("[data-at]")) set(e, ago(Number(e.dataset.at)));
   // A row whose operation ran past its deadline must stop spinning.
   if ([...state.ops.values()].some((o) => !TERMINAL.has(o.phase) && Date.now() > o.deadline_at + 5000)) scheduleRender();
 }
@@ -488,7 +490,18 @@ $("#settings-form").addEventListener("submit", async (e) => {
 // Elapsed times and "… ago" move on by themselves.
 setInterval(tick, 1000);
 
-await listen("powerdeck://events", (e) => applyEvents(e.payload));
+/// Timings the benchmarks read (tests/e2e/bench_app.py); cheap to keep.
+const perf = { firstPaintMs: null, lastApply: null };
+window.__powerdeckPerf = perf;
+
+await listen("powerdeck://events", (e) => {
+  const t = performance.now();
+  applyEvents(e.payload);
+  const changes = e.payload.reduce((n, ev) => n + (ev.changes?.length ?? 0), 0);
+  // Until the frame that shows it (the render is scheduled for that frame).
+  requestAnimationFrame(() => requestAnimationFrame(() => { perf.lastApply = { events: e.payload.length, changes, ms: performance.now() - t }; }));
+});
 await listen("powerdeck://resync", () => load());
 await load();
-document.body.dataset.ready = "true";
+// The first frame with rows in it.
+requestAnimationFrame(() => { perf.firstPaintMs = performance.now(); document.body.dataset.ready = "true"; });

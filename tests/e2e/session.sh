@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Inside the virtual display and D-Bus session: a fresh data directory,
-# tauri-driver, then the scenario.
+# tauri-driver, then the scenario (or the script given as $1).
 set -euo pipefail
 POWERDECK_DATA_DIR="$(mktemp -d)"
 export POWERDECK_DATA_DIR
@@ -11,4 +11,4 @@ for _ in $(seq 1 100); do
   if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4444/status')" 2>/dev/null; then break; fi
   sleep 0.1
 done
-"${POWERDECK_VENV:-.venv}/bin/python" tests/e2e/test_app.py
+"${POWERDECK_VENV:-.venv}/bin/python" "${1:-tests/e2e/test_app.py}"

@@ -265,4 +265,6 @@ pub enum SimCmd {
     },
     /// Corrupt the next inventory page (a VM without an id).
     CorruptNextPage { account: String },
+    /// Flip COUNT settled VMs (running ↔ stopped) at once, out of band.
+    Flip { account: String, count: u32 },
 }

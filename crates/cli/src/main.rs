@@ -396,6 +396,10 @@ fn sim(engine: &Arc<Engine>, cmd: SimCmd) -> Result<ExitCode, CoreError> {
             world(&account)?.set_stubborn(&provider_id(&account, &vm), on).map_err(|e| p(&account, e))?;
             println!("{account}: {vm} {} graceful requests", if on { "ignores" } else { "honours" });
         }
+        SimCmd::Flip { account, count } => {
+            let n = world(&account)?.flip(count).map_err(|e| p(&account, e))?;
+            println!("{account}: {n} VMs flipped between running and stopped at the provider");
+        }
         SimCmd::CorruptNextPage { account } => {
             world(&account)?.corrupt_next_page().map_err(|e| p(&account, e))?;
             println!("{account}: the next inventory page will be malformed");

@@ -257,6 +257,23 @@ impl World {
         })
     }
 
+    /// Flip up to `count` settled VMs (running ↔ stopped) at once, as a
+    /// scheduler or another admin's bulk action would. Returns how many.
+    pub fn flip(&self, count: u32) -> Result<usize, ProviderError> {
+        self.with(|tx, _, _| {
+            let idxs: Vec<i64> = {
+                let mut stmt = tx.prepare("SELECT idx FROM vms WHERE pending_at IS NULL AND raw IN ('RUNNING', 'STOPPED') ORDER BY idx LIMIT ?1").map_err(sql_err)?;
+                let rows = stmt.query_map([count], |r| r.get(0)).map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)?
+            };
+            for idx in &idxs {
+                tx.execute("UPDATE vms SET raw = CASE raw WHEN 'RUNNING' THEN 'STOPPED' ELSE 'RUNNING' END WHERE idx = ?1", [idx]).map_err(sql_err)?;
+                record_change(tx, *idx).map_err(sql_err)?;
+            }
+            Ok(idxs.len())
+        })
+    }
+
     /// Mark guests as ignoring (or honouring) graceful requests.
     pub fn set_stubborn(&self, id: &str, stubborn: bool) -> Result<(), ProviderError> {
         self.with(|tx, _, _| {

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Desktop app benchmarks (BENCHMARKS.md): first paint with 10 000 VMs, one
+burst of 1000 state changes applied by the window, idle CPU and resident
+memory of the app with its WebKit processes. Run by tests/e2e/bench.sh."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("POWERDECK_BIN_DIR", ROOT / "target" / "debug"))
+APP = BIN / "powerdeck"
+PDK = BIN / "pdk"
+DATA = os.environ["POWERDECK_DATA_DIR"]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def pdk(*args):
+    subprocess.run([str(PDK), "--data-dir", DATA, *args], check=True, capture_output=True, timeout=600)
+
+
+def wait_until(check, patience=120.0):
+    deadline = time.time() + patience
+    while time.time() < deadline:
+        v = check()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def app_pids():
+    """The app and every process under it (WebKit's web and network processes)."""
+    out = subprocess.run(["ps", "-eo", "pid,ppid,comm"], capture_output=True, text=True).stdout.split("\n")[1:]
+    procs = [l.split(None, 2) for l in out if l.strip()]
+    roots = {p[0] for p in procs if p[2].startswith("powerdeck")}
+    pids, grew = set(roots), True
+    while grew:
+        grew = False
+        for pid, ppid, _ in procs:
+            if ppid in pids and pid not in pids:
+                pids.add(pid)
+                grew = True
+    return pids
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def comm(pid):
+    try:
+        return f"{Path(f'/proc/{pid}/comm').read_text().strip()}[{pid}]"
+    except FileNotFoundError:
+        return pid
+
+
+def memory_mb(pids):
+    rss = pss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return rss / 1024, pss / 1024
+
+
+def session():
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": str(APP)})
+    return webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options)
+
+
+def main():
+    # A calm 10 000-VM fleet (no drift, so "idle" is idle), plus the demo fleet.
+    pdk("accounts", "add", "sim", "big", "--size", "10000", "--latency-ms", "5", "--page-size", "1000", "--drift-per-hour", "0")
+    pdk("sync")
+    results = {}
+
+    started = time.time()
+    driver = session()
+    try:
+        wait_until(lambda: driver.execute_script("return document.body.dataset.ready") == "true")
+        results["launch_to_first_paint_s"] = time.time() - started
+        results["first_paint_ms"] = driver.execute_script("return window.__powerdeckPerf.firstPaintMs")
+        results["vms_shown"] = driver.execute_script("return document.getElementById('summary').textContent")
+        results["binaries"] = str(BIN)
+
+        driver.execute_script("window.__powerdeckPerf.applies = []; const p = window.__powerdeckPerf; const orig = Object.getOwnPropertyDescriptor(p, 'lastApply'); let v = null; Object.defineProperty(p, 'lastApply', { get() { return v; }, set(x) { v = x; p.applies.push(x); } });")
+        pdk("sim", "flip", "big", "1000")
+        applies = wait_until(lambda: (lambda a: a if sum(x["changes"] for x in a) >= 1000 else None)(driver.execute_script("return window.__powerdeckPerf.applies")))
+        results["burst_batches"] = len(applies)
+        results["burst_changes"] = sum(x["changes"] for x in applies)
+        results["burst_apply_ms_total"] = sum(x["ms"] for x in applies)
+        results["burst_apply_ms_max_batch"] = max(x["ms"] for x in applies)
+
+        # Idle as an app left open all day is idle: start-up and the burst
+        # are over, and the "… ago" clocks have moved from seconds to minutes.
+        time.sleep(70)
+        pids = app_pids()
+        before = {p: cpu_ticks([p]) for p in pids}
+        t0, c0 = time.time(), cpu_ticks(pids)
+        time.sleep(30)
+        t1, c1 = time.time(), cpu_ticks(pids)
+        results["idle_cpu_percent_of_one_core"] = 100.0 * (c1 - c0) / TICK / (t1 - t0)
+        results["idle_cpu_by_process"] = {comm(p): round(100.0 * (cpu_ticks([p]) - before[p]) / TICK / (t1 - t0), 2) for p in pids}
+        rss, pss = memory_mb(pids)
+        results["processes"] = len(pids)
+        results["rss_mb_sum"] = rss
+        results["pss_mb_sum"] = pss
+    finally:
+        driver.quit()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
