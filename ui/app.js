@@ -243,9 +243,19 @@ async function openDetails(vmId) {
       el("span", { class: "when" }, new Date(h.at).toLocaleTimeString()),
       ` ${h.from_state ?? "—"} → `, el("strong", {}, h.to_state),
       ` (${h.raw_state}) `, el("span", { class: `source source-${h.source}` }, h.source))));
+    const star = el("button", { class: `quiet star${vm.watched ? " on" : ""}`, title: vm.watched ? "Favourite: polled every 30 s, quick actions in the tray. Click to remove." : "Add to favourites (tray quick actions, polled every 30 s)" }, vm.watched ? "★ Favourite" : "☆ Add to favourites");
+    star.addEventListener("click", async () => {
+      try {
+        const on = await invoke("set_favourite", { vmId: vm.id, on: !vm.watched });
+        const cur = state.vms.get(vm.id);
+        if (cur) cur.watched = on;
+        openDetails(vm.id);
+      } catch (e) { toast(String(e)); }
+    });
     panel.replaceChildren(
       close,
       el("h2", {}, vm.name),
+      star,
       el("dl", {},
         el("dt", {}, "State"), el("dd", {}, el("span", { class: `badge state-${vm.state}` }, vm.state), ` raw: ${vm.raw_state}`),
         el("dt", {}, "Provider id"), el("dd", {}, vm.provider_id),
@@ -418,7 +428,14 @@ async function renderAccounts() {
         try { $("#accounts-result").textContent = await invoke("remove_account", { name: a.name }); await load(); renderAccounts(); }
         catch (e) { $("#accounts-result").textContent = String(e); }
       });
-      return el("tr", { "data-account": a.name }, el("td", {}, a.is_demo ? `${a.name} (demo)` : a.name), el("td", {}, a.kind), el("td", {}, capsText(a.capabilities)), el("td", {}, test, " ", remove));
+      const cells = [test, " "];
+      if (a.kind === "ec2") {
+        const editBtn = el("button", {}, "Edit");
+        editBtn.addEventListener("click", () => startEdit(a.name));
+        cells.push(editBtn, " ");
+      }
+      cells.push(remove);
+      return el("tr", { "data-account": a.name }, el("td", {}, a.is_demo ? `${a.name} (demo)` : a.name), el("td", {}, a.kind), el("td", {}, capsText(a.capabilities)), el("td", {}, ...cells));
     }));
   } catch (e) {
     $("#accounts-result").textContent = String(e);
@@ -426,6 +443,42 @@ async function renderAccounts() {
 }
 
 const form = $("#account-form");
+let editing = null; // the account name while the form edits an existing account
+
+/// Load an EC2 account's settings into the form; saving updates it in place.
+async function startEdit(name) {
+  try {
+    const cfg = await invoke("account_config", { name });
+    editing = name;
+    form.account_name.value = name;
+    form.account_name.readOnly = true;
+    form.kind.value = "ec2";
+    form.kind.disabled = true;
+    form.kind.dispatchEvent(new Event("change"));
+    form.regions.value = (cfg.regions || []).join(", ");
+    form.endpoint.value = cfg.endpoint || "";
+    form.access_key_id.value = cfg.access_key_id || "";
+    form.profile.value = cfg.profile || "";
+    form.secret.disabled = true;
+    form.secret_env.disabled = true;
+    form.secret.placeholder = "unchanged (remove and add the account to change it)";
+    form.querySelector('button[type="submit"]').textContent = `Save ${name}`;
+  } catch (e) {
+    $("#accounts-result").textContent = String(e);
+  }
+}
+
+function endEdit() {
+  editing = null;
+  form.reset();
+  form.account_name.readOnly = false;
+  form.kind.disabled = false;
+  form.secret.disabled = false;
+  form.secret_env.disabled = false;
+  form.secret.placeholder = "stored in the OS keychain";
+  form.querySelector('button[type="submit"]').textContent = "Add account";
+  form.kind.dispatchEvent(new Event("change"));
+}
 form.kind.addEventListener("change", () => {
   for (const f of form.querySelectorAll("fieldset")) f.hidden = f.dataset.kind !== form.kind.value;
 });
@@ -440,6 +493,17 @@ form.addEventListener("submit", async (e) => {
     if (form.profile.value.trim()) config.profile = form.profile.value.trim();
   } else {
     config = { size: Number(form.size.value), seed: Number(form.seed.value) };
+  }
+  if (editing) {
+    try {
+      $("#accounts-result").textContent = await invoke("update_account", { name: editing, config });
+      endEdit();
+      await load();
+      renderAccounts();
+    } catch (err) {
+      $("#accounts-result").textContent = String(err);
+    }
+    return;
   }
   const secret = kind === "ec2" ? form.secret.value : null;
   const secretEnv = kind === "ec2" ? form.secret_env.value : null;

@@ -198,3 +198,28 @@ pub fn set_sync_paused(app: tauri::AppHandle, state: State<'_, AppState>, paused
     crate::tray::update_tooltip(&app, &state.engine);
     Ok(paused)
 }
+
+/// Change an account's settings; the secret stays where it is.
+#[tauri::command]
+pub fn update_account(state: State<'_, AppState>, name: String, config: serde_json::Value) -> Result<String, String> {
+    if !config.is_object() || config.to_string().len() > 64 * 1024 {
+        return Err("the account settings must be a small JSON object".into());
+    }
+    let a = state.engine.update_account(&name, config).map_err(err)?;
+    Ok(format!("Saved '{}'; it reconnects with the new settings.", a.name))
+}
+
+#[tauri::command]
+pub fn account_config(state: State<'_, AppState>, name: String) -> Result<serde_json::Value, String> {
+    Ok(state.engine.account(&name).map_err(err)?.config)
+}
+
+/// Star or unstar a VM: favourites are polled on the watched tier and get
+/// quick actions in the tray.
+#[tauri::command]
+pub fn set_favourite(app: tauri::AppHandle, state: State<'_, AppState>, vm_id: i64, on: bool) -> Result<bool, String> {
+    state.engine.store().vm(vm_id).map_err(err)?.ok_or_else(|| format!("VM #{vm_id} no longer exists"))?;
+    state.engine.store().set_watched(vm_id, on).map_err(err)?;
+    crate::tray::refresh_menu(&app);
+    Ok(on)
+}

@@ -67,6 +67,9 @@ pub fn run() {
             commands::get_settings,
             commands::save_settings,
             commands::set_sync_paused,
+            commands::update_account,
+            commands::account_config,
+            commands::set_favourite,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

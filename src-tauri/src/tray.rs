@@ -2,25 +2,70 @@
 //! window's commands call, so they are tested through those.
 
 use crate::AppState;
-use powerdeck_core::Engine;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use powerdeck_core::model::OpKind;
+use powerdeck_core::store::VmFilter;
+use powerdeck_core::{Engine, OpOptions};
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
 pub const TRAY_ID: &str = "powerdeck";
 
-pub fn install(app: &AppHandle) -> tauri::Result<()> {
+/// Most favourites the tray lists.
+const MAX_FAVOURITES: usize = 20;
+
+/// The tray menu. Favourites are the VMs marked as watched (star in the
+/// window, or `pdk vms watch`), each with quick start and stop.
+fn build_menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
     let show = MenuItem::with_id(app, "show", "Show / hide window", true, None::<&str>)?;
     let refresh = MenuItem::with_id(app, "refresh", "Refresh all", true, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause / resume sync", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Powerdeck", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&show, &refresh, &pause, &PredefinedMenuItem::separator(app)?, &quit])?;
+    let favourites = Submenu::with_id(app, "favourites", "Favourites", true)?;
+    let engine = &app.state::<AppState>().engine;
+    let watched: Vec<_> = engine.store().vms(&VmFilter::default()).map(|v| v.into_iter().filter(|v| v.watched).take(MAX_FAVOURITES).collect()).unwrap_or_default();
+    if watched.is_empty() {
+        favourites.append(&MenuItem::with_id(app, "fav-none", "Star a VM in the window to add it here", false, None::<&str>)?)?;
+    }
+    for vm in watched {
+        let entry = Submenu::with_id(app, format!("fav:{}", vm.id), format!("{} ({})", vm.name, vm.account), true)?;
+        entry.append(&MenuItem::with_id(app, format!("fav:start:{}", vm.id), "Start", true, None::<&str>)?)?;
+        entry.append(&MenuItem::with_id(app, format!("fav:stop:{}", vm.id), "Stop (graceful)", true, None::<&str>)?)?;
+        favourites.append(&entry)?;
+    }
+    Menu::with_items(app, &[&show, &refresh, &pause, &favourites, &PredefinedMenuItem::separator(app)?, &quit])
+}
+
+/// Rebuild the menu after the favourites changed.
+pub fn refresh_menu(app: &AppHandle) {
+    if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), build_menu(app)) {
+        let _ = tray.set_menu(Some(menu));
+    }
+}
+
+/// A quick action from the favourites menu, like the window's buttons.
+fn quick_action(app: &AppHandle, id: &str) {
+    let Some((kind, vm_id)) = id.strip_prefix("fav:").and_then(|rest| rest.split_once(':')) else { return };
+    let (Some(kind), Ok(vm_id)) = (OpKind::parse(kind), vm_id.parse::<i64>()) else { return };
+    let engine = app.state::<AppState>().engine.clone();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = engine.request(vm_id, kind, OpOptions::default()).await {
+            use tauri_plugin_notification::NotificationExt;
+            let _ = app.notification().builder().title(format!("{} from the tray failed", kind)).body(e.to_string()).show();
+        }
+    });
+}
+
+pub fn install(app: &AppHandle) -> tauri::Result<()> {
+    let menu = build_menu(app)?;
     let icon = app.default_window_icon().cloned().ok_or_else(|| tauri::Error::AssetNotFound("window icon".into()))?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon)
         .tooltip("Powerdeck")
         .menu(&menu)
         .on_menu_event(|app, event| match event.id.as_ref() {
+            id if id.starts_with("fav:") => quick_action(app, id),
             "show" => toggle_window(app),
             "refresh" => {
                 if let Err(e) = refresh_all(&app.state::<AppState>().engine) {

@@ -119,6 +119,12 @@ def main():
         assert "operation" in history, history
         assert "graceful" in driver.find_element(By.CSS_SELECTOR, "#details .ops").text
 
+        # Starring makes it a favourite: watched by the engine, listed in the tray.
+        driver.find_element(By.CSS_SELECTOR, "#details .star").click()
+        wait_until("the star shows", lambda: "Favourite" in driver.find_element(By.CSS_SELECTOR, "#details .star").text)
+        watched = [v["name"] for v in json.loads(pdk("vms", "list", "--json")) if v["watched"]]
+        assert watched == [ui_vm], watched
+
         # An operation started by another process shows up by itself.
         pdk("vm", "stop", cli_vm, "--yes", "--no-wait")
         search(driver, cli_vm)

@@ -454,3 +454,19 @@ async fn paused_sync_hears_nothing_and_resuming_catches_up_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_an_account_rebuilds_its_provider_and_refuses_bad_settings() {
+    let fx = Fixture::new(fast_fleet(4)).synced().await;
+    let bad = fx.engine.update_account("lab", serde_json::json!({ "size": 0 })).unwrap_err();
+    assert_eq!(bad.to_string(), "the demo fleet's size must be between 1 and 1000000");
+    let before = fx.engine.runtime(fx.account.id).unwrap();
+
+    let mut cfg: SimConfig = serde_json::from_value(fx.account.config.clone()).unwrap();
+    cfg.latency_ms = 2;
+    let updated = fx.engine.update_account("lab", serde_json::to_value(&cfg).unwrap()).unwrap();
+    assert_eq!(updated.config["latency_ms"], 2);
+    let after = fx.engine.runtime(fx.account.id).unwrap();
+    assert!(!Arc::ptr_eq(&before, &after), "a new provider with the new settings");
+    assert_eq!(fx.engine.full_sync(fx.account.id).await.unwrap().vms, 4, "and it works");
+}

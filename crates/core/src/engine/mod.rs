@@ -307,6 +307,35 @@ impl Engine {
         self.store.insert_account(name, kind, &config, secret_ref.as_ref(), false)?.ok_or_else(|| CoreError::AccountExists(name.into()))
     }
 
+    /// Change an account's settings (regions, endpoint, …). Its provider is
+    /// rebuilt and, if its loops were running, they restart with the new
+    /// settings. The secret stays where it is.
+    pub fn update_account(self: &Arc<Self>, name: &str, config: serde_json::Value) -> Result<Account, CoreError> {
+        let account = self.account(name)?;
+        registry::validate_config(&account.kind, &config, account.secret.is_some())?;
+        self.store.update_account_config(account.id, &config)?;
+        let was_running = self.stop_account_loops(account.id);
+        self.runtimes.lock().unwrap().remove(&account.id);
+        if was_running {
+            self.start(Workers::ALL, Some(&[account.id]))?;
+        }
+        self.account(name)
+    }
+
+    /// Abort an account's background loops; whether any were running.
+    fn stop_account_loops(&self, account_id: i64) -> bool {
+        let mut any = false;
+        self.tasks.lock().unwrap().retain(|(owner, t)| {
+            let mine = *owner == Some(account_id);
+            if mine {
+                t.abort();
+                any = true;
+            }
+            !mine
+        });
+        any
+    }
+
     /// Remove an account, its inventory and its keychain entry.
     pub fn remove_account(&self, name: &str) -> Result<Account, CoreError> {
         let account = self.account(name)?;
@@ -316,13 +345,7 @@ impl Engine {
         self.store.remove_account(account.id)?;
         self.runtimes.lock().unwrap().remove(&account.id);
         // Its loops go with it; they would only fail against a missing account.
-        self.tasks.lock().unwrap().retain(|(owner, t)| {
-            let mine = *owner == Some(account.id);
-            if mine {
-                t.abort();
-            }
-            !mine
-        });
+        self.stop_account_loops(account.id);
         if account.kind == "sim" {
             let world = registry::sim_world_path(&self.data_dir, account.id);
             for suffix in ["", "-wal", "-shm"] {

@@ -68,6 +68,11 @@ impl Store {
         }
     }
 
+    /// Replace an account's settings (never its secret reference).
+    pub fn update_account_config(&self, id: i64, config: &serde_json::Value) -> StoreResult<bool> {
+        self.write(|tx| Ok(tx.execute("UPDATE accounts SET config = ?2 WHERE id = ?1", params![id, config.to_string()])? == 1))
+    }
+
     /// Remove an account with its VMs, history and operations.
     pub fn remove_account(&self, id: i64) -> StoreResult<bool> {
         self.write(|tx| Ok(tx.execute("DELETE FROM accounts WHERE id = ?1", [id])? == 1))
