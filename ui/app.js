@@ -99,9 +99,10 @@ function actionsFor(vm) {
 
 // ---------- the virtualised grid ----------
 
-function matches(vm, q, st, acc) {
+function matches(vm, q, st, acc, kind) {
   if (st && vm.state !== st) return false;
   if (acc && String(vm.account_id) !== acc) return false;
+  if (kind && state.accounts.get(vm.account_id)?.kind !== kind) return false;
   if (!q) return true;
   return vm.name.toLowerCase().includes(q) || vm.provider_id.toLowerCase().includes(q) || vm.account.toLowerCase().includes(q) || (vm.location || "").toLowerCase().includes(q);
 }
@@ -110,9 +111,10 @@ function recompute() {
   const q = $("#search").value.trim().toLowerCase();
   const st = $("#filter-state").value;
   const acc = $("#filter-account").value;
+  const kind = $("#filter-kind").value;
   const { key, dir } = state.sort;
   state.shown = [...state.vms.values()]
-    .filter((vm) => matches(vm, q, st, acc))
+    .filter((vm) => matches(vm, q, st, acc, kind))
     .sort((a, b) => {
       const x = a[key], y = b[key];
       return (x < y ? -1 : x > y ? 1 : a.id - b.id) * dir;
@@ -331,7 +333,7 @@ function applyEvents(events) {
     }
   }
   state.drift.length = Math.min(state.drift.length, 200);
-  if (structural || $("#filter-state").value || $("#search").value) recompute(); else scheduleRender();
+  if (structural || $("#filter-state").value || $("#search").value || $("#filter-kind").value || $("#filter-account").value) recompute(); else scheduleRender();
   if (state.detailsFor !== null && events.some((e) => (e.type === "vms-changed" && e.changes.some((c) => c.vm.id === state.detailsFor)) || (e.type === "operation" && e.op.vm_id === state.detailsFor))) {
     openDetails(state.detailsFor);
   }
@@ -346,6 +348,8 @@ async function load() {
   const states = [...new Set(inv.vms.map((v) => v.state))].sort();
   $("#filter-state").replaceChildren(el("option", { value: "" }, "All states"), ...states.map((s) => el("option", { value: s }, s)));
   $("#filter-account").replaceChildren(el("option", { value: "" }, "All accounts"), ...inv.accounts.map((a) => el("option", { value: String(a.id) }, `${a.name} (${a.kind})`)));
+  const kinds = [...new Set(inv.accounts.map((a) => a.kind))].sort();
+  $("#filter-kind").replaceChildren(el("option", { value: "" }, "All providers"), ...kinds.map((k) => el("option", { value: k }, k)));
   recompute();
 }
 
@@ -367,7 +371,7 @@ async function renderActivity() {
 
 grid.addEventListener("scroll", () => scheduleRender(), { passive: true });
 window.addEventListener("resize", () => scheduleRender());
-for (const id of ["#search", "#filter-state", "#filter-account"]) {
+for (const id of ["#search", "#filter-state", "#filter-account", "#filter-kind"]) {
   $(id).addEventListener("input", recompute);
   $(id).addEventListener("change", recompute);
 }

@@ -132,6 +132,10 @@ def main():
         wait_until("and ends verified stopped", lambda: row_text(driver, cli_vm, ".c-state") == "stopped" and "Waiting" not in row_text(driver, cli_vm, ".c-status"))
         assert driver.execute_script("return window.__noReload") == "still here"
 
+        # "Refresh all" (the tray's item calls the same function) asks every account for a sync.
+        driver.find_element(By.ID, "refresh-all").click()
+        assert not driver.find_elements(By.CSS_SELECTOR, "#toasts .toast"), "no error after Refresh all"
+
         # Accounts: add a small demo fleet through the form, test it, remove it.
         tab(driver, "accounts")
         form = driver.find_element(By.ID, "account-form")
