@@ -15,7 +15,6 @@ const state = {
   vms: new Map(),        // id → Vm
   ops: new Map(),        // vm id → latest operation (in flight, or ended with a message to show)
   accounts: new Map(),   // id → {name, kind, capabilities}
-  drift: [],             // recent out-of-band changes, newest first
   selected: new Set(),
   shown: [],             // ids after filter + sort
   sort: { key: "name", dir: 1 },
@@ -316,7 +315,6 @@ function applyEvents(events) {
         for (const c of ev.changes) {
           if (!state.vms.has(c.vm.id)) structural = true;
           state.vms.set(c.vm.id, c.vm);
-          if (c.drift) state.drift.unshift({ at: Date.now(), vm: c.vm.name, account: c.vm.account, from: c.from, to: c.vm.state });
         }
         break;
       case "vms-stale":
@@ -332,7 +330,6 @@ function applyEvents(events) {
         break;
     }
   }
-  state.drift.length = Math.min(state.drift.length, 200);
   if (structural || $("#filter-state").value || $("#search").value || $("#filter-kind").value || $("#filter-account").value) recompute(); else scheduleRender();
   if (state.detailsFor !== null && events.some((e) => (e.type === "vms-changed" && e.changes.some((c) => c.vm.id === state.detailsFor)) || (e.type === "operation" && e.op.vm_id === state.detailsFor))) {
     openDetails(state.detailsFor);
@@ -355,13 +352,13 @@ async function load() {
 
 async function renderActivity() {
   try {
-    const ops = await invoke("recent_activity");
-    $("#activity-ops").replaceChildren(...ops.map((o) => el("li", { class: `phase-${o.phase}` },
+    const activity = await invoke("recent_activity");
+    $("#activity-ops").replaceChildren(...activity.operations.map((o) => el("li", { class: `phase-${o.phase}` },
       el("span", { class: "when" }, new Date(o.requested_at).toLocaleTimeString()),
       ` ${ACTION_LABELS[o.kind]} ${o.vm_name} (${o.account}): `, el("strong", {}, o.phase),
       o.error ? ` — ${o.error}` : "")));
-    $("#activity-drift").replaceChildren(...state.drift.map((d) => el("li", {},
-      el("span", { class: "when" }, new Date(d.at).toLocaleTimeString()), ` ${d.vm} (${d.account}): ${d.from ?? "?"} → ${d.to}`)));
+    $("#activity-drift").replaceChildren(...activity.drift.map((d) => el("li", {},
+      el("span", { class: "when" }, new Date(d.entry.at).toLocaleString()), ` ${d.vm} (${d.account}): ${d.entry.from_state ?? "?"} → ${d.entry.to_state} (${d.entry.raw_state}, seen by ${d.entry.source})`)));
   } catch (e) {
     toast(String(e));
   }

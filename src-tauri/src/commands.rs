@@ -107,9 +107,25 @@ pub fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountInfo>, Str
         .collect())
 }
 
+#[derive(Serialize)]
+pub struct Drift {
+    entry: HistoryEntry,
+    vm: String,
+    account: String,
+}
+
+#[derive(Serialize)]
+pub struct Activity {
+    operations: Vec<Operation>,
+    drift: Vec<Drift>,
+}
+
+/// Recent operations and changes made outside Powerdeck, newest first.
 #[tauri::command]
-pub fn recent_activity(state: State<'_, AppState>) -> Result<Vec<Operation>, String> {
-    state.engine.store().recent_operations(None, 100).map_err(err)
+pub fn recent_activity(state: State<'_, AppState>) -> Result<Activity, String> {
+    let store = state.engine.store();
+    let drift = store.recent_drift(100).map_err(err)?.into_iter().map(|(entry, vm, account)| Drift { entry, vm, account }).collect();
+    Ok(Activity { operations: store.recent_operations(None, 100).map_err(err)?, drift })
 }
 
 /// Ask every account for a full sync now (the tray's "Refresh all" too).

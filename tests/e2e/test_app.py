@@ -81,7 +81,7 @@ def main():
     # The demo fleet, created on first use of the data directory.
     vms = json.loads(pdk("vms", "list", "--json"))
     running = [v for v in vms if v["state"] == "running" and v.get("tools") == "running"]
-    assert len(running) >= 2, "the demo fleet has running VMs with tools"
+    assert len(running) >= 3, "the demo fleet has running VMs with tools"
     ui_vm, cli_vm = running[0]["name"], running[1]["name"]
     for name in (ui_vm, cli_vm):
         pdk("sim", "stubborn", "demo", name, "--on", "false")
@@ -131,6 +131,17 @@ def main():
         wait_until("the pdk-started stop shows in the window", lambda: row_text(driver, cli_vm, ".c-state") in ("stopping", "stopped"))
         wait_until("and ends verified stopped", lambda: row_text(driver, cli_vm, ".c-state") == "stopped" and "Waiting" not in row_text(driver, cli_vm, ".c-status"))
         assert driver.execute_script("return window.__noReload") == "still here"
+
+        # Activity: our operations, and a change made behind Powerdeck's back
+        # (the simulated cloud changed directly, noticed by a `pdk sync`).
+        other = running[2]["name"]
+        pdk("sim", "set-state", "demo", other, "STOPPED")
+        pdk("sync", "--account", "demo")
+        tab(driver, "activity")
+        wait_until("the drift is listed", lambda: other in driver.find_element(By.ID, "activity-drift").text)
+        assert "running → stopped" in driver.find_element(By.ID, "activity-drift").text
+        assert f"Stop {ui_vm}" in driver.find_element(By.ID, "activity-ops").text
+        tab(driver, "inventory")
 
         # "Refresh all" (the tray's item calls the same function) asks every account for a sync.
         driver.find_element(By.ID, "refresh-all").click()

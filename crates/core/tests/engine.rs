@@ -337,6 +337,10 @@ async fn an_out_of_band_change_is_caught_as_drift() {
     assert!(change.drift);
     assert_eq!((change.from, change.vm.state), (Some(PowerState::Running), PowerState::Stopped));
     assert_eq!(fx.engine.store().history(vm.id, 1).unwrap()[0].source, Source::Sync);
+    // The activity view's drift list comes from the store, so it survives restarts.
+    let drift = fx.engine.store().recent_drift(10).unwrap();
+    assert_eq!(drift.len(), 1, "first sightings and our own operations are not drift");
+    assert_eq!((drift[0].0.vm_id, drift[0].1.as_str(), drift[0].2.as_str()), (vm.id, vm.name.as_str(), "lab"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,6 +51,21 @@ impl Store {
         })
     }
 
+    /// Recent changes made outside Powerdeck (seen by polling or a feed, with
+    /// a known previous state), newest first, with the VM's name and account.
+    pub fn recent_drift(&self, limit: u32) -> StoreResult<Vec<(HistoryEntry, String, String)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT h.id, h.vm_id, h.at, h.from_state, h.to_state, h.raw_state, h.source, h.operation_id, v.name, a.name
+                 FROM history h JOIN vms v ON v.id = h.vm_id JOIN accounts a ON a.id = v.account_id
+                 WHERE h.source IN ('sync', 'feed') AND h.from_state IS NOT NULL AND h.operation_id IS NULL
+                 ORDER BY h.id DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit], |r| Ok((row(r)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?)))?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(|(h, vm, account)| Ok((finish(h)?, vm, account))).collect()
+        })
+    }
+
     pub fn last_history_id(&self) -> StoreResult<i64> {
         self.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(id), 0) FROM history", [], |r| r.get(0))?))
     }
