@@ -21,3 +21,15 @@ if [ ! -x "$VENV/bin/moto_server" ] || ! cmp -s scripts/test-requirements.txt "$
   cp scripts/test-requirements.txt "$STAMP"
 fi
 export POWERDECK_VENV="$VENV"
+
+# VMware's vCenter simulator, built from Debian's govmomi library with our launcher.
+if [ ! -x target/vcsim ] || [ tests/vcsim/main.go -nt target/vcsim ]; then
+  if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/github.com/vmware/govmomi ]; then
+    echo "installing: golang-go golang-github-vmware-govmomi-dev"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends golang-go golang-github-vmware-govmomi-dev
+  fi
+  mkdir -p target
+  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$PWD/target/go-cache" go build -o target/vcsim ./tests/vcsim
+fi
+export POWERDECK_VCSIM="$PWD/target/vcsim"

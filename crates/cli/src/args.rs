@@ -92,6 +92,12 @@ pub enum AccountsCmd {
         sim: SimFlags,
         #[command(flatten)]
         ec2: Ec2Flags,
+        /// The provider's API endpoint: required for vsphere (https://host/sdk); for ec2 it replaces https://ec2.REGION.amazonaws.com.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// User name (vsphere).
+        #[arg(long, value_name = "USER", help_heading = "VMware vSphere (vsphere)")]
+        username: Option<String>,
     },
     /// Check that the account's endpoint and credentials work.
     Test { name: String },
@@ -142,9 +148,6 @@ pub struct Ec2Flags {
     /// A region to inventory; repeat for several (default: the profile's region).
     #[arg(long = "region", value_name = "REGION", help_heading = "Amazon EC2 (ec2)")]
     pub region: Vec<String>,
-    /// Endpoint URL instead of https://ec2.REGION.amazonaws.com (tests, compatible clouds).
-    #[arg(long, value_name = "URL", help_heading = "Amazon EC2 (ec2)")]
-    pub endpoint: Option<String>,
     /// Access key id; give the secret with --secret-stdin or --secret-env.
     #[arg(long, value_name = "ID", help_heading = "Amazon EC2 (ec2)")]
     pub access_key_id: Option<String>,

@@ -10,6 +10,7 @@ use clap::Parser;
 use powerdeck_core::model::{now_ms, OpKind, Operation};
 use powerdeck_core::provider::ec2::{credentials, Ec2Config};
 use powerdeck_core::provider::registry;
+use powerdeck_core::provider::vsphere::VsphereConfig;
 use powerdeck_core::provider::sim::{SimConfig, World};
 use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::store::VmFilter;
@@ -91,13 +92,19 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
                 output::accounts(&accounts);
             }
         }
-        AccountsCmd::Add { kind, name, secret_stdin, secret_env, sim, ec2 } => {
+        AccountsCmd::Add { kind, name, secret_stdin, secret_env, sim, ec2, endpoint, username } => {
             registry::check_kind(&kind)?;
             if kind != "sim" && sim.any() {
                 return Err(CoreError::Invalid(format!("the demo-fleet flags (--size, --seed, …) apply to sim accounts, not {kind}")));
             }
             if kind != "ec2" && ec2 != Ec2Flags::default() {
                 return Err(CoreError::Invalid(format!("the EC2 flags (--region, --access-key-id, …) apply to ec2 accounts, not {kind}")));
+            }
+            if kind == "sim" && endpoint.is_some() {
+                return Err(CoreError::Invalid("a demo fleet has no endpoint".into()));
+            }
+            if kind != "vsphere" && username.is_some() {
+                return Err(CoreError::Invalid(format!("--username applies to vsphere accounts, not {kind}")));
             }
             let secret = match (secret_stdin, secret_env) {
                 (true, Some(_)) => return Err(CoreError::Invalid("use either --secret-stdin or --secret-env, not both".into())),
@@ -112,7 +119,8 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
             };
             let config = match kind.as_str() {
                 "sim" => serde_json::to_value(sim.into_config()).expect("config serializes"),
-                "ec2" => serde_json::to_value(ec2_config(ec2)?).expect("config serializes"),
+                "ec2" => serde_json::to_value(ec2_config(ec2, endpoint)?).expect("config serializes"),
+                "vsphere" => serde_json::to_value(VsphereConfig { endpoint: endpoint.unwrap_or_default(), username: username.unwrap_or_default() }).expect("config serializes"),
                 _ => serde_json::json!({}),
             };
             let account = engine.add_account(&name, &kind, config, secret)?;
@@ -131,7 +139,7 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
     Ok(ExitCode::SUCCESS)
 }
 
-fn ec2_config(f: Ec2Flags) -> Result<Ec2Config, CoreError> {
+fn ec2_config(f: Ec2Flags, endpoint: Option<String>) -> Result<Ec2Config, CoreError> {
     let mut regions = f.region;
     if regions.is_empty() {
         if let Some(profile) = &f.profile {
@@ -142,7 +150,7 @@ fn ec2_config(f: Ec2Flags) -> Result<Ec2Config, CoreError> {
     if let Some(var) = &f.session_token_env {
         SecretRef::env(var)?;
     }
-    Ok(Ec2Config { regions, endpoint: f.endpoint, access_key_id: f.access_key_id, session_token_env: f.session_token_env, profile: f.profile })
+    Ok(Ec2Config { regions, endpoint, access_key_id: f.access_key_id, session_token_env: f.session_token_env, profile: f.profile })
 }
 
 async fn vms(engine: &Arc<Engine>, cmd: VmsCmd) -> Result<ExitCode, CoreError> {

@@ -10,6 +10,7 @@ pub mod guard;
 pub mod http;
 pub mod registry;
 pub mod sim;
+pub mod vsphere;
 
 use crate::model::Observation;
 use async_trait::async_trait;

@@ -2,6 +2,7 @@
 
 use super::ec2::{Ec2Config, Ec2Provider};
 use super::sim::{SimConfig, SimProvider};
+use super::vsphere::{VsphereConfig, VsphereProvider};
 use super::Provider;
 use crate::error::CoreError;
 use crate::model::Account;
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Account kinds this build can talk to.
-pub const KINDS: &[&str] = &["sim", "ec2"];
+pub const KINDS: &[&str] = &["sim", "ec2", "vsphere"];
 
 pub fn check_kind(kind: &str) -> Result<(), CoreError> {
     if KINDS.contains(&kind) {
@@ -40,6 +41,10 @@ pub fn validate_config(kind: &str, config: &serde_json::Value, has_secret: bool)
             let cfg: Ec2Config = serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid EC2 settings: {e}")))?;
             cfg.validate(has_secret).map_err(CoreError::Invalid)
         }
+        "vsphere" => {
+            let cfg: VsphereConfig = serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid vSphere settings: {e}")))?;
+            cfg.validate(has_secret).map_err(CoreError::Invalid)
+        }
         _ => Ok(()),
     }
 }
@@ -59,6 +64,11 @@ pub fn build(account: &Account, data_dir: &Path) -> Result<Arc<dyn Provider>, Co
         "ec2" => {
             let cfg: Ec2Config = serde_json::from_value(account.config.clone()).map_err(|e| CoreError::Invalid(format!("account '{}' has unreadable EC2 settings: {e}", account.name)))?;
             let p = Ec2Provider::new(&cfg, secret).map_err(|e| CoreError::provider(&account.name, e))?;
+            Ok(Arc::new(p))
+        }
+        "vsphere" => {
+            let cfg: VsphereConfig = serde_json::from_value(account.config.clone()).map_err(|e| CoreError::Invalid(format!("account '{}' has unreadable vSphere settings: {e}", account.name)))?;
+            let p = VsphereProvider::new(&cfg, secret).map_err(|e| CoreError::provider(&account.name, e))?;
             Ok(Arc::new(p))
         }
         other => Err(CoreError::UnknownKind { kind: other.into(), known: KINDS.join(", ") }),

@@ -1,0 +1,31 @@
+//! A vSphere account's settings (vCenter or a standalone ESXi host). The
+//! password lives in the account's secret source, never here.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct VsphereConfig {
+    /// The SOAP endpoint, e.g. `https://vcenter.example.com/sdk`.
+    pub endpoint: String,
+    pub username: String,
+}
+
+impl VsphereConfig {
+    pub fn validate(&self, has_secret: bool) -> Result<(), String> {
+        let url = reqwest::Url::parse(&self.endpoint).map_err(|e| format!("the endpoint '{}' is not a URL: {e}", self.endpoint))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("the endpoint '{}' must be an http(s) URL ending in /sdk", self.endpoint));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("the endpoint must not carry credentials; give --username and the password with --secret-stdin or --secret-env".into());
+        }
+        if self.username.trim().is_empty() {
+            return Err("a vSphere account needs --username".into());
+        }
+        if !has_secret {
+            return Err("the password is missing: give it with --secret-stdin or --secret-env VAR".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! A small element tree over quick-xml: SOAP answers are deeply nested and
+//! typed with `xsi:type`, which is easier to walk than to map onto structs.
+//! Names are kept without their namespace prefix.
+
+use crate::provider::ProviderError;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+#[derive(Debug, Default, Clone)]
+pub struct Node {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<Node>,
+}
+
+fn local(name: &[u8]) -> String {
+    let s = String::from_utf8_lossy(name);
+    s.rsplit(':').next().unwrap_or_default().to_string()
+}
+
+pub fn parse(xml: &str) -> Result<Node, ProviderError> {
+    let mut reader = Reader::from_str(xml);
+    let mut stack: Vec<Node> = vec![Node::default()];
+    let bad = |e: &dyn std::fmt::Display| ProviderError::malformed(format!("unreadable SOAP answer: {e}"));
+    loop {
+        match reader.read_event().map_err(|e| bad(&e))? {
+            Event::Start(e) => {
+                let attrs = e.attributes().flatten().map(|a| (local(a.key.as_ref()), a.unescape_value().map(|v| v.to_string()).unwrap_or_default())).collect();
+                stack.push(Node { name: local(e.name().as_ref()), attrs, ..Node::default() });
+            }
+            Event::Empty(e) => {
+                let attrs = e.attributes().flatten().map(|a| (local(a.key.as_ref()), a.unescape_value().map(|v| v.to_string()).unwrap_or_default())).collect();
+                let node = Node { name: local(e.name().as_ref()), attrs, ..Node::default() };
+                stack.last_mut().expect("root").children.push(node);
+            }
+            Event::Text(t) => {
+                let text = t.decode().map_err(|e| bad(&e))?;
+                stack.last_mut().expect("root").text.push_str(&text);
+            }
+            // quick-xml reports `&amp;` and `&#38;` as events of their own.
+            Event::GeneralRef(r) => {
+                let c = match r.resolve_char_ref().map_err(|e| bad(&e))? {
+                    Some(c) => c,
+                    None => match r.decode().map_err(|e| bad(&e))?.as_ref() {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        other => return Err(bad(&format!("unknown entity &{other};"))),
+                    },
+                };
+                stack.last_mut().expect("root").text.push(c);
+            }
+            Event::CData(t) => stack.last_mut().expect("root").text.push_str(&String::from_utf8_lossy(&t)),
+            Event::End(_) => {
+                let node = stack.pop().expect("balanced");
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => return Err(bad(&"unbalanced elements")),
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if stack.len() != 1 {
+        return Err(bad(&"truncated document"));
+    }
+    Ok(stack.pop().expect("root"))
+}
+
+impl Node {
+    pub fn child(&self, name: &str) -> Option<&Node> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// The first element with this name anywhere below (depth first).
+    pub fn find(&self, name: &str) -> Option<&Node> {
+        for c in &self.children {
+            if c.name == name {
+                return Some(c);
+            }
+            if let Some(n) = c.find(name) {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> &str {
+        self.text.trim()
+    }
+}

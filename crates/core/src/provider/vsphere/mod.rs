@@ -1,0 +1,281 @@
+//! VMware vSphere (vCenter or standalone ESXi) over the vim25 SOAP API.
+//!
+//! VM ids are managed object ids (`vm-42`). One session per account: log in
+//! once, keep the `vmware_soap_session` cookie, log in again when the server
+//! says NotAuthenticated and retry that call once.
+
+pub mod config;
+mod dom;
+mod soap;
+
+use super::http::{HttpOptions, HttpTransport};
+use super::{Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
+use crate::model::{Observation, PowerState, ToolsStatus};
+use crate::secrets::Secret;
+use async_trait::async_trait;
+pub use config::VsphereConfig;
+use dom::Node;
+use soap::{esc, moref, Soap};
+use tokio::sync::Mutex;
+
+const PAGE_SIZE: u32 = 1000;
+const VM_PROPS: [&str; 4] = ["name", "runtime.powerState", "guest.toolsRunningStatus", "runtime.host"];
+
+#[derive(Debug, Clone)]
+struct Session {
+    property_collector: String,
+    /// A ContainerView over every VirtualMachine below the root folder.
+    view: String,
+}
+
+pub struct VsphereProvider {
+    soap: Soap,
+    username: String,
+    password: Secret,
+    session: Mutex<Option<Session>>,
+}
+
+pub fn normalize(power: &str) -> PowerState {
+    match power {
+        "poweredOn" => PowerState::Running,
+        "poweredOff" => PowerState::Stopped,
+        "suspended" => PowerState::Suspended,
+        _ => PowerState::Unknown,
+    }
+}
+
+fn tools(status: &str) -> Option<ToolsStatus> {
+    match status {
+        "guestToolsRunning" | "guestToolsExecutingScripts" => Some(ToolsStatus::Running),
+        "guestToolsNotRunning" => Some(ToolsStatus::NotRunning),
+        "" => None,
+        _ => Some(ToolsStatus::NotInstalled),
+    }
+}
+
+fn is_session_expired(e: &ProviderError) -> bool {
+    matches!(e, ProviderError::Auth { message } if message.starts_with("NotAuthenticated"))
+}
+
+/// `ObjectContent` elements → observations of VMs.
+fn observations(returnval: &Node) -> Result<Vec<Observation>, ProviderError> {
+    let mut out = Vec::new();
+    for obj in returnval.all("objects") {
+        let id = obj.child("obj").map(|o| o.text().to_string()).filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::malformed("a VM came without its id"))?;
+        let mut name = String::new();
+        let mut power = String::new();
+        let mut tools_status = String::new();
+        let mut host = None;
+        for p in obj.all("propSet") {
+            let val = p.child("val").map(|v| v.text().to_string()).unwrap_or_default();
+            match p.child("name").map(|n| n.text()) {
+                Some("name") => name = val,
+                Some("runtime.powerState") => power = val,
+                Some("guest.toolsRunningStatus") => tools_status = val,
+                Some("runtime.host") => host = Some(val),
+                _ => {}
+            }
+        }
+        out.push(Observation { provider_id: id, state: normalize(&power), raw_state: power, tools: tools(&tools_status), location: host, name });
+    }
+    Ok(out)
+}
+
+impl VsphereProvider {
+    pub fn new(cfg: &VsphereConfig, password: Option<Secret>) -> ProviderResult<Self> {
+        let password = password.ok_or_else(|| ProviderError::Auth { message: "the account has no password".into() })?;
+        let http = HttpTransport::new(&HttpOptions::default())?;
+        Ok(Self { soap: Soap::new(http, cfg.endpoint.clone()), username: cfg.username.clone(), password, session: Mutex::new(None) })
+    }
+
+    async fn login(&self) -> ProviderResult<Session> {
+        let content = self.soap.call("RetrieveServiceContent", &moref("_this", "ServiceInstance", "ServiceInstance")).await?;
+        let rv = content.child("returnval").ok_or_else(|| ProviderError::malformed("RetrieveServiceContent: no service content"))?;
+        let get = |n: &str| rv.child(n).map(|x| x.text().to_string()).ok_or_else(|| ProviderError::malformed(format!("the service content has no {n}")));
+        let (root, pc, views, sessions) = (get("rootFolder")?, get("propertyCollector")?, get("viewManager")?, get("sessionManager")?);
+        self.soap
+            .call(
+                "Login",
+                &format!("{}<userName>{}</userName><password>{}</password>", moref("_this", "SessionManager", &sessions), esc(&self.username), esc(self.password.expose())),
+            )
+            .await?;
+        let view = self
+            .soap
+            .call(
+                "CreateContainerView",
+                &format!("{}{}<type>VirtualMachine</type><recursive>true</recursive>", moref("_this", "ViewManager", &views), moref("container", "Folder", &root)),
+            )
+            .await?;
+        let view = view.child("returnval").map(|v| v.text().to_string()).ok_or_else(|| ProviderError::malformed("CreateContainerView: no view"))?;
+        Ok(Session { property_collector: pc, view })
+    }
+
+    async fn session(&self) -> ProviderResult<Session> {
+        let mut s = self.session.lock().await;
+        if let Some(s) = s.as_ref() {
+            return Ok(s.clone());
+        }
+        let fresh = self.login().await?;
+        *s = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Run a call with a session; if the session expired, log in again and retry once.
+    async fn call(&self, method: &str, body: impl Fn(&Session) -> String) -> ProviderResult<Node> {
+        self.call_with(method, false, body).await
+    }
+
+    /// `view_only`: the call names no object but the session's own view. When
+    /// a session expires its view goes with it, and some servers (vcsim)
+    /// answer ManagedObjectNotFound instead of NotAuthenticated: that too
+    /// means "log in again".
+    async fn call_with(&self, method: &str, view_only: bool, body: impl Fn(&Session) -> String) -> ProviderResult<Node> {
+        let s = self.session().await?;
+        match self.soap.call(method, &body(&s)).await {
+            Err(e) if is_session_expired(&e) || (view_only && matches!(e, ProviderError::NotFound { .. })) => {
+                *self.session.lock().await = None;
+                self.soap.forget_session();
+                let s = self.session().await?;
+                self.soap.call(method, &body(&s)).await
+            }
+            other => other,
+        }
+    }
+
+    fn prop_set(kind: &str, paths: &[&str]) -> String {
+        let paths: String = paths.iter().map(|p| format!("<pathSet>{p}</pathSet>")).collect();
+        format!("<propSet><type>{kind}</type>{paths}</propSet>")
+    }
+}
+
+#[async_trait]
+impl Provider for VsphereProvider {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            graceful_stop: true,
+            force_stop: true,
+            guest_reboot: true,
+            reset: true,
+            suspend: true,
+            hibernate: false,
+            deallocate: false,
+            tools_status: true,
+            change_feed: false,
+            reboot_visible: false,
+            max_refresh_batch: 500,
+        }
+    }
+
+    async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
+        let resp = match token {
+            None => {
+                self.call_with("RetrievePropertiesEx", true, |s| {
+                    format!(
+                        "{}<specSet>{}<objectSet>{}<skip>true</skip><selectSet xsi:type=\"TraversalSpec\"><name>vms</name><type>ContainerView</type><path>view</path><skip>false</skip></selectSet></objectSet></specSet><options><maxObjects>{PAGE_SIZE}</maxObjects></options>",
+                        moref("_this", "PropertyCollector", &s.property_collector),
+                        Self::prop_set("VirtualMachine", &VM_PROPS),
+                        moref("obj", "ContainerView", &s.view)
+                    )
+                })
+                .await?
+            }
+            Some(t) => self.call("ContinueRetrievePropertiesEx", |s| format!("{}<token>{}</token>", moref("_this", "PropertyCollector", &s.property_collector), esc(t))).await?,
+        };
+        let Some(rv) = resp.child("returnval") else { return Ok(InventoryPage { vms: vec![], next: None }) };
+        let next = rv.child("token").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
+        Ok(InventoryPage { vms: observations(rv)?, next })
+    }
+
+    async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
+        let objects: String = ids.iter().map(|id| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "VirtualMachine", id))).collect();
+        let resp = self
+            .call("RetrievePropertiesEx", |s| {
+                format!("{}<specSet>{}{objects}</specSet><options/>", moref("_this", "PropertyCollector", &s.property_collector), Self::prop_set("VirtualMachine", &VM_PROPS))
+            })
+            .await;
+        match resp {
+            Ok(r) => r.child("returnval").map(observations).unwrap_or(Ok(vec![])),
+            // One vanished VM fails the whole batch: ask one by one, keep those that exist.
+            Err(ProviderError::NotFound { .. }) if ids.len() > 1 => {
+                let mut out = Vec::new();
+                for id in ids {
+                    match Box::pin(self.refresh(std::slice::from_ref(id))).await {
+                        Ok(o) => out.extend(o),
+                        Err(ProviderError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(out)
+            }
+            Err(ProviderError::NotFound { .. }) => Ok(vec![]),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission> {
+        let method = match action {
+            PowerAction::Start => "PowerOnVM_Task",
+            PowerAction::PowerOff => "PowerOffVM_Task",
+            PowerAction::Reset => "ResetVM_Task",
+            PowerAction::Suspend => "SuspendVM_Task",
+            PowerAction::ShutdownGuest => "ShutdownGuest",
+            PowerAction::RebootGuest => "RebootGuest",
+            PowerAction::Hibernate => return Err(ProviderError::Unsupported { action: "hibernate on vSphere".into() }),
+        };
+        let resp = self.call(method, |_| moref("_this", "VirtualMachine", id)).await?;
+        let job = resp.child("returnval").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
+        Ok(Submission { job, observed: None })
+    }
+
+    async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
+        let resp = self
+            .call("RetrievePropertiesEx", |s| {
+                format!(
+                    "{}<specSet>{}<objectSet>{}<skip>false</skip></objectSet></specSet><options/>",
+                    moref("_this", "PropertyCollector", &s.property_collector),
+                    Self::prop_set("Task", &["info.state", "info.error"]),
+                    moref("obj", "Task", job)
+                )
+            })
+            .await?;
+        let props = resp.find("objects").ok_or_else(|| ProviderError::NotFound { what: format!("task {job}") })?;
+        let mut state = String::new();
+        let mut error = None;
+        for p in props.all("propSet") {
+            match p.child("name").map(|n| n.text()) {
+                Some("info.state") => state = p.child("val").map(|v| v.text().to_string()).unwrap_or_default(),
+                Some("info.error") => error = p.find("localizedMessage").map(|m| m.text().to_string()),
+                _ => {}
+            }
+        }
+        Ok(match state.as_str() {
+            "success" => JobStatus::Succeeded,
+            "error" => JobStatus::Failed(error.unwrap_or_else(|| "the task failed".into())),
+            "queued" | "running" => JobStatus::Running,
+            other => return Err(ProviderError::malformed(format!("task {job} is in an unknown state '{other}'"))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retrieve_answer_becomes_observations() {
+        let xml = r#"<Envelope><Body><RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><token>page-2</token>
+            <objects><obj type="VirtualMachine">vm-42</obj>
+              <propSet><name>name</name><val xsi:type="xsd:string">web &amp; api</val></propSet>
+              <propSet><name>runtime.powerState</name><val xsi:type="VirtualMachinePowerState">poweredOff</val></propSet>
+              <propSet><name>guest.toolsRunningStatus</name><val xsi:type="xsd:string">guestToolsNotRunning</val></propSet>
+              <propSet><name>runtime.host</name><val type="HostSystem" xsi:type="ManagedObjectReference">host-7</val></propSet>
+            </objects></returnval></RetrievePropertiesExResponse></Body></Envelope>"#;
+        let doc = dom::parse(xml).unwrap();
+        let rv = doc.find("returnval").unwrap();
+        assert_eq!(rv.child("token").unwrap().text(), "page-2");
+        let obs = observations(rv).unwrap();
+        assert_eq!(obs.len(), 1);
+        assert_eq!((obs[0].provider_id.as_str(), obs[0].name.as_str(), obs[0].state, obs[0].raw_state.as_str()), ("vm-42", "web & api", PowerState::Stopped, "poweredOff"));
+        assert_eq!((obs[0].tools, obs[0].location.as_deref()), (Some(ToolsStatus::NotRunning), Some("host-7")));
+    }
+}

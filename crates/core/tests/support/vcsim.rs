@@ -1,0 +1,53 @@
+//! VMware's vCenter simulator (vcsim), built from Debian's govmomi library by
+//! `scripts/ensure-test-peers.sh` into `target/vcsim` (or `POWERDECK_VCSIM`).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub struct Vcsim {
+    child: Child,
+    /// The /sdk endpoint, without credentials (vcsim accepts any).
+    pub endpoint: String,
+}
+
+fn binary() -> PathBuf {
+    let p = std::env::var_os("POWERDECK_VCSIM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/vcsim"));
+    assert!(p.exists(), "vcsim is not built at {}: run scripts/test.sh, which builds tests/vcsim", p.display());
+    p
+}
+
+impl Vcsim {
+    pub fn start(args: &[&str]) -> Self {
+        let mut cmd = Command::new(binary());
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+        // SAFETY: prctl only affects this child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("vcsim starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut url = reqwest::Url::parse(line.trim()).expect("vcsim printed its URL");
+        url.set_username("").unwrap();
+        url.set_password(None).unwrap();
+        Self { child, endpoint: url.to_string() }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Vcsim {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
