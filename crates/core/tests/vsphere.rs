@@ -122,3 +122,30 @@ async fn a_stopped_simulator_marks_vms_stale_and_recovery_clears_it() {
     lab.engine.full_sync(lab.account.id).await.unwrap();
     assert!(lab.vms().iter().all(|v| !v.stale), "answering again → fresh");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_band_power_off_arrives_through_the_push_feed() {
+    let sim = Vcsim::start(&["-vm", "2"]);
+    let lab = Lab::new(&sim.endpoint);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    // Only the feed runs: no polling tier could explain the change.
+    lab.engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[lab.account.id])).unwrap();
+    let vm = lab.vms().remove(0);
+
+    // Another admin, another SOAP session.
+    let config = VsphereConfig { endpoint: sim.endpoint.clone(), username: "other-admin".into() };
+    let other = VsphereProvider::new(&config, Some(Secret::new("pass"))).unwrap();
+    use powerdeck_core::provider::{PowerAction, Provider};
+    other.submit(&vm.provider_id, PowerAction::PowerOff).await.unwrap();
+
+    let started = std::time::Instant::now();
+    loop {
+        let h = lab.engine.store().history(vm.id, 1).unwrap();
+        if h[0].to_state == PowerState::Stopped {
+            assert_eq!(h[0].source, powerdeck_core::model::Source::Feed, "{h:?}");
+            break;
+        }
+        assert!(started.elapsed() < PATIENCE, "the feed never reported the power-off");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

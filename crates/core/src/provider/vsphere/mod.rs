@@ -9,13 +9,14 @@ mod dom;
 mod soap;
 
 use super::http::{HttpOptions, HttpTransport};
-use super::{Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
+use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{Observation, PowerState, ToolsStatus};
 use crate::secrets::Secret;
 use async_trait::async_trait;
 pub use config::VsphereConfig;
 use dom::Node;
 use soap::{esc, moref, Soap};
+use std::time::Duration;
 use tokio::sync::Mutex;
 
 const PAGE_SIZE: u32 = 1000;
@@ -26,6 +27,10 @@ struct Session {
     property_collector: String,
     /// A ContainerView over every VirtualMachine below the root folder.
     view: String,
+    /// Which login this is: a feed version is only valid in its own session.
+    generation: u64,
+    /// The property filter the change feed waits on (created on first use).
+    filter: Option<String>,
 }
 
 pub struct VsphereProvider {
@@ -33,6 +38,7 @@ pub struct VsphereProvider {
     username: String,
     password: Secret,
     session: Mutex<Option<Session>>,
+    logins: std::sync::atomic::AtomicU64,
 }
 
 pub fn normalize(power: &str) -> PowerState {
@@ -57,26 +63,27 @@ fn is_session_expired(e: &ProviderError) -> bool {
     matches!(e, ProviderError::Auth { message } if message.starts_with("NotAuthenticated"))
 }
 
+/// One VM from its (property name, value) pairs.
+fn observation<'a>(id: String, props: impl Iterator<Item = (&'a str, &'a str)>) -> Observation {
+    let (mut name, mut power, mut tools_status, mut host) = (String::new(), String::new(), String::new(), None);
+    for (prop, val) in props {
+        match prop {
+            "name" => name = val.to_string(),
+            "runtime.powerState" => power = val.to_string(),
+            "guest.toolsRunningStatus" => tools_status = val.to_string(),
+            "runtime.host" => host = Some(val.to_string()),
+            _ => {}
+        }
+    }
+    Observation { provider_id: id, state: normalize(&power), raw_state: power, tools: tools(&tools_status), location: host, name }
+}
+
 /// `ObjectContent` elements → observations of VMs.
 fn observations(returnval: &Node) -> Result<Vec<Observation>, ProviderError> {
     let mut out = Vec::new();
     for obj in returnval.all("objects") {
         let id = obj.child("obj").map(|o| o.text().to_string()).filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::malformed("a VM came without its id"))?;
-        let mut name = String::new();
-        let mut power = String::new();
-        let mut tools_status = String::new();
-        let mut host = None;
-        for p in obj.all("propSet") {
-            let val = p.child("val").map(|v| v.text().to_string()).unwrap_or_default();
-            match p.child("name").map(|n| n.text()) {
-                Some("name") => name = val,
-                Some("runtime.powerState") => power = val,
-                Some("guest.toolsRunningStatus") => tools_status = val,
-                Some("runtime.host") => host = Some(val),
-                _ => {}
-            }
-        }
-        out.push(Observation { provider_id: id, state: normalize(&power), raw_state: power, tools: tools(&tools_status), location: host, name });
+        out.push(observation(id, obj.all("propSet").map(|p| (p.child("name").map(|n| n.text()).unwrap_or_default(), p.child("val").map(|v| v.text()).unwrap_or_default()))));
     }
     Ok(out)
 }
@@ -85,7 +92,7 @@ impl VsphereProvider {
     pub fn new(cfg: &VsphereConfig, password: Option<Secret>) -> ProviderResult<Self> {
         let password = password.ok_or_else(|| ProviderError::Auth { message: "the account has no password".into() })?;
         let http = HttpTransport::new(&HttpOptions::default())?;
-        Ok(Self { soap: Soap::new(http, cfg.endpoint.clone()), username: cfg.username.clone(), password, session: Mutex::new(None) })
+        Ok(Self { soap: Soap::new(http, cfg.endpoint.clone()), username: cfg.username.clone(), password, session: Mutex::new(None), logins: Default::default() })
     }
 
     async fn login(&self) -> ProviderResult<Session> {
@@ -107,7 +114,8 @@ impl VsphereProvider {
             )
             .await?;
         let view = view.child("returnval").map(|v| v.text().to_string()).ok_or_else(|| ProviderError::malformed("CreateContainerView: no view"))?;
-        Ok(Session { property_collector: pc, view })
+        let generation = self.logins.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        Ok(Session { property_collector: pc, view, generation, filter: None })
     }
 
     async fn session(&self) -> ProviderResult<Session> {
@@ -142,6 +150,34 @@ impl VsphereProvider {
         }
     }
 
+    /// The session's property filter over every VM, created once per session.
+    async fn filter(&self) -> ProviderResult<Session> {
+        let s = self.session().await?;
+        if s.filter.is_some() {
+            return Ok(s);
+        }
+        let resp = self
+            .call_with("CreateFilter", true, |s| {
+                format!(
+                    "{}<spec>{}<objectSet>{}<skip>true</skip><selectSet xsi:type=\"TraversalSpec\"><name>vms</name><type>ContainerView</type><path>view</path><skip>false</skip></selectSet></objectSet></spec><partialUpdates>false</partialUpdates>",
+                    moref("_this", "PropertyCollector", &s.property_collector),
+                    Self::prop_set("VirtualMachine", &VM_PROPS),
+                    moref("obj", "ContainerView", &s.view)
+                )
+            })
+            .await?;
+        let filter = resp.child("returnval").map(|f| f.text().to_string()).ok_or_else(|| ProviderError::malformed("CreateFilter: no filter"))?;
+        let mut guard = self.session.lock().await;
+        match guard.as_mut() {
+            Some(cur) if cur.generation == s.generation => {
+                cur.filter = Some(filter);
+                Ok(cur.clone())
+            }
+            // The session changed under us: the next call starts over.
+            _ => Err(ProviderError::Unreachable { message: "the vSphere session was renewed while the change feed started".into() }),
+        }
+    }
+
     fn prop_set(kind: &str, paths: &[&str]) -> String {
         let paths: String = paths.iter().map(|p| format!("<pathSet>{p}</pathSet>")).collect();
         format!("<propSet><type>{kind}</type>{paths}</propSet>")
@@ -160,7 +196,7 @@ impl Provider for VsphereProvider {
             hibernate: false,
             deallocate: false,
             tools_status: true,
-            change_feed: false,
+            change_feed: true,
             reboot_visible: false,
             max_refresh_batch: 500,
         }
@@ -225,6 +261,69 @@ impl Provider for VsphereProvider {
         let resp = self.call(method, |_| moref("_this", "VirtualMachine", id)).await?;
         let job = resp.child("returnval").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
         Ok(Submission { job, observed: None })
+    }
+
+    /// WaitForUpdatesEx on the session's filter. The cursor is
+    /// `{login generation}:{version}`; a version from an older session means
+    /// the feed lost its place, so a full sync must cover the gap. Changed
+    /// VMs are read again in full (one call), because a `modify` update only
+    /// carries the properties that changed.
+    async fn watch(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
+        let s = self.filter().await?;
+        let (version, resync_needed) = match cursor.and_then(|c| c.split_once(':')) {
+            Some((g, v)) if g.parse::<u64>().ok() == Some(s.generation) => (v.to_string(), false),
+            Some(_) => (String::new(), true),
+            None => (String::new(), false),
+        };
+        let wait_s = max_wait.as_secs().clamp(1, 25);
+        let resp = self
+            .soap
+            .call(
+                "WaitForUpdatesEx",
+                &format!(
+                    "{}<version>{}</version><options><maxWaitSeconds>{wait_s}</maxWaitSeconds><maxObjectUpdates>250</maxObjectUpdates></options>",
+                    moref("_this", "PropertyCollector", &s.property_collector),
+                    esc(&version)
+                ),
+            )
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) if is_session_expired(&e) => {
+                *self.session.lock().await = None;
+                self.soap.forget_session();
+                return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: String::new(), resync_needed: true });
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(rv) = resp.child("returnval") else {
+            // Nothing changed within the wait.
+            return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: format!("{}:{version}", s.generation), resync_needed });
+        };
+        let new_version = rv.child("version").map(|v| v.text().to_string()).unwrap_or_default();
+        let mut entered = Vec::new();
+        let mut modified = Vec::new();
+        let mut removed = Vec::new();
+        for fs in rv.all("filterSet") {
+            for os in fs.all("objectSet") {
+                let id = os.child("obj").map(|o| o.text().to_string()).unwrap_or_default();
+                if id.is_empty() {
+                    return Err(ProviderError::malformed("an update came without the VM's id"));
+                }
+                match os.child("kind").map(|k| k.text()) {
+                    Some("leave") => removed.push(id),
+                    // An `enter` carries every property we asked for.
+                    Some("enter") => entered.push(observation(id, os.all("changeSet").map(|c| (c.child("name").map(|n| n.text()).unwrap_or_default(), c.child("val").map(|v| v.text()).unwrap_or_default())))),
+                    _ => modified.push(id),
+                }
+            }
+        }
+        // A `modify` carries only what changed: read those VMs again in full.
+        let mut changes = entered;
+        if !modified.is_empty() {
+            changes.extend(self.refresh(&modified).await?);
+        }
+        Ok(FeedBatch { changes, removed, cursor: format!("{}:{new_version}", s.generation), resync_needed })
     }
 
     async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
