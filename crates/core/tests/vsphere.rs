@@ -2,6 +2,8 @@
 
 #[path = "support/vcsim.rs"]
 mod vcsim;
+#[path = "support/moto.rs"]
+mod venv;
 
 use powerdeck_core::engine::config::Timeouts;
 use powerdeck_core::model::{Account, OpKind, OpPhase, PowerState, ShutdownMethod, ToolsStatus};
@@ -51,6 +53,33 @@ impl Lab {
         self.engine.start(Workers::DRIVER, Some(&[self.account.id])).unwrap();
         let op = self.engine.request(vm_id, kind, opts).await.unwrap();
         tokio::time::timeout(PATIENCE, self.engine.wait(op.id, |_| {})).await.expect("operation never ended").unwrap()
+    }
+}
+
+/// What pyvmomi (VMware's own Python SDK) sees: id → (name, power state).
+fn witness(endpoint: &str) -> std::collections::HashMap<String, (String, String)> {
+    let out = std::process::Command::new(venv::venv().join("bin/python"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vsphere/witness.py"))
+        .arg(endpoint)
+        .output()
+        .expect("pyvmomi witness runs");
+    assert!(out.status.success(), "witness failed: {}", String::from_utf8_lossy(&out.stderr));
+    let vms: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    vms.into_iter().map(|v| (v["id"].as_str().unwrap().to_string(), (v["name"].as_str().unwrap().to_string(), v["power"].as_str().unwrap().to_string()))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vcenter_esxi_and_a_520_vm_model_match_what_pyvmomi_sees() {
+    for (args, expected) in [(&["-vm", "2"][..], 8), (&["-esx", "-vm", "2"][..], 2), (&["-vm", "130"][..], 520)] {
+        let sim = Vcsim::start(args);
+        let lab = Lab::new(&sim.endpoint);
+        let sync = lab.engine.full_sync(lab.account.id).await.unwrap();
+        let truth = witness(&sim.endpoint);
+        assert_eq!((truth.len(), sync.vms), (expected, expected), "{args:?}");
+        for vm in lab.vms() {
+            let (name, power) = truth.get(&vm.provider_id).unwrap_or_else(|| panic!("{} is not in vcsim", vm.provider_id));
+            assert_eq!((&vm.name, &vm.raw_state), (name, power), "{args:?}");
+        }
     }
 }
 
