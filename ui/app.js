@@ -492,6 +492,8 @@ form.addEventListener("submit", async (e) => {
     if (form.endpoint.value.trim()) config.endpoint = form.endpoint.value.trim();
     if (form.access_key_id.value.trim()) config.access_key_id = form.access_key_id.value.trim();
     if (form.profile.value.trim()) config.profile = form.profile.value.trim();
+  } else if (kind === "vsphere") {
+    config = { endpoint: form.vs_endpoint.value.trim(), username: form.vs_username.value.trim() };
   } else {
     config = { size: Number(form.size.value), seed: Number(form.seed.value) };
   }
@@ -506,9 +508,11 @@ form.addEventListener("submit", async (e) => {
     }
     return;
   }
-  const secret = kind === "ec2" ? form.secret.value : null;
-  const secretEnv = kind === "ec2" ? form.secret_env.value : null;
-  form.secret.value = ""; // never kept in the page longer than the call
+  const secret = kind === "ec2" ? form.secret.value : kind === "vsphere" ? form.vs_password.value : null;
+  const secretEnv = kind === "ec2" ? form.secret_env.value : kind === "vsphere" ? form.vs_password_env.value : null;
+  // Never kept in the page longer than the call.
+  form.secret.value = "";
+  form.vs_password.value = "";
   try {
     const a = await invoke("add_account", { name: form.account_name.value, kind, config, secret: secret || null, secretEnv: secretEnv || null });
     $("#accounts-result").textContent = `Added ${a.name}. Its inventory is on the way.`;

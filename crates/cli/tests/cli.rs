@@ -124,7 +124,7 @@ fn user_mistakes_get_one_clear_sentence() {
     assert_eq!(error_of(&run(d, &["vm", "start", "nope"])), "pdk: no VM matches 'nope' (try `pdk vms list`)");
     let err = error_of(&run(d, &["vm", "start", &name]));
     assert!(err.contains(&format!("'{name}' matches 2 VMs")) && err.contains("use an id or account/name"), "{err}");
-    assert_eq!(error_of(&run(d, &["accounts", "add", "ovirt3", "x"])), "pdk: unknown account kind 'ovirt3' (known: sim, ec2)");
+    assert_eq!(error_of(&run(d, &["accounts", "add", "ovirt3", "x"])), "pdk: unknown account kind 'ovirt3' (known: sim, ec2, vsphere)");
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "ec2", "aws", "--access-key-id", "AKID"])),
         "pdk: an EC2 account needs at least one region (--region, or a region in the profile)"
@@ -132,6 +132,14 @@ fn user_mistakes_get_one_clear_sentence() {
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "ec2", "aws", "--region", "us-east-1", "--access-key-id", "AKID"])),
         "pdk: the secret access key is missing: give it with --secret-stdin or --secret-env VAR"
+    );
+    assert_eq!(
+        error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "https://vc.example/sdk", "--secret-env", "PATH"])),
+        "pdk: a vSphere account needs --username"
+    );
+    assert_eq!(
+        error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "https://admin:pw@vc.example/sdk", "--username", "u", "--secret-env", "PATH"])),
+        "pdk: the endpoint must not carry credentials; give --username and the password with --secret-stdin or --secret-env"
     );
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "sim", "lab2", "--region", "us-east-1"])),
