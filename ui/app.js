@@ -494,6 +494,7 @@ form.addEventListener("submit", async (e) => {
     if (form.profile.value.trim()) config.profile = form.profile.value.trim();
   } else if (kind === "vsphere") {
     config = { endpoint: form.vs_endpoint.value.trim(), username: form.vs_username.value.trim() };
+    if (form.vs_thumbprint.value.trim()) config.thumbprint = form.vs_thumbprint.value.trim();
   } else {
     config = { size: Number(form.size.value), seed: Number(form.seed.value) };
   }

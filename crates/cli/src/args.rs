@@ -98,6 +98,12 @@ pub enum AccountsCmd {
         /// User name (vsphere).
         #[arg(long, value_name = "USER", help_heading = "VMware vSphere (vsphere)")]
         username: Option<String>,
+        /// Pin a self-signed host's certificate by its SHA-256 thumbprint (vsphere).
+        #[arg(long, value_name = "SHA256", help_heading = "VMware vSphere (vsphere)")]
+        thumbprint: Option<String>,
+        /// Accept any certificate (vsphere). Dangerous: anyone in the path can read the password.
+        #[arg(long, help_heading = "VMware vSphere (vsphere)")]
+        insecure: bool,
     },
     /// Check that the account's endpoint and credentials work.
     Test { name: String },

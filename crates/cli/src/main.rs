@@ -92,7 +92,13 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
                 output::accounts(&accounts);
             }
         }
-        AccountsCmd::Add { kind, name, secret_stdin, secret_env, sim, ec2, endpoint, username } => {
+        AccountsCmd::Add { kind, name, secret_stdin, secret_env, sim, ec2, endpoint, username, thumbprint, insecure } => {
+            if kind != "vsphere" && (thumbprint.is_some() || insecure) {
+                return Err(CoreError::Invalid(format!("--thumbprint and --insecure apply to vsphere accounts, not {kind}")));
+            }
+            if insecure {
+                eprintln!("pdk: WARNING: --insecure turns off certificate checks for '{name}'; anyone between you and the host can read its password. Prefer --thumbprint.");
+            }
             registry::check_kind(&kind)?;
             if kind != "sim" && sim.any() {
                 return Err(CoreError::Invalid(format!("the demo-fleet flags (--size, --seed, …) apply to sim accounts, not {kind}")));
@@ -120,7 +126,7 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
             let config = match kind.as_str() {
                 "sim" => serde_json::to_value(sim.into_config()).expect("config serializes"),
                 "ec2" => serde_json::to_value(ec2_config(ec2, endpoint)?).expect("config serializes"),
-                "vsphere" => serde_json::to_value(VsphereConfig { endpoint: endpoint.unwrap_or_default(), username: username.unwrap_or_default() }).expect("config serializes"),
+                "vsphere" => serde_json::to_value(VsphereConfig { endpoint: endpoint.unwrap_or_default(), username: username.unwrap_or_default(), thumbprint, insecure }).expect("config serializes"),
                 _ => serde_json::json!({}),
             };
             let account = engine.add_account(&name, &kind, config, secret)?;

@@ -19,7 +19,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
     let engine = Engine::with_store(store.clone(), dir.path(), EngineConfig::default()).unwrap();
-    let config = VsphereConfig { endpoint: endpoint.clone(), username: "bench".into() };
+    let config = VsphereConfig { endpoint: endpoint.clone(), username: "bench".into(), ..Default::default() };
     let account = engine.add_account("vc", "vsphere", serde_json::to_value(&config).unwrap(), Some((SecretRef::env("PATH").unwrap(), None))).unwrap();
     engine.set_provider(account.id, Arc::new(VsphereProvider::new(&config, Some(Secret::new("pass"))).unwrap()));
 
@@ -32,7 +32,7 @@ async fn main() {
     engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[account.id])).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await; // the feed's first (inventory) answer
     while rx.try_recv().is_ok() {}
-    let other = VsphereProvider::new(&VsphereConfig { endpoint, username: "other".into() }, Some(Secret::new("pass"))).unwrap();
+    let other = VsphereProvider::new(&VsphereConfig { endpoint, username: "other".into(), ..Default::default() }, Some(Secret::new("pass"))).unwrap();
     let vms = store.vms(&VmFilter { account_id: Some(account.id), state: None }).unwrap();
     let mut latencies = Vec::new();
     for vm in vms.iter().take(20) {

@@ -27,6 +27,10 @@ struct Lab {
 
 impl Lab {
     fn new(endpoint: &str) -> Self {
+        Self::with(VsphereConfig { endpoint: endpoint.into(), username: "admin".into(), ..Default::default() })
+    }
+
+    fn with(config: VsphereConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
         let cfg = EngineConfig {
@@ -36,7 +40,6 @@ impl Lab {
             ..EngineConfig::default()
         };
         let engine = Engine::with_store(store, dir.path(), cfg).unwrap();
-        let config = VsphereConfig { endpoint: endpoint.into(), username: "admin".into() };
         // The account row needs a secret source to be valid; any set variable
         // will do because the provider below is built with the password in
         // hand, as the registry builds it after reading the keychain.
@@ -162,7 +165,7 @@ async fn an_out_of_band_power_off_arrives_through_the_push_feed() {
     let vm = lab.vms().remove(0);
 
     // Another admin, another SOAP session.
-    let config = VsphereConfig { endpoint: sim.endpoint.clone(), username: "other-admin".into() };
+    let config = VsphereConfig { endpoint: sim.endpoint.clone(), username: "other-admin".into(), ..Default::default() };
     let other = VsphereProvider::new(&config, Some(Secret::new("pass"))).unwrap();
     use powerdeck_core::provider::{PowerAction, Provider};
     other.submit(&vm.provider_id, PowerAction::PowerOff).await.unwrap();
@@ -177,4 +180,31 @@ async fn an_out_of_band_power_off_arrives_through_the_push_feed() {
         assert!(started.elapsed() < PATIENCE, "the feed never reported the power-off");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_host_is_refused_until_its_thumbprint_is_pinned() {
+    let sim = Vcsim::start(&["-vm", "1", "-tls"]);
+    assert!(sim.endpoint.starts_with("https://"), "{}", sim.endpoint);
+
+    // Verified by default: refused, with the thumbprint to compare.
+    let lab = Lab::new(&sim.endpoint);
+    let err = lab.engine.full_sync(lab.account.id).await.unwrap_err().to_string();
+    let seen = err.split("thumbprint ").nth(1).and_then(|rest| rest.split(';').next()).unwrap_or_else(|| panic!("no thumbprint in: {err}")).to_string();
+    assert_eq!(seen.len(), 95, "AA:BB:… ({seen})");
+    assert!(err.contains("--thumbprint"), "{err}");
+
+    // Pinned: trusted.
+    let pinned = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: Some(seen.to_lowercase().replace(':', "")), insecure: false });
+    assert_eq!(pinned.engine.full_sync(pinned.account.id).await.unwrap().vms, 4);
+
+    // A different pin: a hard error naming both.
+    let wrong = "00".repeat(32);
+    let other = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: Some(wrong), insecure: false });
+    let err = other.engine.full_sync(other.account.id).await.unwrap_err().to_string();
+    assert!(err.contains("certificate changed") && err.contains(&seen) && err.contains("00:00:00"), "{err}");
+
+    // --insecure: anything goes (and the log says so).
+    let insecure = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: None, insecure: true });
+    assert_eq!(insecure.engine.full_sync(insecure.account.id).await.unwrap().vms, 4);
 }

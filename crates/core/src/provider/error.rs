@@ -15,6 +15,10 @@ pub enum ProviderError {
     #[error("the provider could not be reached: {message}")]
     Unreachable { message: String },
 
+    /// TLS: the server's certificate is not trusted, or not the pinned one.
+    #[error("the provider's certificate is not trusted: {message}")]
+    Untrusted { message: String },
+
     #[error("the provider did not answer within {}s", .after.as_secs_f32())]
     Timeout { after: Duration },
 
@@ -61,7 +65,7 @@ impl ProviderError {
     /// The provider itself is out of reach (as opposed to refusing this one
     /// request): the account's VMs must be marked stale.
     pub fn means_unreachable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. } | Self::Auth { .. })
+        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. } | Self::Auth { .. } | Self::Untrusted { .. })
     }
 
     pub fn retry_after(&self) -> Option<Duration> {

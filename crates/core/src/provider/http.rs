@@ -10,12 +10,101 @@ use std::time::Duration;
 pub struct HttpOptions {
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    pub trust: Trust,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(10) }
+        Self { timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(10), trust: Trust::System }
     }
+}
+
+/// How a server's TLS certificate is judged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trust {
+    /// The usual chain of trust to the system's roots (the default).
+    System,
+    /// Exactly this certificate, by its SHA-256 thumbprint (self-signed hosts).
+    Pinned(String),
+    /// Anything. Only when the user insisted, and said so loudly.
+    Insecure,
+}
+
+/// `AA:BB:…`: the SHA-256 of a certificate, as vCenter and browsers show it.
+pub fn thumbprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+/// Normalise a thumbprint the user typed (any case, with or without colons).
+pub fn normalize_thumbprint(s: &str) -> Option<String> {
+    let hex: String = s.chars().filter(|c| !matches!(c, ':' | ' ')).collect::<String>().to_ascii_uppercase();
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| hex.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap_or_default()).collect::<Vec<_>>().join(":"))
+}
+
+mod pinning {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+    use std::sync::Arc;
+
+    /// Accepts the one certificate whose thumbprint is pinned (or any, when
+    /// `pinned` is `None`); handshake signatures are still checked.
+    #[derive(Debug)]
+    pub struct Verifier {
+        pub pinned: Option<String>,
+        pub provider: Arc<CryptoProvider>,
+    }
+
+    impl ServerCertVerifier for Verifier {
+        fn verify_server_cert(&self, cert: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+            match &self.pinned {
+                None => Ok(ServerCertVerified::assertion()),
+                Some(want) => {
+                    let got = super::thumbprint(cert.as_ref());
+                    if &got == want {
+                        Ok(ServerCertVerified::assertion())
+                    } else {
+                        Err(rustls::Error::General(format!("the server's certificate changed: pinned {want}, presented {got}")))
+                    }
+                }
+            }
+        }
+        fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
+        }
+        fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.provider.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    pub fn config(pinned: Option<String>) -> Result<rustls::ClientConfig, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Ok(rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verifier { pinned, provider }))
+            .with_no_client_auth())
+    }
+}
+
+/// The thumbprint of the certificate `url`'s server presents, read without
+/// trusting it: what an admin compares with the one their vCenter shows.
+pub async fn probe_thumbprint(url: &str) -> Result<String, ProviderError> {
+    let cfg = pinning::config(None).map_err(|e| ProviderError::Untrusted { message: e.to_string() })?;
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(cfg)
+        .tls_info(true)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| ProviderError::Unreachable { message: format!("cannot set up HTTP: {e}") })?;
+    let resp = client.get(url).send().await.map_err(|e| ProviderError::Unreachable { message: error_chain(&e.without_url()) })?;
+    let info = resp.extensions().get::<reqwest::tls::TlsInfo>().and_then(|i| i.peer_certificate().map(thumbprint));
+    info.ok_or_else(|| ProviderError::Untrusted { message: "the server presented no certificate".into() })
 }
 
 /// A non-2xx answer, handed to the provider so it can read its own error
@@ -65,10 +154,17 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(opts: &HttpOptions) -> Result<Self, ProviderError> {
-        let client = reqwest::Client::builder()
-            .timeout(opts.timeout)
-            .connect_timeout(opts.connect_timeout)
-            .user_agent(concat!("powerdeck/", env!("CARGO_PKG_VERSION")))
+        let mut builder = reqwest::Client::builder().timeout(opts.timeout).connect_timeout(opts.connect_timeout).user_agent(concat!("powerdeck/", env!("CARGO_PKG_VERSION")));
+        let pinned = match &opts.trust {
+            Trust::System => None,
+            Trust::Pinned(t) => Some(Some(t.clone())),
+            Trust::Insecure => Some(None),
+        };
+        if let Some(pinned) = pinned {
+            let cfg = pinning::config(pinned).map_err(|e| ProviderError::Untrusted { message: e.to_string() })?;
+            builder = builder.use_preconfigured_tls(cfg);
+        }
+        let client = builder
             .build()
             .map_err(|e| ProviderError::Unreachable { message: format!("cannot set up HTTP: {e}") })?;
         Ok(Self { client, timeout: opts.timeout })
@@ -99,7 +195,10 @@ impl HttpTransport {
     fn transport_error(&self, e: reqwest::Error) -> ProviderError {
         // URLs can carry signatures or tokens in their query: never echo them.
         let e = e.without_url();
-        if e.is_timeout() {
+        let chain = error_chain(&e);
+        if chain.contains("certificate") && (chain.contains("invalid peer certificate") || chain.contains("certificate changed") || chain.contains("UnknownIssuer")) {
+            ProviderError::Untrusted { message: chain }
+        } else if e.is_timeout() {
             ProviderError::Timeout { after: self.timeout }
         } else if e.is_decode() || e.is_body() {
             ProviderError::malformed(error_chain(&e))
@@ -157,7 +256,7 @@ mod tests {
     }
 
     fn transport() -> HttpTransport {
-        HttpTransport::new(&HttpOptions { timeout: Duration::from_millis(500), connect_timeout: Duration::from_millis(500) }).unwrap()
+        HttpTransport::new(&HttpOptions { timeout: Duration::from_millis(500), connect_timeout: Duration::from_millis(500), ..HttpOptions::default() }).unwrap()
     }
 
     #[tokio::test]

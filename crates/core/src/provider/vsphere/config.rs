@@ -9,6 +9,12 @@ pub struct VsphereConfig {
     /// The SOAP endpoint, e.g. `https://vcenter.example.com/sdk`.
     pub endpoint: String,
     pub username: String,
+    /// SHA-256 thumbprint of a self-signed host's certificate, pinned when
+    /// the admin accepted it (trust on first use). A different certificate
+    /// later is a hard error.
+    pub thumbprint: Option<String>,
+    /// Accept any certificate. Only when asked for, and never silently.
+    pub insecure: bool,
 }
 
 impl VsphereConfig {
@@ -19,6 +25,14 @@ impl VsphereConfig {
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("the endpoint must not carry credentials; give --username and the password with --secret-stdin or --secret-env".into());
+        }
+        if let Some(t) = &self.thumbprint {
+            if crate::provider::http::normalize_thumbprint(t).is_none() {
+                return Err(format!("'{t}' is not a SHA-256 thumbprint (64 hex digits, colons optional)"));
+            }
+            if self.insecure {
+                return Err("use either --thumbprint or --insecure, not both".into());
+            }
         }
         if self.username.trim().is_empty() {
             return Err("a vSphere account needs --username".into());

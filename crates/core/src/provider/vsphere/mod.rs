@@ -8,7 +8,7 @@ pub mod config;
 mod dom;
 mod soap;
 
-use super::http::{HttpOptions, HttpTransport};
+use super::http::{normalize_thumbprint, HttpOptions, HttpTransport, Trust};
 use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{Observation, PowerState, ToolsStatus};
 use crate::secrets::Secret;
@@ -39,6 +39,8 @@ pub struct VsphereProvider {
     password: Secret,
     session: Mutex<Option<Session>>,
     logins: std::sync::atomic::AtomicU64,
+    endpoint: String,
+    trust: Trust,
 }
 
 pub fn normalize(power: &str) -> PowerState {
@@ -91,8 +93,16 @@ fn observations(returnval: &Node) -> Result<Vec<Observation>, ProviderError> {
 impl VsphereProvider {
     pub fn new(cfg: &VsphereConfig, password: Option<Secret>) -> ProviderResult<Self> {
         let password = password.ok_or_else(|| ProviderError::Auth { message: "the account has no password".into() })?;
-        let http = HttpTransport::new(&HttpOptions::default())?;
-        Ok(Self { soap: Soap::new(http, cfg.endpoint.clone()), username: cfg.username.clone(), password, session: Mutex::new(None), logins: Default::default() })
+        let trust = match (&cfg.thumbprint, cfg.insecure) {
+            (Some(t), _) => Trust::Pinned(normalize_thumbprint(t).ok_or_else(|| ProviderError::Untrusted { message: format!("'{t}' is not a SHA-256 thumbprint") })?),
+            (None, true) => {
+                tracing::warn!(endpoint = %cfg.endpoint, "TLS certificate checks are OFF for this vSphere account (--insecure)");
+                Trust::Insecure
+            }
+            (None, false) => Trust::System,
+        };
+        let http = HttpTransport::new(&HttpOptions { trust: trust.clone(), ..HttpOptions::default() })?;
+        Ok(Self { soap: Soap::new(http, cfg.endpoint.clone()), endpoint: cfg.endpoint.clone(), trust, username: cfg.username.clone(), password, session: Mutex::new(None), logins: Default::default() })
     }
 
     async fn login(&self) -> ProviderResult<Session> {
@@ -123,7 +133,16 @@ impl VsphereProvider {
         if let Some(s) = s.as_ref() {
             return Ok(s.clone());
         }
-        let fresh = self.login().await?;
+        let fresh = match self.login().await {
+            // An untrusted self-signed host: say what it presents, so the admin
+            // can compare and pin it (trust on first use).
+            Err(ProviderError::Untrusted { message }) if self.trust == Trust::System => {
+                let seen = super::http::probe_thumbprint(&self.endpoint).await.ok();
+                let hint = seen.map(|t| format!(" The server presents SHA-256 thumbprint {t}; if your vCenter or ESXi host shows the same, add the account with --thumbprint {t}.")).unwrap_or_default();
+                return Err(ProviderError::Untrusted { message: format!("{message}.{hint}") });
+            }
+            other => other?,
+        };
         *s = Some(fresh.clone());
         Ok(fresh)
     }
