@@ -1,0 +1,49 @@
+//! `pdk` against vcsim: add a vSphere account with the password in an
+//! environment variable, list, and power a VM off and on.
+
+#[path = "../../core/tests/support/vcsim.rs"]
+mod vcsim;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const SECRET_VAR: &str = "PDK_TEST_VC_PASSWORD";
+
+fn pdk(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pdk"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("POWERDECK_DATA_DIR")
+        .env(SECRET_VAR, "vcsim-accepts-any")
+        .stdin(Stdio::null())
+        .output()
+        .expect("pdk runs")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = pdk(dir, args);
+    assert!(out.status.success(), "pdk {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_vsphere_account_is_added_listed_and_driven_from_the_cli() {
+    let sim = vcsim::Vcsim::start(&["-vm", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["accounts", "remove", "demo"]);
+    ok(d, &["accounts", "add", "vsphere", "vc", "--endpoint", &sim.endpoint, "--username", "admin", "--secret-env", SECRET_VAR]);
+    assert!(ok(d, &["accounts", "test", "vc"]).contains("connected"));
+    let vms: Value = serde_json::from_str(&ok(d, &["vms", "list", "--json"])).unwrap();
+    let vms = vms.as_array().unwrap();
+    assert_eq!(vms.len(), 4);
+    let name = vms[0]["name"].as_str().unwrap().to_string();
+    assert_eq!(vms[0]["raw_state"], "poweredOn");
+
+    let out: Value = serde_json::from_str(&ok(d, &["vm", "force-stop", &name, "--yes", "--json"])).unwrap();
+    assert_eq!((out[0]["phase"].as_str(), out[0]["new_state"].as_str()), (Some("succeeded"), Some("stopped")), "{out}");
+    let out: Value = serde_json::from_str(&ok(d, &["vm", "start", &name, "--json"])).unwrap();
+    assert_eq!((out[0]["phase"].as_str(), out[0]["new_state"].as_str()), (Some("succeeded"), Some("running")), "{out}");
+}
