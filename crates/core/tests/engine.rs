@@ -1,10 +1,12 @@
 //! The engine against the demo fleet, through its public API. Waits are on
 //! events or journal states with generous deadlines, never fixed sleeps.
 
+#[path = "support/fast.rs"]
+mod fast;
+
 use async_trait::async_trait;
-use powerdeck_core::engine::config::Timeouts;
+use fast::fast_engine_config;
 use powerdeck_core::model::{now_ms, Account, Observation, OpKind, OpPhase, PowerState, ShutdownMethod, Source, Vm};
-use powerdeck_core::provider::guard::RetryPolicy;
 use powerdeck_core::provider::registry::sim_world_path;
 use powerdeck_core::provider::sim::{SimConfig, World};
 use powerdeck_core::provider::{Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderResult, Submission};
@@ -16,19 +18,6 @@ use tempfile::TempDir;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn fast_engine_config() -> EngineConfig {
-    EngineConfig {
-        inflight_interval_ms: 100,
-        transitional_interval_ms: 200,
-        watched_interval_ms: 500,
-        full_interval_ms: 600_000,
-        feed_max_wait_ms: 500,
-        lease_ms: 1_000,
-        timeouts: Timeouts { start_s: 20, stop_s: 20, force_s: 20, reboot_s: 20, suspend_s: 20 },
-        retry: RetryPolicy { max_attempts: 3, base_delay_ms: 10, max_delay_ms: 100, max_retry_after_ms: 5_000 },
-        ..EngineConfig::default()
-    }
-}
 
 fn fast_fleet(size: u32) -> SimConfig {
     SimConfig {
@@ -429,13 +418,16 @@ async fn another_process_sees_an_operation_and_its_result_through_the_shared_sto
     tokio::time::timeout(PATIENCE, other.wait(mine.id, |_| {})).await.unwrap().unwrap();
     // Give the follower a few of its 50 ms passes to (wrongly) repeat anything.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let mut stopped_events = 0;
+    let (mut stopped_events, mut ended_events) = (0, 0);
     while let Ok(e) = own.try_recv() {
-        if let Event::VmsChanged { changes, .. } = e {
-            stopped_events += changes.iter().filter(|c| c.vm.id == second.id && c.vm.state == PowerState::Stopped).count();
+        match e {
+            Event::VmsChanged { changes, .. } => stopped_events += changes.iter().filter(|c| c.vm.id == second.id && c.vm.state == PowerState::Stopped).count(),
+            Event::Operation { op } if op.id == mine.id && op.phase.is_terminal() => ended_events += 1,
+            _ => {}
         }
     }
     assert_eq!(stopped_events, 1, "the stop is published once, by the process that made it");
+    assert_eq!(ended_events, 1, "and so is the end of its operation");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,9 +23,10 @@ pub(super) async fn follow_loop(engine: Arc<Engine>, every: Duration) {
     let mut after = engine.store.last_history_id().unwrap_or(0);
     // (vm id, time of change) of state changes this process published.
     let mut ours: HashSet<(i64, Millis)> = HashSet::new();
-    let mut phases: HashMap<i64, OpPhase> = HashMap::new();
+    // Operation id → (last phase published here, when).
+    let mut phases: HashMap<i64, (OpPhase, Millis)> = HashMap::new();
     if let Ok(ops) = engine.store.operations_touched_since(now_ms() - OPS_LOOKBACK_MS) {
-        phases.extend(ops.into_iter().map(|o| (o.id, o.phase)));
+        phases.extend(ops.into_iter().map(|o| (o.id, (o.phase, now_ms()))));
     }
     loop {
         tokio::time::sleep(every).await;
@@ -33,7 +34,7 @@ pub(super) async fn follow_loop(engine: Arc<Engine>, every: Duration) {
             match local.try_recv() {
                 Ok(Event::VmsChanged { changes, .. }) => ours.extend(changes.iter().filter(|c| c.from != Some(c.vm.state)).map(|c| (c.vm.id, c.vm.last_state_change_at))),
                 Ok(Event::Operation { op }) => {
-                    phases.insert(op.id, op.phase);
+                    phases.insert(op.id, (op.phase, now_ms()));
                 }
                 Ok(_) | Err(TryRecvError::Lagged(_)) => {}
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
@@ -45,15 +46,18 @@ pub(super) async fn follow_loop(engine: Arc<Engine>, every: Duration) {
     }
 }
 
-fn follow_once(engine: &Engine, after: &mut i64, ours: &mut HashSet<(i64, Millis)>, phases: &mut HashMap<i64, OpPhase>) -> Result<(), crate::CoreError> {
+fn follow_once(engine: &Engine, after: &mut i64, ours: &mut HashSet<(i64, Millis)>, phases: &mut HashMap<i64, (OpPhase, Millis)>) -> Result<(), crate::CoreError> {
     // Operations first, so a finished operation arrives before the state it explains.
-    for op in engine.store.operations_touched_since(now_ms() - OPS_LOOKBACK_MS)? {
-        if phases.get(&op.id) != Some(&op.phase) {
-            phases.insert(op.id, op.phase);
+    let now = now_ms();
+    for op in engine.store.operations_touched_since(now - OPS_LOOKBACK_MS)? {
+        if phases.get(&op.id).map(|p| p.0) != Some(op.phase) {
+            phases.insert(op.id, (op.phase, now));
             engine.bus.publish(Event::Operation { op });
         }
     }
-    phases.retain(|_, p| !p.is_terminal());
+    // A finished operation stays in the look-back window for a while: keep
+    // remembering it until it has left, or it would be published again.
+    phases.retain(|_, (phase, seen)| !phase.is_terminal() || *seen > now - 2 * OPS_LOOKBACK_MS);
 
     let entries = engine.store.history_since(*after, HISTORY_BATCH)?;
     let Some(last) = entries.last() else { return Ok(()) };
