@@ -38,19 +38,17 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+impl AccountInfo {
+    fn of(engine: &powerdeck_core::Engine, a: powerdeck_core::model::Account) -> Self {
+        let capabilities = engine.runtime(a.id).ok().map(|rt| rt.caps);
+        Self { id: a.id, name: a.name, kind: a.kind, is_demo: a.is_demo, capabilities }
+    }
+}
+
 #[tauri::command]
 pub fn list_vms(state: State<'_, AppState>) -> Result<Inventory, String> {
-    let engine = &state.engine;
-    let store = engine.store();
-    let mut operations = Vec::new();
-    let mut accounts = Vec::new();
-    for a in store.accounts().map_err(err)? {
-        operations.extend(store.active_operations(a.id).map_err(err)?.into_iter().map(|r| r.op));
-        let capabilities = engine.runtime(a.id).ok().map(|rt| rt.caps);
-        accounts.push(AccountInfo { id: a.id, name: a.name, kind: a.kind, is_demo: a.is_demo, capabilities });
-    }
-    let vms = store.vms(&VmFilter::default()).map_err(err)?;
-    Ok(Inventory { vms, operations, accounts })
+    let store = state.engine.store();
+    Ok(Inventory { vms: store.vms(&VmFilter::default()).map_err(err)?, operations: store.in_flight_operations().map_err(err)?, accounts: accounts_of(&state.engine)? })
 }
 
 #[derive(Serialize)]
@@ -97,14 +95,11 @@ pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kin
 
 #[tauri::command]
 pub fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountInfo>, String> {
-    let engine = &state.engine;
-    Ok(engine
-        .store()
-        .accounts()
-        .map_err(err)?
-        .into_iter()
-        .map(|a| AccountInfo { capabilities: engine.runtime(a.id).ok().map(|rt| rt.caps), id: a.id, name: a.name, kind: a.kind, is_demo: a.is_demo })
-        .collect())
+    accounts_of(&state.engine)
+}
+
+fn accounts_of(engine: &powerdeck_core::Engine) -> Result<Vec<AccountInfo>, String> {
+    Ok(engine.store().accounts().map_err(err)?.into_iter().map(|a| AccountInfo::of(engine, a)).collect())
 }
 
 #[derive(Serialize)]
@@ -169,8 +164,7 @@ pub async fn add_account(
     let engine = state.engine.clone();
     let account = engine.add_account(&name, &kind, config, secret).map_err(err)?;
     engine.start(powerdeck_core::Workers::ALL, Some(&[account.id])).map_err(err)?;
-    let capabilities = engine.runtime(account.id).ok().map(|rt| rt.caps);
-    Ok(AccountInfo { id: account.id, name: account.name, kind: account.kind, is_demo: account.is_demo, capabilities })
+    Ok(AccountInfo::of(&engine, account))
 }
 
 #[tauri::command]

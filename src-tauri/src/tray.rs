@@ -105,12 +105,7 @@ pub fn refresh_all(engine: &Engine) -> Result<usize, String> {
 }
 
 pub fn in_flight(engine: &Engine) -> Result<usize, String> {
-    let store = engine.store();
-    let mut n = 0;
-    for a in store.accounts().map_err(|e| e.to_string())? {
-        n += store.active_operations(a.id).map_err(|e| e.to_string())?.len();
-    }
-    Ok(n)
+    engine.store().in_flight_operations().map(|ops| ops.len()).map_err(|e| e.to_string())
 }
 
 /// "Powerdeck: 3 operations in flight" — what the tray says on hover.

@@ -165,9 +165,8 @@ async fn vms(engine: &Arc<Engine>, cmd: VmsCmd) -> Result<ExitCode, CoreError> {
             let account_id = account.map(|a| engine.account(&a)).transpose()?.map(|a| a.id);
             // An account with no inventory yet (just added, or only tested):
             // fetch it rather than showing an empty list to a new user.
-            let empty = |a: &powerdeck_core::model::Account| -> Result<bool, CoreError> { Ok(engine.store().vms(&VmFilter { account_id: Some(a.id), state: None })?.is_empty()) };
             for a in engine.store().accounts()?.iter().filter(|a| account_id.is_none_or(|id| id == a.id)) {
-                if !empty(a)? {
+                if engine.store().has_vms(a.id)? {
                     continue;
                 }
                 if let Err(e) = engine.full_sync(a.id).await {

@@ -4,25 +4,22 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const PATIENCE: Duration = Duration::from_secs(30);
+#[path = "support/pdk.rs"]
+mod support;
 
-fn pdk(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pdk"));
-    c.arg("--data-dir").arg(dir).env_remove("POWERDECK_DATA_DIR").stdin(Stdio::null());
-    c
-}
+use support::pdk;
+
+const PATIENCE: Duration = Duration::from_secs(30);
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     pdk(dir).args(args).output().expect("pdk runs")
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = run(dir, args);
-    assert!(out.status.success(), "pdk {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    support::succeed(pdk(dir), args)
 }
 
 fn json(dir: &Path, args: &[&str]) -> Value {

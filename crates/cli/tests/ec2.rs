@@ -4,29 +4,19 @@
 #[path = "../../core/tests/support/moto.rs"]
 mod moto;
 
+#[path = "support/pdk.rs"]
+mod support;
+
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 const SECRET_VAR: &str = "PDK_TEST_AWS_SECRET";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
 
-fn pdk(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pdk"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("POWERDECK_DATA_DIR")
-        .env(SECRET_VAR, SECRET)
-        .stdin(Stdio::null())
-        .output()
-        .expect("pdk runs")
-}
-
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = pdk(dir, args);
-    assert!(out.status.success(), "pdk {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    let mut cmd = support::pdk(dir);
+    cmd.env(SECRET_VAR, SECRET);
+    support::succeed(cmd, args)
 }
 
 #[test]

@@ -4,28 +4,18 @@
 #[path = "../../core/tests/support/vcsim.rs"]
 mod vcsim;
 
+#[path = "support/pdk.rs"]
+mod support;
+
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 const SECRET_VAR: &str = "PDK_TEST_VC_PASSWORD";
 
-fn pdk(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pdk"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("POWERDECK_DATA_DIR")
-        .env(SECRET_VAR, "vcsim-accepts-any")
-        .stdin(Stdio::null())
-        .output()
-        .expect("pdk runs")
-}
-
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = pdk(dir, args);
-    assert!(out.status.success(), "pdk {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    let mut cmd = support::pdk(dir);
+    cmd.env(SECRET_VAR, "vcsim-accepts-any");
+    support::succeed(cmd, args)
 }
 
 #[test]

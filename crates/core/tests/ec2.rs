@@ -1,14 +1,14 @@
 //! The EC2 provider against moto's server, with boto3 (AWS's own SDK) as the
 //! independent witness of what the cloud holds.
 
+#[path = "support/fast.rs"]
+mod fast;
 #[path = "support/moto.rs"]
 mod moto;
 
 use moto::{Moto, ThrottlingProxy};
-use powerdeck_core::engine::config::Timeouts;
 use powerdeck_core::model::{Account, OpKind, OpPhase, PowerState, ShutdownMethod, Source};
 use powerdeck_core::provider::ec2::{Ec2Config, Ec2Provider};
-use powerdeck_core::provider::guard::RetryPolicy;
 use powerdeck_core::provider::{PowerAction, Provider, ProviderError};
 use powerdeck_core::secrets::Secret;
 use powerdeck_core::store::{Store, VmFilter};
@@ -21,15 +21,9 @@ use tempfile::TempDir;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 fn engine_config() -> EngineConfig {
-    EngineConfig {
-        inflight_interval_ms: 100,
-        transitional_interval_ms: 200,
-        watched_interval_ms: 500,
-        full_interval_ms: 600_000,
-        timeouts: Timeouts { start_s: 20, stop_s: 20, force_s: 20, reboot_s: 20, suspend_s: 20 },
-        retry: RetryPolicy { max_attempts: 4, base_delay_ms: 10, max_delay_ms: 100, max_retry_after_ms: 2_000 },
-        ..EngineConfig::default()
-    }
+    let mut cfg = fast::fast_engine_config();
+    cfg.retry.max_attempts = 4;
+    cfg
 }
 
 struct Lab {

@@ -1,17 +1,17 @@
 //! The vSphere provider against VMware's own simulator (vcsim).
 
+#[path = "support/fast.rs"]
+mod fast;
 #[path = "support/vcsim.rs"]
 mod vcsim;
 #[path = "support/moto.rs"]
 mod venv;
 
-use powerdeck_core::engine::config::Timeouts;
 use powerdeck_core::model::{Account, OpKind, OpPhase, PowerState, ShutdownMethod, ToolsStatus};
-use powerdeck_core::provider::guard::RetryPolicy;
 use powerdeck_core::provider::vsphere::{VsphereConfig, VsphereProvider};
 use powerdeck_core::secrets::Secret;
 use powerdeck_core::store::{Store, VmFilter};
-use powerdeck_core::{Engine, EngineConfig, OpOptions, Workers};
+use powerdeck_core::{Engine, OpOptions, Workers};
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -33,13 +33,7 @@ impl Lab {
     fn with(config: VsphereConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
-        let cfg = EngineConfig {
-            inflight_interval_ms: 100,
-            timeouts: Timeouts { start_s: 20, stop_s: 20, force_s: 20, reboot_s: 20, suspend_s: 20 },
-            retry: RetryPolicy { max_attempts: 3, base_delay_ms: 10, max_delay_ms: 100, max_retry_after_ms: 2_000 },
-            ..EngineConfig::default()
-        };
-        let engine = Engine::with_store(store, dir.path(), cfg).unwrap();
+        let engine = Engine::with_store(store, dir.path(), fast::fast_engine_config()).unwrap();
         // The account row needs a secret source to be valid; any set variable
         // will do because the provider below is built with the password in
         // hand, as the registry builds it after reading the keychain.

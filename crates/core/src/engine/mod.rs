@@ -38,15 +38,6 @@ pub struct Workers {
     pub feed: bool,
 }
 
-impl Engine {
-    /// Publish changes other processes (another `pdk`, the app) make to the
-    /// same data directory. Call once per process.
-    pub fn follow_other_processes(self: &Arc<Self>, every: std::time::Duration) {
-        let handle = tokio::spawn(follow::follow_loop(self.clone(), every));
-        self.tasks.lock().unwrap().push((None, handle));
-    }
-}
-
 impl Workers {
     pub const ALL: Workers = Workers { driver: true, tiers: true, feed: true };
     pub const DRIVER: Workers = Workers { driver: true, tiers: false, feed: false };
@@ -238,6 +229,13 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Publish changes other processes (another `pdk`, the app) make to the
+    /// same data directory. Call once per process.
+    pub fn follow_other_processes(self: &Arc<Self>, every: std::time::Duration) {
+        let handle = tokio::spawn(follow::follow_loop(self.clone(), every));
+        self.tasks.lock().unwrap().push((None, handle));
     }
 
     /// Stop every background loop. Operations in flight stay journalled and

@@ -6,6 +6,7 @@ use super::vsphere::{VsphereConfig, VsphereProvider};
 use super::Provider;
 use crate::error::CoreError;
 use crate::model::Account;
+use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,27 +27,29 @@ pub fn sim_world_path(data_dir: &Path, account_id: i64) -> std::path::PathBuf {
 }
 
 pub fn sim_config(account: &Account) -> Result<SimConfig, CoreError> {
-    serde_json::from_value(account.config.clone()).map_err(|e| CoreError::Invalid(format!("account '{}' has an unreadable demo-fleet config: {e}", account.name)))
+    stored_settings(account, "demo-fleet")
+}
+
+/// Settings offered for a new account, as the kind's config type.
+fn new_settings<T: DeserializeOwned>(config: &serde_json::Value, label: &str) -> Result<T, CoreError> {
+    serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid {label} settings: {e}")))
+}
+
+/// A stored account's settings (unreadable only if the database was edited by hand).
+fn stored_settings<T: DeserializeOwned>(account: &Account, label: &str) -> Result<T, CoreError> {
+    serde_json::from_value(account.config.clone()).map_err(|e| CoreError::Invalid(format!("account '{}' has unreadable {label} settings: {e}", account.name)))
 }
 
 /// Check an account's settings before it is stored.
 pub fn validate_config(kind: &str, config: &serde_json::Value, has_secret: bool) -> Result<(), CoreError> {
     check_kind(kind)?;
-    match kind {
-        "sim" => {
-            let cfg: SimConfig = serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid demo-fleet settings: {e}")))?;
-            cfg.validate().map_err(CoreError::Invalid)
-        }
-        "ec2" => {
-            let cfg: Ec2Config = serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid EC2 settings: {e}")))?;
-            cfg.validate(has_secret).map_err(CoreError::Invalid)
-        }
-        "vsphere" => {
-            let cfg: VsphereConfig = serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid vSphere settings: {e}")))?;
-            cfg.validate(has_secret).map_err(CoreError::Invalid)
-        }
+    let checked = match kind {
+        "sim" => new_settings::<SimConfig>(config, "demo-fleet")?.validate(),
+        "ec2" => new_settings::<Ec2Config>(config, "EC2")?.validate(has_secret),
+        "vsphere" => new_settings::<VsphereConfig>(config, "vSphere")?.validate(has_secret),
         _ => Ok(()),
-    }
+    };
+    checked.map_err(CoreError::Invalid)
 }
 
 /// Build the provider for an account, fetching its secret only now.
@@ -62,13 +65,11 @@ pub fn build(account: &Account, data_dir: &Path) -> Result<Arc<dyn Provider>, Co
             Ok(Arc::new(p))
         }
         "ec2" => {
-            let cfg: Ec2Config = serde_json::from_value(account.config.clone()).map_err(|e| CoreError::Invalid(format!("account '{}' has unreadable EC2 settings: {e}", account.name)))?;
-            let p = Ec2Provider::new(&cfg, secret).map_err(|e| CoreError::provider(&account.name, e))?;
+            let p = Ec2Provider::new(&stored_settings(account, "EC2")?, secret).map_err(|e| CoreError::provider(&account.name, e))?;
             Ok(Arc::new(p))
         }
         "vsphere" => {
-            let cfg: VsphereConfig = serde_json::from_value(account.config.clone()).map_err(|e| CoreError::Invalid(format!("account '{}' has unreadable vSphere settings: {e}", account.name)))?;
-            let p = VsphereProvider::new(&cfg, secret).map_err(|e| CoreError::provider(&account.name, e))?;
+            let p = VsphereProvider::new(&stored_settings(account, "vSphere")?, secret).map_err(|e| CoreError::provider(&account.name, e))?;
             Ok(Arc::new(p))
         }
         other => Err(CoreError::UnknownKind { kind: other.into(), known: KINDS.join(", ") }),

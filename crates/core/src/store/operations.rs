@@ -138,6 +138,15 @@ impl Store {
         })
     }
 
+    /// Unfinished operations of every account, oldest first.
+    pub fn in_flight_operations(&self) -> StoreResult<Vec<Operation>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE o.phase IN {ACTIVE} ORDER BY o.id"))?;
+            let rows = stmt.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(|r| finish(r).map(|r| r.op)).collect()
+        })
+    }
+
     /// Most recent operations first; `vm_id` narrows to one VM.
     pub fn recent_operations(&self, vm_id: Option<i64>, limit: u32) -> StoreResult<Vec<Operation>> {
         self.read(|c| {

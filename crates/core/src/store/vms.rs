@@ -90,6 +90,11 @@ impl Store {
         })
     }
 
+    /// Whether the store holds any VM of this account yet.
+    pub fn has_vms(&self, account_id: i64) -> StoreResult<bool> {
+        self.read(|c| Ok(c.query_row("SELECT EXISTS(SELECT 1 FROM vms WHERE account_id = ?1)", [account_id], |r| r.get(0))?))
+    }
+
     /// Provider ids of an account's VMs in the given states.
     pub fn provider_ids_in_states(&self, account_id: i64, states: &[PowerState]) -> StoreResult<Vec<String>> {
         self.read(|c| {

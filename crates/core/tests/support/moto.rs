@@ -4,9 +4,13 @@
 
 #![allow(dead_code)]
 
+#[path = "child.rs"]
+mod child;
+
+use child::spawn_tied;
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,21 +25,11 @@ pub fn venv() -> PathBuf {
     dir
 }
 
+/// From either crate's tests (`crates/core` or `crates/cli`).
 fn tool_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/ec2/moto_tool.py").canonicalize().unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ec2/moto_tool.py"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/ec2/moto_tool.py")
 }
 
-/// A child process that dies with the test (even on `kill -9` of the test binary).
-fn spawn(cmd: &mut Command) -> Child {
-    // SAFETY: prctl is async-signal-safe and touches only this child.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    cmd.spawn().expect("cannot start a helper process")
-}
 
 fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -53,7 +47,7 @@ pub struct Moto {
 impl Moto {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = spawn(
+        let child = spawn_tied(
             Command::new(venv().join("bin/moto_server"))
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(Stdio::null())
@@ -100,7 +94,7 @@ pub struct ThrottlingProxy {
 
 impl ThrottlingProxy {
     pub fn start(upstream: &str, n: i64) -> Self {
-        let mut child = spawn(
+        let mut child = spawn_tied(
             Command::new(venv().join("bin/python"))
                 .arg(tool_path())
                 .args(["proxy", "--upstream", upstream, "--throttle-first", &n.to_string()])

@@ -3,8 +3,12 @@
 
 #![allow(dead_code)]
 
+#[path = "child.rs"]
+mod child;
+
+use child::spawn_tied;
+
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -22,16 +26,7 @@ fn binary() -> PathBuf {
 
 impl Vcsim {
     pub fn start(args: &[&str]) -> Self {
-        let mut cmd = Command::new(binary());
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
-        // SAFETY: prctl only affects this child.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().expect("vcsim starts");
+        let mut child = spawn_tied(Command::new(binary()).args(args).stdout(Stdio::piped()).stderr(Stdio::null()));
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let mut url = reqwest::Url::parse(line.trim()).expect("vcsim printed its URL");

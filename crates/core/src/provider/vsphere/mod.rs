@@ -33,6 +33,33 @@ struct Session {
     filter: Option<String>,
 }
 
+impl Session {
+    /// `_this` for PropertyCollector methods.
+    fn collector(&self) -> String {
+        moref("_this", "PropertyCollector", &self.property_collector)
+    }
+
+    /// Our VM properties over every VM of the session's view: what both the
+    /// inventory and the change feed's filter ask for.
+    fn all_vms_spec(&self) -> String {
+        format!(
+            "{}<objectSet>{}<skip>true</skip><selectSet xsi:type=\"TraversalSpec\"><name>vms</name><type>ContainerView</type><path>view</path><skip>false</skip></selectSet></objectSet>",
+            prop_set("VirtualMachine", &VM_PROPS),
+            moref("obj", "ContainerView", &self.view)
+        )
+    }
+}
+
+fn prop_set(kind: &str, paths: &[&str]) -> String {
+    let paths: String = paths.iter().map(|p| format!("<pathSet>{p}</pathSet>")).collect();
+    format!("<propSet><type>{kind}</type>{paths}</propSet>")
+}
+
+/// A `propSet` / `changeSet` element as (property name, value).
+fn name_val(n: &Node) -> (&str, &str) {
+    (n.child("name").map(|x| x.text()).unwrap_or_default(), n.child("val").map(|x| x.text()).unwrap_or_default())
+}
+
 pub struct VsphereProvider {
     soap: Soap,
     username: String,
@@ -85,7 +112,7 @@ fn observations(returnval: &Node) -> Result<Vec<Observation>, ProviderError> {
     let mut out = Vec::new();
     for obj in returnval.all("objects") {
         let id = obj.child("obj").map(|o| o.text().to_string()).filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::malformed("a VM came without its id"))?;
-        out.push(observation(id, obj.all("propSet").map(|p| (p.child("name").map(|n| n.text()).unwrap_or_default(), p.child("val").map(|v| v.text()).unwrap_or_default()))));
+        out.push(observation(id, obj.all("propSet").map(name_val)));
     }
     Ok(out)
 }
@@ -147,6 +174,12 @@ impl VsphereProvider {
         Ok(fresh)
     }
 
+    /// Forget the session (server side it is gone): the next call logs in.
+    async fn reset_session(&self) {
+        *self.session.lock().await = None;
+        self.soap.forget_session();
+    }
+
     /// Run a call with a session; if the session expired, log in again and retry once.
     async fn call(&self, method: &str, body: impl Fn(&Session) -> String) -> ProviderResult<Node> {
         self.call_with(method, false, body).await
@@ -160,8 +193,7 @@ impl VsphereProvider {
         let s = self.session().await?;
         match self.soap.call(method, &body(&s)).await {
             Err(e) if is_session_expired(&e) || (view_only && matches!(e, ProviderError::NotFound { .. })) => {
-                *self.session.lock().await = None;
-                self.soap.forget_session();
+                self.reset_session().await;
                 let s = self.session().await?;
                 self.soap.call(method, &body(&s)).await
             }
@@ -176,14 +208,7 @@ impl VsphereProvider {
             return Ok(s);
         }
         let resp = self
-            .call_with("CreateFilter", true, |s| {
-                format!(
-                    "{}<spec>{}<objectSet>{}<skip>true</skip><selectSet xsi:type=\"TraversalSpec\"><name>vms</name><type>ContainerView</type><path>view</path><skip>false</skip></selectSet></objectSet></spec><partialUpdates>false</partialUpdates>",
-                    moref("_this", "PropertyCollector", &s.property_collector),
-                    Self::prop_set("VirtualMachine", &VM_PROPS),
-                    moref("obj", "ContainerView", &s.view)
-                )
-            })
+            .call_with("CreateFilter", true, |s| format!("{}<spec>{}</spec><partialUpdates>false</partialUpdates>", s.collector(), s.all_vms_spec()))
             .await?;
         let filter = resp.child("returnval").map(|f| f.text().to_string()).ok_or_else(|| ProviderError::malformed("CreateFilter: no filter"))?;
         let mut guard = self.session.lock().await;
@@ -197,10 +222,6 @@ impl VsphereProvider {
         }
     }
 
-    fn prop_set(kind: &str, paths: &[&str]) -> String {
-        let paths: String = paths.iter().map(|p| format!("<pathSet>{p}</pathSet>")).collect();
-        format!("<propSet><type>{kind}</type>{paths}</propSet>")
-    }
 }
 
 #[async_trait]
@@ -224,17 +245,9 @@ impl Provider for VsphereProvider {
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
         let resp = match token {
             None => {
-                self.call_with("RetrievePropertiesEx", true, |s| {
-                    format!(
-                        "{}<specSet>{}<objectSet>{}<skip>true</skip><selectSet xsi:type=\"TraversalSpec\"><name>vms</name><type>ContainerView</type><path>view</path><skip>false</skip></selectSet></objectSet></specSet><options><maxObjects>{PAGE_SIZE}</maxObjects></options>",
-                        moref("_this", "PropertyCollector", &s.property_collector),
-                        Self::prop_set("VirtualMachine", &VM_PROPS),
-                        moref("obj", "ContainerView", &s.view)
-                    )
-                })
-                .await?
+                self.call_with("RetrievePropertiesEx", true, |s| format!("{}<specSet>{}</specSet><options><maxObjects>{PAGE_SIZE}</maxObjects></options>", s.collector(), s.all_vms_spec())).await?
             }
-            Some(t) => self.call("ContinueRetrievePropertiesEx", |s| format!("{}<token>{}</token>", moref("_this", "PropertyCollector", &s.property_collector), esc(t))).await?,
+            Some(t) => self.call("ContinueRetrievePropertiesEx", |s| format!("{}<token>{}</token>", s.collector(), esc(t))).await?,
         };
         let Some(rv) = resp.child("returnval") else { return Ok(InventoryPage { vms: vec![], next: None }) };
         let next = rv.child("token").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
@@ -245,7 +258,7 @@ impl Provider for VsphereProvider {
         let objects: String = ids.iter().map(|id| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "VirtualMachine", id))).collect();
         let resp = self
             .call("RetrievePropertiesEx", |s| {
-                format!("{}<specSet>{}{objects}</specSet><options/>", moref("_this", "PropertyCollector", &s.property_collector), Self::prop_set("VirtualMachine", &VM_PROPS))
+                format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("VirtualMachine", &VM_PROPS))
             })
             .await;
         match resp {
@@ -301,7 +314,7 @@ impl Provider for VsphereProvider {
                 "WaitForUpdatesEx",
                 &format!(
                     "{}<version>{}</version><options><maxWaitSeconds>{wait_s}</maxWaitSeconds><maxObjectUpdates>250</maxObjectUpdates></options>",
-                    moref("_this", "PropertyCollector", &s.property_collector),
+                    s.collector(),
                     esc(&version)
                 ),
             )
@@ -309,8 +322,7 @@ impl Provider for VsphereProvider {
         let resp = match resp {
             Ok(r) => r,
             Err(e) if is_session_expired(&e) => {
-                *self.session.lock().await = None;
-                self.soap.forget_session();
+                self.reset_session().await;
                 return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: String::new(), resync_needed: true });
             }
             Err(e) => return Err(e),
@@ -332,7 +344,7 @@ impl Provider for VsphereProvider {
                 match os.child("kind").map(|k| k.text()) {
                     Some("leave") => removed.push(id),
                     // An `enter` carries every property we asked for.
-                    Some("enter") => entered.push(observation(id, os.all("changeSet").map(|c| (c.child("name").map(|n| n.text()).unwrap_or_default(), c.child("val").map(|v| v.text()).unwrap_or_default())))),
+                    Some("enter") => entered.push(observation(id, os.all("changeSet").map(name_val))),
                     _ => modified.push(id),
                 }
             }
@@ -350,8 +362,8 @@ impl Provider for VsphereProvider {
             .call("RetrievePropertiesEx", |s| {
                 format!(
                     "{}<specSet>{}<objectSet>{}<skip>false</skip></objectSet></specSet><options/>",
-                    moref("_this", "PropertyCollector", &s.property_collector),
-                    Self::prop_set("Task", &["info.state", "info.error"]),
+                    s.collector(),
+                    prop_set("Task", &["info.state", "info.error"]),
                     moref("obj", "Task", job)
                 )
             })
