@@ -75,7 +75,7 @@ pub struct Requested {
 /// Start one operation per VM. Returns once each provider accepted or
 /// refused; the window follows the rest through events.
 #[tauri::command]
-pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kind: String, force: bool) -> Result<Vec<Requested>, String> {
+pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kind: String, force: bool, wait_tools: Option<bool>) -> Result<Vec<Requested>, String> {
     let kind = OpKind::parse(&kind).ok_or_else(|| format!("'{kind}' is not an operation Powerdeck knows"))?;
     if vm_ids.is_empty() || vm_ids.len() > MAX_BULK {
         return Err(format!("name between 1 and {MAX_BULK} VMs"));
@@ -83,7 +83,7 @@ pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kin
     let engine = state.engine.clone();
     let mut out = Vec::with_capacity(vm_ids.len());
     for vm_id in vm_ids {
-        let opts = OpOptions { allow_force: force, graceful_timeout: None };
+        let opts = OpOptions { allow_force: force, graceful_timeout: None, wait_for_tools: wait_tools.unwrap_or(false) };
         let r = engine.request(vm_id, kind, opts).await;
         out.push(match r {
             Ok(op) => Requested { vm_id, operation: Some(op), error: None },

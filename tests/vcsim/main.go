@@ -18,9 +18,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 func main() {
@@ -30,6 +33,8 @@ func main() {
 	hosts := flag.Int("host", 3, "hosts per cluster (vCenter model)")
 	idle := flag.Duration("idle", 0, "session idle timeout (0: never)")
 	useTLS := flag.Bool("tls", false, "serve HTTPS with a self-signed certificate")
+	tools := flag.Int("tools", 0, "how many VMs (first by name) have VMware Tools installed")
+	toolsBoot := flag.Duration("tools-boot", time.Second, "how long after power-on their tools report running")
 	flag.Parse()
 
 	model := simulator.VPX()
@@ -56,11 +61,100 @@ func main() {
 		model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
 	server := model.Service.NewServer()
+	if *tools > 0 {
+		guestTools(*tools, *toolsBoot)
+	}
 	// The first line is the endpoint; tests read it to know the port.
 	fmt.Println(server.URL.String())
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// guestTools makes the first n VMs (by name) behave as if VMware Tools were
+// installed in their guests: tools stop reporting the moment the VM leaves
+// poweredOn and report running a boot time after each power-on. vcsim alone
+// leaves every VM at guestToolsNotRunning forever.
+func guestTools(n int, boot time.Duration) {
+	var vms []*simulator.VirtualMachine
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vms = append(vms, e.(*simulator.VirtualMachine))
+	}
+	sort.Slice(vms, func(i, j int) bool { return vms[i].Name < vms[j].Name })
+	if n > len(vms) {
+		n = len(vms)
+	}
+	h := &toolsHandler{boot: boot, vms: map[types.ManagedObjectReference]bool{}}
+	for _, vm := range vms[:n] {
+		h.vms[vm.Reference()] = true
+		// VMs already on when the simulator starts booted long ago.
+		simulator.Map.WithLock(vm, func() { h.set(vm.Reference(), vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn) })
+	}
+	simulator.Map.AddHandler(h)
+}
+
+// toolsHandler hears every change the simulator makes (as its property
+// collector does) and follows power changes in the same breath, so no
+// reader ever sees a powered-off VM with running tools.
+type toolsHandler struct {
+	boot time.Duration
+	vms  map[types.ManagedObjectReference]bool
+}
+
+func (h *toolsHandler) Reference() types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: "PowerdeckGuestTools", Value: "guest-tools"}
+}
+
+func (h *toolsHandler) PutObject(mo.Reference)                    {}
+func (h *toolsHandler) RemoveObject(types.ManagedObjectReference) {}
+
+func (h *toolsHandler) UpdateObject(obj mo.Reference, changes []types.PropertyChange) {
+	ref := obj.Reference()
+	if !h.vms[ref] {
+		return
+	}
+	for _, c := range changes {
+		if c.Name != "runtime.powerState" {
+			continue
+		}
+		// The caller holds the VM's lock.
+		h.set(ref, false)
+		if vm, ok := obj.(*mo.VirtualMachine); ok && vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+			boot := vm.Summary.Runtime.BootTime
+			time.AfterFunc(h.boot, func() {
+				e := simulator.Map.Get(ref)
+				if e == nil {
+					return
+				}
+				v := e.(*simulator.VirtualMachine)
+				simulator.Map.WithLock(v, func() {
+					// Still the same boot: the guest is up.
+					if v.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn && sameTime(v.Summary.Runtime.BootTime, boot) {
+						h.set(ref, true)
+					}
+				})
+			})
+		}
+	}
+}
+
+func (h *toolsHandler) set(ref types.ManagedObjectReference, up bool) {
+	want := string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning)
+	if up {
+		want = string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
+	}
+	simulator.Map.Update(simulator.Map.Get(ref), []types.PropertyChange{
+		{Name: "guest.toolsRunningStatus", Val: want},
+		{Name: "guest.toolsStatus", Val: types.VirtualMachineToolsStatusToolsOk},
+		{Name: "summary.guest.toolsRunningStatus", Val: want},
+	})
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 // selfSigned makes a 2048-bit self-signed certificate, like an ESXi host's

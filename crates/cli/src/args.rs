@@ -228,9 +228,19 @@ pub struct OpArgs {
     pub json: bool,
 }
 
+#[derive(Args, Clone)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub op: OpArgs,
+    /// Succeed only once the guest's tools report running (vSphere), so the
+    /// guest is up and not merely powered on.
+    #[arg(long)]
+    pub wait_tools: bool,
+}
+
 #[derive(Subcommand)]
 pub enum VmAction {
-    Start(OpArgs),
+    Start(StartArgs),
     /// Graceful stop (with --force: hard power-off if the guest does not comply).
     Stop(OpArgs),
     /// Immediate hard power-off.
@@ -243,14 +253,15 @@ pub enum VmAction {
 }
 
 impl VmAction {
-    pub fn split(self) -> (OpKind, OpArgs) {
+    /// The operation, its common arguments, and whether to wait for tools.
+    pub fn split(self) -> (OpKind, OpArgs, bool) {
         match self {
-            Self::Start(a) => (OpKind::Start, a),
-            Self::Stop(a) => (OpKind::Stop, a),
-            Self::ForceStop(a) => (OpKind::ForceStop, a),
-            Self::Reboot(a) => (OpKind::Reboot, a),
-            Self::Suspend(a) => (OpKind::Suspend, a),
-            Self::Hibernate(a) => (OpKind::Hibernate, a),
+            Self::Start(a) => (OpKind::Start, a.op, a.wait_tools),
+            Self::Stop(a) => (OpKind::Stop, a, false),
+            Self::ForceStop(a) => (OpKind::ForceStop, a, false),
+            Self::Reboot(a) => (OpKind::Reboot, a, false),
+            Self::Suspend(a) => (OpKind::Suspend, a, false),
+            Self::Hibernate(a) => (OpKind::Hibernate, a, false),
         }
     }
 }

@@ -198,7 +198,7 @@ fn set_watched(engine: &Arc<Engine>, refs: &[String], on: bool) -> Result<(), Co
 }
 
 async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreError> {
-    let (kind, a) = action.split();
+    let (kind, a, wait_for_tools) = action.split();
     let vms = a.vms.iter().map(|r| engine.resolve_vm(r)).collect::<Result<Vec<_>, _>>()?;
     let forced = kind == OpKind::ForceStop || (kind == OpKind::Stop && a.force);
     let bulk = vms.len() > 1 && matches!(kind, OpKind::Stop | OpKind::ForceStop | OpKind::Reboot | OpKind::Suspend | OpKind::Hibernate);
@@ -215,7 +215,7 @@ async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreErro
         ids
     };
     engine.start(Workers::DRIVER, Some(&accounts))?;
-    let opts = OpOptions { allow_force: a.force || kind == OpKind::ForceStop, graceful_timeout: a.graceful_timeout.map(Duration::from_secs) };
+    let opts = OpOptions { allow_force: a.force || kind == OpKind::ForceStop, graceful_timeout: a.graceful_timeout.map(Duration::from_secs), wait_for_tools };
 
     let mut started: Vec<Operation> = Vec::new();
     let mut refused = false;

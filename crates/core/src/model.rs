@@ -374,6 +374,9 @@ pub struct Operation {
     pub shutdown_method: Option<ShutdownMethod>,
     pub job_id: Option<String>,
     pub error: Option<String>,
+    /// A start that ends only when the guest's tools report running.
+    #[serde(default)]
+    pub wait_for_tools: bool,
 }
 
 impl Operation {

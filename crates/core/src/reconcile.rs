@@ -29,11 +29,22 @@ pub struct Input<'a> {
     pub account_id: i64,
     pub observations: &'a [Observation],
     pub source: Source,
-    /// The observations are the provider's complete inventory, so VMs it did
-    /// not list are gone.
-    pub complete: bool,
+    /// Which stored VMs no longer exist at the provider.
+    pub gone: Gone<'a>,
     /// Attribute changes to this just-finished operation: `(provider id, op id)`.
     pub closing: Option<(&'a str, i64)>,
+}
+
+/// How a batch says VMs have disappeared.
+#[derive(Debug, Clone, Copy)]
+pub enum Gone<'a> {
+    /// It says nothing about VMs it does not mention.
+    Nothing,
+    /// The observations are the provider's complete inventory: every VM not
+    /// in it is gone.
+    Unlisted,
+    /// The provider named these ids as removed (a change feed's `leave`).
+    These(&'a [String]),
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -187,9 +198,15 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
     }
     drop((get, insert, update));
 
-    if input.complete {
-        let listed: HashSet<&str> = input.observations.iter().map(|o| o.provider_id.as_str()).collect();
-        let gone = mark_missing(tx, input, &account, &listed, now)?;
+    let listed: HashSet<&str> = input.observations.iter().map(|o| o.provider_id.as_str()).collect();
+    let is_gone = |pid: &str| match input.gone {
+        Gone::Nothing => false,
+        Gone::Unlisted => !listed.contains(pid),
+        // A VM both removed and observed in one batch came back: trust the observation.
+        Gone::These(ids) => ids.iter().any(|g| g == pid) && !listed.contains(pid),
+    };
+    if !matches!(input.gone, Gone::Nothing) {
+        let gone = mark_missing(tx, input, &account, is_gone, now)?;
         out.rows_changed += gone.len();
         out.state_changes += gone.len();
         changes.extend(gone);
@@ -221,7 +238,7 @@ fn append_history(tx: &Transaction, vm_id: i64, at: Millis, from: Option<PowerSt
 
 const NOT_LISTED: &str = "(not listed by the provider)";
 
-fn mark_missing(tx: &Transaction, input: &Input, account: &str, listed: &HashSet<&str>, now: Millis) -> Result<Vec<VmChange>, ReconcileError> {
+fn mark_missing(tx: &Transaction, input: &Input, account: &str, is_gone: impl Fn(&str) -> bool, now: Millis) -> Result<Vec<VmChange>, ReconcileError> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, provider_id, name, state, tools, location, watched FROM vms WHERE account_id = ?1 AND state != 'missing'",
     )?;
@@ -230,7 +247,7 @@ fn mark_missing(tx: &Transaction, input: &Input, account: &str, listed: &HashSet
         .collect::<Result<_, _>>()?;
     let mut changes = Vec::new();
     for (id, pid, name, state, tools, location, watched) in candidates {
-        if listed.contains(pid.as_str()) {
+        if !is_gone(&pid) {
             continue;
         }
         let from: PowerState = state.parse().map_err(|e: String| StoreError::Corrupt(e))?;

@@ -85,7 +85,7 @@ impl Fixture {
 }
 
 fn force(graceful_ms: u64) -> OpOptions {
-    OpOptions { allow_force: true, graceful_timeout: Some(Duration::from_millis(graceful_ms)) }
+    OpOptions { allow_force: true, graceful_timeout: Some(Duration::from_millis(graceful_ms)), wait_for_tools: false }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +166,7 @@ async fn without_force_an_ignored_shutdown_fails_and_the_vm_shows_the_truth() {
     let vm = fx.first_in(PowerState::Running);
     fx.world().set_stubborn(&vm.provider_id, true).unwrap();
 
-    let op = fx.run(&vm, OpKind::Stop, OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_millis(400)) }).await;
+    let op = fx.run(&vm, OpKind::Stop, OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_millis(400)), wait_for_tools: false }).await;
     assert_eq!(op.phase, OpPhase::Failed);
     assert!(op.error.as_deref().unwrap().contains("did not shut down within"), "{:?}", op.error);
     assert_eq!(fx.vm(vm.id).state, PowerState::Running, "no longer shown as stopping once the operation ended");
@@ -465,4 +465,27 @@ async fn editing_an_account_rebuilds_its_provider_and_refuses_bad_settings() {
     let after = fx.engine.runtime(fx.account.id).unwrap();
     assert!(!Arc::ptr_eq(&before, &after), "a new provider with the new settings");
     assert_eq!(fx.engine.full_sync(fx.account.id).await.unwrap().vms, 4, "and it works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_waiting_for_tools_that_never_come_times_out_saying_so() {
+    let mut cfg = fast_engine_config();
+    cfg.timeouts.start_s = 1;
+    cfg.timeouts.tools_s = 1;
+    let fx = Fixture::with(fast_fleet(200), cfg).synced().await;
+    // A running guest without tools installed: on, but its tools will never answer.
+    let vm = fx
+        .vms()
+        .into_iter()
+        .find(|v| v.state == PowerState::Running && v.tools == Some(powerdeck_core::model::ToolsStatus::NotInstalled))
+        .expect("the seeded fleet has a running VM without tools");
+
+    let op = fx.run(&vm, OpKind::Start, OpOptions { wait_for_tools: true, ..Default::default() }).await;
+    assert_eq!((op.phase, op.job_id.as_deref()), (OpPhase::TimedOut, None), "{op:?}");
+    let error = op.error.unwrap_or_default();
+    assert!(error.contains("guest tools did not report running within 2s"), "{error}");
+
+    // Without waiting, the same start is simply "already running".
+    let plain = fx.run(&vm, OpKind::Start, OpOptions::default()).await;
+    assert_eq!(plain.phase, OpPhase::Succeeded);
 }

@@ -23,6 +23,7 @@ struct Lab {
     _dir: TempDir,
     engine: Arc<Engine>,
     account: Account,
+    provider: Arc<VsphereProvider>,
 }
 
 impl Lab {
@@ -38,8 +39,9 @@ impl Lab {
         // will do because the provider below is built with the password in
         // hand, as the registry builds it after reading the keychain.
         let account = engine.add_account("vc", "vsphere", serde_json::to_value(&config).unwrap(), Some((powerdeck_core::secrets::SecretRef::env("PATH").unwrap(), None))).unwrap();
-        engine.set_provider(account.id, Arc::new(VsphereProvider::new(&config, Some(Secret::new("pass"))).unwrap()));
-        Self { _dir: dir, engine, account }
+        let provider = Arc::new(VsphereProvider::new(&config, Some(Secret::new("pass"))).unwrap());
+        engine.set_provider(account.id, provider.clone());
+        Self { _dir: dir, engine, account, provider }
     }
 
     fn vms(&self) -> Vec<powerdeck_core::model::Vm> {
@@ -53,16 +55,34 @@ impl Lab {
     }
 }
 
-/// What pyvmomi (VMware's own Python SDK) sees: id → (name, power state).
-fn witness(endpoint: &str) -> std::collections::HashMap<String, (String, String)> {
+fn pyvmomi(args: &[&str]) -> Vec<u8> {
     let out = std::process::Command::new(venv::venv().join("bin/python"))
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vsphere/witness.py"))
-        .arg(endpoint)
+        .args(args)
         .output()
         .expect("pyvmomi witness runs");
     assert!(out.status.success(), "witness failed: {}", String::from_utf8_lossy(&out.stderr));
-    let vms: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    vms.into_iter().map(|v| (v["id"].as_str().unwrap().to_string(), (v["name"].as_str().unwrap().to_string(), v["power"].as_str().unwrap().to_string()))).collect()
+    out.stdout
+}
+
+/// What pyvmomi (VMware's own Python SDK) sees: id → (name, power state, host name).
+fn witness(endpoint: &str) -> std::collections::HashMap<String, (String, String, String)> {
+    let vms: Vec<serde_json::Value> = serde_json::from_slice(&pyvmomi(&[endpoint])).unwrap();
+    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    vms.into_iter().map(|v| (s(&v["id"]), (s(&v["name"]), s(&v["power"]), s(&v["host"])))).collect()
+}
+
+/// Wait for a condition on what the engine publishes; fail after PATIENCE.
+async fn until(lab: &Lab, what: &str, mut done: impl FnMut(&powerdeck_core::model::Vm) -> bool, vm_id: i64) -> powerdeck_core::model::Vm {
+    let started = std::time::Instant::now();
+    loop {
+        let vm = lab.engine.store().vm(vm_id).unwrap().unwrap();
+        if done(&vm) {
+            return vm;
+        }
+        assert!(started.elapsed() < PATIENCE, "{what}: still {vm:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,8 +94,8 @@ async fn vcenter_esxi_and_a_520_vm_model_match_what_pyvmomi_sees() {
         let truth = witness(&sim.endpoint);
         assert_eq!((truth.len(), sync.vms), (expected, expected), "{args:?}");
         for vm in lab.vms() {
-            let (name, power) = truth.get(&vm.provider_id).unwrap_or_else(|| panic!("{} is not in vcsim", vm.provider_id));
-            assert_eq!((&vm.name, &vm.raw_state), (name, power), "{args:?}");
+            let (name, power, host) = truth.get(&vm.provider_id).unwrap_or_else(|| panic!("{} is not in vcsim", vm.provider_id));
+            assert_eq!((&vm.name, &vm.raw_state, vm.location.as_ref()), (name, power, Some(host)), "{args:?}");
         }
     }
 }
@@ -89,6 +109,10 @@ async fn the_vcenter_model_is_inventoried_with_names_states_and_tools() {
     assert!(vms.len() >= 3, "{s:?}");
     assert_eq!(s.list_calls, 1);
     assert!(vms.iter().all(|v| v.state == PowerState::Running && v.raw_state == "poweredOn" && v.tools == Some(ToolsStatus::NotRunning) && v.provider_id.starts_with("vm-")), "{vms:?}");
+    // Hosts by name, as admins know them, not by managed object id.
+    assert!(vms.iter().all(|v| v.location.as_deref().is_some_and(|h| h.starts_with("DC0_"))), "{vms:?}");
+    // One more call resolves the hosts; a second sync needs none.
+    assert_eq!(lab.engine.full_sync(lab.account.id).await.unwrap().list_calls, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,8 +127,77 @@ async fn power_tasks_are_tracked_and_verified() {
     assert!(off.job_id.as_deref().is_some_and(|j| j.starts_with("task-")), "{off:?}");
     let on = lab.run(vm.id, OpKind::Start, OpOptions::default()).await;
     assert_eq!((on.phase, on.new_state), (OpPhase::Succeeded, Some(PowerState::Running)), "{on:?}");
+    // Without tools a reboot can only be a reset (ResetVM_Task), and only when force is allowed.
+    let reset = lab.run(vm.id, OpKind::Reboot, OpOptions { allow_force: true, ..Default::default() }).await;
+    assert_eq!((reset.phase, reset.new_state, reset.shutdown_method), (OpPhase::Succeeded, Some(PowerState::Running), Some(ShutdownMethod::Forced)), "{reset:?}");
+    assert!(reset.job_id.as_deref().is_some_and(|j| j.starts_with("task-")), "{reset:?}");
     let suspend = lab.run(vm.id, OpKind::Suspend, OpOptions::default()).await;
     assert_eq!((suspend.phase, suspend.new_state), (OpPhase::Succeeded, Some(PowerState::Suspended)), "{suspend:?}");
+    let history = lab.engine.store().history(vm.id, 50).unwrap();
+    // Every change after discovery came from the operations.
+    assert!(history.iter().filter(|h| h.from_state.is_some()).all(|h| h.source == powerdeck_core::model::Source::Operation), "{history:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_with_running_tools_is_shut_down_gracefully() {
+    // The launcher gives the first VM by name VMware Tools.
+    let sim = Vcsim::start(&["-vm", "1", "-tools", "1"]);
+    let lab = Lab::new(&sim.endpoint);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let mut vms = lab.vms();
+    vms.sort_by(|a, b| a.name.cmp(&b.name));
+    let vm = vms.remove(0);
+    assert_eq!(vm.tools, Some(ToolsStatus::Running), "{vm:?}");
+
+    let stop = lab.run(vm.id, OpKind::Stop, OpOptions::default()).await;
+    assert_eq!((stop.phase, stop.shutdown_method, stop.new_state), (OpPhase::Succeeded, Some(ShutdownMethod::Graceful), Some(PowerState::Stopped)), "{stop:?}");
+    assert_eq!(stop.forced_at, None);
+    assert_eq!(stop.job_id, None, "ShutdownGuest is not a task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_can_wait_until_the_guest_tools_report_running() {
+    let sim = Vcsim::start(&["-vm", "1", "-tools", "1", "-tools-boot", "1500ms"]);
+    let lab = Lab::new(&sim.endpoint);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let mut vms = lab.vms();
+    vms.sort_by(|a, b| a.name.cmp(&b.name));
+    let (with_tools, without) = (vms[0].clone(), vms[1].clone());
+    assert_eq!(lab.run(with_tools.id, OpKind::ForceStop, OpOptions::default()).await.phase, OpPhase::Succeeded);
+
+    let mut events = lab.engine.bus().subscribe();
+    let start = lab.run(with_tools.id, OpKind::Start, OpOptions { wait_for_tools: true, ..Default::default() }).await;
+    assert_eq!((start.phase, start.new_state, start.wait_for_tools), (OpPhase::Succeeded, Some(PowerState::Running), true), "{start:?}");
+    assert_eq!(lab.engine.store().vm(with_tools.id).unwrap().unwrap().tools, Some(ToolsStatus::Running));
+    // It was seen powered on with tools not yet running, and went on waiting.
+    let mut seen_booting = false;
+    while let Ok(ev) = events.try_recv() {
+        if let powerdeck_core::events::Event::VmsChanged { changes, .. } = ev {
+            seen_booting |= changes.iter().any(|c| c.vm.id == with_tools.id && c.vm.state == PowerState::Running && c.vm.tools == Some(ToolsStatus::NotRunning));
+        }
+    }
+    assert!(seen_booting, "the start ended before the tools came up");
+
+    // Asking a VM that is already on: nothing to send, only to wait for.
+    let again = lab.run(with_tools.id, OpKind::Start, OpOptions { wait_for_tools: true, ..Default::default() }).await;
+    assert_eq!((again.phase, again.job_id.as_deref()), (OpPhase::Succeeded, None), "{again:?}");
+    // Waiting is only for starts.
+    let err = lab.engine.request(without.id, OpKind::Stop, OpOptions { wait_for_tools: true, ..Default::default() }).await.unwrap_err();
+    assert!(err.to_string().contains("only a start can wait for guest tools"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vm_deleted_elsewhere_leaves_through_the_push_feed() {
+    let sim = Vcsim::start(&["-vm", "2"]);
+    let lab = Lab::new(&sim.endpoint);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    lab.engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[lab.account.id])).unwrap();
+    let vm = lab.vms().remove(0);
+
+    pyvmomi(&[&sim.endpoint, "destroy", &vm.provider_id]);
+    until(&lab, "the feed never reported the deletion", |v| v.state == PowerState::Missing, vm.id).await;
+    let h = lab.engine.store().history(vm.id, 1).unwrap();
+    assert_eq!((h[0].to_state, h[0].source), (PowerState::Missing, powerdeck_core::model::Source::Feed), "{h:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +210,7 @@ async fn without_running_tools_a_graceful_stop_is_refused_unless_force_is_allowe
     let refused = lab.run(vm.id, OpKind::Stop, OpOptions::default()).await;
     assert_eq!(refused.phase, OpPhase::Failed);
     assert!(refused.error.as_deref().unwrap_or_default().contains("guest tools are not running"), "{refused:?}");
-    let forced = lab.run(vm.id, OpKind::Stop, OpOptions { allow_force: true, graceful_timeout: None }).await;
+    let forced = lab.run(vm.id, OpKind::Stop, OpOptions { allow_force: true, ..Default::default() }).await;
     assert_eq!((forced.phase, forced.shutdown_method, forced.new_state), (OpPhase::Succeeded, Some(ShutdownMethod::Forced), Some(PowerState::Stopped)), "{forced:?}");
 }
 
@@ -126,10 +219,12 @@ async fn an_expired_session_is_renewed_without_the_caller_noticing() {
     let sim = Vcsim::start(&["-vm", "1", "-idle", "1s"]);
     let lab = Lab::new(&sim.endpoint);
     lab.engine.full_sync(lab.account.id).await.unwrap();
-    // vcsim drops sessions idle for a second.
+    assert_eq!(lab.provider.logins(), 1);
+    // vcsim drops sessions idle for a second; wait well past that.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let again = lab.engine.full_sync(lab.account.id).await.unwrap();
     assert!(again.vms >= 1);
+    assert_eq!(lab.provider.logins(), 2, "the expired session was replaced by a new login");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,11 +63,13 @@ pub struct Timeouts {
     pub force_s: u64,
     pub reboot_s: u64,
     pub suspend_s: u64,
+    /// Extra time a start that waits for guest tools gives them to come up.
+    pub tools_s: u64,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { start_s: 120, stop_s: 120, force_s: 60, reboot_s: 180, suspend_s: 120 }
+        Self { start_s: 120, stop_s: 120, force_s: 60, reboot_s: 180, suspend_s: 120, tools_s: 300 }
     }
 }
 

@@ -8,7 +8,7 @@ use super::{AccountRuntime, Engine};
 use crate::events::Event;
 use crate::model::Source;
 use crate::provider::Provider as _;
-use crate::reconcile::{self, Input};
+use crate::reconcile::{self, Gone, Input};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,8 +44,8 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
                 if batch.resync_needed {
                     rt.wake_sync.notify_one();
                 }
-                if !batch.changes.is_empty() {
-                    let input = Input { account_id: rt.account.id, observations: &batch.changes, source: Source::Feed, complete: false, closing: None };
+                if !batch.changes.is_empty() || !batch.removed.is_empty() {
+                    let input = Input { account_id: rt.account.id, observations: &batch.changes, source: Source::Feed, gone: Gone::These(&batch.removed), closing: None };
                     if let Err(e) = reconcile::reconcile(&engine.store, &engine.bus, input) {
                         tracing::warn!(account = %rt.account.name, error = %e, "feed batch rejected; a full sync will cover it");
                         rt.wake_sync.notify_one();

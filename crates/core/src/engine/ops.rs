@@ -8,7 +8,7 @@ use crate::error::CoreError;
 use crate::events::Event;
 use crate::model::{now_ms, Millis, Observation, OpKind, OpPhase, Operation, PowerState, ShutdownMethod, Source, ToolsStatus};
 use crate::provider::{JobStatus, PowerAction, Provider as _, ProviderError};
-use crate::reconcile::{self, Input};
+use crate::reconcile::{self, Gone, Input};
 use crate::store::operations::OpRecord;
 use crate::store::NewOperation;
 use std::collections::HashMap;
@@ -27,6 +27,14 @@ pub struct OpOptions {
     /// Override the graceful window (stop, reboot). Zero with `allow_force`
     /// means "force at once".
     pub graceful_timeout: Option<Duration>,
+    /// A start ends only when the guest's tools report running (providers
+    /// that report tools only), so "started" means the guest is usable.
+    pub wait_for_tools: bool,
+}
+
+/// Whether an observation shows what the operation asked for.
+fn reached(op: &Operation, o: &Observation) -> bool {
+    o.state == op.kind.target() && (!op.wait_for_tools || o.tools == Some(ToolsStatus::Running))
 }
 
 impl Engine {
@@ -45,6 +53,14 @@ impl Engine {
             OpKind::Hibernate if !caps.hibernate => return Err(unsupported("hibernate")),
             _ => {}
         }
+        if opts.wait_for_tools {
+            if kind != OpKind::Start {
+                return Err(CoreError::Invalid(format!("only a start can wait for guest tools, not a {kind}")));
+            }
+            if !caps.tools_status {
+                return Err(unsupported("report guest tools, so a start cannot wait for them"));
+            }
+        }
 
         // Plan on a fresh read, not on what the store last heard.
         let fresh = self.read_states(&rt, &[vm.provider_id.clone()], Source::Sync).await?;
@@ -57,6 +73,7 @@ impl Engine {
         let (graceful_ms, timeout_ms) = match kind {
             OpKind::Stop | OpKind::Reboot if opts.allow_force => (graceful_ms, graceful_ms + (t.force_s * 1000) as i64),
             OpKind::Stop | OpKind::Reboot => (graceful_ms, graceful_ms),
+            OpKind::Start if opts.wait_for_tools => (0, ((t.start_s + t.tools_s) * 1000) as i64),
             _ => (0, (t.for_kind(kind) * 1000) as i64),
         };
         let new = NewOperation {
@@ -66,6 +83,7 @@ impl Engine {
             graceful_timeout_ms: graceful_ms,
             timeout_ms: timeout_ms.max(1000),
             previous_state: Some(obs.state),
+            wait_for_tools: opts.wait_for_tools,
             owner: self.owner.clone(),
             owner_pid: self.pid,
         };
@@ -90,6 +108,14 @@ impl Engine {
             OpKind::Suspend => obs.state == PowerState::Suspended,
             OpKind::Reboot => false,
         };
+        // Running already, but its tools are not up yet: nothing to send,
+        // only to wait for.
+        if already && kind == OpKind::Start && !reached(&rec.op, obs) {
+            rec.op.phase = OpPhase::Tracking;
+            self.store.save_operation(rec)?;
+            self.bus.publish(Event::Operation { op: rec.op.clone() });
+            return Ok(());
+        }
         if already {
             if kind != OpKind::Start && kind != OpKind::Suspend {
                 rec.op.shutdown_method = Some(ShutdownMethod::AlreadyOff);
@@ -204,7 +230,7 @@ impl Engine {
     }
 
     pub(super) fn reconcile_for(&self, rt: &AccountRuntime, obs: &[Observation], source: Source, closing: Option<(&str, i64)>) -> Result<reconcile::Outcome, CoreError> {
-        reconcile::reconcile(&self.store, &self.bus, Input { account_id: rt.account.id, observations: obs, source, complete: false, closing })
+        reconcile::reconcile(&self.store, &self.bus, Input { account_id: rt.account.id, observations: obs, source, gone: Gone::Nothing, closing })
             .map_err(|e| CoreError::Reconcile { account: rt.account.name.clone(), source: e })
     }
 
@@ -304,7 +330,7 @@ impl Engine {
         if let Some(o) = obs {
             let job_ok = rec.op.job_id.is_none() || rec.job_done;
             let reboot_ok = kind != OpKind::Reboot || rec.saw_transition || rec.job_done || !rt.caps.reboot_visible;
-            if o.state == target && job_ok && reboot_ok {
+            if reached(&rec.op, o) && job_ok && reboot_ok {
                 rec.op.phase = OpPhase::Verifying;
                 self.store.save_operation(rec)?;
                 return Ok(true);
@@ -359,7 +385,13 @@ impl Engine {
         if now >= rec.op.deadline_at {
             let seen = obs.map(|o| format!("the provider reports {} ({})", o.state, o.raw_state)).unwrap_or_else(|| "the provider could not be reached".into());
             let secs = (rec.op.deadline_at - rec.op.requested_at) / 1000;
-            let msg = format!("timed out: the VM did not reach {target} within {secs}s; {seen}");
+            let msg = match obs {
+                Some(o) if o.state == target && rec.op.wait_for_tools => {
+                    let tools = o.tools.map(|t| t.as_str()).unwrap_or("unknown");
+                    format!("timed out: the VM is {target} but its guest tools did not report running within {secs}s (they report {tools})")
+                }
+                _ => format!("timed out: the VM did not reach {target} within {secs}s; {seen}"),
+            };
             self.finish(rt, rec, OpPhase::TimedOut, Some(msg), obs)?;
             return Ok(false);
         }
@@ -376,7 +408,7 @@ impl Engine {
         };
         for rec in &mut recs {
             match fresh.get(&rec.provider_id) {
-                Some(o) if o.state == rec.op.kind.target() => self.finish(rt, rec, OpPhase::Succeeded, None, Some(o))?,
+                Some(o) if reached(&rec.op, o) => self.finish(rt, rec, OpPhase::Succeeded, None, Some(o))?,
                 Some(_) | None => {
                     // It moved again (or vanished); keep tracking until the deadline.
                     rec.op.phase = OpPhase::Tracking;

@@ -7,7 +7,7 @@ use crate::error::CoreError;
 use crate::events::Event;
 use crate::model::{now_ms, Millis, Observation, PowerState, Source};
 use crate::provider::Provider as _;
-use crate::reconcile::{self, Input};
+use crate::reconcile::{self, Gone, Input};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -65,7 +65,7 @@ impl Engine {
             }
         }
         self.note_contact(rt)?;
-        let outcome = reconcile::reconcile(&self.store, &self.bus, Input { account_id: rt.account.id, observations: &all, source: Source::Sync, complete: true, closing: None })
+        let outcome = reconcile::reconcile(&self.store, &self.bus, Input { account_id: rt.account.id, observations: &all, source: Source::Sync, gone: Gone::Unlisted, closing: None })
             .map_err(|e| CoreError::Reconcile { account: rt.account.name.clone(), source: e })?;
         let summary = SyncSummary {
             account: rt.account.name.clone(),

@@ -7,7 +7,7 @@ use crate::model::{Millis, OpKind, OpPhase, Operation, ShutdownMethod};
 use rusqlite::{params, OptionalExtension, Row};
 
 const ACTIVE: &str = "('submitted', 'tracking', 'verifying')";
-const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id";
+const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id, o.wait_tools FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id";
 
 /// An operation plus the bookkeeping only the engine needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,7 @@ pub struct NewOperation {
     pub graceful_timeout_ms: i64,
     pub timeout_ms: i64,
     pub previous_state: Option<crate::model::PowerState>,
+    pub wait_for_tools: bool,
     pub owner: String,
     pub owner_pid: i64,
 }
@@ -53,6 +54,7 @@ fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 5])> {
         shutdown_method: None,
         job_id: r.get(16)?,
         error: r.get(17)?,
+        wait_for_tools: r.get(25)?,
     };
     Ok((
         OpRecord {
@@ -86,11 +88,11 @@ impl Store {
         let inserted = self.write(|tx| {
             let n = tx.execute(
                 &format!(
-                    "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, previous_state, owner, owner_pid, heartbeat_at)
-                     SELECT ?1, ?2, 'submitted', ?3, ?4, ?5, ?6, ?6 + ?5, ?7, ?8, ?9, ?6
+                    "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, previous_state, owner, owner_pid, heartbeat_at, wait_tools)
+                     SELECT ?1, ?2, 'submitted', ?3, ?4, ?5, ?6, ?6 + ?5, ?7, ?8, ?9, ?6, ?10
                      WHERE NOT EXISTS (SELECT 1 FROM operations WHERE vm_id = ?1 AND phase IN {ACTIVE})"
                 ),
-                params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid],
+                params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid, new.wait_for_tools],
             )?;
             Ok((n == 1).then(|| tx.last_insert_rowid()))
         })?;

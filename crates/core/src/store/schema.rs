@@ -90,4 +90,6 @@ pub const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     ",
+    // 2: a start may wait for the guest's tools to report running.
+    "ALTER TABLE operations ADD COLUMN wait_tools INTEGER NOT NULL DEFAULT 0;",
 ];

@@ -1,14 +1,28 @@
 #!/usr/bin/env python3
 """pyvmomi (VMware's official Python SDK) as the independent witness of what
-vcsim holds: every VM's id, name and power state, as JSON on stdout.
-   witness.py URL"""
+vcsim holds, and as "another admin" changing it behind Powerdeck's back.
+   witness.py URL                 every VM's id, name, power state, host name
+                                  and tools status, as JSON on stdout
+   witness.py URL destroy VM-ID   power the VM off if needed, then delete it"""
 
 import json
 import sys
 from urllib.parse import urlparse
 
+import time
+
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
+
+
+def wait_for(task):
+    """Poll the task. (pyVim's WaitForTask uses WaitForUpdates, and vcsim 0.24
+    keeps one update listener per PropertyCollector id for all sessions, so
+    it would take the change feed away from the Powerdeck under test.)"""
+    while task.info.state in ("queued", "running"):
+        time.sleep(0.05)
+    if task.info.state != "success":
+        raise RuntimeError(task.info.error)
 
 
 def main():
@@ -17,7 +31,22 @@ def main():
     try:
         content = si.RetrieveContent()
         view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-        out = [{"id": vm._moId, "name": vm.name, "power": str(vm.runtime.powerState)} for vm in view.view]
+        if sys.argv[2:3] == ["destroy"]:
+            vm = next(vm for vm in view.view if vm._moId == sys.argv[3])
+            if vm.runtime.powerState != "poweredOff":
+                wait_for(vm.PowerOffVM_Task())
+            wait_for(vm.Destroy_Task())
+            return
+        out = [
+            {
+                "id": vm._moId,
+                "name": vm.name,
+                "power": str(vm.runtime.powerState),
+                "host": vm.runtime.host.name,
+                "tools": vm.guest.toolsRunningStatus,
+            }
+            for vm in view.view
+        ]
         json.dump(out, sys.stdout)
     finally:
         Disconnect(si)

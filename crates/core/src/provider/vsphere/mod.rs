@@ -20,6 +20,9 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 const PAGE_SIZE: u32 = 1000;
+/// How many truncated WaitForUpdatesEx answers are followed in one watch
+/// call before the batch is handed over (250 objects each).
+const MAX_CONTINUATIONS: usize = 40;
 const VM_PROPS: [&str; 4] = ["name", "runtime.powerState", "guest.toolsRunningStatus", "runtime.host"];
 
 #[derive(Debug, Clone)]
@@ -66,6 +69,9 @@ pub struct VsphereProvider {
     password: Secret,
     session: Mutex<Option<Session>>,
     logins: std::sync::atomic::AtomicU64,
+    /// Host moref → host name: VMs report `runtime.host` as a moref, admins
+    /// know hosts by name. Morefs are stable for a server's lifetime.
+    host_names: std::sync::Mutex<std::collections::HashMap<String, String>>,
     endpoint: String,
     trust: Trust,
 }
@@ -129,7 +135,7 @@ impl VsphereProvider {
             (None, false) => Trust::System,
         };
         let http = HttpTransport::new(&HttpOptions { trust: trust.clone(), ..HttpOptions::default() })?;
-        Ok(Self { soap: Soap::new(http, cfg.endpoint.clone()), endpoint: cfg.endpoint.clone(), trust, username: cfg.username.clone(), password, session: Mutex::new(None), logins: Default::default() })
+        Ok(Self { soap: Soap::new(http, cfg.endpoint.clone()), endpoint: cfg.endpoint.clone(), trust, username: cfg.username.clone(), password, session: Mutex::new(None), logins: Default::default(), host_names: Default::default() })
     }
 
     async fn login(&self) -> ProviderResult<Session> {
@@ -201,6 +207,41 @@ impl VsphereProvider {
         }
     }
 
+    /// How many times this provider has logged in (a renewed session counts).
+    pub fn logins(&self) -> u64 {
+        self.logins.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Show hosts by name: look up the ones not seen before (one call), keep
+    /// the moref where the lookup fails, since a name is a nicety.
+    async fn name_hosts(&self, obs: &mut [Observation]) {
+        let unknown: std::collections::BTreeSet<String> = {
+            let known = self.host_names.lock().unwrap();
+            obs.iter().filter_map(|o| o.location.clone()).filter(|h| !known.contains_key(h)).collect()
+        };
+        if !unknown.is_empty() {
+            let objects: String = unknown.iter().map(|h| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "HostSystem", h))).collect();
+            match self.call("RetrievePropertiesEx", |s| format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("HostSystem", &["name"]))).await {
+                Ok(resp) => {
+                    let mut known = self.host_names.lock().unwrap();
+                    for obj in resp.child("returnval").into_iter().flat_map(|rv| rv.all("objects")) {
+                        let id = obj.child("obj").map(|o| o.text().to_string()).unwrap_or_default();
+                        if let Some((_, name)) = obj.all("propSet").map(name_val).find(|(p, v)| *p == "name" && !v.is_empty()) {
+                            known.insert(id, name.to_string());
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "could not read host names; showing host ids"),
+            }
+        }
+        let known = self.host_names.lock().unwrap();
+        for o in obs.iter_mut() {
+            if let Some(name) = o.location.as_ref().and_then(|h| known.get(h)) {
+                o.location = Some(name.clone());
+            }
+        }
+    }
+
     /// The session's property filter over every VM, created once per session.
     async fn filter(&self) -> ProviderResult<Session> {
         let s = self.session().await?;
@@ -251,7 +292,9 @@ impl Provider for VsphereProvider {
         };
         let Some(rv) = resp.child("returnval") else { return Ok(InventoryPage { vms: vec![], next: None }) };
         let next = rv.child("token").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
-        Ok(InventoryPage { vms: observations(rv)?, next })
+        let mut vms = observations(rv)?;
+        self.name_hosts(&mut vms).await;
+        Ok(InventoryPage { vms, next })
     }
 
     async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
@@ -262,7 +305,11 @@ impl Provider for VsphereProvider {
             })
             .await;
         match resp {
-            Ok(r) => r.child("returnval").map(observations).unwrap_or(Ok(vec![])),
+            Ok(r) => {
+                let mut obs = r.child("returnval").map(observations).unwrap_or(Ok(vec![]))?;
+                self.name_hosts(&mut obs).await;
+                Ok(obs)
+            }
             // One vanished VM fails the whole batch: ask one by one, keep those that exist.
             Err(ProviderError::NotFound { .. }) if ids.len() > 1 => {
                 let mut out = Vec::new();
@@ -307,54 +354,75 @@ impl Provider for VsphereProvider {
             Some(_) => (String::new(), true),
             None => (String::new(), false),
         };
+        // Below the HTTP timeout (30 s), so a quiet feed is never a timeout.
         let wait_s = max_wait.as_secs().clamp(1, 25);
-        let resp = self
-            .soap
-            .call(
-                "WaitForUpdatesEx",
-                &format!(
-                    "{}<version>{}</version><options><maxWaitSeconds>{wait_s}</maxWaitSeconds><maxObjectUpdates>250</maxObjectUpdates></options>",
-                    s.collector(),
-                    esc(&version)
-                ),
-            )
-            .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) if is_session_expired(&e) => {
-                self.reset_session().await;
-                return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: String::new(), resync_needed: true });
-            }
-            Err(e) => return Err(e),
-        };
-        let Some(rv) = resp.child("returnval") else {
-            // Nothing changed within the wait.
-            return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: format!("{}:{version}", s.generation), resync_needed });
-        };
-        let new_version = rv.child("version").map(|v| v.text().to_string()).unwrap_or_default();
-        let mut entered = Vec::new();
-        let mut modified = Vec::new();
-        let mut removed = Vec::new();
-        for fs in rv.all("filterSet") {
-            for os in fs.all("objectSet") {
+        let mut version = version;
+        let mut entered: std::collections::BTreeMap<String, Observation> = Default::default();
+        let mut modified: std::collections::BTreeSet<String> = Default::default();
+        let mut removed: std::collections::BTreeSet<String> = Default::default();
+        // A truncated answer means more updates are already waiting: follow
+        // them at once (without waiting) so one batch is one consistent view.
+        for round in 0..=MAX_CONTINUATIONS {
+            let wait = if round == 0 { wait_s } else { 0 };
+            let resp = self
+                .soap
+                .call(
+                    "WaitForUpdatesEx",
+                    &format!(
+                        "{}<version>{}</version><options><maxWaitSeconds>{wait}</maxWaitSeconds><maxObjectUpdates>250</maxObjectUpdates></options>",
+                        s.collector(),
+                        esc(&version)
+                    ),
+                )
+                .await;
+            let resp = match resp {
+                Ok(r) => r,
+                Err(e) if is_session_expired(&e) => {
+                    self.reset_session().await;
+                    return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: String::new(), resync_needed: true });
+                }
+                Err(e) => return Err(e),
+            };
+            // No returnval: nothing (more) changed within the wait.
+            let Some(rv) = resp.child("returnval") else { break };
+            version = rv.child("version").map(|v| v.text().to_string()).unwrap_or_default();
+            for os in rv.all("filterSet").flat_map(|fs| fs.all("objectSet")) {
                 let id = os.child("obj").map(|o| o.text().to_string()).unwrap_or_default();
                 if id.is_empty() {
                     return Err(ProviderError::malformed("an update came without the VM's id"));
                 }
                 match os.child("kind").map(|k| k.text()) {
-                    Some("leave") => removed.push(id),
+                    Some("leave") => {
+                        entered.remove(&id);
+                        modified.remove(&id);
+                        removed.insert(id);
+                    }
                     // An `enter` carries every property we asked for.
-                    Some("enter") => entered.push(observation(id, os.all("changeSet").map(name_val))),
-                    _ => modified.push(id),
+                    Some("enter") => {
+                        removed.remove(&id);
+                        entered.insert(id.clone(), observation(id, os.all("changeSet").map(name_val)));
+                    }
+                    _ => {
+                        modified.insert(id);
+                    }
                 }
             }
+            let truncated = rv.child("truncated").is_some_and(|t| t.text() == "true");
+            if !truncated {
+                break;
+            }
+            if round == MAX_CONTINUATIONS {
+                tracing::debug!("change feed still truncated after {MAX_CONTINUATIONS} continuations; the next watch goes on");
+            }
         }
-        // A `modify` carries only what changed: read those VMs again in full.
-        let mut changes = entered;
+        // An `enter` needs host names; a `modify` carries only what changed,
+        // so those VMs are read again in full (one call).
+        let mut changes: Vec<Observation> = entered.into_values().filter(|o| !modified.contains(&o.provider_id)).collect();
+        self.name_hosts(&mut changes).await;
         if !modified.is_empty() {
-            changes.extend(self.refresh(&modified).await?);
+            changes.extend(self.refresh(&modified.into_iter().collect::<Vec<_>>()).await?);
         }
-        Ok(FeedBatch { changes, removed, cursor: format!("{}:{new_version}", s.generation), resync_needed })
+        Ok(FeedBatch { changes, removed: removed.into_iter().collect(), cursor: format!("{}:{version}", s.generation), resync_needed })
     }
 
     async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
