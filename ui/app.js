@@ -72,6 +72,7 @@ function statusOf(vm) {
   const op = state.ops.get(vm.id);
   if (op && !TERMINAL.has(op.phase)) {
     if (Date.now() > op.deadline_at + 5000) return { kind: "late", text: `No verified state by the ${op.kind} deadline` };
+    if (op.kind === "start" && op.wait_for_tools && vm.state === "running") return { kind: "waiting", text: "Powered on; waiting for guest tools…", since: op.requested_at };
     return { kind: "waiting", text: "Waiting for status update…", since: op.requested_at };
   }
   if (TRANSITIONAL.has(vm.state)) return { kind: "waiting", text: "Waiting for status update…", since: vm.last_state_change_at };
@@ -226,12 +227,14 @@ async function openDetails(vmId) {
   scheduleRender();
   const panel = $("#details");
   panel.hidden = false;
+  // The grid makes room beside the panel rather than hiding under it.
+  $("#inventory").classList.add("with-details");
   try {
     const d = await invoke("vm_details", { vmId });
     if (state.detailsFor !== vmId) return;
     const vm = d.vm;
     const close = el("button", { class: "quiet close", title: "Close" }, "×");
-    close.addEventListener("click", () => { state.detailsFor = null; panel.hidden = true; scheduleRender(); });
+    close.addEventListener("click", () => { state.detailsFor = null; panel.hidden = true; $("#inventory").classList.remove("with-details"); scheduleRender(); });
     const ops = el("ol", { class: "ops" }, ...d.operations.map((o) => el("li", { class: `op phase-${o.phase}` },
       el("strong", {}, `${ACTION_LABELS[o.kind]} — ${o.phase}`),
       ` ${o.previous_state ?? "?"} → ${o.new_state ?? "…"}`,
@@ -430,7 +433,7 @@ async function renderAccounts() {
         catch (e) { $("#accounts-result").textContent = String(e); }
       });
       const cells = [test, " "];
-      if (a.kind === "ec2") {
+      if (a.kind === "ec2" || a.kind === "vsphere") {
         const editBtn = el("button", {}, "Edit");
         editBtn.addEventListener("click", () => startEdit(a.name));
         cells.push(editBtn, " ");
@@ -446,23 +449,34 @@ async function renderAccounts() {
 const form = $("#account-form");
 let editing = null; // the account name while the form edits an existing account
 
-/// Load an EC2 account's settings into the form; saving updates it in place.
+const SECRET_FIELDS = ["secret", "secret_env", "vs_password", "vs_password_env"];
+
+/// Load an account's settings into the form; saving updates it in place (a
+/// renewed vSphere certificate is accepted again this way).
 async function startEdit(name) {
   try {
     const cfg = await invoke("account_config", { name });
+    const kind = cfg.regions ? "ec2" : "vsphere";
     editing = name;
     form.account_name.value = name;
     form.account_name.readOnly = true;
-    form.kind.value = "ec2";
+    form.kind.value = kind;
     form.kind.disabled = true;
     form.kind.dispatchEvent(new Event("change"));
-    form.regions.value = (cfg.regions || []).join(", ");
-    form.endpoint.value = cfg.endpoint || "";
-    form.access_key_id.value = cfg.access_key_id || "";
-    form.profile.value = cfg.profile || "";
-    form.secret.disabled = true;
-    form.secret_env.disabled = true;
-    form.secret.placeholder = "unchanged (remove and add the account to change it)";
+    if (kind === "ec2") {
+      form.regions.value = (cfg.regions || []).join(", ");
+      form.endpoint.value = cfg.endpoint || "";
+      form.access_key_id.value = cfg.access_key_id || "";
+      form.profile.value = cfg.profile || "";
+    } else {
+      form.vs_endpoint.value = cfg.endpoint || "";
+      form.vs_username.value = cfg.username || "";
+      form.vs_thumbprint.value = cfg.thumbprint || "";
+    }
+    for (const f of SECRET_FIELDS) {
+      form[f].disabled = true;
+      form[f].placeholder = "unchanged (remove and add the account to change it)";
+    }
     form.querySelector('button[type="submit"]').textContent = `Save ${name}`;
   } catch (e) {
     $("#accounts-result").textContent = String(e);
@@ -474,18 +488,57 @@ function endEdit() {
   form.reset();
   form.account_name.readOnly = false;
   form.kind.disabled = false;
-  form.secret.disabled = false;
-  form.secret_env.disabled = false;
-  form.secret.placeholder = "stored in the OS keychain";
+  for (const f of SECRET_FIELDS) {
+    form[f].disabled = false;
+    form[f].placeholder = "";
+  }
+  form.secret.placeholder = form.vs_password.placeholder = "stored in the OS keychain";
+  certPrompt.hidden = true;
   form.querySelector('button[type="submit"]').textContent = "Add account";
   form.kind.dispatchEvent(new Event("change"));
 }
 form.kind.addEventListener("change", () => {
   for (const f of form.querySelectorAll("fieldset")) f.hidden = f.dataset.kind !== form.kind.value;
 });
+// Trust on first use: before a vSphere account is saved, look at the host's
+// certificate; if this computer does not trust it, show its thumbprint and
+// let the admin accept exactly that certificate.
+const certPrompt = $("#cert-prompt");
+let presented = null;
+$("#cert-trust").addEventListener("click", () => {
+  form.vs_thumbprint.value = presented;
+  certPrompt.hidden = true;
+  form.requestSubmit();
+});
+$("#cert-cancel").addEventListener("click", () => { certPrompt.hidden = true; });
+
+/// Whether the add or save may go on; shows the certificate prompt if not.
+async function certificateAccepted() {
+  const endpoint = form.vs_endpoint.value.trim();
+  let check;
+  try {
+    check = await invoke("check_certificate", { endpoint });
+  } catch (err) {
+    $("#accounts-result").textContent = `Cannot reach ${endpoint}: ${err}`;
+    return false;
+  }
+  const pinned = form.vs_thumbprint.value.trim().toUpperCase().replace(/[^0-9A-F]/g, "");
+  if (check.trust === "untrusted" && pinned !== check.thumbprint.replace(/:/g, "")) {
+    presented = check.thumbprint;
+    $("#cert-thumbprint").textContent = check.thumbprint;
+    $("#cert-reason").textContent = pinned ? "It is not the certificate pinned for this account: the host's certificate changed." : "";
+    certPrompt.hidden = false;
+    $("#accounts-result").textContent = "Check the host's certificate before going on.";
+    return false;
+  }
+  if (check.trust === "not-tls") $("#accounts-result").textContent = "Warning: plain HTTP, so the password crosses the network unencrypted.";
+  return true;
+}
+
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   const kind = form.kind.value;
+  if (kind === "vsphere" && !(await certificateAccepted())) return;
   let config;
   if (kind === "ec2") {
     config = { regions: form.regions.value.split(",").map((r) => r.trim()).filter(Boolean) };
@@ -535,6 +588,7 @@ async function renderSettings() {
     loadedSettings = await invoke("get_settings");
     const f = $("#settings-form");
     for (const k of ["operation_done", "operation_failed", "drift"]) f[k].checked = loadedSettings.notifications[k];
+    f.start_waits_for_tools.checked = loadedSettings.operations.start_waits_for_tools;
     f.sync_paused.checked = loadedSettings.sync_paused;
     for (const k of TIERS) f[k].value = loadedSettings.engine[k] / 1000;
   } catch (e) {
@@ -549,7 +603,8 @@ $("#settings-form").addEventListener("submit", async (e) => {
   for (const k of TIERS) engine[k] = Math.round(Number(f[k].value) * 1000);
   const notifications = { operation_done: f.operation_done.checked, operation_failed: f.operation_failed.checked, drift: f.drift.checked };
   try {
-    await invoke("save_settings", { settings: { engine, notifications, sync_paused: f.sync_paused.checked } });
+    const operations = { start_waits_for_tools: f.start_waits_for_tools.checked };
+    await invoke("save_settings", { settings: { engine, notifications, operations, sync_paused: f.sync_paused.checked } });
     await invoke("set_sync_paused", { paused: f.sync_paused.checked });
     $("#settings-result").textContent = "Saved.";
   } catch (err) {

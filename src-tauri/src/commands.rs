@@ -1,14 +1,13 @@
 //! IPC commands: each validates its input and calls the core. Errors reach
 //! the window as one readable sentence.
 
-use crate::prefs::NotifyPrefs;
+use crate::prefs::{NotifyPrefs, OperationPrefs};
 use crate::AppState;
 use powerdeck_core::model::{HistoryEntry, OpKind, Operation, Vm};
 use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::EngineConfig;
 use powerdeck_core::provider::Capabilities;
 use powerdeck_core::store::VmFilter;
-use powerdeck_core::OpOptions;
 use serde::Serialize;
 use tauri::State;
 
@@ -75,7 +74,7 @@ pub struct Requested {
 /// Start one operation per VM. Returns once each provider accepted or
 /// refused; the window follows the rest through events.
 #[tauri::command]
-pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kind: String, force: bool, wait_tools: Option<bool>) -> Result<Vec<Requested>, String> {
+pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kind: String, force: bool) -> Result<Vec<Requested>, String> {
     let kind = OpKind::parse(&kind).ok_or_else(|| format!("'{kind}' is not an operation Powerdeck knows"))?;
     if vm_ids.is_empty() || vm_ids.len() > MAX_BULK {
         return Err(format!("name between 1 and {MAX_BULK} VMs"));
@@ -83,7 +82,7 @@ pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kin
     let engine = state.engine.clone();
     let mut out = Vec::with_capacity(vm_ids.len());
     for vm_id in vm_ids {
-        let opts = OpOptions { allow_force: force, graceful_timeout: None, wait_for_tools: wait_tools.unwrap_or(false) };
+        let opts = state.op_options(vm_id, kind, force);
         let r = engine.request(vm_id, kind, opts).await;
         out.push(match r {
             Ok(op) => Requested { vm_id, operation: Some(op), error: None },
@@ -91,6 +90,14 @@ pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kin
         });
     }
     Ok(out)
+}
+
+/// Before a vSphere account is saved: does this machine trust the host's
+/// certificate, and if not, which one does it present (for the admin to
+/// compare and accept)?
+#[tauri::command]
+pub async fn check_certificate(endpoint: String) -> Result<powerdeck_core::provider::http::CertificateCheck, String> {
+    powerdeck_core::provider::http::check_certificate(endpoint.trim()).await.map_err(err)
 }
 
 #[tauri::command]
@@ -182,6 +189,8 @@ pub fn remove_account(state: State<'_, AppState>, name: String) -> Result<String
 pub struct Settings {
     engine: EngineConfig,
     notifications: NotifyPrefs,
+    #[serde(default)]
+    operations: OperationPrefs,
     sync_paused: bool,
 }
 
@@ -189,7 +198,8 @@ pub struct Settings {
 pub fn get_settings(state: State<'_, AppState>) -> Result<Settings, String> {
     let stored = state.engine.store().setting(powerdeck_core::engine::config::SETTINGS_KEY).map_err(err)?;
     let engine = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_else(|| state.engine.config().clone());
-    Ok(Settings { engine, notifications: *state.notify.read().unwrap_or_else(|p| p.into_inner()), sync_paused: state.engine.sync_paused() })
+    let operations = *state.operations.read().unwrap_or_else(|p| p.into_inner());
+    Ok(Settings { engine, notifications: *state.notify.read().unwrap_or_else(|p| p.into_inner()), operations, sync_paused: state.engine.sync_paused() })
 }
 
 /// Notification choices apply at once; polling and timeouts at the next start
@@ -199,6 +209,8 @@ pub fn save_settings(state: State<'_, AppState>, settings: Settings) -> Result<(
     powerdeck_core::Engine::save_config(state.engine.store(), &settings.engine).map_err(err)?;
     crate::prefs::save(state.engine.store(), &settings.notifications)?;
     *state.notify.write().unwrap_or_else(|p| p.into_inner()) = settings.notifications;
+    crate::prefs::save_operations(state.engine.store(), &settings.operations)?;
+    *state.operations.write().unwrap_or_else(|p| p.into_inner()) = settings.operations;
     Ok(())
 }
 

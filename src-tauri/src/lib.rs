@@ -19,6 +19,20 @@ use tauri::Manager;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub notify: Arc<RwLock<prefs::NotifyPrefs>>,
+    pub operations: RwLock<prefs::OperationPrefs>,
+}
+
+impl AppState {
+    /// The options every front door of the app (window, tray) asks with.
+    pub fn op_options(&self, vm_id: i64, kind: powerdeck_core::model::OpKind, force: bool) -> powerdeck_core::OpOptions {
+        let wants_tools = kind == powerdeck_core::model::OpKind::Start && self.operations.read().unwrap_or_else(|p| p.into_inner()).start_waits_for_tools;
+        // Only where the provider reports tools; elsewhere a start is a start.
+        let reports_tools = || {
+            let vm = self.engine.store().vm(vm_id).ok().flatten();
+            vm.and_then(|vm| self.engine.runtime(vm.account_id).ok()).is_some_and(|rt| rt.caps.tools_status)
+        };
+        powerdeck_core::OpOptions { allow_force: force, graceful_timeout: None, wait_for_tools: wants_tools && reports_tools() }
+    }
 }
 
 /// `--data-dir DIR` (or `--data-dir=DIR`), like `pdk`.
@@ -52,11 +66,12 @@ pub fn run() {
     let notify = Arc::new(RwLock::new(prefs::load(engine.store())));
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
-        .manage(AppState { engine: engine.clone(), notify: notify.clone() })
+        .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())) })
         .invoke_handler(tauri::generate_handler![
             commands::list_vms,
             commands::vm_details,
             commands::request_operation,
+            commands::check_certificate,
             commands::list_accounts,
             commands::recent_activity,
             commands::sync_all,

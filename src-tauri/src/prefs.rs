@@ -1,10 +1,12 @@
-//! The app's own preferences (what to be notified about), kept in the shared
-//! settings table next to the engine's, so they survive restarts.
+//! The app's own preferences (what to be notified about, how operations are
+//! asked for), kept in the shared settings table next to the engine's, so
+//! they survive restarts.
 
 use powerdeck_core::store::Store;
 use serde::{Deserialize, Serialize};
 
 const KEY: &str = "app.notifications";
+const OPERATIONS_KEY: &str = "app.operations";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -23,10 +25,35 @@ impl Default for NotifyPrefs {
     }
 }
 
+/// How the window and the tray ask for operations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OperationPrefs {
+    /// A start ends when the guest's tools report running, where the
+    /// provider reports tools (vSphere), not merely when it powers on.
+    pub start_waits_for_tools: bool,
+}
+
+fn load_key<T: Default + for<'de> Deserialize<'de>>(store: &Store, key: &str) -> T {
+    store.setting(key).ok().flatten().and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default()
+}
+
+fn save_key<T: Serialize>(store: &Store, key: &str, value: &T) -> Result<(), String> {
+    store.set_setting(key, &serde_json::to_string(value).expect("prefs serialize")).map_err(|e| e.to_string())
+}
+
 pub fn load(store: &Store) -> NotifyPrefs {
-    store.setting(KEY).ok().flatten().and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default()
+    load_key(store, KEY)
 }
 
 pub fn save(store: &Store, prefs: &NotifyPrefs) -> Result<(), String> {
-    store.set_setting(KEY, &serde_json::to_string(prefs).expect("prefs serialize")).map_err(|e| e.to_string())
+    save_key(store, KEY, prefs)
+}
+
+pub fn load_operations(store: &Store) -> OperationPrefs {
+    load_key(store, OPERATIONS_KEY)
+}
+
+pub fn save_operations(store: &Store, prefs: &OperationPrefs) -> Result<(), String> {
+    save_key(store, OPERATIONS_KEY, prefs)
 }

@@ -4,7 +4,7 @@
 use crate::AppState;
 use powerdeck_core::model::OpKind;
 use powerdeck_core::store::VmFilter;
-use powerdeck_core::{Engine, OpOptions};
+use powerdeck_core::Engine;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
@@ -47,10 +47,11 @@ pub fn refresh_menu(app: &AppHandle) {
 fn quick_action(app: &AppHandle, id: &str) {
     let Some((kind, vm_id)) = id.strip_prefix("fav:").and_then(|rest| rest.split_once(':')) else { return };
     let (Some(kind), Ok(vm_id)) = (OpKind::parse(kind), vm_id.parse::<i64>()) else { return };
-    let engine = app.state::<AppState>().engine.clone();
+    let state = app.state::<AppState>();
+    let (engine, opts) = (state.engine.clone(), state.op_options(vm_id, kind, false));
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        if let Err(e) = engine.request(vm_id, kind, OpOptions::default()).await {
+        if let Err(e) = engine.request(vm_id, kind, opts).await {
             use tauri_plugin_notification::NotificationExt;
             let _ = app.notification().builder().title(format!("{} from the tray failed", kind)).body(e.to_string()).show();
         }

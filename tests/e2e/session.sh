@@ -4,6 +4,8 @@
 set -euo pipefail
 POWERDECK_DATA_DIR="$(mktemp -d)"
 export POWERDECK_DATA_DIR
+# The vSphere account the scenario adds reads its password from here (vcsim accepts any).
+export POWERDECK_E2E_VC_PASSWORD=vcsim-accepts-any
 tauri-driver --port 4444 >"$POWERDECK_DATA_DIR/tauri-driver.log" 2>&1 &
 DRIVER=$!
 trap 'kill $DRIVER 2>/dev/null || true; rm -rf "$POWERDECK_DATA_DIR"' EXIT

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "target" / "debug" / "powerdeck"
 PDK = ROOT / "target" / "debug" / "pdk"
 DATA = os.environ["POWERDECK_DATA_DIR"]
+VCSIM = os.environ.get("POWERDECK_VCSIM", str(ROOT / "target" / "vcsim"))
+# session.sh exports it, so the app (started by tauri-driver) and pdk both see it.
+VC_PASSWORD_VAR = "POWERDECK_E2E_VC_PASSWORD"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 PATIENCE = 40.0
 
@@ -44,6 +47,11 @@ def wait_until(what, check, patience=PATIENCE):
             last_error = e
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting until {what} ({last_error})")
+
+
+def click(what, find):
+    """Click what `find` returns, finding it again if a re-render replaced it."""
+    wait_until(what, lambda: find().click() or True)
 
 
 def row(driver, name):
@@ -75,6 +83,14 @@ def notifications():
     data = json.loads(out.stdout)
     items = data.get("data", [[]])[0]
     return [(i["summary"]["data"], i["body"]["data"]) for i in items]
+
+
+def start_vcsim(*args):
+    """A self-signed vCenter simulator; returns (process, /sdk URL without credentials)."""
+    proc = subprocess.Popen([VCSIM, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = proc.stdout.readline().strip()
+    scheme, rest = url.split("://", 1)
+    return proc, f"{scheme}://{rest.split('@', 1)[-1]}"
 
 
 def main():
@@ -165,6 +181,54 @@ def main():
         driver.find_element(By.ID, "confirm-ok").click()
         wait_until("the account is gone", lambda: not driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="lab"]'))
         wait_until("and so are its VMs", lambda: driver.find_element(By.ID, "summary").text.startswith(f"{len(vms)} VMs"))
+
+        # vSphere: a self-signed host. The form shows the certificate's
+        # thumbprint and adds the account only once the admin trusts it.
+        vcsim, endpoint = start_vcsim("-tls", "-vm", "1", "-tools", "4", "-tools-boot", "4s")
+        try:
+            Select(form.find_element(By.NAME, "kind")).select_by_value("vsphere")
+            form.find_element(By.NAME, "account_name").send_keys("vc")
+            form.find_element(By.NAME, "vs_endpoint").send_keys(endpoint)
+            form.find_element(By.NAME, "vs_username").send_keys("administrator@vsphere.local")
+            form.find_element(By.NAME, "vs_password_env").send_keys(VC_PASSWORD_VAR)
+            form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+            wait_until("the certificate prompt opens", lambda: driver.find_element(By.ID, "cert-prompt").is_displayed())
+            shown = driver.find_element(By.ID, "cert-thumbprint").text
+            assert len(shown) == 95 and shown.count(":") == 31, shown
+            assert not driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="vc"]'), "nothing is added before the certificate is trusted"
+            driver.find_element(By.ID, "cert-trust").click()
+            wait_until("the vSphere account is listed", lambda: driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="vc"]'))
+            pinned = json.loads(pdk("accounts", "list", "--json"))
+            vc = next(a for a in pinned if a["name"] == "vc")
+            assert vc["config"]["thumbprint"].replace(":", "").upper() == shown.replace(":", ""), vc
+            wait_until("its four VMs join the inventory", lambda: driver.find_element(By.ID, "summary").text.startswith(f"{len(vms) + 4} VMs"))
+
+            # Starts wait for the guest's tools, as chosen in Settings.
+            tab(driver, "settings")
+            wait_until("settings load", lambda: driver.find_element(By.NAME, "full_interval_ms").get_attribute("value") == "300")
+            driver.find_element(By.NAME, "start_waits_for_tools").click()
+            driver.find_element(By.CSS_SELECTOR, '#settings-form button[type="submit"]').click()
+            wait_until("the settings are saved", lambda: driver.find_element(By.ID, "settings-result").text == "Saved.")
+            tab(driver, "inventory")
+            vc_vm = "DC0_H0_VM0"
+            pdk("vm", "force-stop", vc_vm, "--yes")
+            search(driver, vc_vm)
+            wait_until("the vSphere VM shows stopped", lambda: row_text(driver, vc_vm, ".c-state") == "stopped")
+            click("start the vSphere VM", lambda: row(driver, vc_vm).find_element(By.CSS_SELECTOR, 'button[data-action="start"]'))
+            wait_until("powered on, the row waits for the guest's tools", lambda: "waiting for guest tools" in row_text(driver, vc_vm, ".c-status"))
+            wait_until("then the start ends verified", lambda: row_text(driver, vc_vm, ".c-state") == "running" and "aiting" not in row_text(driver, vc_vm, ".c-status"))
+            click("open its details", lambda: row(driver, vc_vm).find_element(By.CSS_SELECTOR, ".c-name"))
+            tools = lambda: driver.find_element(By.XPATH, "//*[@id='details']//dt[text()='Guest tools']/following-sibling::dd[1]").text
+            wait_until("its details show the tools running", lambda: tools() == "running")
+            click("close the details", lambda: driver.find_element(By.CSS_SELECTOR, "#details .close"))
+            search(driver, "")
+
+            tab(driver, "accounts")
+            click("remove the vSphere account", lambda: driver.find_element(By.CSS_SELECTOR, '#accounts-table tr[data-account="vc"]').find_element(By.XPATH, ".//button[text()='Remove']"))
+            driver.find_element(By.ID, "confirm-ok").click()
+            wait_until("the vSphere account is gone", lambda: driver.find_element(By.ID, "summary").text.startswith(f"{len(vms)} VMs"))
+        finally:
+            vcsim.terminate()
 
         # Settings: switching drift notifications off is remembered.
         tab(driver, "settings")

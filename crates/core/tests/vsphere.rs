@@ -282,6 +282,13 @@ async fn a_self_signed_host_is_refused_until_its_thumbprint_is_pinned() {
     let seen = err.split("thumbprint ").nth(1).and_then(|rest| rest.split(';').next()).unwrap_or_else(|| panic!("no thumbprint in: {err}")).to_string();
     assert_eq!(seen.len(), 95, "AA:BB:… ({seen})");
     assert!(err.contains("--thumbprint"), "{err}");
+    // The app's "accept this certificate" step sees the same, before any account exists.
+    use powerdeck_core::provider::http::{check_certificate, CertificateCheck};
+    match check_certificate(&sim.endpoint).await.unwrap() {
+        CertificateCheck::Untrusted { thumbprint, .. } => assert_eq!(thumbprint, seen),
+        other => panic!("a self-signed host must not be trusted: {other:?}"),
+    }
+    assert_eq!(check_certificate(&sim.endpoint.replace("https://", "http://")).await.unwrap_or(CertificateCheck::NotTls), CertificateCheck::NotTls);
 
     // Pinned: trusted.
     let pinned = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: Some(seen.to_lowercase().replace(':', "")), insecure: false });

@@ -107,6 +107,36 @@ pub async fn probe_thumbprint(url: &str) -> Result<String, ProviderError> {
     info.ok_or_else(|| ProviderError::Untrusted { message: "the server presented no certificate".into() })
 }
 
+/// What this machine makes of a server's certificate, before an account is
+/// saved: the step where an admin accepts a self-signed host (trust on first
+/// use) having compared the thumbprint with the one the host shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "trust", rename_all = "kebab-case")]
+pub enum CertificateCheck {
+    /// Plain HTTP: nothing to trust, and nothing protects the password either.
+    NotTls,
+    /// The system's roots vouch for it.
+    Trusted,
+    /// Refused by the system's roots; this is the certificate presented.
+    Untrusted { thumbprint: String, reason: String },
+}
+
+pub async fn check_certificate(url: &str) -> Result<CertificateCheck, ProviderError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| ProviderError::Unreachable { message: "the endpoint is not a URL (expected https://host/sdk)".into() })?;
+    if parsed.scheme() == "http" {
+        return Ok(CertificateCheck::NotTls);
+    }
+    let http = HttpTransport::new(&HttpOptions { timeout: Duration::from_secs(10), ..HttpOptions::default() })?;
+    // Any HTTP answer at all means the handshake, and so the certificate, passed.
+    match http.send(http.client().get(parsed), |_| None).await {
+        Ok(_) => Ok(CertificateCheck::Trusted),
+        Err(ProviderError::Untrusted { message }) => Ok(CertificateCheck::Untrusted { thumbprint: probe_thumbprint(url).await?, reason: message }),
+        Err(e @ (ProviderError::Unreachable { .. } | ProviderError::Timeout { .. })) => Err(e),
+        // An error status (401, 404, 500…) came over a trusted connection.
+        Err(_) => Ok(CertificateCheck::Trusted),
+    }
+}
+
 /// A non-2xx answer, handed to the provider so it can read its own error
 /// format before falling back to [`HttpFailure::generic_error`].
 #[derive(Debug, Clone)]
