@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -33,6 +34,7 @@ func main() {
 	hosts := flag.Int("host", 3, "hosts per cluster (vCenter model)")
 	idle := flag.Duration("idle", 0, "session idle timeout (0: never)")
 	useTLS := flag.Bool("tls", false, "serve HTTPS with a self-signed certificate")
+	login := flag.String("login", "", "the only user:password accepted (default: any non-empty pair)")
 	tools := flag.Int("tools", 0, "how many VMs (first by name) have VMware Tools installed")
 	toolsBoot := flag.Duration("tools-boot", time.Second, "how long after power-on their tools report running")
 	flag.Parse()
@@ -52,6 +54,9 @@ func main() {
 		os.Exit(1)
 	}
 	model.Service.Listen = &url.URL{Host: *listen}
+	if user, pass, ok := strings.Cut(*login, ":"); ok {
+		model.Service.Listen.User = url.UserPassword(user, pass)
+	}
 	if *useTLS {
 		cert, err := selfSigned()
 		if err != nil {

@@ -32,6 +32,10 @@ impl Lab {
     }
 
     fn with(config: VsphereConfig) -> Self {
+        Self::with_password(config, "pass")
+    }
+
+    fn with_password(config: VsphereConfig, password: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
         let engine = Engine::with_store(store, dir.path(), fast::fast_engine_config()).unwrap();
@@ -39,7 +43,7 @@ impl Lab {
         // will do because the provider below is built with the password in
         // hand, as the registry builds it after reading the keychain.
         let account = engine.add_account("vc", "vsphere", serde_json::to_value(&config).unwrap(), Some((powerdeck_core::secrets::SecretRef::env("PATH").unwrap(), None))).unwrap();
-        let provider = Arc::new(VsphereProvider::new(&config, Some(Secret::new("pass"))).unwrap());
+        let provider = Arc::new(VsphereProvider::new(&config, Some(Secret::new(password))).unwrap());
         engine.set_provider(account.id, provider.clone());
         Self { _dir: dir, engine, account, provider }
     }
@@ -303,4 +307,19 @@ async fn a_self_signed_host_is_refused_until_its_thumbprint_is_pinned() {
     // --insecure: anything goes (and the log says so).
     let insecure = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: None, insecure: true });
     assert_eq!(insecure.engine.full_sync(insecure.account.id).await.unwrap().vms, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_an_authentication_error_that_never_echoes_it() {
+    let sim = Vcsim::start(&["-vm", "1", "-login", "administrator@vsphere.local:Right-Pass-1"]);
+    let config = VsphereConfig { endpoint: sim.endpoint.clone(), username: "administrator@vsphere.local".into(), ..Default::default() };
+
+    let wrong = Lab::with_password(config.clone(), "Wrong-Pass-2");
+    let err = wrong.engine.full_sync(wrong.account.id).await.unwrap_err().to_string();
+    assert!(err.contains("rejected the credentials") && err.contains("InvalidLogin"), "{err}");
+    assert!(!err.contains("Wrong-Pass-2") && !err.contains("Right-Pass-1"), "{err}");
+    assert_eq!(wrong.provider.logins(), 0);
+
+    let right = Lab::with_password(config, "Right-Pass-1");
+    assert_eq!(right.engine.full_sync(right.account.id).await.unwrap().vms, 4);
 }
