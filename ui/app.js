@@ -104,8 +104,14 @@ function matches(vm, q, st, acc, kind) {
   if (acc && String(vm.account_id) !== acc) return false;
   if (kind && state.accounts.get(vm.account_id)?.kind !== kind) return false;
   if (!q) return true;
-  return vm.name.toLowerCase().includes(q) || vm.provider_id.toLowerCase().includes(q) || vm.account.toLowerCase().includes(q) || (vm.location || "").toLowerCase().includes(q);
+  return vm.name.toLowerCase().includes(q) || vm.provider_id.toLowerCase().includes(q) || vm.account.toLowerCase().includes(q) || (vm.location || "").toLowerCase().includes(q)
+    || Object.values(vm.facts || {}).some((v) => v.toLowerCase().includes(q)); // an IP, a UUID…
 }
+
+const FACT_LABELS = {
+  instance_uuid: "Instance UUID", guest_os: "Guest OS", ip_address: "IP address", guest_hostname: "Guest host name",
+  instance_type: "Instance type", private_ip: "Private IP", public_ip: "Public IP",
+};
 
 function recompute() {
   const q = $("#search").value.trim().toLowerCase();
@@ -265,6 +271,7 @@ async function openDetails(vmId) {
         el("dt", {}, "Provider id"), el("dd", {}, vm.provider_id),
         el("dt", {}, "Account"), el("dd", {}, vm.account),
         el("dt", {}, "Location"), el("dd", {}, vm.location ?? "—"),
+        ...Object.entries(vm.facts || {}).flatMap(([k, v]) => [el("dt", {}, FACT_LABELS[k] ?? k), el("dd", {}, v)]),
         el("dt", {}, "Guest tools"), el("dd", {}, vm.tools ?? "not reported"),
         el("dt", {}, "Last seen"), el("dd", {}, `${ago(vm.last_seen_at)}${vm.stale ? " (provider unreachable)" : ""}`)),
       el("h3", {}, "Operations"), d.operations.length ? ops : el("p", { class: "quiet" }, "None yet."),

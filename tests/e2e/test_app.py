@@ -220,7 +220,13 @@ def main():
             click("open its details", lambda: row(driver, vc_vm).find_element(By.CSS_SELECTOR, ".c-name"))
             tools = lambda: driver.find_element(By.XPATH, "//*[@id='details']//dt[text()='Guest tools']/following-sibling::dd[1]").text
             wait_until("its details show the tools running", lambda: tools() == "running")
+            # What vCenter says about it is there too, and searchable.
+            uuid = driver.find_element(By.XPATH, "//*[@id='details']//dt[text()='Instance UUID']/following-sibling::dd[1]").text
+            assert len(uuid) == 36, uuid
             click("close the details", lambda: driver.find_element(By.CSS_SELECTOR, "#details .close"))
+            search(driver, uuid)
+            wait_until("a search by instance UUID finds just that VM", lambda: "(1 shown)" in driver.find_element(By.ID, "summary").text)
+            assert row(driver, vc_vm), "the VM is the one shown"
             search(driver, "")
 
             tab(driver, "accounts")

@@ -54,6 +54,7 @@ async fn main() {
                 raw_state: "FLIPPED".into(),
                 tools: v.tools,
                 location: v.location,
+                facts: v.facts,
             })
             .collect();
         let t = Instant::now();

@@ -192,6 +192,10 @@ pub struct Vm {
     pub raw_state: String,
     pub tools: Option<ToolsStatus>,
     pub location: Option<String>,
+    /// What the provider says about the VM besides its state (instance UUID,
+    /// guest OS, addresses…), for people to read; nothing decides on it.
+    #[serde(default)]
+    pub facts: Facts,
     /// The provider could not be reached; `last_seen_at` says when it last was.
     pub stale: bool,
     pub watched: bool,
@@ -210,7 +214,14 @@ pub struct Observation {
     pub raw_state: String,
     pub tools: Option<ToolsStatus>,
     pub location: Option<String>,
+    /// Empty when the call carries none (a state-only refresh): the stored
+    /// facts are then kept.
+    #[serde(default)]
+    pub facts: Facts,
 }
+
+/// Named facts about a VM, e.g. `instance_uuid`, `guest_os`, `ip_address`.
+pub type Facts = std::collections::BTreeMap<String, String>;
 
 impl Observation {
     /// Providers hand over data from the network; reject what cannot be a VM

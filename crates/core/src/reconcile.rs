@@ -62,6 +62,7 @@ struct Stored {
     raw_state: String,
     tools: Option<String>,
     location: Option<String>,
+    facts: Option<String>,
     stale: bool,
     watched: bool,
     last_state_change_at: Millis,
@@ -105,13 +106,13 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
     let mut changes = Vec::new();
 
     let mut get = tx.prepare_cached(
-        "SELECT id, name, state, raw_state, tools, location, stale, watched, last_state_change_at FROM vms WHERE account_id = ?1 AND provider_id = ?2",
+        "SELECT id, name, state, raw_state, tools, location, stale, watched, last_state_change_at, facts FROM vms WHERE account_id = ?1 AND provider_id = ?2",
     )?;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO vms (account_id, provider_id, name, state, raw_state, tools, location, stale, last_seen_at, last_state_change_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
+        "INSERT INTO vms (account_id, provider_id, name, state, raw_state, tools, location, stale, last_seen_at, last_state_change_at, facts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?9)",
     )?;
     let mut update = tx.prepare_cached(
-        "UPDATE vms SET name = ?2, state = ?3, raw_state = ?4, tools = ?5, location = ?6, stale = 0, last_seen_at = ?7, last_state_change_at = ?8 WHERE id = ?1",
+        "UPDATE vms SET name = ?2, state = ?3, raw_state = ?4, tools = ?5, location = ?6, stale = 0, last_seen_at = ?7, last_state_change_at = ?8, facts = ?9 WHERE id = ?1",
     )?;
 
     for obs in input.observations {
@@ -138,6 +139,7 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
                     stale: r.get(6)?,
                     watched: r.get(7)?,
                     last_state_change_at: r.get(8)?,
+                    facts: r.get(9)?,
                 })
             })
             .optional()?;
@@ -149,9 +151,16 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
             (_, false) => obs.name.clone(),
         };
 
+        // Likewise facts: a reading without any keeps the stored ones.
+        let facts = match (&stored, obs.facts.is_empty()) {
+            (Some(s), true) => s.facts.clone(),
+            (None, true) => None,
+            (_, false) => Some(serde_json::to_string(&obs.facts).map_err(|e| ReconcileError::Malformed(e.to_string()))?),
+        };
+
         let (vm_id, from, watched, changed_at) = match stored {
             None => {
-                insert.execute(params![input.account_id, obs.provider_id, name, state.as_str(), obs.raw_state, tools, obs.location, now])?;
+                insert.execute(params![input.account_id, obs.provider_id, name, state.as_str(), obs.raw_state, tools, obs.location, now, facts])?;
                 (tx.last_insert_rowid(), None, false, now)
             }
             Some(s) => {
@@ -160,13 +169,14 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
                     && s.tools.as_deref() == tools
                     && s.name == name
                     && s.location == obs.location
+                    && s.facts == facts
                     && !s.stale;
                 if unchanged {
                     continue;
                 }
                 let from: PowerState = s.state.parse().map_err(|e: String| StoreError::Corrupt(e))?;
                 let changed_at = if from != state { now } else { s.last_state_change_at };
-                update.execute(params![s.id, name, state.as_str(), obs.raw_state, tools, obs.location, now, changed_at])?;
+                update.execute(params![s.id, name, state.as_str(), obs.raw_state, tools, obs.location, now, changed_at, facts])?;
                 (s.id, Some(from), s.watched, changed_at)
             }
         };
@@ -189,6 +199,7 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
                 raw_state: obs.raw_state.clone(),
                 tools: obs.tools,
                 location: obs.location.clone(),
+                facts: crate::store::vms::facts_from(facts),
                 stale: false,
                 watched,
                 last_seen_at: now,
@@ -239,39 +250,49 @@ fn append_history(tx: &Transaction, vm_id: i64, at: Millis, from: Option<PowerSt
 const NOT_LISTED: &str = "(not listed by the provider)";
 
 fn mark_missing(tx: &Transaction, input: &Input, account: &str, is_gone: impl Fn(&str) -> bool, now: Millis) -> Result<Vec<VmChange>, ReconcileError> {
+    struct Candidate {
+        id: i64,
+        pid: String,
+        name: String,
+        state: String,
+        tools: Option<String>,
+        location: Option<String>,
+        facts: Option<String>,
+        watched: bool,
+    }
     let mut stmt = tx.prepare_cached(
-        "SELECT id, provider_id, name, state, tools, location, watched FROM vms WHERE account_id = ?1 AND state != 'missing'",
+        "SELECT id, provider_id, name, state, tools, location, facts, watched FROM vms WHERE account_id = ?1 AND state != 'missing'",
     )?;
-    let candidates: Vec<(i64, String, String, String, Option<String>, Option<String>, bool)> = stmt
-        .query_map([input.account_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+    let candidates: Vec<Candidate> = stmt
+        .query_map([input.account_id], |r| {
+            Ok(Candidate { id: r.get(0)?, pid: r.get(1)?, name: r.get(2)?, state: r.get(3)?, tools: r.get(4)?, location: r.get(5)?, facts: r.get(6)?, watched: r.get(7)? })
+        })?
         .collect::<Result<_, _>>()?;
     let mut changes = Vec::new();
-    for (id, pid, name, state, tools, location, watched) in candidates {
-        if !is_gone(&pid) {
-            continue;
-        }
-        let from: PowerState = state.parse().map_err(|e: String| StoreError::Corrupt(e))?;
+    for c in candidates.into_iter().filter(|c| is_gone(&c.pid)) {
+        let from: PowerState = c.state.parse().map_err(|e: String| StoreError::Corrupt(e))?;
         tx.execute(
             "UPDATE vms SET state = 'missing', raw_state = ?2, stale = 0, last_seen_at = ?3, last_state_change_at = ?3 WHERE id = ?1",
-            params![id, NOT_LISTED, now],
+            params![c.id, NOT_LISTED, now],
         )?;
-        append_history(tx, id, now, Some(from), PowerState::Missing, NOT_LISTED, input.source, None)?;
+        append_history(tx, c.id, now, Some(from), PowerState::Missing, NOT_LISTED, input.source, None)?;
         changes.push(VmChange {
             drift: true,
             from: Some(from),
             operation_id: None,
             vm: Vm {
-                id,
+                id: c.id,
                 account_id: input.account_id,
                 account: account.to_string(),
-                provider_id: pid,
-                name,
+                provider_id: c.pid,
+                name: c.name,
                 state: PowerState::Missing,
                 raw_state: NOT_LISTED.into(),
-                tools: tools.as_deref().and_then(ToolsStatus::parse),
-                location,
+                tools: c.tools.as_deref().and_then(ToolsStatus::parse),
+                location: c.location,
+                facts: crate::store::vms::facts_from(c.facts),
                 stale: false,
-                watched,
+                watched: c.watched,
                 last_seen_at: now,
                 last_state_change_at: now,
             },

@@ -74,12 +74,13 @@ async fn an_inventory_of_2500_instances_in_two_regions_pages_and_matches_boto3()
 
     let truth: Vec<serde_json::Value> = serde_json::from_value(moto.tool("describe", &["--region", "us-east-1", "--region", "eu-west-1"])).unwrap();
     assert_eq!(truth.len(), 2500);
-    let stored: HashMap<String, (String, String)> = lab.vms().into_iter().map(|v| (v.provider_id, (v.name, v.raw_state))).collect();
+    let stored: HashMap<String, powerdeck_core::model::Vm> = lab.vms().into_iter().map(|v| (v.provider_id.clone(), v)).collect();
     assert_eq!(stored.len(), 2500);
     for t in &truth {
-        let (name, raw) = stored.get(t["id"].as_str().unwrap()).unwrap_or_else(|| panic!("{} missing from the store", t["id"]));
-        assert_eq!(name, t["name"].as_str().unwrap());
-        assert_eq!(raw, t["state"].as_str().unwrap());
+        let vm = stored.get(t["id"].as_str().unwrap()).unwrap_or_else(|| panic!("{} missing from the store", t["id"]));
+        assert_eq!(vm.name, t["name"].as_str().unwrap());
+        assert_eq!(vm.raw_state, t["state"].as_str().unwrap());
+        assert_eq!((vm.facts.get("instance_type").map(String::as_str), vm.facts.get("private_ip").map(String::as_str)), (t["type"].as_str(), t["private_ip"].as_str()), "{t}");
     }
     let stopped = lab.vms().iter().filter(|v| v.state == PowerState::Stopped).count();
     assert_eq!(stopped, 1300 / 5, "every fifth us-east-1 instance was stopped by boto3");

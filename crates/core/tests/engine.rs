@@ -214,7 +214,7 @@ impl Provider for Liar {
 }
 
 fn running(id: &str) -> Observation {
-    Observation { provider_id: id.into(), name: id.into(), state: PowerState::Running, raw_state: "on".into(), tools: None, location: None }
+    Observation { provider_id: id.into(), name: id.into(), state: PowerState::Running, raw_state: "on".into(), tools: None, location: None, facts: Default::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,4 +488,27 @@ async fn a_start_waiting_for_tools_that_never_come_times_out_saying_so() {
     // Without waiting, the same start is simply "already running".
     let plain = fx.run(&vm, OpKind::Start, OpOptions::default()).await;
     assert_eq!(plain.phase, OpPhase::Succeeded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_are_stored_kept_through_state_only_reads_and_replaced_by_new_ones() {
+    use powerdeck_core::reconcile::{reconcile, Gone, Input};
+    let fx = Fixture::new(fast_fleet(1));
+    let pass = |obs: Observation| {
+        let input = Input { account_id: fx.account.id, observations: std::slice::from_ref(&obs), source: Source::Sync, gone: Gone::Nothing, closing: None };
+        reconcile(fx.engine.store(), fx.engine.bus(), input).unwrap()
+    };
+    let with = |pairs: &[(&str, &str)]| Observation { facts: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..running("web-1") };
+
+    pass(with(&[("instance_type", "t3.micro"), ("private_ip", "10.0.0.7")]));
+    let vm = fx.engine.resolve_vm("web-1").unwrap();
+    assert_eq!(vm.facts.get("private_ip").map(String::as_str), Some("10.0.0.7"));
+
+    // A state-only read carries no facts: nothing to write, the facts stay.
+    assert_eq!(pass(running("web-1")).rows_changed, 0);
+    assert_eq!(fx.vm(vm.id).facts.len(), 2);
+
+    // New facts replace the old ones whole (the address went away).
+    assert_eq!(pass(with(&[("instance_type", "t3.large")])).rows_changed, 1);
+    assert_eq!(fx.vm(vm.id).facts.into_iter().collect::<Vec<_>>(), vec![("instance_type".to_string(), "t3.large".to_string())]);
 }

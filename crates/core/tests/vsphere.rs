@@ -69,11 +69,11 @@ fn pyvmomi(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// What pyvmomi (VMware's own Python SDK) sees: id → (name, power state, host name).
-fn witness(endpoint: &str) -> std::collections::HashMap<String, (String, String, String)> {
+/// What pyvmomi (VMware's own Python SDK) sees, by VM id: name, power, host,
+/// tools, uuid, os.
+fn witness(endpoint: &str) -> std::collections::HashMap<String, serde_json::Value> {
     let vms: Vec<serde_json::Value> = serde_json::from_slice(&pyvmomi(&[endpoint])).unwrap();
-    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
-    vms.into_iter().map(|v| (s(&v["id"]), (s(&v["name"]), s(&v["power"]), s(&v["host"])))).collect()
+    vms.into_iter().map(|v| (v["id"].as_str().unwrap().to_string(), v)).collect()
 }
 
 /// Wait for a condition on what the engine publishes; fail after PATIENCE.
@@ -98,8 +98,14 @@ async fn vcenter_esxi_and_a_520_vm_model_match_what_pyvmomi_sees() {
         let truth = witness(&sim.endpoint);
         assert_eq!((truth.len(), sync.vms), (expected, expected), "{args:?}");
         for vm in lab.vms() {
-            let (name, power, host) = truth.get(&vm.provider_id).unwrap_or_else(|| panic!("{} is not in vcsim", vm.provider_id));
-            assert_eq!((&vm.name, &vm.raw_state, vm.location.as_ref()), (name, power, Some(host)), "{args:?}");
+            let t = truth.get(&vm.provider_id).unwrap_or_else(|| panic!("{} is not in vcsim", vm.provider_id));
+            let seen = serde_json::json!({
+                "name": vm.name, "power": vm.raw_state, "host": vm.location,
+                "uuid": vm.facts.get("instance_uuid"), "os": vm.facts.get("guest_os"),
+            });
+            assert!(t["uuid"].as_str().is_some_and(|u| u.len() == 36), "vcsim gives every VM an instance UUID: {t}");
+            let want = serde_json::json!({ "name": t["name"], "power": t["power"], "host": t["host"], "uuid": t["uuid"], "os": t["os"] });
+            assert_eq!(seen, want, "{args:?}");
         }
     }
 }

@@ -6,7 +6,7 @@ mod accounts;
 mod history;
 pub mod operations;
 mod schema;
-mod vms;
+pub(crate) mod vms;
 
 pub use operations::{NewOperation, OpRecord};
 pub use vms::VmFilter;

@@ -92,4 +92,6 @@ pub const MIGRATIONS: &[&str] = &[
     ",
     // 2: a start may wait for the guest's tools to report running.
     "ALTER TABLE operations ADD COLUMN wait_tools INTEGER NOT NULL DEFAULT 0;",
+    // 3: what the provider says about a VM besides its state (JSON object).
+    "ALTER TABLE vms ADD COLUMN facts TEXT;",
 ];

@@ -4,7 +4,7 @@ use super::{parse_col, Store, StoreResult};
 use crate::model::{PowerState, ToolsStatus, Vm};
 use rusqlite::{params, Row};
 
-pub(crate) const SELECT_VM: &str = "SELECT v.id, v.account_id, a.name, v.provider_id, v.name, v.state, v.raw_state, v.tools, v.location, v.stale, v.watched, v.last_seen_at, v.last_state_change_at FROM vms v JOIN accounts a ON a.id = v.account_id";
+pub(crate) const SELECT_VM: &str = "SELECT v.id, v.account_id, a.name, v.provider_id, v.name, v.state, v.raw_state, v.tools, v.location, v.stale, v.watched, v.last_seen_at, v.last_state_change_at, v.facts FROM vms v JOIN accounts a ON a.id = v.account_id";
 
 pub(crate) fn row_to_vm(r: &Row) -> rusqlite::Result<(Vm, String, Option<String>)> {
     Ok((
@@ -18,6 +18,7 @@ pub(crate) fn row_to_vm(r: &Row) -> rusqlite::Result<(Vm, String, Option<String>
             raw_state: r.get(6)?,
             tools: None,
             location: r.get(8)?,
+            facts: facts_from(r.get(13)?),
             stale: r.get(9)?,
             watched: r.get(10)?,
             last_seen_at: r.get(11)?,
@@ -26,6 +27,12 @@ pub(crate) fn row_to_vm(r: &Row) -> rusqlite::Result<(Vm, String, Option<String>
         r.get(5)?,
         r.get(7)?,
     ))
+}
+
+/// Facts are informational: an unreadable column shows as none rather than
+/// hiding the VM.
+pub(crate) fn facts_from(json: Option<String>) -> crate::model::Facts {
+    json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
 }
 
 pub(crate) fn finish((mut vm, state, tools): (Vm, String, Option<String>)) -> StoreResult<Vm> {

@@ -66,7 +66,7 @@ def describe(args):
             for res in page["Reservations"]:
                 for i in res["Instances"]:
                     name = next((t["Value"] for t in i.get("Tags", []) if t["Key"] == "Name"), None)
-                    out.append({"id": f"{region}:{i['InstanceId']}", "name": name, "state": i["State"]["Name"]})
+                    out.append({"id": f"{region}:{i['InstanceId']}", "name": name, "state": i["State"]["Name"], "type": i["InstanceType"], "private_ip": i.get("PrivateIpAddress")})
     json.dump(out, sys.stdout)
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """pyvmomi (VMware's official Python SDK) as the independent witness of what
 vcsim holds, and as "another admin" changing it behind Powerdeck's back.
-   witness.py URL                 every VM's id, name, power state, host name
-                                  and tools status, as JSON on stdout
+   witness.py URL                 every VM's id, name, power state, host name,
+                                  tools status, instance UUID and guest OS,
+                                  as JSON on stdout
    witness.py URL destroy VM-ID   power the VM off if needed, then delete it"""
 
 import json
@@ -44,6 +45,8 @@ def main():
                 "power": str(vm.runtime.powerState),
                 "host": vm.runtime.host.name,
                 "tools": vm.guest.toolsRunningStatus,
+                "uuid": vm.config.instanceUuid,
+                "os": vm.config.guestFullName,
             }
             for vm in view.view
         ]

@@ -52,6 +52,7 @@ impl Ec2Provider {
 
     fn observation(region: &str, instance_id: String, name: String, state: &InstanceState, zone: Option<String>) -> Observation {
         Observation {
+            facts: Default::default(),
             provider_id: format!("{region}:{instance_id}"),
             name,
             state: normalize(state),
@@ -163,7 +164,11 @@ impl Provider for Ec2Provider {
             .map(|i| {
                 let name = i.tag_set.items.iter().find(|t| t.key == "Name").map(|t| t.value.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| i.instance_id.clone());
                 let zone = i.placement.and_then(|p| p.availability_zone);
-                Self::observation(region, i.instance_id, name, &i.instance_state, zone)
+                let facts = [("instance_type", i.instance_type), ("private_ip", i.private_ip_address), ("public_ip", i.ip_address)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
+                    .collect();
+                Observation { facts, ..Self::observation(region, i.instance_id, name, &i.instance_state, zone) }
             })
             .collect();
         let next = match r.next_token.filter(|t| !t.is_empty()) {

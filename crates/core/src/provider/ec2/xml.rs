@@ -39,6 +39,9 @@ pub struct Instance {
     pub placement: Option<Placement>,
     #[serde(default)]
     pub tag_set: Set<Tag>,
+    pub instance_type: Option<String>,
+    pub private_ip_address: Option<String>,
+    pub ip_address: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

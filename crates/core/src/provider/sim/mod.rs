@@ -82,6 +82,7 @@ fn observe(vm: world::SimVm) -> Observation {
         provider_id: vm.id,
         name: vm.name,
         raw_state: vm.raw,
+        facts: Default::default(),
     }
 }
 

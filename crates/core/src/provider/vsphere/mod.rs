@@ -23,7 +23,16 @@ const PAGE_SIZE: u32 = 1000;
 /// How many truncated WaitForUpdatesEx answers are followed in one watch
 /// call before the batch is handed over (250 objects each).
 const MAX_CONTINUATIONS: usize = 40;
-const VM_PROPS: [&str; 4] = ["name", "runtime.powerState", "guest.toolsRunningStatus", "runtime.host"];
+const VM_PROPS: [&str; 8] = [
+    "name",
+    "runtime.powerState",
+    "guest.toolsRunningStatus",
+    "runtime.host",
+    "config.instanceUuid",
+    "config.guestFullName",
+    "guest.ipAddress",
+    "guest.hostName",
+];
 
 #[derive(Debug, Clone)]
 struct Session {
@@ -101,16 +110,28 @@ fn is_session_expired(e: &ProviderError) -> bool {
 /// One VM from its (property name, value) pairs.
 fn observation<'a>(id: String, props: impl Iterator<Item = (&'a str, &'a str)>) -> Observation {
     let (mut name, mut power, mut tools_status, mut host) = (String::new(), String::new(), String::new(), None);
+    let mut facts = crate::model::Facts::new();
     for (prop, val) in props {
         match prop {
             "name" => name = val.to_string(),
             "runtime.powerState" => power = val.to_string(),
             "guest.toolsRunningStatus" => tools_status = val.to_string(),
             "runtime.host" => host = Some(val.to_string()),
-            _ => {}
+            _ => {
+                let fact = match prop {
+                    "config.instanceUuid" => "instance_uuid",
+                    "config.guestFullName" => "guest_os",
+                    "guest.ipAddress" => "ip_address",
+                    "guest.hostName" => "guest_hostname",
+                    _ => continue,
+                };
+                if !val.is_empty() {
+                    facts.insert(fact.to_string(), val.to_string());
+                }
+            }
         }
     }
-    Observation { provider_id: id, state: normalize(&power), raw_state: power, tools: tools(&tools_status), location: host, name }
+    Observation { provider_id: id, state: normalize(&power), raw_state: power, tools: tools(&tools_status), location: host, name, facts }
 }
 
 /// `ObjectContent` elements → observations of VMs.
