@@ -105,10 +105,37 @@ pub enum AccountsCmd {
         #[arg(long, help_heading = "VMware vSphere (vsphere)")]
         insecure: bool,
     },
+    /// Change a vSphere account's endpoint, user or certificate trust; the secret stays where it is.
+    Edit(EditArgs),
     /// Check that the account's endpoint and credentials work.
     Test { name: String },
     /// Remove an account and its local inventory (nothing changes at the provider).
     Remove { name: String },
+}
+
+#[derive(Args)]
+pub struct EditArgs {
+    pub name: String,
+    /// The SOAP endpoint (https://host/sdk).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Pin this SHA-256 thumbprint, e.g. after the host's certificate was renewed.
+    #[arg(long, value_name = "SHA256", conflicts_with_all = ["trust_presented", "insecure"])]
+    pub thumbprint: Option<String>,
+    /// Fetch the certificate the host presents now, show its thumbprint and pin it (asks first).
+    #[arg(long, conflicts_with = "insecure")]
+    pub trust_presented: bool,
+    /// Accept any certificate. Dangerous: anyone in the path can read the password.
+    #[arg(long, conflicts_with = "verify_tls")]
+    pub insecure: bool,
+    /// Verify certificates against the system's roots again: drop a pin and --insecure.
+    #[arg(long, conflicts_with_all = ["thumbprint", "trust_presented"])]
+    pub verify_tls: bool,
+    /// Do not ask before pinning the presented certificate.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Demo-fleet knobs (kind `sim`), so benchmarks and chaos runs can be reproduced.

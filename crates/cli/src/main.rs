@@ -1,6 +1,7 @@
 //! `pdk`: Powerdeck's headless front end. It drives the same engine as the
 //! desktop app, over the same data directory.
 
+mod account_edit;
 mod args;
 mod confirm;
 mod output;
@@ -132,6 +133,10 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
             let account = engine.add_account(&name, &kind, config, secret)?;
             let where_ = account.secret.as_ref().map(|s| format!("; secret in {s}")).unwrap_or_default();
             println!("added {} account '{}'{where_}", account.kind, account.name);
+        }
+        AccountsCmd::Edit(args) => {
+            let account = account_edit::run(engine, args).await?;
+            println!("updated {} account '{}'", account.kind, account.name);
         }
         AccountsCmd::Test { name } => {
             let msg = engine.test_account(&name).await?;

@@ -30,7 +30,7 @@ pub fn accounts(accounts: &[Account]) {
         println!("no accounts (add one with `pdk accounts add`)");
         return;
     }
-    println!("{:<20} {:<8} {:<28} {}", "NAME", "KIND", "SECRET", "LAST CONTACT");
+    println!("{:<20} {:<8} {:<28} LAST CONTACT", "NAME", "KIND", "SECRET");
     for a in accounts {
         let secret = a.secret.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "-".into());
         let name = if a.is_demo { format!("{} (demo)", a.name) } else { a.name.clone() };
@@ -40,7 +40,7 @@ pub fn accounts(accounts: &[Account]) {
 }
 
 pub fn vms(vms: &[Vm]) {
-    println!("{:<16} {:>6} {:<12} {:<12} {:<11} {:<6} {}", "NAME", "ID", "ACCOUNT", "STATE", "RAW", "STALE", "LAST CHANGE");
+    println!("{:<16} {:>6} {:<12} {:<12} {:<11} {:<6} LAST CHANGE", "NAME", "ID", "ACCOUNT", "STATE", "RAW", "STALE");
     for v in vms {
         let stale = if v.stale { format!("yes, last seen {}", ago(v.last_seen_at)) } else { "no".into() };
         println!("{:<16} {:>6} {:<12} {:<12} {:<11} {:<6} {}", v.name, v.id, v.account, v.state.as_str(), v.raw_state, if v.stale { "yes" } else { "no" }, ago(v.last_state_change_at));
@@ -61,7 +61,7 @@ pub fn history(vm: &Vm, entries: &[HistoryEntry]) {
 }
 
 pub fn operations(ops: &[Operation]) {
-    println!("{:>5} {:<16} {:<10} {:<10} {:<11} {:>8} {}", "ID", "VM", "KIND", "PHASE", "METHOD", "SECS", "RESULT");
+    println!("{:>5} {:<16} {:<10} {:<10} {:<11} {:>8} RESULT", "ID", "VM", "KIND", "PHASE", "METHOD", "SECS");
     for o in ops {
         let secs = o.duration_ms().map(|d| format!("{:.1}", d as f64 / 1000.0)).unwrap_or_else(|| "…".into());
         let method = o.shutdown_method.map(|m| m.as_str()).unwrap_or("-");

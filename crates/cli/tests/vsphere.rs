@@ -1,6 +1,6 @@
 //! `pdk` against vcsim: add a vSphere account with the password in an
 //! environment variable, list, and power a VM off and on, the start waiting
-//! for the guest's tools.
+//! for the guest's tools; re-pin a host whose certificate changed.
 
 #[path = "../../core/tests/support/vcsim.rs"]
 mod vcsim;
@@ -13,10 +13,27 @@ use std::path::Path;
 
 const SECRET_VAR: &str = "PDK_TEST_VC_PASSWORD";
 
-fn ok(dir: &Path, args: &[&str]) -> String {
+fn pdk(dir: &Path) -> std::process::Command {
     let mut cmd = support::pdk(dir);
     cmd.env(SECRET_VAR, "vcsim-accepts-any");
-    support::succeed(cmd, args)
+    cmd
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    support::succeed(pdk(dir), args)
+}
+
+/// Run a command that must fail; its standard error.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = pdk(dir).args(args).output().unwrap();
+    assert!(!out.status.success(), "pdk {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn pinned_thumbprint(dir: &Path) -> Option<String> {
+    let accounts: Value = serde_json::from_str(&ok(dir, &["accounts", "list", "--json"])).unwrap();
+    let vc = accounts.as_array().unwrap().iter().find(|a| a["name"] == "vc").unwrap().clone();
+    vc["config"]["thumbprint"].as_str().map(str::to_string)
 }
 
 #[test]
@@ -41,4 +58,41 @@ fn a_vsphere_account_is_added_listed_and_driven_from_the_cli() {
     let vms: Value = serde_json::from_str(&ok(d, &["vms", "list", "--json"])).unwrap();
     let vm = vms.as_array().unwrap().iter().find(|v| v["name"] == name.as_str()).unwrap();
     assert_eq!(vm["tools"], "running", "{vm}");
+}
+
+#[test]
+fn a_changed_certificate_is_refused_until_the_admin_pins_the_new_one() {
+    let sim = vcsim::Vcsim::start(&["-vm", "1", "-tls"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["accounts", "remove", "demo"]);
+    // Pinned to a certificate the host no longer presents.
+    let old = "ab".repeat(32);
+    ok(d, &["accounts", "add", "vsphere", "vc", "--endpoint", &sim.endpoint, "--username", "admin", "--secret-env", SECRET_VAR, "--thumbprint", &old]);
+    let err = fails(d, &["sync", "--account", "vc"]);
+    assert!(err.contains("certificate changed") && err.contains("pdk accounts edit"), "{err}");
+    let presented = err.split("presented ").nth(1).and_then(|r| r.split(|c: char| c != ':' && !c.is_ascii_hexdigit()).next()).unwrap_or_else(|| panic!("no presented thumbprint in: {err}")).to_string();
+    assert_eq!(presented.len(), 95, "{presented}");
+
+    // Nothing asked for, nothing changed; without a terminal, no silent trust.
+    assert!(fails(d, &["accounts", "edit", "vc"]).contains("nothing to change"));
+    assert!(fails(d, &["accounts", "edit", "vc", "--trust-presented"]).contains("--yes"));
+    assert!(fails(d, &["accounts", "edit", "vc", "--thumbprint", "not-hex"]).contains("not a SHA-256 thumbprint"));
+    assert_eq!(pinned_thumbprint(d).as_deref(), Some(old.as_str()));
+
+    // --trust-presented shows what it pins and pins exactly that.
+    let out = pdk(d).args(["accounts", "edit", "vc", "--trust-presented", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&presented), "the thumbprint is shown before it is pinned");
+    assert_eq!(pinned_thumbprint(d).as_deref(), Some(presented.as_str()));
+    assert!(ok(d, &["sync", "--account", "vc"]).contains("4 VMs"), "synced once the new certificate is pinned");
+
+    // Back to the system's roots: the self-signed host is refused again, with the thumbprint to compare.
+    ok(d, &["accounts", "edit", "vc", "--verify-tls"]);
+    assert_eq!(pinned_thumbprint(d), None);
+    assert!(fails(d, &["sync", "--account", "vc"]).contains(&presented));
+
+    // Other kinds say they cannot be edited here rather than ignoring the flags.
+    ok(d, &["accounts", "add", "sim", "lab"]);
+    assert!(fails(d, &["accounts", "edit", "lab", "--endpoint", "https://x/sdk"]).contains("only vsphere accounts"));
 }

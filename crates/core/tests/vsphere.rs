@@ -309,6 +309,7 @@ async fn a_self_signed_host_is_refused_until_its_thumbprint_is_pinned() {
     let other = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: Some(wrong), insecure: false });
     let err = other.engine.full_sync(other.account.id).await.unwrap_err().to_string();
     assert!(err.contains("certificate changed") && err.contains(&seen) && err.contains("00:00:00"), "{err}");
+    assert!(err.contains("pdk accounts edit"), "the error says how to re-pin: {err}");
 
     // --insecure: anything goes (and the log says so).
     let insecure = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: None, insecure: true });

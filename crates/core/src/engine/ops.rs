@@ -46,7 +46,7 @@ impl Engine {
         let caps = rt.caps;
         let unsupported = |action: &str| CoreError::Unsupported { vm: vm.name.clone(), provider: rt.account.kind.clone(), action: action.into() };
         match kind {
-            OpKind::Stop if !caps.graceful_stop && !(opts.allow_force && caps.force_stop) => return Err(unsupported("shut down a guest gracefully")),
+            OpKind::Stop if !(caps.graceful_stop || opts.allow_force && caps.force_stop) => return Err(unsupported("shut down a guest gracefully")),
             OpKind::ForceStop if !caps.force_stop => return Err(unsupported("force a power-off")),
             OpKind::Reboot if !caps.guest_reboot && !caps.reset => return Err(unsupported("reboot")),
             OpKind::Suspend if !caps.suspend => return Err(unsupported("suspend")),
@@ -63,7 +63,7 @@ impl Engine {
         }
 
         // Plan on a fresh read, not on what the store last heard.
-        let fresh = self.read_states(&rt, &[vm.provider_id.clone()], Source::Sync).await?;
+        let fresh = self.read_states(&rt, std::slice::from_ref(&vm.provider_id), Source::Sync).await?;
         let Some(obs) = fresh.into_iter().next() else {
             return Err(CoreError::provider(&rt.account.name, ProviderError::NotFound { what: format!("VM {} ({})", vm.name, vm.provider_id) }));
         };

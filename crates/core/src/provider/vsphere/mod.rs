@@ -195,6 +195,13 @@ impl VsphereProvider {
                 let hint = seen.map(|t| format!(" The server presents SHA-256 thumbprint {t}; if your vCenter or ESXi host shows the same, add the account with --thumbprint {t}.")).unwrap_or_default();
                 return Err(ProviderError::Untrusted { message: format!("{message}.{hint}") });
             }
+            // A pinned host now presents another certificate: say how to re-pin
+            // once the admin has checked the renewal was theirs.
+            Err(ProviderError::Untrusted { message }) if matches!(self.trust, Trust::Pinned(_)) && message.contains("certificate changed") => {
+                return Err(ProviderError::Untrusted {
+                    message: format!("{message}. If the host's certificate was renewed on purpose and it shows the presented thumbprint, pin it: pdk accounts edit ACCOUNT --thumbprint THUMBPRINT, or edit the account in the app."),
+                });
+            }
             other => other?,
         };
         *s = Some(fresh.clone());
