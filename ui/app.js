@@ -519,7 +519,8 @@ $("#cert-trust").addEventListener("click", () => {
 });
 $("#cert-cancel").addEventListener("click", () => { certPrompt.hidden = true; });
 
-/// Whether the add or save may go on; shows the certificate prompt if not.
+/// Whether the add or save may go on (shows the certificate prompt if not),
+/// and a warning to keep beside the outcome.
 async function certificateAccepted() {
   const endpoint = form.vs_endpoint.value.trim();
   let check;
@@ -527,7 +528,7 @@ async function certificateAccepted() {
     check = await invoke("check_certificate", { endpoint });
   } catch (err) {
     $("#accounts-result").textContent = `Cannot reach ${endpoint}: ${err}`;
-    return false;
+    return { ok: false };
   }
   const pinned = form.vs_thumbprint.value.trim().toUpperCase().replace(/[^0-9A-F]/g, "");
   if (check.trust === "untrusted" && pinned !== check.thumbprint.replace(/:/g, "")) {
@@ -536,16 +537,21 @@ async function certificateAccepted() {
     $("#cert-reason").textContent = pinned ? "It is not the certificate pinned for this account: the host's certificate changed." : "";
     certPrompt.hidden = false;
     $("#accounts-result").textContent = "Check the host's certificate before going on.";
-    return false;
+    return { ok: false };
   }
-  if (check.trust === "not-tls") $("#accounts-result").textContent = "Warning: plain HTTP, so the password crosses the network unencrypted.";
-  return true;
+  const warning = check.trust === "not-tls" ? " Warning: plain HTTP, so the password crosses the network unencrypted." : "";
+  return { ok: true, warning };
 }
 
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   const kind = form.kind.value;
-  if (kind === "vsphere" && !(await certificateAccepted())) return;
+  let warning = "";
+  if (kind === "vsphere") {
+    const cert = await certificateAccepted();
+    if (!cert.ok) return;
+    warning = cert.warning;
+  }
   let config;
   if (kind === "ec2") {
     config = { regions: form.regions.value.split(",").map((r) => r.trim()).filter(Boolean) };
@@ -560,7 +566,7 @@ form.addEventListener("submit", async (e) => {
   }
   if (editing) {
     try {
-      $("#accounts-result").textContent = await invoke("update_account", { name: editing, config });
+      $("#accounts-result").textContent = (await invoke("update_account", { name: editing, config })) + warning;
       endEdit();
       await load();
       renderAccounts();
@@ -576,7 +582,7 @@ form.addEventListener("submit", async (e) => {
   form.vs_password.value = "";
   try {
     const a = await invoke("add_account", { name: form.account_name.value, kind, config, secret: secret || null, secretEnv: secretEnv || null });
-    $("#accounts-result").textContent = `Added ${a.name}. Its inventory is on the way.`;
+    $("#accounts-result").textContent = `Added ${a.name}. Its inventory is on the way.${warning}`;
     form.reset();
     await load();
     renderAccounts();
