@@ -235,6 +235,20 @@ async fn an_expired_session_is_renewed_without_the_caller_noticing() {
     let again = lab.engine.full_sync(lab.account.id).await.unwrap();
     assert!(again.vms >= 1);
     assert_eq!(lab.provider.logins(), 2, "the expired session was replaced by a new login");
+
+    // Several calls find the session expired at once (the feed, a poll, an
+    // operation): one new login serves them all, none fails.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let ids: Vec<String> = lab.vms().into_iter().map(|v| v.provider_id).collect();
+    use powerdeck_core::provider::Provider;
+    let p = &lab.provider;
+    let (a, b, c, d) = tokio::join!(p.refresh(&ids), p.refresh(&ids), p.refresh(&ids[..1]), p.list_page(None));
+    for obs in [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap().vms] {
+        assert!(!obs.is_empty());
+        // Read in full, not empty objects from a session the server forgot.
+        assert!(obs.iter().all(|o| !o.name.is_empty() && o.state == PowerState::Running), "{obs:?}");
+    }
+    assert_eq!(lab.provider.logins(), 3, "one login for all four callers");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

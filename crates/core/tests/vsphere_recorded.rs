@@ -1,7 +1,7 @@
 //! vSphere code paths vcsim cannot exercise, over SOAP answers shaped like a
 //! real vCenter's (as documented for vim25): ContinueRetrievePropertiesEx
 //! paging, RebootGuest, a task that ends in error, and a change feed whose
-//! answer is truncated.
+//! answer is truncated or whose version the server no longer knows.
 
 use powerdeck_core::model::PowerState;
 use powerdeck_core::provider::vsphere::{VsphereConfig, VsphereProvider};
@@ -37,6 +37,8 @@ fn answer(method: &str, body: &str) -> (u16, String) {
             let objects: String = now.iter().filter(|(id, _, _)| body.contains(&format!(">{id}</obj>"))).map(|(id, name, power)| vm(id, name, power)).collect();
             ok(format!("<RetrievePropertiesExResponse xmlns=\"urn:vim25\"><returnval>{objects}</returnval></RetrievePropertiesExResponse>"))
         }
+        // A version the server has discarded.
+        "WaitForUpdatesEx" if body.contains("<version>stale</version>") => (500, envelope("<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The version is not valid.</faultstring><detail><InvalidCollectorVersionFault xmlns=\"urn:vim25\" xsi:type=\"InvalidCollectorVersion\"></InvalidCollectorVersionFault></detail></soapenv:Fault>")),
         "CreateFilter" => ok("<CreateFilterResponse xmlns=\"urn:vim25\"><returnval type=\"PropertyFilter\">session[52a8]52f1</returnval></CreateFilterResponse>".into()),
         // A first answer cut short (truncated), then the rest at once.
         "WaitForUpdatesEx" if body.contains("<version></version>") => ok(format!(
@@ -144,4 +146,22 @@ async fn a_truncated_feed_answer_is_followed_to_the_end_before_the_batch_is_hand
     assert!(!batch.resync_needed);
     let calls = calls.lock().unwrap().clone();
     assert_eq!(calls.iter().filter(|c| *c == "WaitForUpdatesEx").count(), 2, "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_version_the_server_no_longer_knows_starts_the_feed_over_with_a_resync() {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let endpoint = serve(calls.clone()).await;
+    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw"))).unwrap();
+
+    // Generation 1 is this provider's first login.
+    let batch = p.watch(Some("1:stale"), std::time::Duration::from_secs(20)).await.unwrap();
+    assert!(batch.resync_needed, "the gap must be covered by a full sync");
+    assert!(batch.changes.is_empty() && batch.removed.is_empty());
+    assert_eq!(batch.cursor, "1:", "the next watch asks for the filter's full state");
+    // Which it gets: the feed goes on, no error loop.
+    let next = p.watch(Some(&batch.cursor), std::time::Duration::from_secs(20)).await.unwrap();
+    assert!(!next.resync_needed);
+    assert!(next.cursor.ends_with(":2"), "{}", next.cursor);
+    assert_eq!(p.logins(), 1, "the session itself was fine");
 }

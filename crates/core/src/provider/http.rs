@@ -176,6 +176,9 @@ impl HttpResponse {
     }
 }
 
+/// The largest answer read: a page of 1000 VMs is a few MiB on every provider.
+const MAX_BODY: usize = 64 << 20;
+
 #[derive(Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
@@ -214,12 +217,29 @@ impl HttpTransport {
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.text().await.map_err(|e| self.transport_error(e))?;
+        let body = self.read_body(resp).await?;
         if (200..300).contains(&status) {
             return Ok(HttpResponse { status, headers, body });
         }
         let failure = HttpFailure { status, retry_after: retry_after(&headers), body };
         Err(map(&failure).unwrap_or_else(|| failure.generic_error()))
+    }
+
+    /// The body as text, refused past [`MAX_BODY`] so a broken or hostile
+    /// server cannot make the app hold gigabytes.
+    async fn read_body(&self, mut resp: reqwest::Response) -> Result<String, ProviderError> {
+        let too_big = || ProviderError::malformed(format!("the answer is larger than {} MiB", MAX_BODY >> 20));
+        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_big());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e))? {
+            if bytes.len() + chunk.len() > MAX_BODY {
+                return Err(too_big());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn transport_error(&self, e: reqwest::Error) -> ProviderError {

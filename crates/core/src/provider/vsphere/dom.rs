@@ -19,6 +19,11 @@ fn local(name: &[u8]) -> String {
     s.rsplit(':').next().unwrap_or_default().to_string()
 }
 
+/// Far deeper than any vim25 answer (about 12 levels), shallow enough that
+/// walking, cloning and dropping the tree, all recursive, cannot exhaust the
+/// stack on a hostile or broken answer.
+const MAX_DEPTH: usize = 128;
+
 pub fn parse(xml: &str) -> Result<Node, ProviderError> {
     let mut reader = Reader::from_str(xml);
     let mut stack: Vec<Node> = vec![Node::default()];
@@ -26,6 +31,9 @@ pub fn parse(xml: &str) -> Result<Node, ProviderError> {
     loop {
         match reader.read_event().map_err(|e| bad(&e))? {
             Event::Start(e) => {
+                if stack.len() > MAX_DEPTH {
+                    return Err(bad(&format!("elements nested more than {MAX_DEPTH} deep")));
+                }
                 let attrs = e.attributes().flatten().map(|a| (local(a.key.as_ref()), a.unescape_value().map(|v| v.to_string()).unwrap_or_default())).collect();
                 stack.push(Node { name: local(e.name().as_ref()), attrs, ..Node::default() });
             }
@@ -99,5 +107,19 @@ impl Node {
 
     pub fn text(&self) -> &str {
         self.text.trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hostile_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        let err = parse(&deep).unwrap_err().to_string();
+        assert!(err.contains("nested more than"), "{err}");
+        let fine = format!("{}x{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert_eq!(parse(&fine).unwrap().find("a").map(|a| a.name.as_str()), Some("a"));
     }
 }

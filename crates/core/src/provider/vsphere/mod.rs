@@ -107,16 +107,41 @@ fn is_session_expired(e: &ProviderError) -> bool {
     matches!(e, ProviderError::Auth { message } if message.starts_with("NotAuthenticated"))
 }
 
+/// vSphere escapes `/`, `\` and `%` in inventory names as `%2f`, `%5c`
+/// and `%25`; admins typed (and expect to see) the characters themselves.
+fn unescape_name(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let code = rest.get(i + 1..i + 3).map(str::to_ascii_lowercase);
+        match code.as_deref() {
+            Some("2f") => out.push('/'),
+            Some("5c") => out.push('\\'),
+            Some("25") => out.push('%'),
+            _ => {
+                out.push('%');
+                rest = &rest[i + 1..];
+                continue;
+            }
+        }
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One VM from its (property name, value) pairs.
 fn observation<'a>(id: String, props: impl Iterator<Item = (&'a str, &'a str)>) -> Observation {
     let (mut name, mut power, mut tools_status, mut host) = (String::new(), String::new(), String::new(), None);
     let mut facts = crate::model::Facts::new();
     for (prop, val) in props {
         match prop {
-            "name" => name = val.to_string(),
+            "name" => name = unescape_name(val),
             "runtime.powerState" => power = val.to_string(),
             "guest.toolsRunningStatus" => tools_status = val.to_string(),
-            "runtime.host" => host = Some(val.to_string()),
+            // Unset on an orphaned VM, or in an update that clears it.
+            "runtime.host" => host = Some(val.to_string()).filter(|h| !h.is_empty()),
             _ => {
                 let fact = match prop {
                     "config.instanceUuid" => "instance_uuid",
@@ -208,10 +233,15 @@ impl VsphereProvider {
         Ok(fresh)
     }
 
-    /// Forget the session (server side it is gone): the next call logs in.
-    async fn reset_session(&self) {
-        *self.session.lock().await = None;
-        self.soap.forget_session();
+    /// Forget the session `generation` (server side it is gone): the next
+    /// call logs in. When two calls see the same expiry, the second must not
+    /// throw away the session the first has just made.
+    async fn reset_session(&self, generation: u64) {
+        let mut s = self.session.lock().await;
+        if s.as_ref().is_some_and(|cur| cur.generation == generation) {
+            *s = None;
+            self.soap.forget_session();
+        }
     }
 
     /// Run a call with a session; if the session expired, log in again and retry once.
@@ -227,7 +257,7 @@ impl VsphereProvider {
         let s = self.session().await?;
         match self.soap.call(method, &body(&s)).await {
             Err(e) if is_session_expired(&e) || (view_only && matches!(e, ProviderError::NotFound { .. })) => {
-                self.reset_session().await;
+                self.reset_session(s.generation).await;
                 let s = self.session().await?;
                 self.soap.call(method, &body(&s)).await
             }
@@ -406,8 +436,14 @@ impl Provider for VsphereProvider {
             let resp = match resp {
                 Ok(r) => r,
                 Err(e) if is_session_expired(&e) => {
-                    self.reset_session().await;
+                    self.reset_session(s.generation).await;
                     return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: String::new(), resync_needed: true });
+                }
+                // The server no longer knows our version (a truncated one sent
+                // twice after an error, or one it has discarded): start the
+                // filter over from its full state, and sync to cover the gap.
+                Err(ProviderError::Provider { code, .. }) if code == "InvalidCollectorVersion" => {
+                    return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: format!("{}:", s.generation), resync_needed: true });
                 }
                 Err(e) => return Err(e),
             };
@@ -470,7 +506,17 @@ impl Provider for VsphereProvider {
         for p in props.all("propSet") {
             match p.child("name").map(|n| n.text()) {
                 Some("info.state") => state = p.child("val").map(|v| v.text().to_string()).unwrap_or_default(),
-                Some("info.error") => error = p.find("localizedMessage").map(|m| m.text().to_string()),
+                // The task's own fault, not one nested in its faultCause.
+                Some("info.error") => {
+                    let val = p.child("val");
+                    let message = val.and_then(|v| v.child("localizedMessage")).map(|m| m.text().to_string()).filter(|m| !m.is_empty());
+                    let kind = val.and_then(|v| v.child("fault")).and_then(|f| f.attr("type")).map(str::to_string);
+                    error = match (message, kind) {
+                        (Some(m), _) => Some(m),
+                        (None, Some(k)) => Some(format!("the task failed with {k}")),
+                        (None, None) => None,
+                    };
+                }
                 _ => {}
             }
         }
@@ -503,5 +549,14 @@ mod tests {
         assert_eq!(obs.len(), 1);
         assert_eq!((obs[0].provider_id.as_str(), obs[0].name.as_str(), obs[0].state, obs[0].raw_state.as_str()), ("vm-42", "web & api", PowerState::Stopped, "poweredOff"));
         assert_eq!((obs[0].tools, obs[0].location.as_deref()), (Some(ToolsStatus::NotRunning), Some("host-7")));
+    }
+
+    #[test]
+    fn names_are_shown_as_typed_and_an_unset_host_is_no_host() {
+        assert_eq!(unescape_name("db%2fprimary %5c 100%25"), "db/primary \\ 100%");
+        assert_eq!(unescape_name("50% off %zz %2"), "50% off %zz %2", "a lone % stays");
+        assert_eq!(unescape_name("caf\u{e9}%2F"), "caf\u{e9}/");
+        let o = observation("vm-1".into(), [("name", "a%2fb"), ("runtime.host", "")].into_iter());
+        assert_eq!((o.name.as_str(), o.location), ("a/b", None));
     }
 }

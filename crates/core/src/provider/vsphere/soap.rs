@@ -54,8 +54,22 @@ impl Soap {
         if let Some(fault) = body.child("Fault") {
             return Err(fault_error(fault));
         }
-        body.children.first().cloned().ok_or_else(|| ProviderError::malformed(format!("{method}: empty SOAP body")))
+        let answer = body.children.first().cloned().ok_or_else(|| ProviderError::malformed(format!("{method}: empty SOAP body")))?;
+        if withheld_for_lack_of_session(&answer) {
+            return Err(ProviderError::Auth { message: format!("NotAuthenticated: {method} answered without the properties (the session expired)") });
+        }
+        Ok(answer)
     }
+}
+
+/// Some servers (vcsim among them) answer a property read from an expired
+/// session with empty objects whose `missingSet` says NotAuthenticated,
+/// rather than with a fault. Taken at face value that would be VMs without
+/// names or states; it is an expired session like any other.
+fn withheld_for_lack_of_session(answer: &Node) -> bool {
+    answer.all("returnval").flat_map(|rv| rv.all("objects")).flat_map(|o| o.all("missingSet")).any(|m| {
+        m.child("fault").and_then(|f| f.child("fault")).and_then(|f| f.attr("type")) == Some("NotAuthenticated")
+    })
 }
 
 fn map_fault(f: &HttpFailure) -> Option<ProviderError> {
@@ -73,9 +87,15 @@ fn fault_error(fault: &Node) -> ProviderError {
         .unwrap_or_default();
     match kind.as_str() {
         "NotAuthenticated" => ProviderError::Auth { message: format!("NotAuthenticated: {message}") },
-        "InvalidLogin" | "NoPermission" => ProviderError::Auth { message: format!("{kind}: {message}") },
+        "InvalidLogin" => ProviderError::Auth { message: format!("{kind}: {message}") },
+        // The login works, this one request is beyond its role: not a reason
+        // to call the whole account unreachable.
+        "NoPermission" => ProviderError::Provider { code: kind, message: format!("the vSphere user lacks a privilege for this: {message}"), retryable: false },
         "ManagedObjectNotFound" => ProviderError::NotFound { what: message },
-        "InvalidPowerState" | "InvalidState" | "TaskInProgress" => ProviderError::InvalidState { message },
+        // A snapshot or migration holds the VM: wait it out, and never take it
+        // as "the guest cannot be asked" (which would power off hard).
+        "TaskInProgress" => ProviderError::Provider { code: kind, message: format!("another task is running on this VM: {message}"), retryable: true },
+        "InvalidPowerState" | "InvalidState" => ProviderError::InvalidState { message },
         "ToolsUnavailable" => ProviderError::InvalidState { message: format!("graceful shutdown not possible: guest tools are not running ({message})") },
         "NotSupported" | "NotImplemented" | "MethodNotFound" => ProviderError::Unsupported { action: message },
         _ => ProviderError::Provider { code: if kind.is_empty() { "SoapFault".into() } else { kind }, message, retryable: false },
@@ -96,6 +116,11 @@ mod tests {
         assert!(matches!(fault("<InvalidPowerStateFault xmlns=\"urn:vim25\" xsi:type=\"InvalidPowerState\"></InvalidPowerStateFault>"), ProviderError::InvalidState { .. }));
         assert!(matches!(fault("<ManagedObjectNotFoundFault xmlns=\"urn:vim25\"><obj type=\"VirtualMachine\">vm-1</obj></ManagedObjectNotFoundFault>"), ProviderError::NotFound { .. }));
         assert!(matches!(fault("<InvalidLoginFault xmlns=\"urn:vim25\" xsi:type=\"InvalidLogin\"/>"), ProviderError::Auth { .. }));
+        let denied = fault("<NoPermissionFault xmlns=\"urn:vim25\" xsi:type=\"NoPermission\"><privilegeId>VirtualMachine.Interact.PowerOn</privilegeId></NoPermissionFault>");
+        assert!(!denied.means_unreachable() && !denied.is_retryable(), "one missing privilege is not an outage: {denied:?}");
+        assert!(denied.to_string().contains("lacks a privilege"), "{denied}");
+        let busy = fault("<TaskInProgressFault xmlns=\"urn:vim25\" xsi:type=\"TaskInProgress\"/>");
+        assert!(busy.is_retryable() && !matches!(busy, ProviderError::InvalidState { .. }), "{busy:?}");
         let tools = fault("<ToolsUnavailableFault xmlns=\"urn:vim25\" xsi:type=\"ToolsUnavailable\"/>");
         assert!(tools.to_string().contains("graceful shutdown not possible"), "{tools}");
     }
