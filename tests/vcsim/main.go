@@ -12,10 +12,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
+	"fmt"
 	"math/big"
 	"net"
-	"fmt"
 	"net/url"
 	"os"
 	"sort"
@@ -34,6 +35,7 @@ func main() {
 	hosts := flag.Int("host", 3, "hosts per cluster (vCenter model)")
 	idle := flag.Duration("idle", 0, "session idle timeout (0: never)")
 	useTLS := flag.Bool("tls", false, "serve HTTPS with a self-signed certificate")
+	caOut := flag.String("ca", "", "with -tls: sign the certificate with a new CA instead, and write the CA (PEM) to this file")
 	login := flag.String("login", "", "the only user:password accepted (default: any non-empty pair)")
 	tools := flag.Int("tools", 0, "how many VMs (first by name) have VMware Tools installed")
 	toolsBoot := flag.Duration("tools-boot", time.Second, "how long after power-on their tools report running")
@@ -59,6 +61,9 @@ func main() {
 	}
 	if *useTLS {
 		cert, err := selfSigned()
+		if *caOut != "" {
+			cert, err = caSigned(*caOut)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "vcsim: cannot make a certificate:", err)
 			os.Exit(1)
@@ -170,7 +175,58 @@ func selfSigned() (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	tmpl := x509.Certificate{
+	tmpl := serverTemplate()
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// caSigned makes a certificate signed by a fresh CA, as a company CA (or
+// vCenter's VMCA) would issue it, and writes the CA to caFile so a test can
+// install it as a system root.
+func caSigned(caFile string) (tls.Certificate, error) {
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	caTmpl := x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{Organization: []string{"Powerdeck test CA"}, CommonName: "Powerdeck test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, &caTmpl, &caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := serverTemplate()
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}, nil
+}
+
+// serverTemplate is the server certificate both kinds share: for 127.0.0.1
+// and localhost, valid for a day.
+func serverTemplate() x509.Certificate {
+	return x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{Organization: []string{"Powerdeck vcsim"}, CommonName: "localhost"},
 		NotBefore:    time.Now().Add(-time.Hour),
@@ -180,9 +236,4 @@ func selfSigned() (tls.Certificate, error) {
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		DNSNames:     []string{"localhost"},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

@@ -44,6 +44,12 @@ pub async fn run(engine: &Arc<Engine>, args: EditArgs) -> Result<Account, CoreEr
         config.thumbprint = Some(presented_thumbprint(&account.name, &config.endpoint, args.yes).await?);
         config.insecure = false;
     }
+    if config.insecure && !args.insecure {
+        eprintln!("pdk: note: certificate checks stay OFF for '{}' (--insecure); --verify-tls or --thumbprint turns them on.", account.name);
+    }
+    if config.endpoint.trim_start().to_ascii_lowercase().starts_with("http://") && config.endpoint != before.endpoint {
+        eprintln!("pdk: WARNING: '{}' now uses plain HTTP; its password crosses the network unencrypted.", account.name);
+    }
     if config == before {
         return Err(CoreError::Invalid("nothing to change: give --endpoint, --username, --thumbprint, --trust-presented, --insecure or --verify-tls".into()));
     }

@@ -100,6 +100,9 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
             if insecure {
                 eprintln!("pdk: WARNING: --insecure turns off certificate checks for '{name}'; anyone between you and the host can read its password. Prefer --thumbprint.");
             }
+            if kind == "vsphere" && endpoint.as_deref().is_some_and(|e| e.trim_start().to_ascii_lowercase().starts_with("http://")) {
+                eprintln!("pdk: WARNING: '{name}' uses plain HTTP; its password crosses the network unencrypted. Use https:// unless this is a lab.");
+            }
             registry::check_kind(&kind)?;
             if kind != "sim" && sim.any() {
                 return Err(CoreError::Invalid(format!("the demo-fleet flags (--size, --seed, …) apply to sim accounts, not {kind}")));

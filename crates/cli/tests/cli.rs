@@ -136,7 +136,14 @@ fn user_mistakes_get_one_clear_sentence() {
     );
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "https://admin:pw@vc.example/sdk", "--username", "u", "--secret-env", "PATH"])),
-        "pdk: the endpoint must not carry credentials; give --username and the password with --secret-stdin or --secret-env"
+        "pdk: the endpoint must not carry credentials or a query; give the secret with --secret-stdin or --secret-env"
+    );
+    // Not even a broken URL is echoed: it may hold a password.
+    let err = error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "https://admin:s3cret@[vc/sdk", "--username", "u", "--secret-env", "PATH"]));
+    assert!(err.starts_with("pdk: the endpoint is not a URL") && !err.contains("s3cret"), "{err}");
+    assert_eq!(
+        error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "ftp://vc.example/sdk", "--username", "u", "--secret-env", "PATH"])),
+        "pdk: the endpoint must be an http(s) URL (https://host/sdk), not ftp:"
     );
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "sim", "lab2", "--region", "us-east-1"])),

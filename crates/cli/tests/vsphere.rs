@@ -96,3 +96,34 @@ fn a_changed_certificate_is_refused_until_the_admin_pins_the_new_one() {
     ok(d, &["accounts", "add", "sim", "lab"]);
     assert!(fails(d, &["accounts", "edit", "lab", "--endpoint", "https://x/sdk"]).contains("only vsphere accounts"));
 }
+
+#[test]
+fn a_host_signed_by_a_ca_the_system_trusts_needs_no_pin() {
+    // The CA stands for a company CA or vCenter's VMCA, installed in the
+    // system's trust store; SSL_CERT_FILE is how a test installs it.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = d.join("company-ca.pem");
+    let sim = vcsim::Vcsim::start(&["-vm", "1", "-tls", "-ca", ca.to_str().unwrap()]);
+    let with_ca = |args: &[&str]| {
+        let mut cmd = pdk(d);
+        cmd.env("SSL_CERT_FILE", &ca).env_remove("SSL_CERT_DIR");
+        cmd.args(args).output().unwrap()
+    };
+    ok(d, &["accounts", "remove", "demo"]);
+    ok(d, &["accounts", "add", "vsphere", "vc", "--endpoint", &sim.endpoint, "--username", "admin", "--secret-env", SECRET_VAR]);
+    let out = with_ca(&["sync", "--account", "vc"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 VMs"));
+    // Nothing to pin: the system vouches for it.
+    let out = with_ca(&["accounts", "edit", "vc", "--trust-presented", "--yes"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("already trusts"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(pinned_thumbprint(d), None);
+
+    // Without the CA in the trust store, the same host is refused.
+    let mut cmd = pdk(d);
+    cmd.env("SSL_CERT_FILE", "/nonexistent/no-roots.pem").env_remove("SSL_CERT_DIR");
+    let out = cmd.args(["sync", "--account", "vc"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not trusted"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -30,6 +30,21 @@ pub enum Trust {
     Insecure,
 }
 
+/// Check an endpoint the user typed: a URL, http(s), with no credentials or
+/// query in it (secrets go through the secret source, never the URL). The
+/// text is not echoed back, since a pasted URL can carry a password.
+/// `shape` says what is expected, e.g. "https://host/sdk".
+pub fn check_endpoint(raw: &str, shape: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("the endpoint is not a URL ({e}); expected {shape}"))?;
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err("the endpoint must not carry credentials or a query; give the secret with --secret-stdin or --secret-env".into());
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("the endpoint must be an http(s) URL ({shape}), not {}:", url.scheme()));
+    }
+    Ok(url)
+}
+
 /// `AA:BB:…`: the SHA-256 of a certificate, as vCenter and browsers show it.
 pub fn thumbprint(der: &[u8]) -> String {
     use sha2::Digest;
@@ -122,7 +137,9 @@ pub enum CertificateCheck {
 }
 
 pub async fn check_certificate(url: &str) -> Result<CertificateCheck, ProviderError> {
-    let parsed = reqwest::Url::parse(url).map_err(|_| ProviderError::Unreachable { message: "the endpoint is not a URL (expected https://host/sdk)".into() })?;
+    // Refuse a URL with credentials before connecting: the probe below trusts
+    // anything, and must not hand a password to an unknown host.
+    let parsed = check_endpoint(url, "https://host/sdk").map_err(|message| ProviderError::Unreachable { message })?;
     if parsed.scheme() == "http" {
         return Ok(CertificateCheck::NotTls);
     }

@@ -32,13 +32,7 @@ impl Ec2Config {
             }
         }
         if let Some(e) = &self.endpoint {
-            let url = reqwest::Url::parse(e).map_err(|err| format!("the endpoint '{e}' is not a URL: {err}"))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(format!("the endpoint '{e}' must be an http(s) URL"));
-            }
-            if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-                return Err("the endpoint must not carry credentials or a query; give the secret with --secret-stdin or --secret-env".into());
-            }
+            crate::provider::http::check_endpoint(e, "https://ec2.REGION.amazonaws.com")?;
         }
         match (&self.profile, &self.access_key_id) {
             (Some(_), Some(_)) => Err("use either --profile or --access-key-id, not both".into()),

@@ -19,13 +19,7 @@ pub struct VsphereConfig {
 
 impl VsphereConfig {
     pub fn validate(&self, has_secret: bool) -> Result<(), String> {
-        let url = reqwest::Url::parse(&self.endpoint).map_err(|e| format!("the endpoint '{}' is not a URL: {e}", self.endpoint))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("the endpoint '{}' must be an http(s) URL ending in /sdk", self.endpoint));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("the endpoint must not carry credentials; give --username and the password with --secret-stdin or --secret-env".into());
-        }
+        crate::provider::http::check_endpoint(&self.endpoint, "https://host/sdk")?;
         if let Some(t) = &self.thumbprint {
             if crate::provider::http::normalize_thumbprint(t).is_none() {
                 return Err(format!("'{t}' is not a SHA-256 thumbprint (64 hex digits, colons optional)"));

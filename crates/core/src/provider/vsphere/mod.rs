@@ -254,14 +254,20 @@ impl VsphereProvider {
     /// answer ManagedObjectNotFound instead of NotAuthenticated: that too
     /// means "log in again".
     async fn call_with(&self, method: &str, view_only: bool, body: impl Fn(&Session) -> String) -> ProviderResult<Node> {
+        self.call_in_session(method, view_only, body).await.map(|(node, _)| node)
+    }
+
+    /// [`Self::call_with`], also saying which session answered: what a call
+    /// creates (a property filter) belongs to that session.
+    async fn call_in_session(&self, method: &str, view_only: bool, body: impl Fn(&Session) -> String) -> ProviderResult<(Node, Session)> {
         let s = self.session().await?;
         match self.soap.call(method, &body(&s)).await {
             Err(e) if is_session_expired(&e) || (view_only && matches!(e, ProviderError::NotFound { .. })) => {
                 self.reset_session(s.generation).await;
                 let s = self.session().await?;
-                self.soap.call(method, &body(&s)).await
+                Ok((self.soap.call(method, &body(&s)).await?, s))
             }
-            other => other,
+            other => Ok((other?, s)),
         }
     }
 
@@ -306,13 +312,14 @@ impl VsphereProvider {
         if s.filter.is_some() {
             return Ok(s);
         }
-        let resp = self
-            .call_with("CreateFilter", true, |s| format!("{}<spec>{}</spec><partialUpdates>false</partialUpdates>", s.collector(), s.all_vms_spec()))
+        let (resp, used) = self
+            .call_in_session("CreateFilter", true, |s| format!("{}<spec>{}</spec><partialUpdates>false</partialUpdates>", s.collector(), s.all_vms_spec()))
             .await?;
         let filter = resp.child("returnval").map(|f| f.text().to_string()).ok_or_else(|| ProviderError::malformed("CreateFilter: no filter"))?;
         let mut guard = self.session.lock().await;
         match guard.as_mut() {
-            Some(cur) if cur.generation == s.generation => {
+            // Possibly a session renewed during the call: the filter is its.
+            Some(cur) if cur.generation == used.generation => {
                 cur.filter = Some(filter);
                 Ok(cur.clone())
             }
