@@ -442,7 +442,7 @@ async function renderAccounts() {
       const cells = [test, " "];
       if (a.kind === "ec2" || a.kind === "vsphere") {
         const editBtn = el("button", {}, "Edit");
-        editBtn.addEventListener("click", () => startEdit(a.name));
+        editBtn.addEventListener("click", () => startEdit(a.name, a.kind));
         cells.push(editBtn, " ");
       }
       cells.push(remove);
@@ -460,10 +460,9 @@ const SECRET_FIELDS = ["secret", "secret_env", "vs_password", "vs_password_env"]
 
 /// Load an account's settings into the form; saving updates it in place (a
 /// renewed vSphere certificate is accepted again this way).
-async function startEdit(name) {
+async function startEdit(name, kind) {
   try {
     const cfg = await invoke("account_config", { name });
-    const kind = cfg.regions ? "ec2" : "vsphere";
     editing = name;
     form.account_name.value = name;
     form.account_name.readOnly = true;

@@ -32,7 +32,6 @@ pub async fn run(engine: &Arc<Engine>, args: EditArgs) -> Result<Account, CoreEr
         config.insecure = false;
     }
     if args.insecure {
-        eprintln!("pdk: WARNING: --insecure turns off certificate checks for '{}'; anyone between you and the host can read its password. Prefer --thumbprint.", account.name);
         config.thumbprint = None;
         config.insecure = true;
     }
@@ -44,16 +43,22 @@ pub async fn run(engine: &Arc<Engine>, args: EditArgs) -> Result<Account, CoreEr
         config.thumbprint = Some(presented_thumbprint(&account.name, &config.endpoint, args.yes).await?);
         config.insecure = false;
     }
-    if config.insecure && !args.insecure {
-        eprintln!("pdk: note: certificate checks stay OFF for '{}' (--insecure); --verify-tls or --thumbprint turns them on.", account.name);
-    }
-    if config.endpoint.trim_start().to_ascii_lowercase().starts_with("http://") && config.endpoint != before.endpoint {
-        eprintln!("pdk: WARNING: '{}' now uses plain HTTP; its password crosses the network unencrypted.", account.name);
-    }
     if config == before {
         return Err(CoreError::Invalid("nothing to change: give --endpoint, --username, --thumbprint, --trust-presented, --insecure or --verify-tls".into()));
     }
+    warn_if_unprotected(&account.name, &config.endpoint, config.insecure);
     engine.update_account(&account.name, serde_json::to_value(&config).expect("config serializes"))
+}
+
+/// Say so loudly when a vSphere password would travel unprotected, whether
+/// the account is being added or edited.
+pub fn warn_if_unprotected(name: &str, endpoint: &str, insecure: bool) {
+    if insecure {
+        eprintln!("pdk: WARNING: certificate checks are OFF for '{name}' (--insecure); anyone between you and the host can read its password. Prefer --thumbprint.");
+    }
+    if endpoint.trim_start().to_ascii_lowercase().starts_with("http://") {
+        eprintln!("pdk: WARNING: '{name}' uses plain HTTP; its password crosses the network unencrypted. Use https:// unless this is a lab.");
+    }
 }
 
 /// The thumbprint of the certificate the host presents, once the admin has

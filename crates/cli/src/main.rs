@@ -97,11 +97,8 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
             if kind != "vsphere" && (thumbprint.is_some() || insecure) {
                 return Err(CoreError::Invalid(format!("--thumbprint and --insecure apply to vsphere accounts, not {kind}")));
             }
-            if insecure {
-                eprintln!("pdk: WARNING: --insecure turns off certificate checks for '{name}'; anyone between you and the host can read its password. Prefer --thumbprint.");
-            }
-            if kind == "vsphere" && endpoint.as_deref().is_some_and(|e| e.trim_start().to_ascii_lowercase().starts_with("http://")) {
-                eprintln!("pdk: WARNING: '{name}' uses plain HTTP; its password crosses the network unencrypted. Use https:// unless this is a lab.");
+            if kind == "vsphere" {
+                account_edit::warn_if_unprotected(&name, endpoint.as_deref().unwrap_or_default(), insecure);
             }
             registry::check_kind(&kind)?;
             if kind != "sim" && sim.any() {

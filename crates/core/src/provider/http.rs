@@ -45,6 +45,11 @@ pub fn check_endpoint(raw: &str, shape: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
+/// How a pinned host's different certificate is reported. The TLS layer
+/// only carries text, so this marker is how the transport and providers
+/// recognise the case.
+pub const CERTIFICATE_CHANGED: &str = "certificate changed:";
+
 /// `AA:BB:…`: the SHA-256 of a certificate, as vCenter and browsers show it.
 pub fn thumbprint(der: &[u8]) -> String {
     use sha2::Digest;
@@ -81,7 +86,7 @@ mod pinning {
                     if &got == want {
                         Ok(ServerCertVerified::assertion())
                     } else {
-                        Err(rustls::Error::General(format!("the server's certificate changed: pinned {want}, presented {got}")))
+                        Err(rustls::Error::General(format!("the server's {} pinned {want}, presented {got}", super::CERTIFICATE_CHANGED)))
                     }
                 }
             }
@@ -145,9 +150,9 @@ pub async fn check_certificate(url: &str) -> Result<CertificateCheck, ProviderEr
     }
     let http = HttpTransport::new(&HttpOptions { timeout: Duration::from_secs(10), ..HttpOptions::default() })?;
     // Any HTTP answer at all means the handshake, and so the certificate, passed.
-    match http.send(http.client().get(parsed), |_| None).await {
+    match http.send(http.client().get(parsed.clone()), |_| None).await {
         Ok(_) => Ok(CertificateCheck::Trusted),
-        Err(ProviderError::Untrusted { message }) => Ok(CertificateCheck::Untrusted { thumbprint: probe_thumbprint(url).await?, reason: message }),
+        Err(ProviderError::Untrusted { message }) => Ok(CertificateCheck::Untrusted { thumbprint: probe_thumbprint(parsed.as_str()).await?, reason: message }),
         Err(e @ (ProviderError::Unreachable { .. } | ProviderError::Timeout { .. })) => Err(e),
         // An error status (401, 404, 500…) came over a trusted connection.
         Err(_) => Ok(CertificateCheck::Trusted),
@@ -263,7 +268,7 @@ impl HttpTransport {
         // URLs can carry signatures or tokens in their query: never echo them.
         let e = e.without_url();
         let chain = error_chain(&e);
-        if chain.contains("certificate") && (chain.contains("invalid peer certificate") || chain.contains("certificate changed") || chain.contains("UnknownIssuer")) {
+        if chain.contains("certificate") && (chain.contains("invalid peer certificate") || chain.contains(CERTIFICATE_CHANGED) || chain.contains("UnknownIssuer")) {
             ProviderError::Untrusted { message: chain }
         } else if e.is_timeout() {
             ProviderError::Timeout { after: self.timeout }

@@ -222,7 +222,7 @@ impl VsphereProvider {
             }
             // A pinned host now presents another certificate: say how to re-pin
             // once the admin has checked the renewal was theirs.
-            Err(ProviderError::Untrusted { message }) if matches!(self.trust, Trust::Pinned(_)) && message.contains("certificate changed") => {
+            Err(ProviderError::Untrusted { message }) if matches!(self.trust, Trust::Pinned(_)) && message.contains(super::http::CERTIFICATE_CHANGED) => {
                 return Err(ProviderError::Untrusted {
                     message: format!("{message}. If the host's certificate was renewed on purpose and it shows the presented thumbprint, pin it: pdk accounts edit ACCOUNT --thumbprint THUMBPRINT, or edit the account in the app."),
                 });
