@@ -283,14 +283,41 @@ async function openDetails(vmId) {
 
 // ---------- operations ----------
 
+/// Ask before acting. Only a click on (or Enter on a focused) confirm button
+/// says yes; every other way out (Escape, Cancel, a click outside) says no.
+/// The dialog's `returnValue` is never consulted: it survives from one
+/// showing to the next, so a stale "ok" once turned an Escape into a reboot.
 function confirmDialog(text, offerForce) {
   const dlg = $("#confirm");
+  const ok = $("#confirm-ok");
+  const cancel = $("#confirm-cancel");
   $("#confirm-text").textContent = text;
   $("#confirm-force-label").hidden = !offerForce;
   $("#confirm-force").checked = false;
   return new Promise((resolve) => {
-    dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok" ? { force: $("#confirm-force").checked } : null), { once: true });
+    let confirmed = false;
+    const onOk = () => { confirmed = true; dlg.close(); };
+    const onCancel = () => dlg.close();
+    // The dialog's own box covers its content; a click landing on the dialog
+    // element outside that box is a click on the backdrop.
+    const onBackdrop = (e) => {
+      if (e.target !== dlg) return;
+      const r = dlg.getBoundingClientRect();
+      if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) dlg.close();
+    };
+    ok.addEventListener("click", onOk);
+    cancel.addEventListener("click", onCancel);
+    dlg.addEventListener("click", onBackdrop);
+    dlg.addEventListener("close", () => {
+      ok.removeEventListener("click", onOk);
+      cancel.removeEventListener("click", onCancel);
+      dlg.removeEventListener("click", onBackdrop);
+      resolve(confirmed ? { force: $("#confirm-force").checked } : null);
+    }, { once: true });
+    dlg.returnValue = "";
     dlg.showModal();
+    // Destructive: the safe answer has the focus, so a reflexive Enter cancels.
+    cancel.focus();
   });
 }
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import Select
 
@@ -93,11 +95,45 @@ def start_vcsim(*args):
     return proc, f"{scheme}://{rest.split('@', 1)[-1]}"
 
 
+def dialog_open(driver):
+    return driver.find_element(By.ID, "confirm").get_attribute("open") is not None
+
+
+def dismiss_every_way(driver, open_dialog, nothing_happened, what):
+    """Open a confirmation dialog and leave it by Escape, Cancel, a click
+    outside and Enter on the (initially focused) Cancel button: each must
+    cancel, however many dialogs were confirmed before."""
+    def outside():
+        dlg = driver.find_element(By.ID, "confirm")
+        ActionChains(driver).move_to_element_with_offset(dlg, 0, -(dlg.size["height"] // 2) - 40).click().perform()
+
+    ways = {
+        "Escape": lambda: ActionChains(driver).send_keys(Keys.ESCAPE).perform(),
+        "Cancel": lambda: driver.find_element(By.ID, "confirm-cancel").click(),
+        "a click outside": outside,
+        "Enter on the focused Cancel": lambda: ActionChains(driver).send_keys(Keys.ENTER).perform(),
+    }
+    for way, dismiss in ways.items():
+        open_dialog()
+        wait_until(f"the {what} dialog opens", lambda: dialog_open(driver))
+        focused = driver.execute_script("return document.activeElement && document.activeElement.id")
+        assert focused == "confirm-cancel", f"{what}: the initial focus is on Cancel, not {focused!r}"
+        dismiss()
+        wait_until(f"{way} closes the {what} dialog", lambda: not dialog_open(driver))
+        # Give a wrongly confirmed action time to reach the engine before checking.
+        time.sleep(1.0)
+        assert nothing_happened(), f"{way} in the {what} dialog performed the action"
+
+
+def no_operation_on(name):
+    return lambda: not json.loads(pdk("ops", name, "--json"))
+
+
 def main():
     # The demo fleet, created on first use of the data directory.
     vms = json.loads(pdk("vms", "list", "--json"))
     running = [v for v in vms if v["state"] == "running" and v.get("tools") == "running"]
-    assert len(running) >= 3, "the demo fleet has running VMs with tools"
+    assert len(running) >= 5, "the demo fleet has running VMs with tools"
     ui_vm, cli_vm = running[0]["name"], running[1]["name"]
     for name in (ui_vm, cli_vm):
         pdk("sim", "stubborn", "demo", name, "--on", "false")
@@ -124,6 +160,23 @@ def main():
         wait_until("the row says it is waiting", lambda: "Waiting for status update…" in row_text(driver, ui_vm, ".c-status"))
         wait_until("the row shows the verified stopped state", lambda: row_text(driver, ui_vm, ".c-state") == "stopped" and "Waiting" not in row_text(driver, ui_vm, ".c-status"))
         assert driver.execute_script("return window.__noReload") == "still here", "the page was never reloaded"
+
+        # Safety: after that confirmation, no other way out of a destructive
+        # dialog may act: not for one VM, not for a bulk action.
+        victim = running[3]["name"]
+        search(driver, victim)
+        wait_until("the VM's row is shown", lambda: row(driver, victim))
+        dismiss_every_way(driver, lambda: click("ask to reboot", lambda: row(driver, victim).find_element(By.CSS_SELECTOR, 'button[data-action="reboot"]')), no_operation_on(victim), "reboot")
+        bulk = running[4]["name"]
+        search(driver, "")
+        for name in (victim, bulk):
+            search(driver, name)
+            click(f"select {name}", lambda: row(driver, name).find_element(By.CSS_SELECTOR, 'input[type="checkbox"]'))
+        search(driver, "")
+        wait_until("two VMs are selected", lambda: driver.find_element(By.ID, "bulk-count").text == "2 selected")
+        dismiss_every_way(driver, lambda: driver.find_element(By.CSS_SELECTOR, 'button[data-bulk="stop"]').click(), lambda: no_operation_on(victim)() and no_operation_on(bulk)(), "bulk stop")
+        driver.find_element(By.ID, "bulk-clear").click()
+        search(driver, ui_vm)
 
         # The notification really reached the daemon.
         wait_until("the notification reaches dunst", lambda: any(ui_vm in s and "done" in s for s, _ in notifications()))
@@ -177,7 +230,9 @@ def main():
         lab = lambda: driver.find_element(By.CSS_SELECTOR, '#accounts-table tr[data-account="lab"]')
         lab().find_element(By.XPATH, ".//button[text()='Test']").click()
         wait_until("the connection test answers", lambda: "lab: connected" in driver.find_element(By.ID, "accounts-result").text)
+        dismiss_every_way(driver, lambda: lab().find_element(By.XPATH, ".//button[text()='Remove']").click(), lambda: any(a["name"] == "lab" for a in json.loads(pdk("accounts", "list", "--json"))), "account removal")
         lab().find_element(By.XPATH, ".//button[text()='Remove']").click()
+        wait_until("the removal dialog opens", lambda: dialog_open(driver))
         driver.find_element(By.ID, "confirm-ok").click()
         wait_until("the account is gone", lambda: not driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="lab"]'))
         wait_until("and so are its VMs", lambda: driver.find_element(By.ID, "summary").text.startswith(f"{len(vms)} VMs"))
