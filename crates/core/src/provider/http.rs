@@ -118,6 +118,7 @@ pub async fn probe_thumbprint(url: &str) -> Result<String, ProviderError> {
     let cfg = pinning::config(None).map_err(|e| ProviderError::Untrusted { message: e.to_string() })?;
     let client = reqwest::Client::builder()
         .use_preconfigured_tls(cfg)
+        .redirect(reqwest::redirect::Policy::none())
         .tls_info(true)
         .timeout(Duration::from_secs(10))
         .build()
@@ -219,7 +220,11 @@ impl HttpTransport {
             let cfg = pinning::config(pinned).map_err(|e| ProviderError::Untrusted { message: e.to_string() })?;
             builder = builder.use_preconfigured_tls(cfg);
         }
+        // Never follow a redirect: the request (a password in a SOAP Login, a
+        // signed form) would go to wherever the answer points, and that
+        // host's answer would be believed. A 3xx is an error instead.
         let client = builder
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ProviderError::Unreachable { message: format!("cannot set up HTTP: {e}") })?;
         Ok(Self { client, timeout: opts.timeout })
@@ -242,6 +247,9 @@ impl HttpTransport {
         let body = self.read_body(resp).await?;
         if (200..300).contains(&status) {
             return Ok(HttpResponse { status, headers, body });
+        }
+        if (300..400).contains(&status) {
+            return Err(redirected(status));
         }
         let failure = HttpFailure { status, retry_after: retry_after(&headers), body };
         Err(map(&failure).unwrap_or_else(|| failure.generic_error()))
@@ -277,6 +285,16 @@ impl HttpTransport {
         } else {
             ProviderError::Unreachable { message: error_chain(&e) }
         }
+    }
+}
+
+/// A redirect, reported by its status only: the `Location` it names may
+/// carry anything (and is not where the user pointed Powerdeck).
+fn redirected(status: u16) -> ProviderError {
+    ProviderError::Provider {
+        code: format!("HTTP {status}"),
+        message: "the server answered with a redirect; Powerdeck does not follow redirects, so nothing (no credentials) was sent to the other address. Check that the endpoint is the server's own address".into(),
+        retryable: false,
     }
 }
 
@@ -384,6 +402,33 @@ mod tests {
         let t = transport();
         let err = t.send(t.client().get(format!("http://{addr}/")), |_| None).await.unwrap_err();
         assert!(matches!(err, ProviderError::Timeout { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_error_and_the_request_never_goes_to_the_other_host() {
+        // The other host counts every connection it gets.
+        let other = TcpListener::bind("127.0.0.2:0").await.unwrap();
+        let other_addr = other.local_addr().unwrap();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((_sock, _)) = other.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        for status in [301, 302, 303, 307, 308] {
+            let response: &'static str = Box::leak(
+                format!("HTTP/1.1 {status} Moved\r\nLocation: http://{other_addr}/sdk?token=LEAKED\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_boxed_str(),
+            );
+            let url = serve(response).await;
+            let t = transport();
+            let err = t.send(t.client().post(&url).body("<password>hunter2</password>"), |_| None).await.unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(&format!("HTTP {status}")) && text.contains("redirect"), "{text}");
+            assert!(!text.contains("LEAKED") && !text.contains(&other_addr.to_string()) && !text.contains("SECRET-SIG"), "{text}");
+            assert!(!err.is_retryable());
+        }
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no request reached the host the redirect named");
     }
 
     #[test]
