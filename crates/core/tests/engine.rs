@@ -231,6 +231,49 @@ async fn a_job_that_reports_success_without_the_state_changing_fails_verificatio
     assert_eq!(fx.vm(vm.id).state, PowerState::Running);
 }
 
+/// Answers every state read with another VM's state: a confused or hostile
+/// server. Lists `good-1` (running) and `other-1` (stopped).
+struct WrongIds;
+
+#[async_trait]
+impl Provider for WrongIds {
+    fn capabilities(&self) -> Capabilities {
+        Liar.capabilities()
+    }
+    async fn list_page(&self, _: Option<&str>) -> ProviderResult<InventoryPage> {
+        Ok(InventoryPage { vms: vec![running("good-1"), stopped("other-1")], next: None })
+    }
+    async fn refresh(&self, _: &[String]) -> ProviderResult<Vec<Observation>> {
+        Ok(vec![stopped("other-1"), stopped("stranger-9")])
+    }
+    async fn submit(&self, _: &str, _: PowerAction) -> ProviderResult<Submission> {
+        Ok(Submission { job: None, observed: None })
+    }
+    async fn poll_job(&self, _: &str) -> ProviderResult<JobStatus> {
+        Ok(JobStatus::Succeeded)
+    }
+}
+
+fn stopped(id: &str) -> Observation {
+    Observation { state: PowerState::Stopped, raw_state: "off".into(), ..running(id) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_about_another_vm_never_plans_or_verifies_an_operation() {
+    let fx = Fixture::new(fast_fleet(1));
+    fx.engine.set_provider(fx.account.id, Arc::new(WrongIds));
+    fx.engine.full_sync(fx.account.id).await.unwrap();
+    let good = fx.engine.resolve_vm("good-1").unwrap();
+    let rows_before = fx.vms();
+
+    let err = fx.engine.request(good.id, OpKind::Stop, OpOptions::default()).await.expect_err("no reading of good-1, so no plan");
+    assert!(err.to_string().contains("not found"), "{err}");
+    assert!(fx.engine.store().recent_operations(Some(good.id), 10).unwrap().iter().all(|o| o.phase != OpPhase::Succeeded), "nothing was verified");
+    assert_eq!(fx.engine.runtime(fx.account.id).unwrap().stats().snapshot().submit, 0, "nothing was sent");
+    assert_eq!(fx.vm(good.id).state, PowerState::Running);
+    assert_eq!(fx.vms(), rows_before, "the stray readings were not stored as news about other VMs");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_operation_on_the_same_vm_is_refused() {
     let mut fleet = fast_fleet(10);

@@ -11,7 +11,7 @@ use crate::provider::{JobStatus, PowerAction, Provider as _, ProviderError};
 use crate::reconcile::{self, Gone, Input};
 use crate::store::operations::OpRecord;
 use crate::store::NewOperation;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,7 +64,7 @@ impl Engine {
 
         // Plan on a fresh read, not on what the store last heard.
         let fresh = self.read_states(&rt, std::slice::from_ref(&vm.provider_id), Source::Sync).await?;
-        let Some(obs) = fresh.into_iter().next() else {
+        let Some(obs) = fresh.into_iter().find(|o| o.provider_id == vm.provider_id) else {
             return Err(CoreError::provider(&rt.account.name, ProviderError::NotFound { what: format!("VM {} ({})", vm.name, vm.provider_id) }));
         };
 
@@ -213,11 +213,21 @@ impl Engine {
     }
 
     /// Read current states (batched) and pass them through the one door.
+    /// Only readings of the VMs asked about are kept: an answer about other
+    /// VMs (a confused or hostile server) must never plan, track or verify
+    /// an operation, nor be stored as news about them.
     pub(super) async fn read_states(&self, rt: &AccountRuntime, ids: &[String], source: Source) -> Result<Vec<Observation>, CoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(rt.caps.max_refresh_batch.max(1)) {
             match rt.provider.refresh(chunk).await {
-                Ok(obs) => out.extend(obs),
+                Ok(obs) => {
+                    let asked: HashSet<&str> = chunk.iter().map(String::as_str).collect();
+                    let (mine, strangers): (Vec<_>, Vec<_>) = obs.into_iter().partition(|o| asked.contains(o.provider_id.as_str()));
+                    if !strangers.is_empty() {
+                        tracing::warn!(account = %rt.account.name, count = strangers.len(), "the provider answered about VMs that were not asked about; ignored");
+                    }
+                    out.extend(mine);
+                }
                 Err(e) => {
                     self.note_failure(rt, &e);
                     return Err(CoreError::provider(&rt.account.name, e));
