@@ -65,6 +65,9 @@ pub enum Cmd {
         /// Dotted key, e.g. `timeouts.stop_s` or `full_interval_ms`.
         key: Option<String>,
         value: Option<String>,
+        /// Restore every setting to its default (also repairs unusable stored settings).
+        #[arg(long, conflicts_with_all = ["key", "value"])]
+        reset: bool,
     },
     /// Make a demo fleet misbehave on purpose (tests, demos, chaos runs).
     #[command(subcommand)]
@@ -242,8 +245,8 @@ pub struct OpArgs {
     /// Allow a forced power-off (stop) or reset (reboot) when the guest ignores the graceful request.
     #[arg(long)]
     pub force: bool,
-    /// Seconds the guest gets to comply before the forced fallback (0 with --force: force at once).
-    #[arg(long, value_name = "SECS")]
+    /// Seconds the guest gets to comply before the forced fallback (0 with --force: force at once; at most 86400).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub graceful_timeout: Option<u64>,
     /// Return once the provider accepted; do not wait for verification.
     #[arg(long)]
@@ -298,7 +301,8 @@ pub enum SimCmd {
     /// Make the fleet unreachable for a while.
     Outage {
         account: String,
-        #[arg(long)]
+        /// How long, in seconds (at most a year).
+        #[arg(long, value_parser = outage_seconds)]
         seconds: f64,
     },
     /// Change a VM's state at the provider, as someone else's tool would.
@@ -314,4 +318,14 @@ pub enum SimCmd {
     CorruptNextPage { account: String },
     /// Flip COUNT settled VMs (running ↔ stopped) at once, out of band.
     Flip { account: String, count: u32 },
+}
+
+/// A simulated outage's length: a number of seconds from 0 to a year.
+fn outage_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if v.is_finite() && (0.0..=31_536_000.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("an outage lasts between 0 and 31536000 seconds (a year), not {s}"))
+    }
 }

@@ -51,6 +51,9 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
     let data_dir = powerdeck_core::paths::data_dir(cli.data_dir.as_deref());
     let engine = Engine::open(&data_dir)?;
+    if let Some(warning) = engine.config_warning() {
+        eprintln!("pdk: warning: {warning}");
+    }
     match cli.cmd {
         Cmd::Accounts(cmd) => accounts(&engine, cmd).await,
         Cmd::Vms(cmd) => vms(&engine, cmd).await,
@@ -78,7 +81,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
         }
         Cmd::Watch { json } => watch(&engine, json).await,
         Cmd::Resume { json } => resume(&engine, json).await,
-        Cmd::Settings { key, value } => settings(&engine, key, value),
+        Cmd::Settings { key, value, reset } => settings(&engine, key, value, reset),
         Cmd::Sim(cmd) => sim(&engine, cmd),
     }
 }
@@ -366,7 +369,12 @@ async fn watch(engine: &Arc<Engine>, json: bool) -> Result<ExitCode, CoreError> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn settings(engine: &Arc<Engine>, key: Option<String>, value: Option<String>) -> Result<ExitCode, CoreError> {
+fn settings(engine: &Arc<Engine>, key: Option<String>, value: Option<String>, reset: bool) -> Result<ExitCode, CoreError> {
+    if reset {
+        Engine::save_config(engine.store(), &EngineConfig::default())?;
+        println!("every setting is back to its default");
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut cfg = serde_json::to_value(engine.config()).expect("config serializes");
     let Some(key) = key else {
         println!("{}", serde_json::to_string_pretty(&cfg).expect("json"));
@@ -403,6 +411,7 @@ fn sim(engine: &Arc<Engine>, cmd: SimCmd) -> Result<ExitCode, CoreError> {
     let provider_id = |account: &str, vm: &str| -> String { engine.resolve_vm(&format!("{account}/{vm}")).map(|v| v.provider_id).unwrap_or_else(|_| vm.to_string()) };
     match cmd {
         SimCmd::Outage { account, seconds } => {
+            // `seconds` is at most a year (checked when parsed), so this cannot overflow.
             world(&account)?.set_outage_until(now_ms() + (seconds * 1000.0) as i64).map_err(|e| p(&account, e))?;
             println!("{account}: unreachable for {seconds}s");
         }

@@ -7,6 +7,13 @@ use serde::{Deserialize, Serialize};
 
 pub const SETTINGS_KEY: &str = "engine";
 
+/// The longest any configured duration may be: a day. Anything longer is a
+/// typo, and values near the integer limits would overflow the deadline
+/// arithmetic (one such value once poisoned the operation journal).
+pub const MAX_DURATION_MS: u64 = 86_400_000;
+/// [`MAX_DURATION_MS`] in seconds, for settings kept in seconds.
+pub const MAX_DURATION_S: u64 = MAX_DURATION_MS / 1000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineConfig {
@@ -74,6 +81,17 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    fn each(&self) -> [(&'static str, u64); 6] {
+        [
+            ("timeouts.start_s", self.start_s),
+            ("timeouts.stop_s", self.stop_s),
+            ("timeouts.force_s", self.force_s),
+            ("timeouts.reboot_s", self.reboot_s),
+            ("timeouts.suspend_s", self.suspend_s),
+            ("timeouts.tools_s", self.tools_s),
+        ]
+    }
+
     pub fn for_kind(&self, kind: OpKind) -> u64 {
         match kind {
             OpKind::Start => self.start_s,
@@ -86,6 +104,8 @@ impl Timeouts {
 }
 
 impl EngineConfig {
+    /// Every value in a range that makes sense, so no later arithmetic on
+    /// them can overflow or turn a typo into a hard power-off.
     pub fn validate(&self) -> Result<(), String> {
         let tiers = [
             ("inflight_interval_ms", self.inflight_interval_ms),
@@ -94,19 +114,78 @@ impl EngineConfig {
             ("full_interval_ms", self.full_interval_ms),
         ];
         for (name, v) in tiers {
-            if v < 50 {
-                return Err(format!("{name} must be at least 50 ms"));
-            }
+            in_range(name, v, 50, MAX_DURATION_MS, "ms")?;
         }
+        for (name, v) in [("full_per_call_ms", self.full_per_call_ms), ("full_min_interval_ms", self.full_min_interval_ms), ("feed_max_wait_ms", self.feed_max_wait_ms)] {
+            in_range(name, v, 0, MAX_DURATION_MS, "ms")?;
+        }
+        in_range("lease_ms", self.lease_ms, 0, MAX_DURATION_MS, "ms")?;
         if self.lease_ms < 3 * self.inflight_interval_ms {
             return Err("lease_ms must be at least three in-flight intervals".into());
         }
-        if self.retry.max_attempts == 0 {
-            return Err("retry.max_attempts must be at least 1".into());
+        for (name, v) in self.timeouts.each() {
+            in_range(name, v, 1, MAX_DURATION_S, "s")?;
         }
-        if self.rate_limit.per_second <= 0.0 {
-            return Err("rate_limit.per_second must be positive".into());
+        in_range("retry.max_attempts", u64::from(self.retry.max_attempts), 1, 20, "")?;
+        for (name, v) in [("retry.base_delay_ms", self.retry.base_delay_ms), ("retry.max_delay_ms", self.retry.max_delay_ms), ("retry.max_retry_after_ms", self.retry.max_retry_after_ms)] {
+            in_range(name, v, 0, MAX_DURATION_MS, "ms")?;
         }
+        let rate = self.rate_limit.per_second;
+        if !(rate.is_finite() && rate > 0.0 && rate <= 1e6) {
+            return Err(format!("rate_limit.per_second must be above 0 and at most 1000000, not {rate}"));
+        }
+        in_range("rate_limit.burst", u64::from(self.rate_limit.burst), 1, 1_000_000, "")?;
         Ok(())
+    }
+
+    /// The stored settings, or the defaults with a sentence saying why when
+    /// the stored ones are unreadable or out of range: a bad settings row
+    /// must not lock every command out, including the one that repairs it.
+    pub fn from_stored(json: Option<&str>) -> (Self, Option<String>) {
+        let Some(json) = json else { return (Self::default(), None) };
+        let parsed = serde_json::from_str::<Self>(json).map_err(|e| e.to_string()).and_then(|c| c.validate().map(|_| c));
+        match parsed {
+            Ok(cfg) => (cfg, None),
+            Err(why) => (Self::default(), Some(format!("the stored engine settings are unusable ({why}); the defaults apply until settings are saved again (pdk settings --reset restores them)"))),
+        }
+    }
+}
+
+fn in_range(name: &str, v: u64, min: u64, max: u64, unit: &str) -> Result<(), String> {
+    if (min..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!("{name} must be between {min}{unit} and {max}{unit}, not {v}{unit}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_durations_are_refused_before_any_arithmetic_sees_them() {
+        let mut cfg = EngineConfig::default();
+        cfg.timeouts.stop_s = 18_446_744_073_709_551_615;
+        assert!(cfg.validate().unwrap_err().contains("timeouts.stop_s"));
+        let mut cfg = EngineConfig::default();
+        cfg.inflight_interval_ms = 9_223_372_036_854_775;
+        assert!(cfg.validate().is_err());
+        let mut cfg = EngineConfig::default();
+        cfg.rate_limit.per_second = f64::NAN;
+        assert!(cfg.validate().is_err());
+        assert!(EngineConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn unusable_stored_settings_fall_back_to_the_defaults_with_a_warning() {
+        assert_eq!(EngineConfig::from_stored(None), (EngineConfig::default(), None));
+        let (cfg, warning) = EngineConfig::from_stored(Some("{not json"));
+        assert_eq!(cfg, EngineConfig::default());
+        assert!(warning.unwrap().contains("pdk settings --reset"));
+        let (_, warning) = EngineConfig::from_stored(Some(r#"{"timeouts":{"stop_s":99999999999}}"#));
+        assert!(warning.unwrap().contains("timeouts.stop_s"));
+        let stored = serde_json::to_string(&EngineConfig { full_interval_ms: 60_000, ..EngineConfig::default() }).unwrap();
+        assert_eq!(EngineConfig::from_stored(Some(&stored)).0.full_interval_ms, 60_000);
     }
 }

@@ -81,6 +81,8 @@ pub struct Engine {
     /// Polling and change feeds stand still (operations in flight are still
     /// tracked to their end: pausing must never strand one).
     paused: AtomicBool,
+    /// Why the stored settings were not used, if they were not.
+    config_warning: Mutex<Option<String>>,
 }
 
 impl Engine {
@@ -88,11 +90,12 @@ impl Engine {
     /// account on first run.
     pub fn open(data_dir: &Path) -> Result<Arc<Self>, CoreError> {
         let store = Arc::new(Store::open(&crate::paths::db_path(data_dir))?);
-        let cfg = match store.setting(config::SETTINGS_KEY)? {
-            Some(json) => serde_json::from_str(&json).map_err(|e| CoreError::Invalid(format!("the stored engine settings are unreadable: {e}")))?,
-            None => EngineConfig::default(),
-        };
+        let (cfg, warning) = EngineConfig::from_stored(store.setting(config::SETTINGS_KEY)?.as_deref());
+        if let Some(w) = &warning {
+            tracing::warn!("{w}");
+        }
         let engine = Self::with_store(store, data_dir, cfg)?;
+        *engine.config_warning.lock().unwrap() = warning;
         engine.ensure_demo_account()?;
         Ok(engine)
     }
@@ -110,6 +113,7 @@ impl Engine {
             overrides: Mutex::default(),
             tasks: Mutex::default(),
             paused: AtomicBool::new(false),
+            config_warning: Mutex::default(),
         }))
     }
 
@@ -121,6 +125,10 @@ impl Engine {
     }
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
+    }
+    /// Set when the stored settings were unusable and the defaults apply.
+    pub fn config_warning(&self) -> Option<String> {
+        self.config_warning.lock().unwrap().clone()
     }
     pub fn data_dir(&self) -> &Path {
         &self.data_dir

@@ -3,6 +3,7 @@
 //! every unfinished operation, batched, until the provider confirms the
 //! target state, the operation fails, or it times out.
 
+use super::config::{MAX_DURATION_MS, MAX_DURATION_S};
 use super::{AccountRuntime, Engine};
 use crate::error::CoreError;
 use crate::events::Event;
@@ -69,12 +70,18 @@ impl Engine {
         };
 
         let t = &self.cfg.timeouts;
-        let graceful_ms = opts.graceful_timeout.map(|d| d.as_millis() as i64).unwrap_or((t.for_kind(kind) * 1000) as i64);
+        let graceful_ms = match opts.graceful_timeout {
+            Some(d) if d.as_millis() > u128::from(MAX_DURATION_MS) => {
+                return Err(CoreError::Invalid(format!("a graceful window of {} s is longer than the {MAX_DURATION_S} s (one day) allowed", d.as_secs())));
+            }
+            Some(d) => d.as_millis() as i64,
+            None => secs_to_ms(t.for_kind(kind)),
+        };
         let (graceful_ms, timeout_ms) = match kind {
-            OpKind::Stop | OpKind::Reboot if opts.allow_force => (graceful_ms, graceful_ms + (t.force_s * 1000) as i64),
+            OpKind::Stop | OpKind::Reboot if opts.allow_force => (graceful_ms, graceful_ms.saturating_add(secs_to_ms(t.force_s))),
             OpKind::Stop | OpKind::Reboot => (graceful_ms, graceful_ms),
-            OpKind::Start if opts.wait_for_tools => (0, ((t.start_s + t.tools_s) * 1000) as i64),
-            _ => (0, (t.for_kind(kind) * 1000) as i64),
+            OpKind::Start if opts.wait_for_tools => (0, secs_to_ms(t.start_s.saturating_add(t.tools_s))),
+            _ => (0, secs_to_ms(t.for_kind(kind))),
         };
         let new = NewOperation {
             vm_id,
@@ -361,7 +368,7 @@ impl Engine {
             }
         }
 
-        let graceful_over = now >= rec.op.requested_at + rec.op.graceful_timeout_ms;
+        let graceful_over = now >= rec.op.requested_at.saturating_add(rec.op.graceful_timeout_ms);
         if matches!(kind, OpKind::Stop | OpKind::Reboot) && rec.op.forced_at.is_none() && graceful_over {
             let what = if kind == OpKind::Stop { "shut down" } else { "reboot" };
             let secs = rec.op.graceful_timeout_ms / 1000;
@@ -377,7 +384,7 @@ impl Engine {
                     rec.op.shutdown_method = Some(ShutdownMethod::Forced);
                     rec.op.job_id = sub.job;
                     rec.job_done = false;
-                    rec.op.deadline_at = now + (self.cfg.timeouts.force_s * 1000) as Millis;
+                    rec.op.deadline_at = now.saturating_add(secs_to_ms(self.cfg.timeouts.force_s));
                     tracing::info!(op = rec.op.id, "graceful window over after {secs}s; forcing");
                     self.store.save_operation(rec)?;
                     self.bus.publish(Event::Operation { op: rec.op.clone() });
@@ -450,6 +457,12 @@ pub(super) async fn driver_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
             _ = rt.wake_driver.notified() => {}
         }
     }
+}
+
+/// Seconds of a setting as milliseconds, saturating rather than wrapping
+/// (settings are range-checked; this keeps a bad one harmless anyway).
+fn secs_to_ms(secs: u64) -> Millis {
+    Millis::try_from(secs.saturating_mul(1000)).unwrap_or(Millis::MAX)
 }
 
 /// Whether a process with this id exists on this machine.

@@ -1,4 +1,4 @@
-use super::{Store, StoreError, StoreResult};
+use super::{readable, Store, StoreResult};
 use crate::model::{now_ms, Account, Millis};
 use crate::secrets::SecretRef;
 use rusqlite::{params, OptionalExtension, Row};
@@ -26,12 +26,19 @@ fn row_to_account(r: &Row) -> rusqlite::Result<(Account, String, Option<String>)
     ))
 }
 
+/// An account whose stored settings cannot be read is still listed (so it
+/// can be seen, fixed or removed); building its provider then fails with a
+/// sentence naming it, and the other accounts are unaffected.
 fn finish((mut a, config, secret): (Account, String, Option<String>)) -> StoreResult<Account> {
-    a.config = serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(format!("account {}: config: {e}", a.name)))?;
-    a.secret = match secret {
-        None => None,
-        Some(s) => Some(serde_json::from_str::<SecretRef>(&s).map_err(|e| StoreError::Corrupt(format!("account {}: secret reference: {e}", a.name)))?),
-    };
+    a.config = serde_json::from_str(&config).unwrap_or_else(|e| {
+        tracing::warn!(account = %a.name, error = %e, "the account's stored settings are unreadable");
+        serde_json::Value::Null
+    });
+    a.secret = secret.and_then(|s| {
+        serde_json::from_str::<SecretRef>(&s)
+            .map_err(|e| tracing::warn!(account = %a.name, error = %e, "the account's secret reference is unreadable"))
+            .ok()
+    });
     Ok(a)
 }
 
@@ -39,7 +46,7 @@ impl Store {
     pub fn accounts(&self) -> StoreResult<Vec<Account>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!("{SELECT} ORDER BY name"))?;
-            let rows = stmt.query_map([], row_to_account)?.collect::<Result<Vec<_>, _>>()?;
+            let rows = readable(stmt.query_map([], row_to_account)?, "account");
             rows.into_iter().map(finish).collect()
         })
     }

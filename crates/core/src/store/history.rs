@@ -1,6 +1,6 @@
 //! Reads of the append-only history. Entries are written by `reconcile`.
 
-use super::{parse_col, Store, StoreResult};
+use super::{parse_col, readable, Store, StoreResult};
 use crate::model::{HistoryEntry, Source};
 use rusqlite::{params, Row};
 
@@ -36,8 +36,8 @@ impl Store {
     pub fn history(&self, vm_id: i64, limit: u32) -> StoreResult<Vec<HistoryEntry>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?2"))?;
-            let rows = stmt.query_map(params![vm_id, limit], row)?.collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(finish).collect()
+            let rows = readable(stmt.query_map(params![vm_id, limit], row)?, "history");
+            Ok(readable(rows.into_iter().map(finish), "history"))
         })
     }
 
@@ -46,8 +46,8 @@ impl Store {
     pub fn history_since(&self, after_id: i64, limit: u32) -> StoreResult<Vec<HistoryEntry>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
-            let rows = stmt.query_map(params![after_id, limit], row)?.collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(finish).collect()
+            let rows = readable(stmt.query_map(params![after_id, limit], row)?, "history");
+            Ok(readable(rows.into_iter().map(finish), "history"))
         })
     }
 
@@ -61,8 +61,8 @@ impl Store {
                  WHERE h.source IN ('sync', 'feed') AND h.from_state IS NOT NULL AND h.operation_id IS NULL
                  ORDER BY h.id DESC LIMIT ?1",
             )?;
-            let rows = stmt.query_map([limit], |r| Ok((row(r)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?)))?.collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(|(h, vm, account)| Ok((finish(h)?, vm, account))).collect()
+            let rows = readable(stmt.query_map([limit], |r| Ok((row(r)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?)))?, "history");
+            Ok(readable(rows.into_iter().map(|(h, vm, account)| finish(h).map(|h| (h, vm, account))), "history"))
         })
     }
 

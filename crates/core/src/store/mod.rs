@@ -116,6 +116,13 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// The rows a query could read. One that cannot be read (a value of the
+/// wrong type written by hand or by an old bug) is skipped with a warning
+/// rather than hiding every other row of the list.
+pub(crate) fn readable<T, E: std::fmt::Display>(rows: impl Iterator<Item = Result<T, E>>, what: &str) -> Vec<T> {
+    rows.filter_map(|r| r.map_err(|e| tracing::warn!(error = %e, "skipped an unreadable {what} row")).ok()).collect()
+}
+
 /// Parse a stored enum, turning garbage into a clear error instead of a panic.
 pub(crate) fn parse_col<T>(value: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> StoreResult<T> {
     parse(value).ok_or_else(|| StoreError::Corrupt(format!("unknown {what} '{value}'")))

@@ -4,7 +4,7 @@
 
 use super::{parse_col, Store, StoreResult};
 use crate::model::{Millis, OpKind, OpPhase, Operation, ShutdownMethod};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Row};
 
 const ACTIVE: &str = "('submitted', 'tracking', 'verifying')";
 const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id, o.wait_tools FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id";
@@ -81,7 +81,66 @@ fn finish((mut rec, [kind, phase, prev, new, method]): (OpRecord, [Option<String
     Ok(rec)
 }
 
+/// A journal row as read: whole, or unreadable (a value of the wrong type,
+/// an unknown kind…) with its id, so that one bad row cannot hide the others.
+enum Read {
+    Good(Box<OpRecord>),
+    Bad(i64, String),
+}
+
+fn read_row(r: &Row) -> rusqlite::Result<Read> {
+    let id: i64 = r.get(0)?;
+    Ok(match row(r).map_err(|e| e.to_string()).and_then(|x| finish(x).map_err(|e| e.to_string())) {
+        Ok(rec) => Read::Good(Box::new(rec)),
+        Err(why) => Read::Bad(id, why),
+    })
+}
+
 impl Store {
+    /// Run a journal query, skipping rows that cannot be read. An unfinished
+    /// one is ended as failed (quarantined), so it no longer blocks its VM
+    /// or the engine's passes; it stays in the journal for whoever looks.
+    fn query_ops(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<OpRecord>> {
+        let (good, bad) = self.read(|c| {
+            let mut stmt = c.prepare_cached(sql)?;
+            let mut good = Vec::new();
+            let mut bad = Vec::new();
+            for read in stmt.query_map(params, read_row)? {
+                match read? {
+                    Read::Good(rec) => good.push(*rec),
+                    Read::Bad(id, why) => bad.push((id, why)),
+                }
+            }
+            Ok((good, bad))
+        })?;
+        for (id, why) in bad {
+            if self.quarantine_operation(id, &why)? {
+                tracing::warn!(op = id, error = %why, "an unreadable operation was ended as failed");
+            } else {
+                tracing::debug!(op = id, error = %why, "skipped an unreadable operation");
+            }
+        }
+        Ok(good)
+    }
+
+    /// End an unreadable unfinished operation; whether it was unfinished.
+    fn quarantine_operation(&self, id: i64, why: &str) -> StoreResult<bool> {
+        let now = crate::model::now_ms();
+        let error = format!("this journal entry could not be read ({why}); Powerdeck stopped tracking it. Check the VM's state before acting on it again.");
+        self.write(|tx| {
+            let n = tx.execute(
+                &format!(
+                    "UPDATE operations SET phase = 'failed', finished_at = ?2, error = ?3,
+                            deadline_at = CASE WHEN typeof(deadline_at) = 'integer' THEN deadline_at ELSE ?2 END,
+                            requested_at = CASE WHEN typeof(requested_at) = 'integer' THEN requested_at ELSE ?2 END
+                     WHERE id = ?1 AND phase IN {ACTIVE}"
+                ),
+                params![id, now, error],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     /// Journal a new operation. `Err(existing)` when the VM already has one in
     /// flight — enforced by a unique index, so it holds across processes.
     pub fn insert_operation(&self, new: &NewOperation, now: Millis) -> StoreResult<Result<OpRecord, OpRecord>> {
@@ -89,21 +148,21 @@ impl Store {
             let n = tx.execute(
                 &format!(
                     "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, previous_state, owner, owner_pid, heartbeat_at, wait_tools)
-                     SELECT ?1, ?2, 'submitted', ?3, ?4, ?5, ?6, ?6 + ?5, ?7, ?8, ?9, ?6, ?10
+                     SELECT ?1, ?2, 'submitted', ?3, ?4, ?5, ?6, ?11, ?7, ?8, ?9, ?6, ?10
                      WHERE NOT EXISTS (SELECT 1 FROM operations WHERE vm_id = ?1 AND phase IN {ACTIVE})"
                 ),
-                params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid, new.wait_for_tools],
+                // The deadline is computed here, saturating: in SQL an integer
+                // overflow silently becomes a REAL that no later read accepts.
+                params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid, new.wait_for_tools, now.saturating_add(new.timeout_ms)],
             )?;
             Ok((n == 1).then(|| tx.last_insert_rowid()))
         })?;
         match inserted {
             Some(id) => Ok(Ok(self.operation_record(id)?.expect("just inserted"))),
             None => {
-                let existing = self.read(|c| {
-                    c.query_row(&format!("{SELECT} WHERE o.vm_id = ?1 AND o.phase IN {ACTIVE}"), [new.vm_id], row).optional().map_err(Into::into)
-                })?;
+                let existing = self.query_ops(&format!("{SELECT} WHERE o.vm_id = ?1 AND o.phase IN {ACTIVE}"), [new.vm_id])?.pop();
                 match existing {
-                    Some(e) => Ok(Err(finish(e)?)),
+                    Some(e) => Ok(Err(e)),
                     // It finished between our two statements: try once more.
                     None => self.insert_operation(new, now),
                 }
@@ -112,7 +171,7 @@ impl Store {
     }
 
     pub fn operation_record(&self, id: i64) -> StoreResult<Option<OpRecord>> {
-        self.read(|c| c.query_row(&format!("{SELECT} WHERE o.id = ?1"), [id], row).optional()?.map(finish).transpose())
+        Ok(self.query_ops(&format!("{SELECT} WHERE o.id = ?1"), [id])?.pop())
     }
 
     pub fn operation(&self, id: i64) -> StoreResult<Option<Operation>> {
@@ -121,41 +180,25 @@ impl Store {
 
     /// Unfinished operations of an account (all owners).
     pub fn active_operations(&self, account_id: i64) -> StoreResult<Vec<OpRecord>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE v.account_id = ?1 AND o.phase IN {ACTIVE} ORDER BY o.id"))?;
-            let rows = stmt.query_map([account_id], row)?.collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(finish).collect()
-        })
+        self.query_ops(&format!("{SELECT} WHERE v.account_id = ?1 AND o.phase IN {ACTIVE} ORDER BY o.id"), [account_id])
     }
 
     /// Operations that may have moved since `since`: every unfinished one,
     /// and those requested or finished after it.
     pub fn operations_touched_since(&self, since: Millis) -> StoreResult<Vec<Operation>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "{SELECT} WHERE o.phase IN {ACTIVE} OR o.requested_at >= ?1 OR o.finished_at >= ?1 ORDER BY o.id"
-            ))?;
-            let rows = stmt.query_map([since], row)?.collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(|r| finish(r).map(|r| r.op)).collect()
-        })
+        let sql = format!("{SELECT} WHERE o.phase IN {ACTIVE} OR o.requested_at >= ?1 OR o.finished_at >= ?1 ORDER BY o.id");
+        Ok(self.query_ops(&sql, [since])?.into_iter().map(|r| r.op).collect())
     }
 
     /// Unfinished operations of every account, oldest first.
     pub fn in_flight_operations(&self) -> StoreResult<Vec<Operation>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE o.phase IN {ACTIVE} ORDER BY o.id"))?;
-            let rows = stmt.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(|r| finish(r).map(|r| r.op)).collect()
-        })
+        Ok(self.query_ops(&format!("{SELECT} WHERE o.phase IN {ACTIVE} ORDER BY o.id"), [])?.into_iter().map(|r| r.op).collect())
     }
 
     /// Most recent operations first; `vm_id` narrows to one VM.
     pub fn recent_operations(&self, vm_id: Option<i64>, limit: u32) -> StoreResult<Vec<Operation>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE (?1 IS NULL OR o.vm_id = ?1) ORDER BY o.id DESC LIMIT ?2"))?;
-            let rows = stmt.query_map(params![vm_id, limit], row)?.collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(|r| finish(r).map(|r| r.op)).collect()
-        })
+        let sql = format!("{SELECT} WHERE (?1 IS NULL OR o.vm_id = ?1) ORDER BY o.id DESC LIMIT ?2");
+        Ok(self.query_ops(&sql, params![vm_id, limit])?.into_iter().map(|r| r.op).collect())
     }
 
     /// Persist everything the engine may have changed on an operation.

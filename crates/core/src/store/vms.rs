@@ -1,6 +1,6 @@
 //! Reads of the VM inventory. (Writes of VM state live in `reconcile`.)
 
-use super::{parse_col, Store, StoreResult};
+use super::{parse_col, readable, Store, StoreResult};
 use crate::model::{PowerState, ToolsStatus, Vm};
 use rusqlite::{params, Row};
 
@@ -35,12 +35,14 @@ pub(crate) fn facts_from(json: Option<String>) -> crate::model::Facts {
     json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
 }
 
+/// A state or tools value this build does not know (a newer Powerdeck, a
+/// hand edit) shows as unknown rather than hiding the VM.
 pub(crate) fn finish((mut vm, state, tools): (Vm, String, Option<String>)) -> StoreResult<Vm> {
-    vm.state = parse_col(&state, "power state", |s| s.parse().ok())?;
-    vm.tools = match tools {
-        None => None,
-        Some(t) => Some(parse_col(&t, "tools status", ToolsStatus::parse)?),
-    };
+    vm.state = parse_col(&state, "power state", |s| s.parse().ok()).unwrap_or_else(|e| {
+        tracing::warn!(vm = vm.id, error = %e, "showing an unreadable stored state as unknown");
+        PowerState::Unknown
+    });
+    vm.tools = tools.and_then(|t| ToolsStatus::parse(&t));
     Ok(vm)
 }
 
@@ -61,7 +63,7 @@ impl Store {
                 "{SELECT_VM} WHERE (?1 IS NULL OR v.account_id = ?1) AND (?2 IS NULL OR v.state = ?2) ORDER BY a.name, v.name, v.id"
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![filter.account_id, filter.state.map(|s| s.as_str())], row_to_vm)?.collect::<Result<Vec<_>, _>>()?;
+            let rows = readable(stmt.query_map(params![filter.account_id, filter.state.map(|s| s.as_str())], row_to_vm)?, "VM");
             rows.into_iter().map(finish).collect()
         })
     }
@@ -82,7 +84,7 @@ impl Store {
         self.read(|c| {
             let sql = format!("{SELECT_VM} WHERE (?1 IS NULL OR a.name = ?1) AND (v.provider_id = ?2 OR v.name = ?2 OR v.id = ?3 OR {SCOPED_ID} = ?2) ORDER BY a.name, v.name");
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![account, key, local_id], row_to_vm)?.collect::<Result<Vec<_>, _>>()?;
+            let rows = readable(stmt.query_map(params![account, key, local_id], row_to_vm)?, "VM");
             let mut vms: Vec<Vm> = rows.into_iter().map(finish).collect::<StoreResult<_>>()?;
             // An exact id match beats a VM that merely happens to be named like one.
             let is_id = |v: &Vm| v.provider_id == key || Some(v.id) == local_id || v.provider_id.split_once(':').is_some_and(|(_, id)| id == key);
