@@ -122,3 +122,59 @@ fn unusable_stored_settings_warn_and_can_be_repaired_from_the_cli() {
     ok(d, &["settings", "--reset"]);
     assert_eq!(String::from_utf8_lossy(&run(d, &["settings", "inflight_interval_ms"]).stdout).trim(), "1500");
 }
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn vm_id(dir: &Path, reference: &str) -> i64 {
+    json(dir, &["vms", "list", "--json"]).as_array().unwrap().iter().find(|v| format!("lab/{}", v["name"].as_str().unwrap()) == reference).unwrap()["id"].as_i64().unwrap()
+}
+
+/// What a `pdk vm …` killed while the provider call was in flight leaves: an
+/// operation journalled as submitted, never confirmed as sent, whose owner
+/// is dead and whose graceful window has long passed.
+fn journal_unconfirmed(dir: &Path, vm: i64, kind: &str) {
+    let now = now_ms();
+    db(dir)
+        .execute(
+            "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, previous_state, owner, owner_pid, heartbeat_at)
+             VALUES (?1, ?2, 'submitted', 1, 2000, 62000, ?3, ?4, 'running', 'gone', 999999999, ?3)",
+            rusqlite::params![vm, kind, now - 10_000, now + 52_000],
+        )
+        .unwrap();
+}
+
+#[test]
+fn an_adopted_stop_never_confirmed_as_sent_is_asked_again_gracefully_not_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    lab(d);
+    let vm = vm_in(d, "running", 0);
+    journal_unconfirmed(d, vm_id(d, &vm), "stop");
+
+    let done = json(d, &["resume", "--json"]);
+    let op = &done[0];
+    assert_eq!(op["phase"], "succeeded", "{op}");
+    assert_eq!(op["shutdown_method"], "graceful", "the guest was asked, not powered off: {op}");
+    assert!(op["forced_at"].is_null(), "{op}");
+    assert!(op["submitted_at"].as_i64().unwrap() > op["requested_at"].as_i64().unwrap());
+}
+
+#[test]
+fn an_adopted_reboot_never_confirmed_as_sent_is_not_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    lab(d);
+    let vm = vm_in(d, "running", 0);
+    journal_unconfirmed(d, vm_id(d, &vm), "reboot");
+
+    let out = run(d, &["resume", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "an operation that did not succeed exits 3");
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let op = &done[0];
+    assert_eq!(op["phase"], "failed", "{op}");
+    assert!(op["error"].as_str().unwrap().contains("nothing was sent again"), "{op}");
+    let history = json(d, &["history", &vm, "--json"]);
+    assert!(history.as_array().unwrap().iter().all(|h| h["to_state"] != "rebooting" && h["raw_state"] != "REBOOTING"), "the guest was not rebooted: {history}");
+}

@@ -377,6 +377,10 @@ pub struct Operation {
     pub timeout_ms: i64,
     pub requested_at: Millis,
     pub deadline_at: Millis,
+    /// When the provider accepted the request. `None` while the request is
+    /// not confirmed as sent (the process may have died before the answer).
+    #[serde(default)]
+    pub submitted_at: Option<Millis>,
     /// When the forced fallback was sent, if it was.
     pub forced_at: Option<Millis>,
     pub finished_at: Option<Millis>,

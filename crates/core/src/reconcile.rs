@@ -70,7 +70,8 @@ struct Stored {
 
 /// What an unfinished operation does to how its VM is shown: a VM we asked
 /// to change is shown as changing until the provider reports a different
-/// state or the operation ends.
+/// state or the operation ends. Only once the provider accepted the request:
+/// one not confirmed as sent changes nothing that can be seen.
 struct InFlight {
     op_id: i64,
     kind: OpKind,
@@ -228,7 +229,7 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
 fn in_flight(tx: &Transaction, account_id: i64) -> Result<HashMap<String, InFlight>, ReconcileError> {
     let mut stmt = tx.prepare_cached(
         "SELECT v.provider_id, o.id, o.kind, o.previous_state FROM operations o JOIN vms v ON v.id = o.vm_id
-         WHERE v.account_id = ?1 AND o.phase IN ('submitted', 'tracking', 'verifying')",
+         WHERE v.account_id = ?1 AND o.phase IN ('tracking', 'verifying')",
     )?;
     let rows = stmt.query_map([account_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?)))?;
     let mut map = HashMap::new();

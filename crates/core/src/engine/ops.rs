@@ -174,6 +174,7 @@ impl Engine {
             }
         };
         let now = now_ms();
+        rec.op.submitted_at = Some(now);
         if action == forced && graceful != forced {
             rec.op.forced_at = Some(now);
             rec.op.shutdown_method = Some(ShutdownMethod::Forced);
@@ -297,11 +298,15 @@ impl Engine {
             .into_iter()
             .filter(|r| r.owner.as_deref() == Some(self.owner.as_str()) && !submitting.contains(&r.op.id))
             .collect();
+        let now = now_ms();
+        // Renewed for operations still being submitted too: a slow provider
+        // call must not let another process adopt (and re-send) them.
+        if !ops.is_empty() || !submitting.is_empty() {
+            self.store.heartbeat_operations(&self.owner, now)?;
+        }
         if ops.is_empty() {
             return Ok(!submitting.is_empty());
         }
-        let now = now_ms();
-        self.store.heartbeat_operations(&self.owner, now)?;
 
         let ids: Vec<String> = ops.iter().map(|r| r.provider_id.clone()).collect();
         let observed: HashMap<String, Observation> = match self.read_states(rt, &ids, Source::Operation).await {
@@ -322,8 +327,46 @@ impl Engine {
         Ok(true)
     }
 
+    /// An operation journalled but never confirmed as sent: its process died
+    /// while asking the provider (or the answer was lost). Decide from what
+    /// the VM shows; never escalate to force on a request that may never
+    /// have been made.
+    async fn confirm_submission(&self, rt: &AccountRuntime, rec: &mut OpRecord, obs: Option<&Observation>, now: Millis) -> Result<(), CoreError> {
+        let Some(o) = obs else {
+            if now >= rec.op.deadline_at {
+                let msg = "timed out: the provider could not be reached to confirm the request, which may never have been sent".to_string();
+                self.finish(rt, rec, OpPhase::TimedOut, Some(msg), None)?;
+            }
+            return Ok(());
+        };
+        let moved = Some(o.state) != rec.op.previous_state || o.state.is_transitional();
+        if moved {
+            // The request got through: follow it, with a full graceful window from now.
+            tracing::info!(op = rec.op.id, vm = %rec.op.vm_name, "an unconfirmed request shows its effect; tracking it");
+            rec.op.phase = OpPhase::Tracking;
+            rec.op.submitted_at = Some(now);
+            self.store.save_operation(rec)?;
+            self.bus.publish(Event::Operation { op: rec.op.clone() });
+            return Ok(());
+        }
+        if rec.op.kind == OpKind::Reboot {
+            // A reboot that may have happened must not happen twice.
+            let msg = "the reboot request may never have reached the provider (Powerdeck stopped before it was accepted), and the VM shows no sign of it; nothing was sent again. Reboot it again if it still needs it".to_string();
+            return self.finish(rt, rec, OpPhase::Failed, Some(msg), Some(o));
+        }
+        // Start, stop, suspend and hibernate lead to one state: asking again
+        // is harmless if the first request did arrive.
+        tracing::info!(op = rec.op.id, vm = %rec.op.vm_name, "an unconfirmed request shows no effect; sending it again");
+        rec.op.deadline_at = now.saturating_add(rec.op.timeout_ms);
+        self.submit_planned(rt, rec, o).await
+    }
+
     /// Advance one operation. Returns true when it is ready for verification.
     async fn step(&self, rt: &AccountRuntime, rec: &mut OpRecord, obs: Option<&Observation>, now: Millis) -> Result<bool, CoreError> {
+        if rec.op.phase == OpPhase::Submitted {
+            self.confirm_submission(rt, rec, obs, now).await?;
+            return Ok(false);
+        }
         let kind = rec.op.kind;
         let target = kind.target();
         if let Some(o) = obs {
@@ -368,7 +411,9 @@ impl Engine {
             }
         }
 
-        let graceful_over = now >= rec.op.requested_at.saturating_add(rec.op.graceful_timeout_ms);
+        // The guest's window counts from when the request was accepted.
+        let sent_at = rec.op.submitted_at.unwrap_or(rec.op.requested_at);
+        let graceful_over = now >= sent_at.saturating_add(rec.op.graceful_timeout_ms);
         if matches!(kind, OpKind::Stop | OpKind::Reboot) && rec.op.forced_at.is_none() && graceful_over {
             let what = if kind == OpKind::Stop { "shut down" } else { "reboot" };
             let secs = rec.op.graceful_timeout_ms / 1000;

@@ -7,7 +7,7 @@ use crate::model::{Millis, OpKind, OpPhase, Operation, ShutdownMethod};
 use rusqlite::{params, Row};
 
 const ACTIVE: &str = "('submitted', 'tracking', 'verifying')";
-const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id, o.wait_tools FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id";
+const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id, o.wait_tools, o.submitted_at FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id";
 
 /// An operation plus the bookkeeping only the engine needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +55,7 @@ fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 5])> {
         job_id: r.get(16)?,
         error: r.get(17)?,
         wait_for_tools: r.get(25)?,
+        submitted_at: r.get(26)?,
     };
     Ok((
         OpRecord {
@@ -207,7 +208,7 @@ impl Store {
         self.write(|tx| {
             tx.execute(
                 "UPDATE operations SET phase = ?2, deadline_at = ?3, forced_at = ?4, finished_at = ?5, new_state = ?6, shutdown_method = ?7,
-                        job_id = ?8, error = ?9, job_done = ?10, saw_transition = ?11, owner = ?12, owner_pid = ?13, heartbeat_at = ?14
+                        job_id = ?8, error = ?9, job_done = ?10, saw_transition = ?11, owner = ?12, owner_pid = ?13, heartbeat_at = ?14, submitted_at = ?15
                  WHERE id = ?1",
                 params![
                     o.id,
@@ -223,7 +224,8 @@ impl Store {
                     rec.saw_transition,
                     rec.owner,
                     rec.owner_pid,
-                    rec.heartbeat_at
+                    rec.heartbeat_at,
+                    o.submitted_at
                 ],
             )?;
             Ok(())

@@ -94,4 +94,8 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE operations ADD COLUMN wait_tools INTEGER NOT NULL DEFAULT 0;",
     // 3: what the provider says about a VM besides its state (JSON object).
     "ALTER TABLE vms ADD COLUMN facts TEXT;",
+    // 4: when the provider accepted the request: the graceful window counts
+    // from here, and an operation without it was never confirmed as sent.
+    "ALTER TABLE operations ADD COLUMN submitted_at INTEGER;
+     UPDATE operations SET submitted_at = requested_at WHERE phase != 'submitted';",
 ];
