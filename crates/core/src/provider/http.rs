@@ -195,7 +195,22 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        self.expect_content_type(&["json"], "JSON")?;
         serde_json::from_str(&self.body).map_err(|e| ProviderError::malformed(format!("invalid JSON: {e}")))
+    }
+
+    /// Refuse an answer whose declared type is none of `kinds` (a web page
+    /// where an API answer belongs means the endpoint is wrong, or something
+    /// in between answers for the server). An answer without a type is let
+    /// through to the parser, which checks its shape.
+    pub fn expect_content_type(&self, kinds: &[&str], what: &str) -> Result<(), ProviderError> {
+        let Some(declared) = self.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return Ok(()) };
+        let lower = declared.to_ascii_lowercase();
+        if kinds.iter().any(|k| lower.contains(k)) {
+            return Ok(());
+        }
+        let shown: String = declared.chars().filter(|c| !c.is_control()).take(60).collect();
+        Err(ProviderError::malformed(format!("the server answered with {shown} where {what} was expected; is the endpoint the API's address?")))
     }
 }
 

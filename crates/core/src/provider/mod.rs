@@ -11,6 +11,7 @@ pub mod http;
 pub mod registry;
 pub mod sim;
 pub mod vsphere;
+pub mod xml;
 
 use crate::model::Observation;
 use async_trait::async_trait;

@@ -67,6 +67,15 @@ impl Ec2Api {
             req = req.header(name, value);
         }
         let resp = self.http.send(req, map_failure).await?;
+        resp.expect_content_type(&["xml"], "an EC2 XML answer")?;
+        // quick-xml would read any document (an HTML page, another action's
+        // answer) as an empty one: an empty inventory, every VM "missing".
+        let expected = format!("{action}Response");
+        match crate::provider::xml::root_name(&resp.body) {
+            Some(root) if root == expected => {}
+            Some(root) => return Err(ProviderError::malformed(format!("{action}: the server answered with <{root}> instead of <{expected}>"))),
+            None => return Err(ProviderError::malformed(format!("{action}: the answer is not XML"))),
+        }
         quick_xml::de::from_str(&resp.body).map_err(|e| ProviderError::malformed(format!("unreadable {action} answer: {e}")))
     }
 }

@@ -5,7 +5,6 @@
 //! says NotAuthenticated and retry that call once.
 
 pub mod config;
-mod dom;
 mod soap;
 
 use super::http::{normalize_thumbprint, HttpOptions, HttpTransport, Trust};
@@ -14,7 +13,7 @@ use crate::model::{Observation, PowerState, ToolsStatus};
 use crate::secrets::Secret;
 use async_trait::async_trait;
 pub use config::VsphereConfig;
-use dom::Node;
+use crate::provider::xml::Node;
 use soap::{esc, moref, Soap};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -549,7 +548,7 @@ mod tests {
               <propSet><name>guest.toolsRunningStatus</name><val xsi:type="xsd:string">guestToolsNotRunning</val></propSet>
               <propSet><name>runtime.host</name><val type="HostSystem" xsi:type="ManagedObjectReference">host-7</val></propSet>
             </objects></returnval></RetrievePropertiesExResponse></Body></Envelope>"#;
-        let doc = dom::parse(xml).unwrap();
+        let doc = crate::provider::xml::parse(xml).unwrap();
         let rv = doc.find("returnval").unwrap();
         assert_eq!(rv.child("token").unwrap().text(), "page-2");
         let obs = observations(rv).unwrap();

@@ -2,7 +2,7 @@
 //! mapped onto [`ProviderError`]. Transport, timeouts and TLS come from the
 //! shared [`HttpTransport`]; retries happen in the shared guard.
 
-use super::dom::{self, Node};
+use crate::provider::xml::{self as dom, Node};
 use crate::provider::http::{HttpFailure, HttpTransport};
 use crate::provider::ProviderError;
 use std::sync::Mutex;
@@ -49,12 +49,18 @@ impl Soap {
                 *self.cookie.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.to_string());
             }
         }
+        resp.expect_content_type(&["xml"], "a SOAP answer")?;
         let doc = dom::parse(&resp.body)?;
         let body = doc.find("Body").ok_or_else(|| ProviderError::malformed(format!("{method}: the answer has no SOAP body")))?;
         if let Some(fault) = body.child("Fault") {
             return Err(fault_error(fault));
         }
         let answer = body.children.first().cloned().ok_or_else(|| ProviderError::malformed(format!("{method}: empty SOAP body")))?;
+        // Another method's answer (a confused proxy, a hostile server) must
+        // never be read as this one's.
+        if answer.name != format!("{method}Response") {
+            return Err(ProviderError::malformed(format!("{method}: the server answered with {} instead", answer.name)));
+        }
         if withheld_for_lack_of_session(&answer) {
             return Err(ProviderError::Auth { message: format!("NotAuthenticated: {method} answered without the properties (the session expired)") });
         }

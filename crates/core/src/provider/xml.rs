@@ -1,6 +1,7 @@
-//! A small element tree over quick-xml: SOAP answers are deeply nested and
-//! typed with `xsi:type`, which is easier to walk than to map onto structs.
-//! Names are kept without their namespace prefix.
+//! A small element tree over quick-xml, shared by the XML providers: SOAP
+//! (vSphere) and REST XML (oVirt) answers are deeply nested and typed by
+//! attributes, which is easier to walk than to map onto structs. Names are
+//! kept without their namespace prefix.
 
 use crate::provider::ProviderError;
 use quick_xml::events::Event;
@@ -27,7 +28,7 @@ const MAX_DEPTH: usize = 128;
 pub fn parse(xml: &str) -> Result<Node, ProviderError> {
     let mut reader = Reader::from_str(xml);
     let mut stack: Vec<Node> = vec![Node::default()];
-    let bad = |e: &dyn std::fmt::Display| ProviderError::malformed(format!("unreadable SOAP answer: {e}"));
+    let bad = |e: &dyn std::fmt::Display| ProviderError::malformed(format!("unreadable XML answer: {e}"));
     loop {
         match reader.read_event().map_err(|e| bad(&e))? {
             Event::Start(e) => {
@@ -79,6 +80,20 @@ pub fn parse(xml: &str) -> Result<Node, ProviderError> {
     Ok(stack.pop().expect("root"))
 }
 
+/// The name of the document's first element (without its prefix): what
+/// says whether an answer is the one asked for at all (a login page, an
+/// nginx welcome page or another operation's answer is not).
+pub fn root_name(xml: &str) -> Option<String> {
+    let mut reader = Reader::from_str(xml);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => return Some(local(e.name().as_ref())),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 impl Node {
     pub fn child(&self, name: &str) -> Option<&Node> {
         self.children.iter().find(|c| c.name == name)
@@ -113,6 +128,14 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_root_element_is_found_past_the_prolog() {
+        assert_eq!(root_name("<?xml version=\"1.0\"?>\n<!-- hi --><DescribeInstancesResponse xmlns=\"x\"><a/></DescribeInstancesResponse>").as_deref(), Some("DescribeInstancesResponse"));
+        assert_eq!(root_name("<soapenv:Envelope xmlns:soapenv=\"s\"/>").as_deref(), Some("Envelope"));
+        assert_eq!(root_name("<!DOCTYPE html><html><body>Welcome to nginx!</body></html>").as_deref(), Some("html"));
+        assert_eq!(root_name("not xml at all"), None);
+    }
 
     #[test]
     fn a_hostile_nesting_is_refused_not_a_stack_overflow() {
