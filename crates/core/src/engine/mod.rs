@@ -43,6 +43,15 @@ impl Workers {
     pub const DRIVER: Workers = Workers { driver: true, tiers: false, feed: false };
 }
 
+/// The kinds of background loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loop {
+    Driver,
+    Tiers,
+    Feed,
+    Follow,
+}
+
 /// One account's live parts.
 pub struct AccountRuntime {
     pub account: Account,
@@ -76,8 +85,9 @@ pub struct Engine {
     pid: i64,
     runtimes: Mutex<HashMap<i64, Arc<AccountRuntime>>>,
     overrides: Mutex<HashMap<i64, Arc<dyn Provider>>>,
-    /// Background loops, with the account each serves (`None`: the process).
-    tasks: Mutex<Vec<(Option<i64>, JoinHandle<()>)>>,
+    /// Background loops: the account each serves (`None`: the process),
+    /// which loop it is, and its task.
+    tasks: Mutex<Vec<(Option<i64>, Loop, JoinHandle<()>)>>,
     /// Polling and change feeds stand still (operations in flight are still
     /// tracked to their end: pausing must never strand one).
     paused: AtomicBool,
@@ -216,6 +226,10 @@ impl Engine {
             None => self.store.accounts()?.into_iter().map(|a| a.id).collect(),
         };
         let mut tasks = self.tasks.lock().unwrap();
+        // One loop of each kind per account, however often start is called:
+        // two drivers would race on the same operations.
+        tasks.retain(|(_, _, t)| !t.is_finished());
+        let running = |tasks: &Vec<(Option<i64>, Loop, JoinHandle<()>)>, id: i64, kind: Loop| tasks.iter().any(|(a, k, _)| *a == Some(id) && *k == kind);
         for id in ids {
             let rt = match self.runtime(id) {
                 Ok(rt) => rt,
@@ -226,14 +240,14 @@ impl Engine {
                     continue;
                 }
             };
-            if workers.driver {
-                tasks.push((Some(id), tokio::spawn(ops::driver_loop(self.clone(), rt.clone()))));
+            if workers.driver && !running(&tasks, id, Loop::Driver) {
+                tasks.push((Some(id), Loop::Driver, tokio::spawn(ops::driver_loop(self.clone(), rt.clone()))));
             }
-            if workers.tiers {
-                tasks.push((Some(id), tokio::spawn(sync::tiers_loop(self.clone(), rt.clone()))));
+            if workers.tiers && !running(&tasks, id, Loop::Tiers) {
+                tasks.push((Some(id), Loop::Tiers, tokio::spawn(sync::tiers_loop(self.clone(), rt.clone()))));
             }
-            if workers.feed && rt.caps.change_feed {
-                tasks.push((Some(id), tokio::spawn(feed::feed_loop(self.clone(), rt.clone()))));
+            if workers.feed && rt.caps.change_feed && !running(&tasks, id, Loop::Feed) {
+                tasks.push((Some(id), Loop::Feed, tokio::spawn(feed::feed_loop(self.clone(), rt.clone()))));
             }
         }
         Ok(())
@@ -243,13 +257,13 @@ impl Engine {
     /// same data directory. Call once per process.
     pub fn follow_other_processes(self: &Arc<Self>, every: std::time::Duration) {
         let handle = tokio::spawn(follow::follow_loop(self.clone(), every));
-        self.tasks.lock().unwrap().push((None, handle));
+        self.tasks.lock().unwrap().push((None, Loop::Follow, handle));
     }
 
     /// Stop every background loop. Operations in flight stay journalled and
     /// are adopted by the next engine that starts.
     pub fn shutdown(&self) {
-        for (_, t) in self.tasks.lock().unwrap().drain(..) {
+        for (_, _, t) in self.tasks.lock().unwrap().drain(..) {
             t.abort();
         }
     }
@@ -331,7 +345,7 @@ impl Engine {
     /// Abort an account's background loops; whether any were running.
     fn stop_account_loops(&self, account_id: i64) -> bool {
         let mut any = false;
-        self.tasks.lock().unwrap().retain(|(owner, t)| {
+        self.tasks.lock().unwrap().retain(|(owner, _, t)| {
             let mine = *owner == Some(account_id);
             if mine {
                 t.abort();

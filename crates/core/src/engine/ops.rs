@@ -261,7 +261,10 @@ impl Engine {
         if let Some(o) = last {
             rec.op.new_state = Some(o.state);
         }
-        self.store.save_operation(rec)?;
+        if !self.store.save_operation(rec)? {
+            // Already ended by another tracker: its outcome stands.
+            return Ok(());
+        }
         rt.mismatches.lock().unwrap().remove(&rec.op.id);
         if let Some(o) = last {
             self.reconcile_for(rt, std::slice::from_ref(o), Source::Operation, Some((&rec.provider_id, rec.op.id)))?;

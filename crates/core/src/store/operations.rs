@@ -203,13 +203,16 @@ impl Store {
     }
 
     /// Persist everything the engine may have changed on an operation.
-    pub fn save_operation(&self, rec: &OpRecord) -> StoreResult<()> {
+    /// A finished operation is never changed again (a late writer holding
+    /// an older copy must not bring it back to life): returns whether the
+    /// row was still unfinished and so was written.
+    pub fn save_operation(&self, rec: &OpRecord) -> StoreResult<bool> {
         let o = &rec.op;
         self.write(|tx| {
-            tx.execute(
-                "UPDATE operations SET phase = ?2, deadline_at = ?3, forced_at = ?4, finished_at = ?5, new_state = ?6, shutdown_method = ?7,
+            let n = tx.execute(
+                &format!("UPDATE operations SET phase = ?2, deadline_at = ?3, forced_at = ?4, finished_at = ?5, new_state = ?6, shutdown_method = ?7,
                         job_id = ?8, error = ?9, job_done = ?10, saw_transition = ?11, owner = ?12, owner_pid = ?13, heartbeat_at = ?14, submitted_at = ?15
-                 WHERE id = ?1",
+                 WHERE id = ?1 AND phase IN {ACTIVE}"),
                 params![
                     o.id,
                     o.phase.as_str(),
@@ -228,7 +231,7 @@ impl Store {
                     o.submitted_at
                 ],
             )?;
-            Ok(())
+            Ok(n == 1)
         })
     }
 
@@ -250,5 +253,31 @@ impl Store {
             tx.execute(&format!("UPDATE operations SET heartbeat_at = ?2 WHERE owner = ?1 AND phase IN {ACTIVE}"), params![owner, now])?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{OpKind, OpPhase};
+
+    #[test]
+    fn a_finished_operation_is_never_brought_back_by_a_late_writer() {
+        let store = Store::in_memory().unwrap();
+        store
+            .write(|tx| {
+                tx.execute_batch("INSERT INTO accounts (id, name, kind, config, created_at) VALUES (1, 'a', 'sim', '{}', 0); INSERT INTO vms (id, account_id, provider_id, name, state, raw_state, last_seen_at, last_state_change_at) VALUES (1, 1, 'p', 'vm', 'running', 'on', 0, 0);")?;
+                Ok(())
+            })
+            .unwrap();
+        let new = NewOperation { vm_id: 1, kind: OpKind::Stop, allow_force: false, graceful_timeout_ms: 1000, timeout_ms: 1000, previous_state: None, wait_for_tools: false, owner: "me".into(), owner_pid: 1 };
+        let rec = store.insert_operation(&new, 10).unwrap().unwrap();
+        // Two trackers hold a copy; the first ends it.
+        let (mut first, mut late) = (rec.clone(), rec);
+        first.op.phase = OpPhase::Succeeded;
+        assert!(store.save_operation(&first).unwrap());
+        late.op.phase = OpPhase::Verifying;
+        assert!(!store.save_operation(&late).unwrap(), "the late copy is refused");
+        assert_eq!(store.operation(first.op.id).unwrap().unwrap().phase, OpPhase::Succeeded);
     }
 }
