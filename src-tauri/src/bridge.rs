@@ -2,9 +2,9 @@
 //! batched over a short window so a burst of changes is one message to the
 //! window and one summary notification, not hundreds.
 
+use crate::prefs::NotifyPrefs;
 use crate::{notify, tray};
 use powerdeck_core::{Engine, Event};
-use crate::prefs::NotifyPrefs;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter};

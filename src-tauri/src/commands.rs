@@ -4,10 +4,10 @@
 use crate::prefs::{NotifyPrefs, OperationPrefs};
 use crate::AppState;
 use powerdeck_core::model::{HistoryEntry, OpKind, Operation, Vm};
-use powerdeck_core::secrets::{Secret, SecretRef};
-use powerdeck_core::EngineConfig;
 use powerdeck_core::provider::Capabilities;
+use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::store::VmFilter;
+use powerdeck_core::EngineConfig;
 use serde::Serialize;
 use tauri::State;
 
@@ -47,7 +47,11 @@ impl AccountInfo {
 #[tauri::command]
 pub fn list_vms(state: State<'_, AppState>) -> Result<Inventory, String> {
     let store = state.engine.store();
-    Ok(Inventory { vms: store.vms(&VmFilter::default()).map_err(err)?, operations: store.in_flight_operations().map_err(err)?, accounts: accounts_of(&state.engine)? })
+    Ok(Inventory {
+        vms: store.vms(&VmFilter::default()).map_err(err)?,
+        operations: store.in_flight_operations().map_err(err)?,
+        accounts: accounts_of(&state.engine)?,
+    })
 }
 
 #[derive(Serialize)]

@@ -23,7 +23,8 @@ fn build_menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
     let quit = MenuItem::with_id(app, "quit", "Quit Powerdeck", true, None::<&str>)?;
     let favourites = Submenu::with_id(app, "favourites", "Favourites", true)?;
     let engine = &app.state::<AppState>().engine;
-    let watched: Vec<_> = engine.store().vms(&VmFilter::default()).map(|v| v.into_iter().filter(|v| v.watched).take(MAX_FAVOURITES).collect()).unwrap_or_default();
+    let watched: Vec<_> =
+        engine.store().vms(&VmFilter::default()).map(|v| v.into_iter().filter(|v| v.watched).take(MAX_FAVOURITES).collect()).unwrap_or_default();
     if watched.is_empty() {
         favourites.append(&MenuItem::with_id(app, "fav-none", "Star a VM in the window to add it here", false, None::<&str>)?)?;
     }

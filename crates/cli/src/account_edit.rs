@@ -54,7 +54,9 @@ pub async fn run(engine: &Arc<Engine>, args: EditArgs) -> Result<Account, CoreEr
 /// the account is being added or edited.
 pub fn warn_if_unprotected(name: &str, endpoint: &str, insecure: bool) {
     if insecure {
-        eprintln!("pdk: WARNING: certificate checks are OFF for '{name}' (--insecure); anyone between you and the host can read its password. Prefer --thumbprint.");
+        eprintln!(
+            "pdk: WARNING: certificate checks are OFF for '{name}' (--insecure); anyone between you and the host can read its password. Prefer --thumbprint."
+        );
     }
     if endpoint.trim_start().to_ascii_lowercase().starts_with("http://") {
         eprintln!("pdk: WARNING: '{name}' uses plain HTTP; its password crosses the network unencrypted. Use https:// unless this is a lab.");
@@ -67,9 +69,9 @@ async fn presented_thumbprint(name: &str, endpoint: &str, yes: bool) -> Result<S
     let check = check_certificate(endpoint).await.map_err(|e| CoreError::provider(name, e))?;
     match check {
         CertificateCheck::NotTls => Err(CoreError::Invalid(format!("{endpoint} is plain HTTP: there is no certificate to trust"))),
-        CertificateCheck::Trusted => Err(CoreError::Invalid(format!(
-            "the system already trusts the certificate {endpoint} presents; use --verify-tls instead of pinning it"
-        ))),
+        CertificateCheck::Trusted => {
+            Err(CoreError::Invalid(format!("the system already trusts the certificate {endpoint} presents; use --verify-tls instead of pinning it")))
+        }
         CertificateCheck::Untrusted { thumbprint, reason } => {
             eprintln!("{endpoint} presents a certificate the system does not trust ({reason}).");
             eprintln!("SHA-256 thumbprint: {thumbprint}");

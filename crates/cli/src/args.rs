@@ -233,8 +233,12 @@ pub enum VmsCmd {
         json: bool,
     },
     /// Poll these VMs on the watched tier.
-    Watch { vm: Vec<String> },
-    Unwatch { vm: Vec<String> },
+    Watch {
+        vm: Vec<String>,
+    },
+    Unwatch {
+        vm: Vec<String>,
+    },
 }
 
 #[derive(Args, Clone)]

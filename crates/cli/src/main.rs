@@ -11,8 +11,8 @@ use clap::Parser;
 use powerdeck_core::model::{now_ms, OpKind, Operation};
 use powerdeck_core::provider::ec2::{credentials, Ec2Config};
 use powerdeck_core::provider::registry;
-use powerdeck_core::provider::vsphere::VsphereConfig;
 use powerdeck_core::provider::sim::{SimConfig, World};
+use powerdeck_core::provider::vsphere::VsphereConfig;
 use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::store::VmFilter;
 use powerdeck_core::{CoreError, Engine, EngineConfig, Event, OpOptions, Workers};
@@ -130,7 +130,10 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
             let config = match kind.as_str() {
                 "sim" => serde_json::to_value(sim.into_config()).expect("config serializes"),
                 "ec2" => serde_json::to_value(ec2_config(ec2, endpoint)?).expect("config serializes"),
-                "vsphere" => serde_json::to_value(VsphereConfig { endpoint: endpoint.unwrap_or_default(), username: username.unwrap_or_default(), thumbprint, insecure }).expect("config serializes"),
+                "vsphere" => {
+                    serde_json::to_value(VsphereConfig { endpoint: endpoint.unwrap_or_default(), username: username.unwrap_or_default(), thumbprint, insecure })
+                        .expect("config serializes")
+                }
                 _ => serde_json::json!({}),
             };
             let account = engine.add_account(&name, &kind, config, secret)?;
@@ -248,7 +251,11 @@ async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreErro
         }
         // Leave the journal to whoever runs next; do not track here.
         engine.shutdown();
-        return Ok(if refused || started.iter().any(|o| o.phase.is_terminal() && o.phase != powerdeck_core::model::OpPhase::Succeeded) { ExitCode::from(EXIT_OP_FAILED) } else { ExitCode::SUCCESS });
+        return Ok(if refused || started.iter().any(|o| o.phase.is_terminal() && o.phase != powerdeck_core::model::OpPhase::Succeeded) {
+            ExitCode::from(EXIT_OP_FAILED)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
 
     let mut finished = Vec::new();
@@ -295,7 +302,10 @@ async fn sync(engine: &Arc<Engine>, account: Option<&str>) -> Result<ExitCode, C
     let mut failed = false;
     for a in &accounts {
         match engine.full_sync(a.id).await {
-            Ok(s) => println!("{}: {} VMs, {} changed ({} power-state changes), {} list calls, {} ms", s.account, s.vms, s.changed, s.state_changes, s.list_calls, s.duration_ms),
+            Ok(s) => println!(
+                "{}: {} VMs, {} changed ({} power-state changes), {} list calls, {} ms",
+                s.account, s.vms, s.changed, s.state_changes, s.list_calls, s.duration_ms
+            ),
             Err(e) => {
                 eprintln!("pdk: {e}");
                 failed = true;
@@ -408,7 +418,8 @@ fn sim(engine: &Arc<Engine>, cmd: SimCmd) -> Result<ExitCode, CoreError> {
     };
     let p = |name: &str, e| CoreError::provider(name, e);
     // A VM by name or Powerdeck id within the account, else taken as the fleet's own id.
-    let provider_id = |account: &str, vm: &str| -> String { engine.resolve_vm(&format!("{account}/{vm}")).map(|v| v.provider_id).unwrap_or_else(|_| vm.to_string()) };
+    let provider_id =
+        |account: &str, vm: &str| -> String { engine.resolve_vm(&format!("{account}/{vm}")).map(|v| v.provider_id).unwrap_or_else(|_| vm.to_string()) };
     match cmd {
         SimCmd::Outage { account, seconds } => {
             // `seconds` is at most a year (checked when parsed), so this cannot overflow.

@@ -43,7 +43,16 @@ pub fn vms(vms: &[Vm]) {
     println!("{:<16} {:>6} {:<12} {:<12} {:<11} {:<6} LAST CHANGE", "NAME", "ID", "ACCOUNT", "STATE", "RAW", "STALE");
     for v in vms {
         let stale = if v.stale { format!("yes, last seen {}", ago(v.last_seen_at)) } else { "no".into() };
-        println!("{:<16} {:>6} {:<12} {:<12} {:<11} {:<6} {}", v.name, v.id, v.account, v.state.as_str(), v.raw_state, if v.stale { "yes" } else { "no" }, ago(v.last_state_change_at));
+        println!(
+            "{:<16} {:>6} {:<12} {:<12} {:<11} {:<6} {}",
+            v.name,
+            v.id,
+            v.account,
+            v.state.as_str(),
+            v.raw_state,
+            if v.stale { "yes" } else { "no" },
+            ago(v.last_state_change_at)
+        );
         if v.stale {
             println!("{:<16} {stale}", "");
         }
@@ -80,8 +89,12 @@ pub fn op_result(o: &Operation) {
     let method = o.shutdown_method.map(|m| format!(", {}", m.as_str())).unwrap_or_default();
     let prev = o.previous_state.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
     match o.phase {
-        OpPhase::Succeeded => println!("{}: {} verified: {prev} → {} in {secs:.1}s{method}{job}", o.vm_name, o.kind, o.new_state.map(|s| s.to_string()).unwrap_or_default()),
-        phase => println!("{}: {} {}: {} ({secs:.1}s{method}{job})", o.vm_name, o.kind, phase.as_str().to_uppercase(), o.error.as_deref().unwrap_or("no detail")),
+        OpPhase::Succeeded => {
+            println!("{}: {} verified: {prev} → {} in {secs:.1}s{method}{job}", o.vm_name, o.kind, o.new_state.map(|s| s.to_string()).unwrap_or_default())
+        }
+        phase => {
+            println!("{}: {} {}: {} ({secs:.1}s{method}{job})", o.vm_name, o.kind, phase.as_str().to_uppercase(), o.error.as_deref().unwrap_or("no detail"))
+        }
     }
 }
 
@@ -126,7 +139,15 @@ pub fn event(ev: &Event, as_json: bool) {
             for c in changes {
                 let from = c.from.map(|f| f.to_string()).unwrap_or_else(|| "new".into());
                 let drift = if c.drift { "  [drift]" } else { "" };
-                println!("{} {}/{}: {from} → {} ({}) via {}{drift}", when(c.vm.last_seen_at), c.vm.account, c.vm.name, c.vm.state, c.vm.raw_state, source.as_str());
+                println!(
+                    "{} {}/{}: {from} → {} ({}) via {}{drift}",
+                    when(c.vm.last_seen_at),
+                    c.vm.account,
+                    c.vm.name,
+                    c.vm.state,
+                    c.vm.raw_state,
+                    source.as_str()
+                );
             }
         }
         Event::VmsStale { account, count, last_seen_at, reason, .. } => {
@@ -140,7 +161,9 @@ pub fn event(ev: &Event, as_json: bool) {
                 println!("{}: {} #{} {}", op.vm_name, op.kind, op.id, op.phase.as_str());
             }
         }
-        Event::SyncFinished { account, vms, changed, calls, duration_ms, .. } => println!("{account}: synced {vms} VMs ({changed} changed, {calls} calls, {duration_ms} ms)"),
+        Event::SyncFinished { account, vms, changed, calls, duration_ms, .. } => {
+            println!("{account}: synced {vms} VMs ({changed} changed, {calls} calls, {duration_ms} ms)")
+        }
         Event::AccountError { account, message, .. } => println!("{account}: {message}"),
     }
 }

@@ -69,9 +69,7 @@ fn an_operation_survives_its_process_being_killed() {
     let name = format!("lab/{}", vm["name"].as_str().unwrap());
 
     let mut child: Child = pdk(d).args(["vm", "stop", &name, "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    wait_until("the stop is being tracked", || {
-        json(d, &["ops", "--json"]).as_array().unwrap().iter().any(|o| o["phase"] == "tracking")
-    });
+    wait_until("the stop is being tracked", || json(d, &["ops", "--json"]).as_array().unwrap().iter().any(|o| o["phase"] == "tracking"));
     child.kill().unwrap(); // SIGKILL: no cleanup, no goodbye
     child.wait().unwrap();
 
@@ -89,7 +87,8 @@ fn an_operation_survives_its_process_being_killed() {
     assert_eq!(done["shutdown_method"], "graceful");
 
     let history = json(d, &["history", &name, "--json"]);
-    let steps: Vec<(String, String)> = history.as_array().unwrap().iter().rev().map(|h| (h["to_state"].as_str().unwrap().into(), h["source"].as_str().unwrap().into())).collect();
+    let steps: Vec<(String, String)> =
+        history.as_array().unwrap().iter().rev().map(|h| (h["to_state"].as_str().unwrap().into(), h["source"].as_str().unwrap().into())).collect();
     assert_eq!(steps, [("running", "sync"), ("stopping", "operation"), ("stopped", "operation")].map(|(a, b)| (a.to_string(), b.to_string())));
 }
 
@@ -160,7 +159,11 @@ fn secrets_are_referenced_never_stored() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let secret = "s3cr3t-value-that-must-not-leak";
-    let out = pdk(d).args(["accounts", "add", "sim", "envy", "--size", "3", "--latency-ms", "1", "--secret-env", "PDK_TEST_TOKEN"]).env("PDK_TEST_TOKEN", secret).output().unwrap();
+    let out = pdk(d)
+        .args(["accounts", "add", "sim", "envy", "--size", "3", "--latency-ms", "1", "--secret-env", "PDK_TEST_TOKEN"])
+        .env("PDK_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("secret in environment variable PDK_TEST_TOKEN"));
 
@@ -171,7 +174,11 @@ fn secrets_are_referenced_never_stored() {
 
     // With no keychain service at all, say so and point at --secret-env.
     let mut c = pdk(d);
-    c.args(["accounts", "add", "sim", "kc", "--secret-stdin"]).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.args(["accounts", "add", "sim", "kc", "--secret-stdin"])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     use std::io::Write;
     writeln!(child.stdin.take().unwrap(), "{secret}").unwrap();

@@ -26,7 +26,8 @@ fn an_ec2_account_is_added_listed_and_driven_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ok(d, &["accounts", "remove", "demo"]);
-    let added = ok(d, &["accounts", "add", "ec2", "aws", "--region", "eu-west-1", "--endpoint", &moto.url, "--access-key-id", "AKIDCLI", "--secret-env", SECRET_VAR]);
+    let added =
+        ok(d, &["accounts", "add", "ec2", "aws", "--region", "eu-west-1", "--endpoint", &moto.url, "--access-key-id", "AKIDCLI", "--secret-env", SECRET_VAR]);
     assert!(added.contains("secret in environment variable PDK_TEST_AWS_SECRET"), "{added}");
     assert!(ok(d, &["accounts", "test", "aws"]).contains("connected"));
 

@@ -33,7 +33,26 @@ fn refused(dir: &Path, args: &[&str], says: &str) {
 
 fn lab(dir: &Path) {
     ok(dir, &["accounts", "remove", "demo"]);
-    ok(dir, &["accounts", "add", "sim", "lab", "--size", "6", "--latency-ms", "1", "--drift-per-hour", "0", "--stubborn-rate", "0", "--no-feed", "--stop-delay-ms", "300"]);
+    ok(
+        dir,
+        &[
+            "accounts",
+            "add",
+            "sim",
+            "lab",
+            "--size",
+            "6",
+            "--latency-ms",
+            "1",
+            "--drift-per-hour",
+            "0",
+            "--stubborn-rate",
+            "0",
+            "--no-feed",
+            "--stop-delay-ms",
+            "300",
+        ],
+    );
     ok(dir, &["settings", "inflight_interval_ms", "200"]);
     ok(dir, &["sync", "--account", "lab"]);
 }
@@ -80,7 +99,10 @@ fn one_unreadable_journal_row_does_not_hide_the_others() {
     assert_eq!(done[0]["phase"], "succeeded");
     // What an overflowing deadline once left behind: an unfinished operation
     // whose deadline SQLite stored as a REAL.
-    let poisoned_id: i64 = json(d, &["vms", "list", "--json"]).as_array().unwrap().iter().find(|v| format!("lab/{}", v["name"].as_str().unwrap()) == poisoned).unwrap()["id"].as_i64().unwrap();
+    let poisoned_id: i64 =
+        json(d, &["vms", "list", "--json"]).as_array().unwrap().iter().find(|v| format!("lab/{}", v["name"].as_str().unwrap()) == poisoned).unwrap()["id"]
+            .as_i64()
+            .unwrap();
     db(d)
         .execute(
             "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, previous_state, owner, owner_pid, heartbeat_at)
@@ -94,7 +116,10 @@ fn one_unreadable_journal_row_does_not_hide_the_others() {
     assert_eq!(json(d, &["resume", "--json"]), serde_json::json!([]), "resume runs; the unreadable entry is not left in flight");
     let ops = json(d, &["ops", "--json"]);
     let ops = ops.as_array().unwrap();
-    assert!(ops.iter().any(|o| o["phase"] == "succeeded" && format!("lab/{}", o["vm_name"].as_str().unwrap()) == good), "the good operation is still readable: {ops:?}");
+    assert!(
+        ops.iter().any(|o| o["phase"] == "succeeded" && format!("lab/{}", o["vm_name"].as_str().unwrap()) == good),
+        "the good operation is still readable: {ops:?}"
+    );
     let quarantined = ops.iter().find(|o| format!("lab/{}", o["vm_name"].as_str().unwrap()) == poisoned).expect("the repaired entry is readable again");
     assert_eq!(quarantined["phase"], "failed");
     assert!(quarantined["error"].as_str().unwrap().contains("could not be read"), "{quarantined}");
@@ -128,7 +153,9 @@ fn now_ms() -> i64 {
 }
 
 fn vm_id(dir: &Path, reference: &str) -> i64 {
-    json(dir, &["vms", "list", "--json"]).as_array().unwrap().iter().find(|v| format!("lab/{}", v["name"].as_str().unwrap()) == reference).unwrap()["id"].as_i64().unwrap()
+    json(dir, &["vms", "list", "--json"]).as_array().unwrap().iter().find(|v| format!("lab/{}", v["name"].as_str().unwrap()) == reference).unwrap()["id"]
+        .as_i64()
+        .unwrap()
 }
 
 /// What a `pdk vm …` killed while the provider call was in flight leaves: an

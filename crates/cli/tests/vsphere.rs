@@ -54,7 +54,11 @@ fn a_vsphere_account_is_added_listed_and_driven_from_the_cli() {
     let out: Value = serde_json::from_str(&ok(d, &["vm", "force-stop", &name, "--yes", "--json"])).unwrap();
     assert_eq!((out[0]["phase"].as_str(), out[0]["new_state"].as_str()), (Some("succeeded"), Some("stopped")), "{out}");
     let out: Value = serde_json::from_str(&ok(d, &["vm", "start", &name, "--wait-tools", "--json"])).unwrap();
-    assert_eq!((out[0]["phase"].as_str(), out[0]["new_state"].as_str(), out[0]["wait_for_tools"].as_bool()), (Some("succeeded"), Some("running"), Some(true)), "{out}");
+    assert_eq!(
+        (out[0]["phase"].as_str(), out[0]["new_state"].as_str(), out[0]["wait_for_tools"].as_bool()),
+        (Some("succeeded"), Some("running"), Some(true)),
+        "{out}"
+    );
     let vms: Value = serde_json::from_str(&ok(d, &["vms", "list", "--json"])).unwrap();
     let vm = vms.as_array().unwrap().iter().find(|v| v["name"] == name.as_str()).unwrap();
     assert_eq!(vm["tools"], "running", "{vm}");
@@ -71,7 +75,12 @@ fn a_changed_certificate_is_refused_until_the_admin_pins_the_new_one() {
     ok(d, &["accounts", "add", "vsphere", "vc", "--endpoint", &sim.endpoint, "--username", "admin", "--secret-env", SECRET_VAR, "--thumbprint", &old]);
     let err = fails(d, &["sync", "--account", "vc"]);
     assert!(err.contains("certificate changed") && err.contains("pdk accounts edit"), "{err}");
-    let presented = err.split("presented ").nth(1).and_then(|r| r.split(|c: char| c != ':' && !c.is_ascii_hexdigit()).next()).unwrap_or_else(|| panic!("no presented thumbprint in: {err}")).to_string();
+    let presented = err
+        .split("presented ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| c != ':' && !c.is_ascii_hexdigit()).next())
+        .unwrap_or_else(|| panic!("no presented thumbprint in: {err}"))
+        .to_string();
     assert_eq!(presented.len(), 95, "{presented}");
 
     // Nothing asked for, nothing changed; without a terminal, no silent trust.

@@ -58,7 +58,12 @@ async fn main() {
             })
             .collect();
         let t = Instant::now();
-        let out = reconcile(&store, engine.bus(), Input { account_id: account.id, observations: &flipped, source: Source::Sync, gone: powerdeck_core::reconcile::Gone::Nothing, closing: None }).unwrap();
+        let out = reconcile(
+            &store,
+            engine.bus(),
+            Input { account_id: account.id, observations: &flipped, source: Source::Sync, gone: powerdeck_core::reconcile::Gone::Nothing, closing: None },
+        )
+        .unwrap();
         let commit_ms = t.elapsed().as_millis();
         assert_eq!(out.state_changes, n as usize);
         println!("| {n} | {} ms | {} | {unchanged_ms} ms ({} calls) | {written} | {commit_ms} ms |", first.duration_ms, first.list_calls, second.list_calls);

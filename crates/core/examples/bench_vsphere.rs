@@ -52,5 +52,11 @@ async fn main() {
         latencies.push(t.elapsed().as_millis());
     }
     latencies.sort_unstable();
-    println!("out-of-band change → event on the bus (n = {}): median {} ms, p95 {} ms, max {} ms", latencies.len(), latencies[latencies.len() / 2], latencies[(latencies.len() * 95) / 100 - 1], latencies[latencies.len() - 1]);
+    println!(
+        "out-of-band change → event on the bus (n = {}): median {} ms, p95 {} ms, max {} ms",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[(latencies.len() * 95) / 100 - 1],
+        latencies[latencies.len() - 1]
+    );
 }

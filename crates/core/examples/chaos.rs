@@ -53,7 +53,19 @@ fn num<T: std::str::FromStr>(flag: &str, value: &str) -> T {
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { vms: 1000, secs: 300, ops_per_sec: 1.0, failure_rate: 0.05, drift_per_hour: 6.0, outage_at: 120, outage_secs: 45, sample_ms: 100, grace_ms: 1000, feed: true, seed: 7 };
+    let mut a = Args {
+        vms: 1000,
+        secs: 300,
+        ops_per_sec: 1.0,
+        failure_rate: 0.05,
+        drift_per_hour: 6.0,
+        outage_at: 120,
+        outage_secs: 45,
+        sample_ms: 100,
+        grace_ms: 1000,
+        feed: true,
+        seed: 7,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--no-feed" {
@@ -129,7 +141,14 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
     let engine = Engine::with_store(store.clone(), dir.path(), EngineConfig::default()).unwrap();
-    let fleet = SimConfig { size: args.vms, seed: args.seed, failure_rate: args.failure_rate, drift_per_hour: args.drift_per_hour, feed: args.feed, ..SimConfig::default() };
+    let fleet = SimConfig {
+        size: args.vms,
+        seed: args.seed,
+        failure_rate: args.failure_rate,
+        drift_per_hour: args.drift_per_hour,
+        feed: args.feed,
+        ..SimConfig::default()
+    };
     let account = engine.add_account("chaos", "sim", serde_json::to_value(&fleet).unwrap(), None).unwrap();
     let world = World::open(&sim_world_path(dir.path(), account.id), &fleet).unwrap();
     engine.full_sync(account.id).await.unwrap();
@@ -269,7 +288,12 @@ async fn chaos_driver(engine: Arc<Engine>, account_id: i64, seed: u64, per_sec: 
                     let reason = e.to_string();
                     let key = if reason.contains("unreachable") || reason.contains("outage") {
                         "provider unreachable"
-                    } else if reason.contains("in progress") || reason.contains("cannot be") || reason.contains("not running") || reason.contains("only a running") || reason.contains("already") {
+                    } else if reason.contains("in progress")
+                        || reason.contains("cannot be")
+                        || reason.contains("not running")
+                        || reason.contains("only a running")
+                        || reason.contains("already")
+                    {
                         "not allowed in the VM's current state"
                     } else if reason.contains("simulated API failure") {
                         "rejected by the provider (injected failure)"
@@ -341,7 +365,10 @@ fn report(a: &Args, t: &Tally, c: &Counters, active_left: usize, undetected: usi
     println!("| provider unreachable: right or honestly flagged stale | {} of {} VM-samples |", pct(t.unreachable_honest, t.unreachable), t.unreachable);
     println!("| detection latency, operation-driven changes | {} |", quantiles(t_lat.entry(Cause::Operation).or_default()));
     println!("| detection latency, out-of-band changes | {} |", quantiles(t_lat.entry(Cause::OutOfBand).or_default()));
-    println!("| detection latency, changes made while the provider was unreachable (seen after recovery) | {} |", quantiles(t_lat.entry(Cause::DuringOutage).or_default()));
+    println!(
+        "| detection latency, changes made while the provider was unreachable (seen after recovery) | {} |",
+        quantiles(t_lat.entry(Cause::DuringOutage).or_default())
+    );
     println!("| true changes superseded before detection / still undetected at the end | {} / {} |", t.superseded, undetected);
     let refused: Vec<String> = c.refused.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let ended: Vec<String> = c.ended.iter().map(|(k, v)| format!("{v} {k}")).collect();

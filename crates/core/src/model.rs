@@ -78,16 +78,7 @@ impl PowerState {
 
     /// A state the VM is passing through; it gets the faster polling tier.
     pub fn is_transitional(self) -> bool {
-        matches!(
-            self,
-            Self::Starting
-                | Self::Stopping
-                | Self::Rebooting
-                | Self::Suspending
-                | Self::Resuming
-                | Self::Deallocating
-                | Self::Migrating
-        )
+        matches!(self, Self::Starting | Self::Stopping | Self::Rebooting | Self::Suspending | Self::Resuming | Self::Deallocating | Self::Migrating)
     }
 
     /// Powered off in any of its flavours (the guest is not running).
@@ -106,13 +97,10 @@ impl FromStr for PowerState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == wanted)
-            .ok_or_else(|| {
-                let known: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
-                format!("unknown power state '{s}' (known: {})", known.join(", "))
-            })
+        Self::ALL.into_iter().find(|p| p.as_str() == wanted).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
+            format!("unknown power state '{s}' (known: {})", known.join(", "))
+        })
     }
 }
 
@@ -319,16 +307,7 @@ impl OpPhase {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Submitted,
-            Self::Tracking,
-            Self::Verifying,
-            Self::Succeeded,
-            Self::Failed,
-            Self::TimedOut,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
+        [Self::Submitted, Self::Tracking, Self::Verifying, Self::Succeeded, Self::Failed, Self::TimedOut].into_iter().find(|p| p.as_str() == s)
     }
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut)

@@ -88,10 +88,12 @@ pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome,
         }
     }
     let now = now_ms();
-    let (outcome, changes) = store.write(|tx| apply(tx, &input, now).map_err(|e| match e {
-        ReconcileError::Store(s) => s,
-        ReconcileError::Malformed(m) => StoreError::Corrupt(m),
-    }))?;
+    let (outcome, changes) = store.write(|tx| {
+        apply(tx, &input, now).map_err(|e| match e {
+            ReconcileError::Store(s) => s,
+            ReconcileError::Malformed(m) => StoreError::Corrupt(m),
+        })
+    })?;
     if !changes.is_empty() {
         bus.publish(Event::VmsChanged { source: input.source, changes });
     }
@@ -99,9 +101,10 @@ pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome,
 }
 
 fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<VmChange>), ReconcileError> {
-    let account: String = tx.query_row("SELECT name FROM accounts WHERE id = ?1", [input.account_id], |r| r.get(0)).optional()?.ok_or_else(|| {
-        StoreError::Corrupt(format!("account {} no longer exists", input.account_id))
-    })?;
+    let account: String = tx
+        .query_row("SELECT name FROM accounts WHERE id = ?1", [input.account_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt(format!("account {} no longer exists", input.account_id)))?;
     let in_flight = in_flight(tx, input.account_id)?;
     let mut out = Outcome::default();
     let mut changes = Vec::new();
@@ -242,7 +245,16 @@ fn in_flight(tx: &Transaction, account_id: i64) -> Result<HashMap<String, InFlig
 }
 
 #[allow(clippy::too_many_arguments)]
-fn append_history(tx: &Transaction, vm_id: i64, at: Millis, from: Option<PowerState>, to: PowerState, raw: &str, source: Source, op: Option<i64>) -> Result<(), ReconcileError> {
+fn append_history(
+    tx: &Transaction,
+    vm_id: i64,
+    at: Millis,
+    from: Option<PowerState>,
+    to: PowerState,
+    raw: &str,
+    source: Source,
+    op: Option<i64>,
+) -> Result<(), ReconcileError> {
     tx.prepare_cached("INSERT INTO history (vm_id, at, from_state, to_state, raw_state, source, operation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
         .execute(params![vm_id, at, from.map(|f| f.as_str()), to.as_str(), raw, source.as_str(), op])?;
     Ok(())
@@ -261,12 +273,20 @@ fn mark_missing(tx: &Transaction, input: &Input, account: &str, is_gone: impl Fn
         facts: Option<String>,
         watched: bool,
     }
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, provider_id, name, state, tools, location, facts, watched FROM vms WHERE account_id = ?1 AND state != 'missing'",
-    )?;
+    let mut stmt =
+        tx.prepare_cached("SELECT id, provider_id, name, state, tools, location, facts, watched FROM vms WHERE account_id = ?1 AND state != 'missing'")?;
     let candidates: Vec<Candidate> = stmt
         .query_map([input.account_id], |r| {
-            Ok(Candidate { id: r.get(0)?, pid: r.get(1)?, name: r.get(2)?, state: r.get(3)?, tools: r.get(4)?, location: r.get(5)?, facts: r.get(6)?, watched: r.get(7)? })
+            Ok(Candidate {
+                id: r.get(0)?,
+                pid: r.get(1)?,
+                name: r.get(2)?,
+                state: r.get(3)?,
+                tools: r.get(4)?,
+                location: r.get(5)?,
+                facts: r.get(6)?,
+                watched: r.get(7)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     let mut changes = Vec::new();
@@ -307,7 +327,8 @@ fn mark_missing(tx: &Transaction, input: &Input, account: &str, is_gone: impl Fn
 /// turned stale.
 pub fn mark_stale(store: &Store, bus: &EventBus, account_id: i64, reason: &str) -> Result<usize, ReconcileError> {
     let (count, account, last) = store.write(|tx| {
-        let (account, last): (String, Option<Millis>) = tx.query_row("SELECT name, last_contact_at FROM accounts WHERE id = ?1", [account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (account, last): (String, Option<Millis>) =
+            tx.query_row("SELECT name, last_contact_at FROM accounts WHERE id = ?1", [account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let n = tx.execute(
             "UPDATE vms SET stale = 1, last_seen_at = MAX(last_seen_at, COALESCE(?2, 0)) WHERE account_id = ?1 AND stale = 0 AND state != 'missing'",
             params![account_id, last],

@@ -153,7 +153,10 @@ mod tests {
     #[test]
     fn env_refs_resolve_and_explain_when_unset() {
         let r = SecretRef::env("PDK_TEST_SECRET_UNSET_XYZ").unwrap();
-        assert_eq!(r.resolve().unwrap_err().to_string(), "the environment variable PDK_TEST_SECRET_UNSET_XYZ is not set (the account's secret is read from it)");
+        assert_eq!(
+            r.resolve().unwrap_err().to_string(),
+            "the environment variable PDK_TEST_SECRET_UNSET_XYZ is not set (the account's secret is read from it)"
+        );
         assert!(SecretRef::env("1BAD").is_err());
         assert!(SecretRef::env("A-B").is_err());
         // PATH is always set: resolving it proves the happy path without

@@ -39,7 +39,12 @@ impl Lab {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
         let engine = Engine::with_store(store, dir.path(), engine_config()).unwrap();
-        let cfg = Ec2Config { regions: regions.iter().map(|r| r.to_string()).collect(), endpoint: Some(endpoint.into()), access_key_id: Some(key.into()), ..Ec2Config::default() };
+        let cfg = Ec2Config {
+            regions: regions.iter().map(|r| r.to_string()).collect(),
+            endpoint: Some(endpoint.into()),
+            access_key_id: Some(key.into()),
+            ..Ec2Config::default()
+        };
         // The account row: what `pdk accounts add ec2` stores (no secret in it).
         let stored = Ec2Config { access_key_id: None, profile: Some("lab".into()), ..cfg.clone() };
         let account = engine.add_account("aws", "ec2", serde_json::to_value(&stored).unwrap(), None).unwrap();
@@ -80,7 +85,11 @@ async fn an_inventory_of_2500_instances_in_two_regions_pages_and_matches_boto3()
         let vm = stored.get(t["id"].as_str().unwrap()).unwrap_or_else(|| panic!("{} missing from the store", t["id"]));
         assert_eq!(vm.name, t["name"].as_str().unwrap());
         assert_eq!(vm.raw_state, t["state"].as_str().unwrap());
-        assert_eq!((vm.facts.get("instance_type").map(String::as_str), vm.facts.get("private_ip").map(String::as_str)), (t["type"].as_str(), t["private_ip"].as_str()), "{t}");
+        assert_eq!(
+            (vm.facts.get("instance_type").map(String::as_str), vm.facts.get("private_ip").map(String::as_str)),
+            (t["type"].as_str(), t["private_ip"].as_str()),
+            "{t}"
+        );
     }
     let stopped = lab.vms().iter().filter(|v| v.state == PowerState::Stopped).count();
     assert_eq!(stopped, 1300 / 5, "every fifth us-east-1 instance was stopped by boto3");
@@ -219,7 +228,10 @@ async fn signatures_are_real_and_wrong_credentials_are_an_auth_error() {
     let denied = Lab::new(&moto.url, &["us-east-1"], readonly["access_key_id"].as_str().unwrap(), readonly["secret"].as_str().unwrap());
     let err = denied.engine.full_sync(denied.account.id).await.unwrap_err();
     assert!(matches!(&err, CoreError::Provider { source: ProviderError::Auth { .. }, .. }), "{err:?}");
-    assert!(err.to_string().to_lowercase().contains("not authorized") || err.to_string().contains("AccessDenied") || err.to_string().contains("Unauthorized"), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("not authorized") || err.to_string().contains("AccessDenied") || err.to_string().contains("Unauthorized"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,6 @@ use tempfile::TempDir;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-
 fn fast_fleet(size: u32) -> SimConfig {
     SimConfig {
         size,
@@ -197,7 +196,19 @@ struct Liar;
 #[async_trait]
 impl Provider for Liar {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { graceful_stop: true, force_stop: true, guest_reboot: false, reset: true, suspend: false, hibernate: false, deallocate: false, tools_status: false, change_feed: false, reboot_visible: true, max_refresh_batch: 100 }
+        Capabilities {
+            graceful_stop: true,
+            force_stop: true,
+            guest_reboot: false,
+            reset: true,
+            suspend: false,
+            hibernate: false,
+            deallocate: false,
+            tools_status: false,
+            change_feed: false,
+            reboot_visible: true,
+            max_refresh_batch: 100,
+        }
     }
     async fn list_page(&self, _: Option<&str>) -> ProviderResult<InventoryPage> {
         Ok(InventoryPage { vms: vec![running("liar-1")], next: None })
@@ -214,7 +225,15 @@ impl Provider for Liar {
 }
 
 fn running(id: &str) -> Observation {
-    Observation { provider_id: id.into(), name: id.into(), state: PowerState::Running, raw_state: "on".into(), tools: None, location: None, facts: Default::default() }
+    Observation {
+        provider_id: id.into(),
+        name: id.into(),
+        state: PowerState::Running,
+        raw_state: "on".into(),
+        tools: None,
+        location: None,
+        facts: Default::default(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,8 @@ impl Lab {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
         let engine = Engine::with_store(store, dir.path(), fast::fast_engine_config()).unwrap();
-        let cfg = Ec2Config { regions: vec!["eu-west-1".into()], endpoint: Some(server.url("/")), access_key_id: Some("AKIAHOSTILE".into()), ..Ec2Config::default() };
+        let cfg =
+            Ec2Config { regions: vec!["eu-west-1".into()], endpoint: Some(server.url("/")), access_key_id: Some("AKIAHOSTILE".into()), ..Ec2Config::default() };
         let stored = Ec2Config { access_key_id: None, profile: Some("lab".into()), ..cfg.clone() };
         let account = engine.add_account("aws", "ec2", serde_json::to_value(&stored).unwrap(), None).unwrap();
         engine.set_provider(account.id, Arc::new(Ec2Provider::new(&cfg, Some(Secret::new("hostile-secret"))).unwrap()));
@@ -48,7 +49,9 @@ fn action(req: &Request) -> String {
 /// A well-behaved EC2 region with two running instances.
 fn ec2_ok() -> Handler {
     Arc::new(|req: &Request| {
-        let item = |id: &str| format!("<item><instanceId>{id}</instanceId><instanceState><code>16</code><name>running</name></instanceState><tagSet><item><key>Name</key><value>{id}</value></item></tagSet></item>");
+        let item = |id: &str| {
+            format!("<item><instanceId>{id}</instanceId><instanceState><code>16</code><name>running</name></instanceState><tagSet><item><key>Name</key><value>{id}</value></item></tagSet></item>")
+        };
         let body = match action(req).as_str() {
             "DescribeInstances" => format!("<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet>{}{}</instancesSet></item></reservationSet></DescribeInstancesResponse>", item("i-1"), item("i-2")),
             other => return answer("400 Bad Request", "text/xml", &format!("<Response><Errors><Error><Code>InvalidAction</Code><Message>{other}</Message></Error></Errors></Response>")),
@@ -87,7 +90,13 @@ async fn ec2_an_html_page_is_a_malformed_answer_that_changes_nothing() {
 async fn ec2_another_actions_answer_is_refused_and_changes_nothing() {
     let (server, lab) = synced_ec2().await;
     let before = lab.vms();
-    server.set(Arc::new(|_: &Request| answer("200 OK", "text/xml", "<DescribeInstanceStatusResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instanceStatusSet/></DescribeInstanceStatusResponse>")));
+    server.set(Arc::new(|_: &Request| {
+        answer(
+            "200 OK",
+            "text/xml",
+            "<DescribeInstanceStatusResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instanceStatusSet/></DescribeInstanceStatusResponse>",
+        )
+    }));
     let err = lab.engine.full_sync(lab.account.id).await.unwrap_err().to_string();
     assert!(err.contains("<DescribeInstanceStatusResponse> instead of <DescribeInstancesResponse>"), "{err}");
     assert_eq!(lab.vms(), before, "no VM turned missing");
@@ -107,7 +116,9 @@ fn method(req: &Request) -> String {
 /// property reads answer with (a hostile one answers with another method's).
 fn vsphere(vms_element: &'static str) -> Handler {
     Arc::new(move |req: &Request| {
-        let vm = |id: &str| format!("<objects><obj type=\"VirtualMachine\">{id}</obj><propSet><name>name</name><val xsi:type=\"xsd:string\">{id}</val></propSet><propSet><name>runtime.powerState</name><val xsi:type=\"VirtualMachinePowerState\">poweredOn</val></propSet></objects>");
+        let vm = |id: &str| {
+            format!("<objects><obj type=\"VirtualMachine\">{id}</obj><propSet><name>name</name><val xsi:type=\"xsd:string\">{id}</val></propSet><propSet><name>runtime.powerState</name><val xsi:type=\"VirtualMachinePowerState\">poweredOn</val></propSet></objects>")
+        };
         match method(req).as_str() {
             "RetrieveServiceContent" => soap("<RetrieveServiceContentResponse xmlns=\"urn:vim25\"><returnval><rootFolder type=\"Folder\">group-d1</rootFolder><propertyCollector type=\"PropertyCollector\">propertyCollector</propertyCollector><viewManager type=\"ViewManager\">ViewManager</viewManager><sessionManager type=\"SessionManager\">SessionManager</sessionManager></returnval></RetrieveServiceContentResponse>"),
             "Login" => soap("<LoginResponse xmlns=\"urn:vim25\"><returnval><key>52a8</key></returnval></LoginResponse>"),
@@ -127,7 +138,9 @@ async fn vsphere_another_methods_answer_is_refused_and_changes_nothing() {
     let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
     let engine = Engine::with_store(store, dir.path(), fast::fast_engine_config()).unwrap();
     let cfg = VsphereConfig { endpoint: server.url("/sdk"), username: "admin".into(), thumbprint: None, insecure: false };
-    let account = engine.add_account("vc", "vsphere", serde_json::to_value(&cfg).unwrap(), Some((powerdeck_core::secrets::SecretRef::env("PATH").unwrap(), None))).unwrap();
+    let account = engine
+        .add_account("vc", "vsphere", serde_json::to_value(&cfg).unwrap(), Some((powerdeck_core::secrets::SecretRef::env("PATH").unwrap(), None)))
+        .unwrap();
     engine.set_provider(account.id, Arc::new(VsphereProvider::new(&cfg, Some(Secret::new("pw"))).unwrap()));
     engine.full_sync(account.id).await.unwrap();
     let vms = || engine.store().vms(&VmFilter { account_id: Some(account.id), state: None }).unwrap();

@@ -42,7 +42,9 @@ impl Lab {
         // The account row needs a secret source to be valid; any set variable
         // will do because the provider below is built with the password in
         // hand, as the registry builds it after reading the keychain.
-        let account = engine.add_account("vc", "vsphere", serde_json::to_value(&config).unwrap(), Some((powerdeck_core::secrets::SecretRef::env("PATH").unwrap(), None))).unwrap();
+        let account = engine
+            .add_account("vc", "vsphere", serde_json::to_value(&config).unwrap(), Some((powerdeck_core::secrets::SecretRef::env("PATH").unwrap(), None)))
+            .unwrap();
         let provider = Arc::new(VsphereProvider::new(&config, Some(Secret::new(password))).unwrap());
         engine.set_provider(account.id, provider.clone());
         Self { _dir: dir, engine, account, provider }
@@ -118,7 +120,13 @@ async fn the_vcenter_model_is_inventoried_with_names_states_and_tools() {
     let vms = lab.vms();
     assert!(vms.len() >= 3, "{s:?}");
     assert_eq!(s.list_calls, 1);
-    assert!(vms.iter().all(|v| v.state == PowerState::Running && v.raw_state == "poweredOn" && v.tools == Some(ToolsStatus::NotRunning) && v.provider_id.starts_with("vm-")), "{vms:?}");
+    assert!(
+        vms.iter().all(|v| v.state == PowerState::Running
+            && v.raw_state == "poweredOn"
+            && v.tools == Some(ToolsStatus::NotRunning)
+            && v.provider_id.starts_with("vm-")),
+        "{vms:?}"
+    );
     // Hosts by name, as admins know them, not by managed object id.
     assert!(vms.iter().all(|v| v.location.as_deref().is_some_and(|h| h.starts_with("DC0_"))), "{vms:?}");
     // One more call resolves the hosts; a second sync needs none.
@@ -139,7 +147,11 @@ async fn power_tasks_are_tracked_and_verified() {
     assert_eq!((on.phase, on.new_state), (OpPhase::Succeeded, Some(PowerState::Running)), "{on:?}");
     // Without tools a reboot can only be a reset (ResetVM_Task), and only when force is allowed.
     let reset = lab.run(vm.id, OpKind::Reboot, OpOptions { allow_force: true, ..Default::default() }).await;
-    assert_eq!((reset.phase, reset.new_state, reset.shutdown_method), (OpPhase::Succeeded, Some(PowerState::Running), Some(ShutdownMethod::Forced)), "{reset:?}");
+    assert_eq!(
+        (reset.phase, reset.new_state, reset.shutdown_method),
+        (OpPhase::Succeeded, Some(PowerState::Running), Some(ShutdownMethod::Forced)),
+        "{reset:?}"
+    );
     assert!(reset.job_id.as_deref().is_some_and(|j| j.starts_with("task-")), "{reset:?}");
     let suspend = lab.run(vm.id, OpKind::Suspend, OpOptions::default()).await;
     assert_eq!((suspend.phase, suspend.new_state), (OpPhase::Succeeded, Some(PowerState::Suspended)), "{suspend:?}");
@@ -183,7 +195,8 @@ async fn a_start_can_wait_until_the_guest_tools_report_running() {
     let mut seen_booting = false;
     while let Ok(ev) = events.try_recv() {
         if let powerdeck_core::events::Event::VmsChanged { changes, .. } = ev {
-            seen_booting |= changes.iter().any(|c| c.vm.id == with_tools.id && c.vm.state == PowerState::Running && c.vm.tools == Some(ToolsStatus::NotRunning));
+            seen_booting |=
+                changes.iter().any(|c| c.vm.id == with_tools.id && c.vm.state == PowerState::Running && c.vm.tools == Some(ToolsStatus::NotRunning));
         }
     }
     assert!(seen_booting, "the start ended before the tools came up");
@@ -221,7 +234,11 @@ async fn without_running_tools_a_graceful_stop_is_refused_unless_force_is_allowe
     assert_eq!(refused.phase, OpPhase::Failed);
     assert!(refused.error.as_deref().unwrap_or_default().contains("guest tools are not running"), "{refused:?}");
     let forced = lab.run(vm.id, OpKind::Stop, OpOptions { allow_force: true, ..Default::default() }).await;
-    assert_eq!((forced.phase, forced.shutdown_method, forced.new_state), (OpPhase::Succeeded, Some(ShutdownMethod::Forced), Some(PowerState::Stopped)), "{forced:?}");
+    assert_eq!(
+        (forced.phase, forced.shutdown_method, forced.new_state),
+        (OpPhase::Succeeded, Some(ShutdownMethod::Forced), Some(PowerState::Stopped)),
+        "{forced:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +332,12 @@ async fn a_self_signed_host_is_refused_until_its_thumbprint_is_pinned() {
     assert_eq!(check_certificate(&sim.endpoint.replace("https://", "http://")).await.unwrap_or(CertificateCheck::NotTls), CertificateCheck::NotTls);
 
     // Pinned: trusted.
-    let pinned = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: Some(seen.to_lowercase().replace(':', "")), insecure: false });
+    let pinned = Lab::with(VsphereConfig {
+        endpoint: sim.endpoint.clone(),
+        username: "admin".into(),
+        thumbprint: Some(seen.to_lowercase().replace(':', "")),
+        insecure: false,
+    });
     assert_eq!(pinned.engine.full_sync(pinned.account.id).await.unwrap().vms, 4);
 
     // A different pin: a hard error naming both.

@@ -107,7 +107,8 @@ async fn serve(calls: Arc<Mutex<Vec<String>>>) -> String {
 async fn paging_reboot_guest_and_a_failed_task_over_recorded_answers() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let endpoint = serve(calls.clone()).await;
-    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw"))).unwrap();
+    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw")))
+        .unwrap();
 
     let first = p.list_page(None).await.unwrap();
     assert_eq!(first.next.as_deref(), Some("1"));
@@ -122,17 +123,29 @@ async fn paging_reboot_guest_and_a_failed_task_over_recorded_answers() {
     assert_eq!(
         *calls.lock().unwrap(),
         // The host's name is looked up once and remembered.
-        vec!["RetrieveServiceContent", "Login", "CreateContainerView", "RetrievePropertiesEx", "RetrievePropertiesEx", "ContinueRetrievePropertiesEx", "RebootGuest"]
+        vec![
+            "RetrieveServiceContent",
+            "Login",
+            "CreateContainerView",
+            "RetrievePropertiesEx",
+            "RetrievePropertiesEx",
+            "ContinueRetrievePropertiesEx",
+            "RebootGuest"
+        ]
     );
     // A task that ended in error brings vCenter's own message along.
-    assert_eq!(p.poll_job("task-1").await.unwrap(), JobStatus::Failed("The attempted operation cannot be performed in the current state (Powered off).".into()));
+    assert_eq!(
+        p.poll_job("task-1").await.unwrap(),
+        JobStatus::Failed("The attempted operation cannot be performed in the current state (Powered off).".into())
+    );
 }
 
 #[tokio::test]
 async fn a_truncated_feed_answer_is_followed_to_the_end_before_the_batch_is_handed_over() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let endpoint = serve(calls.clone()).await;
-    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw"))).unwrap();
+    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw")))
+        .unwrap();
 
     let batch = p.watch(None, std::time::Duration::from_secs(20)).await.unwrap();
     // vm-1001 entered, then changed: its latest reading wins, and it is listed once.
@@ -152,7 +165,8 @@ async fn a_truncated_feed_answer_is_followed_to_the_end_before_the_batch_is_hand
 async fn a_version_the_server_no_longer_knows_starts_the_feed_over_with_a_resync() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let endpoint = serve(calls.clone()).await;
-    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw"))).unwrap();
+    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw")))
+        .unwrap();
 
     // Generation 1 is this provider's first login.
     let batch = p.watch(Some("1:stale"), std::time::Duration::from_secs(20)).await.unwrap();

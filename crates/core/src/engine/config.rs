@@ -116,7 +116,9 @@ impl EngineConfig {
         for (name, v) in tiers {
             in_range(name, v, 50, MAX_DURATION_MS, "ms")?;
         }
-        for (name, v) in [("full_per_call_ms", self.full_per_call_ms), ("full_min_interval_ms", self.full_min_interval_ms), ("feed_max_wait_ms", self.feed_max_wait_ms)] {
+        for (name, v) in
+            [("full_per_call_ms", self.full_per_call_ms), ("full_min_interval_ms", self.full_min_interval_ms), ("feed_max_wait_ms", self.feed_max_wait_ms)]
+        {
             in_range(name, v, 0, MAX_DURATION_MS, "ms")?;
         }
         in_range("lease_ms", self.lease_ms, 0, MAX_DURATION_MS, "ms")?;
@@ -127,7 +129,11 @@ impl EngineConfig {
             in_range(name, v, 1, MAX_DURATION_S, "s")?;
         }
         in_range("retry.max_attempts", u64::from(self.retry.max_attempts), 1, 20, "")?;
-        for (name, v) in [("retry.base_delay_ms", self.retry.base_delay_ms), ("retry.max_delay_ms", self.retry.max_delay_ms), ("retry.max_retry_after_ms", self.retry.max_retry_after_ms)] {
+        for (name, v) in [
+            ("retry.base_delay_ms", self.retry.base_delay_ms),
+            ("retry.max_delay_ms", self.retry.max_delay_ms),
+            ("retry.max_retry_after_ms", self.retry.max_retry_after_ms),
+        ] {
             in_range(name, v, 0, MAX_DURATION_MS, "ms")?;
         }
         let rate = self.rate_limit.per_second;
@@ -146,7 +152,12 @@ impl EngineConfig {
         let parsed = serde_json::from_str::<Self>(json).map_err(|e| e.to_string()).and_then(|c| c.validate().map(|_| c));
         match parsed {
             Ok(cfg) => (cfg, None),
-            Err(why) => (Self::default(), Some(format!("the stored engine settings are unusable ({why}); the defaults apply until settings are saved again (pdk settings --reset restores them)"))),
+            Err(why) => (
+                Self::default(),
+                Some(format!(
+                    "the stored engine settings are unusable ({why}); the defaults apply until settings are saved again (pdk settings --reset restores them)"
+                )),
+            ),
         }
     }
 }

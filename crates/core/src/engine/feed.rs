@@ -45,7 +45,13 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
                     rt.wake_sync.notify_one();
                 }
                 if !batch.changes.is_empty() || !batch.removed.is_empty() {
-                    let input = Input { account_id: rt.account.id, observations: &batch.changes, source: Source::Feed, gone: Gone::These(&batch.removed), closing: None };
+                    let input = Input {
+                        account_id: rt.account.id,
+                        observations: &batch.changes,
+                        source: Source::Feed,
+                        gone: Gone::These(&batch.removed),
+                        closing: None,
+                    };
                     if let Err(e) = reconcile::reconcile(&engine.store, &engine.bus, input) {
                         tracing::warn!(account = %rt.account.name, error = %e, "feed batch rejected; a full sync will cover it");
                         rt.wake_sync.notify_one();
@@ -57,7 +63,11 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
                 engine.note_failure(&rt, &e);
                 if !broken {
                     tracing::warn!(account = %rt.account.name, error = %e, "change feed broke; reconnecting");
-                    engine.bus.publish(Event::AccountError { account_id: rt.account.id, account: rt.account.name.clone(), message: format!("change feed interrupted: {e}") });
+                    engine.bus.publish(Event::AccountError {
+                        account_id: rt.account.id,
+                        account: rt.account.name.clone(),
+                        message: format!("change feed interrupted: {e}"),
+                    });
                 }
                 broken = true;
                 if matches!(e, crate::provider::ProviderError::Malformed { .. }) {
@@ -70,4 +80,3 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
         }
     }
 }
-

@@ -32,7 +32,9 @@ pub(super) async fn follow_loop(engine: Arc<Engine>, every: Duration) {
         tokio::time::sleep(every).await;
         loop {
             match local.try_recv() {
-                Ok(Event::VmsChanged { changes, .. }) => ours.extend(changes.iter().filter(|c| c.from != Some(c.vm.state)).map(|c| (c.vm.id, c.vm.last_state_change_at))),
+                Ok(Event::VmsChanged { changes, .. }) => {
+                    ours.extend(changes.iter().filter(|c| c.from != Some(c.vm.state)).map(|c| (c.vm.id, c.vm.last_state_change_at)))
+                }
                 Ok(Event::Operation { op }) => {
                     phases.insert(op.id, (op.phase, now_ms()));
                 }
@@ -46,7 +48,12 @@ pub(super) async fn follow_loop(engine: Arc<Engine>, every: Duration) {
     }
 }
 
-fn follow_once(engine: &Engine, after: &mut i64, ours: &mut HashSet<(i64, Millis)>, phases: &mut HashMap<i64, (OpPhase, Millis)>) -> Result<(), crate::CoreError> {
+fn follow_once(
+    engine: &Engine,
+    after: &mut i64,
+    ours: &mut HashSet<(i64, Millis)>,
+    phases: &mut HashMap<i64, (OpPhase, Millis)>,
+) -> Result<(), crate::CoreError> {
     // Operations first, so a finished operation arrives before the state it explains.
     let now = now_ms();
     for op in engine.store.operations_touched_since(now - OPS_LOOKBACK_MS)? {

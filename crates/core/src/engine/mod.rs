@@ -303,7 +303,13 @@ impl Engine {
 
     /// Add an account. The secret, if any, goes to where `secret` points;
     /// only the reference is stored.
-    pub fn add_account(&self, name: &str, kind: &str, config: serde_json::Value, secret: Option<(SecretRef, Option<crate::secrets::Secret>)>) -> Result<Account, CoreError> {
+    pub fn add_account(
+        &self,
+        name: &str,
+        kind: &str,
+        config: serde_json::Value,
+        secret: Option<(SecretRef, Option<crate::secrets::Secret>)>,
+    ) -> Result<Account, CoreError> {
         registry::check_kind(kind)?;
         let name = name.trim();
         if name.is_empty() || name.contains('/') || name.len() > 64 {

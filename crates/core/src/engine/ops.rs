@@ -152,7 +152,13 @@ impl Engine {
         let mut action = if matches!(kind, OpKind::Stop | OpKind::Reboot) && (force_now || tools_missing || !has_graceful) {
             if !rec.op.allow_force {
                 let why = if tools_missing { "guest tools are not running" } else { "the provider cannot ask the guest" };
-                return self.finish(rt, rec, OpPhase::Failed, Some(format!("graceful {kind} is not possible: {why}; allow a forced fallback (--force) to power it off hard")), Some(obs));
+                return self.finish(
+                    rt,
+                    rec,
+                    OpPhase::Failed,
+                    Some(format!("graceful {kind} is not possible: {why}; allow a forced fallback (--force) to power it off hard")),
+                    Some(obs),
+                );
             }
             forced
         } else {
@@ -247,7 +253,13 @@ impl Engine {
         Ok(out)
     }
 
-    pub(super) fn reconcile_for(&self, rt: &AccountRuntime, obs: &[Observation], source: Source, closing: Option<(&str, i64)>) -> Result<reconcile::Outcome, CoreError> {
+    pub(super) fn reconcile_for(
+        &self,
+        rt: &AccountRuntime,
+        obs: &[Observation],
+        source: Source,
+        closing: Option<(&str, i64)>,
+    ) -> Result<reconcile::Outcome, CoreError> {
         reconcile::reconcile(&self.store, &self.bus, Input { account_id: rt.account.id, observations: obs, source, gone: Gone::Nothing, closing })
             .map_err(|e| CoreError::Reconcile { account: rt.account.name.clone(), source: e })
     }
@@ -522,4 +534,3 @@ fn process_alive(pid: i64) -> bool {
         true
     }
 }
-

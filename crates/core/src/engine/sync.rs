@@ -58,15 +58,22 @@ impl Engine {
                 // A provider that hands back a token it already gave would
                 // page forever; stop and say so.
                 Some(next) if !seen_tokens.insert(next.clone()) => {
-                    return Err(CoreError::provider(&rt.account.name, crate::provider::ProviderError::malformed(format!("the provider repeated page token '{next}'"))));
+                    return Err(CoreError::provider(
+                        &rt.account.name,
+                        crate::provider::ProviderError::malformed(format!("the provider repeated page token '{next}'")),
+                    ));
                 }
                 Some(next) => token = Some(next),
                 None => break,
             }
         }
         self.note_contact(rt)?;
-        let outcome = reconcile::reconcile(&self.store, &self.bus, Input { account_id: rt.account.id, observations: &all, source: Source::Sync, gone: Gone::Unlisted, closing: None })
-            .map_err(|e| CoreError::Reconcile { account: rt.account.name.clone(), source: e })?;
+        let outcome = reconcile::reconcile(
+            &self.store,
+            &self.bus,
+            Input { account_id: rt.account.id, observations: &all, source: Source::Sync, gone: Gone::Unlisted, closing: None },
+        )
+        .map_err(|e| CoreError::Reconcile { account: rt.account.name.clone(), source: e })?;
         let summary = SyncSummary {
             account: rt.account.name.clone(),
             vms: all.len(),
@@ -180,7 +187,6 @@ fn report(engine: &Engine, rt: &AccountRuntime, e: &CoreError, failures: u32) {
         engine.bus.publish(Event::AccountError { account_id: rt.account.id, account: rt.account.name.clone(), message: e.to_string() });
     }
 }
-
 
 #[cfg(test)]
 mod tests {

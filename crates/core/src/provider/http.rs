@@ -59,7 +59,8 @@ pub fn thumbprint(der: &[u8]) -> String {
 /// Normalise a thumbprint the user typed (any case, with or without colons).
 pub fn normalize_thumbprint(s: &str) -> Option<String> {
     let hex: String = s.chars().filter(|c| !matches!(c, ':' | ' ')).collect::<String>().to_ascii_uppercase();
-    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| hex.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap_or_default()).collect::<Vec<_>>().join(":"))
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| hex.as_bytes().chunks(2).map(|p| std::str::from_utf8(p).unwrap_or_default()).collect::<Vec<_>>().join(":"))
 }
 
 mod pinning {
@@ -78,7 +79,14 @@ mod pinning {
     }
 
     impl ServerCertVerifier for Verifier {
-        fn verify_server_cert(&self, cert: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+        fn verify_server_cert(
+            &self,
+            cert: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
             match &self.pinned {
                 None => Ok(ServerCertVerified::assertion()),
                 Some(want) => {
@@ -225,7 +233,8 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(opts: &HttpOptions) -> Result<Self, ProviderError> {
-        let mut builder = reqwest::Client::builder().timeout(opts.timeout).connect_timeout(opts.connect_timeout).user_agent(concat!("powerdeck/", env!("CARGO_PKG_VERSION")));
+        let mut builder =
+            reqwest::Client::builder().timeout(opts.timeout).connect_timeout(opts.connect_timeout).user_agent(concat!("powerdeck/", env!("CARGO_PKG_VERSION")));
         let pinned = match &opts.trust {
             Trust::System => None,
             Trust::Pinned(t) => Some(Some(t.clone())),
@@ -251,11 +260,7 @@ impl HttpTransport {
 
     /// Send a request. Non-2xx answers go through `map` (the provider's own
     /// error parser) and then [`HttpFailure::generic_error`].
-    pub async fn send(
-        &self,
-        req: reqwest::RequestBuilder,
-        map: impl Fn(&HttpFailure) -> Option<ProviderError>,
-    ) -> Result<HttpResponse, ProviderError> {
+    pub async fn send(&self, req: reqwest::RequestBuilder, map: impl Fn(&HttpFailure) -> Option<ProviderError>) -> Result<HttpResponse, ProviderError> {
         let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -291,7 +296,9 @@ impl HttpTransport {
         // URLs can carry signatures or tokens in their query: never echo them.
         let e = e.without_url();
         let chain = error_chain(&e);
-        if chain.contains("certificate") && (chain.contains("invalid peer certificate") || chain.contains(CERTIFICATE_CHANGED) || chain.contains("UnknownIssuer")) {
+        if chain.contains("certificate")
+            && (chain.contains("invalid peer certificate") || chain.contains(CERTIFICATE_CHANGED) || chain.contains("UnknownIssuer"))
+        {
             ProviderError::Untrusted { message: chain }
         } else if e.is_timeout() {
             ProviderError::Timeout { after: self.timeout }
@@ -377,10 +384,7 @@ mod tests {
     async fn provider_specific_errors_win_over_the_generic_mapping() {
         let url = serve("HTTP/1.1 400 Bad Request\r\nContent-Length: 13\r\nConnection: close\r\n\r\nNoSuchThing42").await;
         let t = transport();
-        let err = t
-            .send(t.client().get(&url), |f| f.body.contains("NoSuchThing").then(|| ProviderError::NotFound { what: "vm 42".into() }))
-            .await
-            .unwrap_err();
+        let err = t.send(t.client().get(&url), |f| f.body.contains("NoSuchThing").then(|| ProviderError::NotFound { what: "vm 42".into() })).await.unwrap_err();
         assert_eq!(err, ProviderError::NotFound { what: "vm 42".into() });
     }
 
@@ -433,7 +437,8 @@ mod tests {
         });
         for status in [301, 302, 303, 307, 308] {
             let response: &'static str = Box::leak(
-                format!("HTTP/1.1 {status} Moved\r\nLocation: http://{other_addr}/sdk?token=LEAKED\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_boxed_str(),
+                format!("HTTP/1.1 {status} Moved\r\nLocation: http://{other_addr}/sdk?token=LEAKED\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .into_boxed_str(),
             );
             let url = serve(response).await;
             let t = transport();

@@ -131,7 +131,10 @@ mod tests {
 
     #[test]
     fn the_root_element_is_found_past_the_prolog() {
-        assert_eq!(root_name("<?xml version=\"1.0\"?>\n<!-- hi --><DescribeInstancesResponse xmlns=\"x\"><a/></DescribeInstancesResponse>").as_deref(), Some("DescribeInstancesResponse"));
+        assert_eq!(
+            root_name("<?xml version=\"1.0\"?>\n<!-- hi --><DescribeInstancesResponse xmlns=\"x\"><a/></DescribeInstancesResponse>").as_deref(),
+            Some("DescribeInstancesResponse")
+        );
         assert_eq!(root_name("<soapenv:Envelope xmlns:soapenv=\"s\"/>").as_deref(), Some("Envelope"));
         assert_eq!(root_name("<!DOCTYPE html><html><body>Welcome to nginx!</body></html>").as_deref(), Some("html"));
         assert_eq!(root_name("not xml at all"), None);

@@ -35,9 +35,7 @@ fn finish((mut a, config, secret): (Account, String, Option<String>)) -> StoreRe
         serde_json::Value::Null
     });
     a.secret = secret.and_then(|s| {
-        serde_json::from_str::<SecretRef>(&s)
-            .map_err(|e| tracing::warn!(account = %a.name, error = %e, "the account's secret reference is unreadable"))
-            .ok()
+        serde_json::from_str::<SecretRef>(&s).map_err(|e| tracing::warn!(account = %a.name, error = %e, "the account's secret reference is unreadable")).ok()
     });
     Ok(a)
 }
@@ -60,7 +58,14 @@ impl Store {
     }
 
     /// Insert an account; `None` if the name is taken.
-    pub fn insert_account(&self, name: &str, kind: &str, config: &serde_json::Value, secret: Option<&SecretRef>, is_demo: bool) -> StoreResult<Option<Account>> {
+    pub fn insert_account(
+        &self,
+        name: &str,
+        kind: &str,
+        config: &serde_json::Value,
+        secret: Option<&SecretRef>,
+        is_demo: bool,
+    ) -> StoreResult<Option<Account>> {
         let secret_json = secret.map(|s| serde_json::to_string(s).expect("SecretRef serializes"));
         let id = self.write(|tx| {
             let n = tx.execute(
@@ -89,7 +94,8 @@ impl Store {
     pub fn touch_contact(&self, account_id: i64, at: Millis) -> StoreResult<()> {
         // Checked with a read first: this runs on every provider answer, and
         // almost always there is nothing to write, so no write lock is taken.
-        let last: Option<Millis> = self.read(|c| Ok(c.query_row("SELECT last_contact_at FROM accounts WHERE id = ?1", [account_id], |r| r.get(0)).optional()?.flatten()))?;
+        let last: Option<Millis> =
+            self.read(|c| Ok(c.query_row("SELECT last_contact_at FROM accounts WHERE id = ?1", [account_id], |r| r.get(0)).optional()?.flatten()))?;
         if last.is_some_and(|l| l >= at - CONTACT_RESOLUTION_MS) {
             return Ok(());
         }

@@ -210,9 +210,11 @@ impl Store {
         let o = &rec.op;
         self.write(|tx| {
             let n = tx.execute(
-                &format!("UPDATE operations SET phase = ?2, deadline_at = ?3, forced_at = ?4, finished_at = ?5, new_state = ?6, shutdown_method = ?7,
+                &format!(
+                    "UPDATE operations SET phase = ?2, deadline_at = ?3, forced_at = ?4, finished_at = ?5, new_state = ?6, shutdown_method = ?7,
                         job_id = ?8, error = ?9, job_done = ?10, saw_transition = ?11, owner = ?12, owner_pid = ?13, heartbeat_at = ?14, submitted_at = ?15
-                 WHERE id = ?1 AND phase IN {ACTIVE}"),
+                 WHERE id = ?1 AND phase IN {ACTIVE}"
+                ),
                 params![
                     o.id,
                     o.phase.as_str(),
@@ -270,7 +272,17 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let new = NewOperation { vm_id: 1, kind: OpKind::Stop, allow_force: false, graceful_timeout_ms: 1000, timeout_ms: 1000, previous_state: None, wait_for_tools: false, owner: "me".into(), owner_pid: 1 };
+        let new = NewOperation {
+            vm_id: 1,
+            kind: OpKind::Stop,
+            allow_force: false,
+            graceful_timeout_ms: 1000,
+            timeout_ms: 1000,
+            previous_state: None,
+            wait_for_tools: false,
+            owner: "me".into(),
+            owner_pid: 1,
+        };
         let rec = store.insert_operation(&new, 10).unwrap().unwrap();
         // Two trackers hold a copy; the first ends it.
         let (mut first, mut late) = (rec.clone(), rec);

@@ -59,9 +59,7 @@ const SCOPED_ID: &str = "CASE WHEN instr(v.provider_id, ':') > 0 THEN substr(v.p
 impl Store {
     pub fn vms(&self, filter: &VmFilter) -> StoreResult<Vec<Vm>> {
         self.read(|c| {
-            let sql = format!(
-                "{SELECT_VM} WHERE (?1 IS NULL OR v.account_id = ?1) AND (?2 IS NULL OR v.state = ?2) ORDER BY a.name, v.name, v.id"
-            );
+            let sql = format!("{SELECT_VM} WHERE (?1 IS NULL OR v.account_id = ?1) AND (?2 IS NULL OR v.state = ?2) ORDER BY a.name, v.name, v.id");
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = readable(stmt.query_map(params![filter.account_id, filter.state.map(|s| s.as_str())], row_to_vm)?, "VM");
             rows.into_iter().map(finish).collect()

@@ -73,7 +73,8 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
         buf.extend_from_slice(&chunk[..n]);
         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
         let head = String::from_utf8_lossy(&buf[..end]).to_string();
-        let len = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))).unwrap_or(0);
+        let len =
+            head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))).unwrap_or(0);
         while buf.len() < end + 4 + len {
             let n = sock.read(&mut chunk).await.ok()?;
             if n == 0 {

@@ -30,7 +30,6 @@ fn tool_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/ec2/moto_tool.py")
 }
 
-
 fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -48,10 +47,7 @@ impl Moto {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = spawn_tied(
-            Command::new(venv().join("bin/moto_server"))
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+            Command::new(venv().join("bin/moto_server")).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()),
         );
         wait_for_port(port, "moto_server");
         Self { child, url: format!("http://127.0.0.1:{port}") }
@@ -59,13 +55,7 @@ impl Moto {
 
     /// Run a `moto_tool.py` command against this server; its JSON answer.
     pub fn tool(&self, cmd: &str, args: &[&str]) -> serde_json::Value {
-        let out = Command::new(venv().join("bin/python"))
-            .arg(tool_path())
-            .arg(cmd)
-            .arg(&self.url)
-            .args(args)
-            .output()
-            .expect("cannot run moto_tool.py");
+        let out = Command::new(venv().join("bin/python")).arg(tool_path()).arg(cmd).arg(&self.url).args(args).output().expect("cannot run moto_tool.py");
         assert!(out.status.success(), "moto_tool.py {cmd} failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("moto_tool.py printed no JSON")
     }

@@ -104,7 +104,11 @@ impl Ec2Provider {
         let mut params = vec![("InstanceId.1".to_string(), instance.to_string())];
         params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let r: StateChangeResponse = self.api.call(region, action, &params).await?;
-        Ok(r.instances_set.items.into_iter().find(|c| c.instance_id == instance).map(|c| Self::observation(region, c.instance_id, String::new(), &c.current_state, None)))
+        Ok(r.instances_set
+            .items
+            .into_iter()
+            .find(|c| c.instance_id == instance)
+            .map(|c| Self::observation(region, c.instance_id, String::new(), &c.current_state, None)))
     }
 }
 
@@ -150,7 +154,8 @@ impl Provider for Ec2Provider {
 
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
         let (idx, next_token) = parse_token(token)?;
-        let region = self.regions.get(idx).ok_or_else(|| ProviderError::malformed(format!("page token names region #{idx}, which this account does not have")))?;
+        let region =
+            self.regions.get(idx).ok_or_else(|| ProviderError::malformed(format!("page token names region #{idx}, which this account does not have")))?;
         let mut params = vec![("MaxResults".to_string(), PAGE_SIZE.to_string())];
         if let Some(n) = next_token {
             params.push(("NextToken".to_string(), n));
@@ -162,7 +167,14 @@ impl Provider for Ec2Provider {
             .into_iter()
             .flat_map(|res| res.instances_set.items)
             .map(|i| {
-                let name = i.tag_set.items.iter().find(|t| t.key == "Name").map(|t| t.value.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| i.instance_id.clone());
+                let name = i
+                    .tag_set
+                    .items
+                    .iter()
+                    .find(|t| t.key == "Name")
+                    .map(|t| t.value.clone())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| i.instance_id.clone());
                 let zone = i.placement.and_then(|p| p.availability_zone);
                 let facts = [("instance_type", i.instance_type), ("private_ip", i.private_ip_address), ("public_ip", i.ip_address)]
                     .into_iter()
@@ -206,7 +218,11 @@ impl Provider for Ec2Provider {
             PowerAction::RebootGuest => {
                 let r: xml::RebootResponse = self.api.call(region, "RebootInstances", &[("InstanceId.1".to_string(), instance.to_string())]).await?;
                 if r.ok == Some(false) {
-                    return Err(ProviderError::Provider { code: "RebootRefused".into(), message: format!("EC2 did not accept the reboot of {instance}"), retryable: false });
+                    return Err(ProviderError::Provider {
+                        code: "RebootRefused".into(),
+                        message: format!("EC2 did not accept the reboot of {instance}"),
+                        retryable: false,
+                    });
                 }
                 None
             }

@@ -111,9 +111,15 @@ fn map_failure(f: &HttpFailure) -> Option<ProviderError> {
         "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "RequestThrottled" => ProviderError::Throttled { retry_after: f.retry_after },
         c if c.starts_with("InvalidInstanceID") => ProviderError::NotFound { what: message },
         "IncorrectInstanceState" | "IncorrectState" | "UnsupportedHibernationConfiguration" => ProviderError::InvalidState { message },
-        "AuthFailure" | "UnauthorizedOperation" | "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidClientTokenId" | "ExpiredToken" | "OptInRequired" | "Blocked" => {
-            ProviderError::Auth { message: format!("{code}: {message}") }
-        }
+        "AuthFailure"
+        | "UnauthorizedOperation"
+        | "AccessDenied"
+        | "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "OptInRequired"
+        | "Blocked" => ProviderError::Auth { message: format!("{code}: {message}") },
         "Unsupported" | "UnsupportedOperation" | "InvalidAction" => ProviderError::Unsupported { action: message },
         _ => ProviderError::Provider { code, message, retryable: f.status >= 500 },
     })
@@ -129,7 +135,9 @@ mod tests {
 
     #[test]
     fn aws_error_codes_map_to_what_the_engine_acts_on() {
-        let xml = |code: &str| format!("<Response><Errors><Error><Code>{code}</Code><Message>msg for {code}</Message></Error></Errors><RequestID>r</RequestID></Response>");
+        let xml = |code: &str| {
+            format!("<Response><Errors><Error><Code>{code}</Code><Message>msg for {code}</Message></Error></Errors><RequestID>r</RequestID></Response>")
+        };
         assert!(matches!(map_failure(&failure(503, &xml("RequestLimitExceeded"))), Some(ProviderError::Throttled { .. })));
         assert!(matches!(map_failure(&failure(400, &xml("InvalidInstanceID.NotFound"))), Some(ProviderError::NotFound { .. })));
         assert!(matches!(map_failure(&failure(400, &xml("IncorrectInstanceState"))), Some(ProviderError::InvalidState { .. })));

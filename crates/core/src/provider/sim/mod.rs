@@ -108,7 +108,11 @@ impl Provider for SimProvider {
         self.enter().await?;
         let after = match token {
             None => 0,
-            Some(t) => t.parse::<i64>().map_err(|_| ProviderError::Provider { code: "InvalidNextToken".into(), message: format!("the page token '{t}' is not valid"), retryable: false })?,
+            Some(t) => t.parse::<i64>().map_err(|_| ProviderError::Provider {
+                code: "InvalidNextToken".into(),
+                message: format!("the page token '{t}' is not valid"),
+                retryable: false,
+            })?,
         };
         let (vms, next) = self.world.list(after, self.cfg.page_size)?;
         let mut vms: Vec<Observation> = vms.into_iter().map(observe).collect();

@@ -128,11 +128,9 @@ impl World {
     pub fn submit(&self, id: &str, action: PowerAction) -> Result<(Option<String>, SimVm), ProviderError> {
         self.with(|tx, cfg, now| {
             let vm: Option<(SimVm, bool, bool, bool)> = tx
-                .query_row(
-                    &format!("{SELECT_VM_FULL} WHERE id = ?1"),
-                    [id],
-                    |r| Ok((row_to_vm(r)?, r.get::<_, bool>(6)?, r.get::<_, bool>(7)?, r.get::<_, Option<i64>>(8)?.is_some())),
-                )
+                .query_row(&format!("{SELECT_VM_FULL} WHERE id = ?1"), [id], |r| {
+                    Ok((row_to_vm(r)?, r.get::<_, bool>(6)?, r.get::<_, bool>(7)?, r.get::<_, Option<i64>>(8)?.is_some()))
+                })
                 .optional()
                 .map_err(sql_err)?;
             let Some((vm, tools_installed, stubborn, busy)) = vm else {
@@ -165,7 +163,11 @@ impl World {
             let mut rng = event_rng(tx, cfg).map_err(sql_err)?;
             let roll: f64 = rng.random();
             if roll < cfg.failure_rate / 2.0 {
-                return Err(ProviderError::Provider { code: "InternalError".into(), message: "simulated API failure; the request was not accepted".into(), retryable: false });
+                return Err(ProviderError::Provider {
+                    code: "InternalError".into(),
+                    message: "simulated API failure; the request was not accepted".into(),
+                    retryable: false,
+                });
             }
             let fails_later = roll < cfg.failure_rate;
             let job = has_job.then(|| format!("job-{}-{}", vm.idx, now));
@@ -177,8 +179,11 @@ impl World {
             .map_err(sql_err)?;
             if let Some(j) = &job {
                 let (outcome, message) = if fails_later { ("failed", Some("simulated host failure during the operation")) } else { ("succeeded", None) };
-                tx.execute("INSERT INTO jobs (id, vm_idx, action, status, outcome, message) VALUES (?1, ?2, ?3, 'running', ?4, ?5)", params![j, vm.idx, action.as_str(), outcome, message])
-                    .map_err(sql_err)?;
+                tx.execute(
+                    "INSERT INTO jobs (id, vm_idx, action, status, outcome, message) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                    params![j, vm.idx, action.as_str(), outcome, message],
+                )
+                .map_err(sql_err)?;
             }
             record_change(tx, vm.idx).map_err(sql_err)?;
             let now_vm = SimVm { raw: transitional.to_string(), tools: tools_for(transitional, tools_installed), ..vm };
@@ -198,7 +203,8 @@ impl World {
             let oldest: Option<i64> = tx.query_row("SELECT MIN(seq) FROM changes", [], |r| r.get(0)).map_err(sql_err)?;
             let gap = matches!(oldest, Some(o) if o > seq + 1) && seq > 0;
             let mut stmt = tx.prepare_cached("SELECT seq, idx FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2").map_err(sql_err)?;
-            let rows: Vec<(i64, i64)> = stmt.query_map(params![seq, limit], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql_err)?.collect::<Result<_, _>>().map_err(sql_err)?;
+            let rows: Vec<(i64, i64)> =
+                stmt.query_map(params![seq, limit], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql_err)?.collect::<Result<_, _>>().map_err(sql_err)?;
             let new_seq = rows.last().map(|r| r.0).unwrap_or(seq);
             let mut idxs: Vec<i64> = rows.into_iter().map(|r| r.1).collect();
             idxs.sort_unstable();
@@ -251,8 +257,13 @@ impl World {
     /// Change a VM's power state out of band, as another admin's tool would.
     pub fn set_raw(&self, id: &str, raw: &str) -> Result<(), ProviderError> {
         self.with(|tx, _, _| {
-            let idx: i64 = tx.query_row("SELECT idx FROM vms WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(sql_err)?.ok_or_else(|| ProviderError::NotFound { what: format!("VM {id}") })?;
-            tx.execute("UPDATE vms SET raw = ?2, pending_raw = NULL, pending_at = NULL, pending_job = NULL WHERE idx = ?1", params![idx, raw]).map_err(sql_err)?;
+            let idx: i64 = tx
+                .query_row("SELECT idx FROM vms WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(sql_err)?
+                .ok_or_else(|| ProviderError::NotFound { what: format!("VM {id}") })?;
+            tx.execute("UPDATE vms SET raw = ?2, pending_raw = NULL, pending_at = NULL, pending_job = NULL WHERE idx = ?1", params![idx, raw])
+                .map_err(sql_err)?;
             record_change(tx, idx).map_err(sql_err)
         })
     }
@@ -262,7 +273,8 @@ impl World {
     pub fn flip(&self, count: u32) -> Result<usize, ProviderError> {
         self.with(|tx, _, _| {
             let idxs: Vec<i64> = {
-                let mut stmt = tx.prepare("SELECT idx FROM vms WHERE pending_at IS NULL AND raw IN ('RUNNING', 'STOPPED') ORDER BY idx LIMIT ?1").map_err(sql_err)?;
+                let mut stmt =
+                    tx.prepare("SELECT idx FROM vms WHERE pending_at IS NULL AND raw IN ('RUNNING', 'STOPPED') ORDER BY idx LIMIT ?1").map_err(sql_err)?;
                 let rows = stmt.query_map([count], |r| r.get(0)).map_err(sql_err)?;
                 rows.collect::<Result<_, _>>().map_err(sql_err)?
             };
@@ -347,7 +359,13 @@ fn populate(tx: &Transaction, cfg: &SimConfig) -> rusqlite::Result<()> {
         let region = &cfg.regions[rng.random_range(0..cfg.regions.len())];
         let host = format!("{region}-host{:02}", rng.random_range(1..=8));
         let roll: f64 = rng.random();
-        let raw = if roll < 0.75 { RUNNING } else if roll < 0.95 { STOPPED } else { SUSPENDED };
+        let raw = if roll < 0.75 {
+            RUNNING
+        } else if roll < 0.95 {
+            STOPPED
+        } else {
+            SUSPENDED
+        };
         let tools_installed = rng.random::<f64>() >= 0.05;
         let stubborn = rng.random::<f64>() < cfg.stubborn_rate;
         let name = format!("{}-{:03}", ROLES[role], per_role[role]);
@@ -367,7 +385,8 @@ fn advance(tx: &Transaction, cfg: &SimConfig, now: Millis) -> rusqlite::Result<(
         return Ok(());
     }
     let due: Vec<(i64, String, Option<String>)> = {
-        let mut stmt = tx.prepare_cached("SELECT idx, pending_raw, pending_job FROM vms WHERE pending_at IS NOT NULL AND pending_at <= ?1 ORDER BY pending_at")?;
+        let mut stmt =
+            tx.prepare_cached("SELECT idx, pending_raw, pending_job FROM vms WHERE pending_at IS NOT NULL AND pending_at <= ?1 ORDER BY pending_at")?;
         let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect::<Result<_, _>>()?
     };
@@ -386,7 +405,8 @@ fn advance(tx: &Transaction, cfg: &SimConfig, now: Millis) -> rusqlite::Result<(
         let count = (whole as u64 + u64::from(rng.random::<f64>() < expected - whole)).min(u64::from(cfg.size));
         for _ in 0..count {
             let idx = rng.random_range(1..=i64::from(cfg.size));
-            let row: Option<(String, Option<i64>)> = tx.query_row("SELECT raw, pending_at FROM vms WHERE idx = ?1", [idx], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let row: Option<(String, Option<i64>)> =
+                tx.query_row("SELECT raw, pending_at FROM vms WHERE idx = ?1", [idx], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
             let Some((raw, None)) = row else { continue };
             let (now_raw, then_raw, delay) = match raw.as_str() {
                 RUNNING => (STOPPING, STOPPED, cfg.stop_delay_ms),

@@ -10,10 +10,10 @@ mod soap;
 use super::http::{normalize_thumbprint, HttpOptions, HttpTransport, Trust};
 use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{Observation, PowerState, ToolsStatus};
+use crate::provider::xml::Node;
 use crate::secrets::Secret;
 use async_trait::async_trait;
 pub use config::VsphereConfig;
-use crate::provider::xml::Node;
 use soap::{esc, moref, Soap};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -162,7 +162,8 @@ fn observation<'a>(id: String, props: impl Iterator<Item = (&'a str, &'a str)>) 
 fn observations(returnval: &Node) -> Result<Vec<Observation>, ProviderError> {
     let mut out = Vec::new();
     for obj in returnval.all("objects") {
-        let id = obj.child("obj").map(|o| o.text().to_string()).filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::malformed("a VM came without its id"))?;
+        let id =
+            obj.child("obj").map(|o| o.text().to_string()).filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::malformed("a VM came without its id"))?;
         out.push(observation(id, obj.all("propSet").map(name_val)));
     }
     Ok(out)
@@ -172,7 +173,9 @@ impl VsphereProvider {
     pub fn new(cfg: &VsphereConfig, password: Option<Secret>) -> ProviderResult<Self> {
         let password = password.ok_or_else(|| ProviderError::Auth { message: "the account has no password".into() })?;
         let trust = match (&cfg.thumbprint, cfg.insecure) {
-            (Some(t), _) => Trust::Pinned(normalize_thumbprint(t).ok_or_else(|| ProviderError::Untrusted { message: format!("'{t}' is not a SHA-256 thumbprint") })?),
+            (Some(t), _) => {
+                Trust::Pinned(normalize_thumbprint(t).ok_or_else(|| ProviderError::Untrusted { message: format!("'{t}' is not a SHA-256 thumbprint") })?)
+            }
             (None, true) => {
                 tracing::warn!(endpoint = %cfg.endpoint, "TLS certificate checks are OFF for this vSphere account (--insecure)");
                 Trust::Insecure
@@ -180,7 +183,16 @@ impl VsphereProvider {
             (None, false) => Trust::System,
         };
         let http = HttpTransport::new(&HttpOptions { trust: trust.clone(), ..HttpOptions::default() })?;
-        Ok(Self { soap: Soap::new(http, cfg.endpoint.clone()), endpoint: cfg.endpoint.clone(), trust, username: cfg.username.clone(), password, session: Mutex::new(None), logins: Default::default(), host_names: Default::default() })
+        Ok(Self {
+            soap: Soap::new(http, cfg.endpoint.clone()),
+            endpoint: cfg.endpoint.clone(),
+            trust,
+            username: cfg.username.clone(),
+            password,
+            session: Mutex::new(None),
+            logins: Default::default(),
+            host_names: Default::default(),
+        })
     }
 
     async fn login(&self) -> ProviderResult<Session> {
@@ -191,14 +203,23 @@ impl VsphereProvider {
         self.soap
             .call(
                 "Login",
-                &format!("{}<userName>{}</userName><password>{}</password>", moref("_this", "SessionManager", &sessions), esc(&self.username), esc(self.password.expose())),
+                &format!(
+                    "{}<userName>{}</userName><password>{}</password>",
+                    moref("_this", "SessionManager", &sessions),
+                    esc(&self.username),
+                    esc(self.password.expose())
+                ),
             )
             .await?;
         let view = self
             .soap
             .call(
                 "CreateContainerView",
-                &format!("{}{}<type>VirtualMachine</type><recursive>true</recursive>", moref("_this", "ViewManager", &views), moref("container", "Folder", &root)),
+                &format!(
+                    "{}{}<type>VirtualMachine</type><recursive>true</recursive>",
+                    moref("_this", "ViewManager", &views),
+                    moref("container", "Folder", &root)
+                ),
             )
             .await?;
         let view = view.child("returnval").map(|v| v.text().to_string()).ok_or_else(|| ProviderError::malformed("CreateContainerView: no view"))?;
@@ -216,7 +237,13 @@ impl VsphereProvider {
             // can compare and pin it (trust on first use).
             Err(ProviderError::Untrusted { message }) if self.trust == Trust::System => {
                 let seen = super::http::probe_thumbprint(&self.endpoint).await.ok();
-                let hint = seen.map(|t| format!(" The server presents SHA-256 thumbprint {t}; if your vCenter or ESXi host shows the same, add the account with --thumbprint {t}.")).unwrap_or_default();
+                let hint = seen
+                    .map(|t| {
+                        format!(
+                            " The server presents SHA-256 thumbprint {t}; if your vCenter or ESXi host shows the same, add the account with --thumbprint {t}."
+                        )
+                    })
+                    .unwrap_or_default();
                 return Err(ProviderError::Untrusted { message: format!("{message}.{hint}") });
             }
             // A pinned host now presents another certificate: say how to re-pin
@@ -284,7 +311,10 @@ impl VsphereProvider {
         };
         if !unknown.is_empty() {
             let objects: String = unknown.iter().map(|h| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "HostSystem", h))).collect();
-            match self.call("RetrievePropertiesEx", |s| format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("HostSystem", &["name"]))).await {
+            match self
+                .call("RetrievePropertiesEx", |s| format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("HostSystem", &["name"])))
+                .await
+            {
                 Ok(resp) => {
                     let mut known = self.host_names.lock().unwrap();
                     for obj in resp.child("returnval").into_iter().flat_map(|rv| rv.all("objects")) {
@@ -326,7 +356,6 @@ impl VsphereProvider {
             _ => Err(ProviderError::Unreachable { message: "the vSphere session was renewed while the change feed started".into() }),
         }
     }
-
 }
 
 #[async_trait]
@@ -350,7 +379,10 @@ impl Provider for VsphereProvider {
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
         let resp = match token {
             None => {
-                self.call_with("RetrievePropertiesEx", true, |s| format!("{}<specSet>{}</specSet><options><maxObjects>{PAGE_SIZE}</maxObjects></options>", s.collector(), s.all_vms_spec())).await?
+                self.call_with("RetrievePropertiesEx", true, |s| {
+                    format!("{}<specSet>{}</specSet><options><maxObjects>{PAGE_SIZE}</maxObjects></options>", s.collector(), s.all_vms_spec())
+                })
+                .await?
             }
             Some(t) => self.call("ContinueRetrievePropertiesEx", |s| format!("{}<token>{}</token>", s.collector(), esc(t))).await?,
         };
@@ -364,9 +396,7 @@ impl Provider for VsphereProvider {
     async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
         let objects: String = ids.iter().map(|id| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "VirtualMachine", id))).collect();
         let resp = self
-            .call("RetrievePropertiesEx", |s| {
-                format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("VirtualMachine", &VM_PROPS))
-            })
+            .call("RetrievePropertiesEx", |s| format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("VirtualMachine", &VM_PROPS)))
             .await;
         match resp {
             Ok(r) => {
@@ -553,7 +583,10 @@ mod tests {
         assert_eq!(rv.child("token").unwrap().text(), "page-2");
         let obs = observations(rv).unwrap();
         assert_eq!(obs.len(), 1);
-        assert_eq!((obs[0].provider_id.as_str(), obs[0].name.as_str(), obs[0].state, obs[0].raw_state.as_str()), ("vm-42", "web & api", PowerState::Stopped, "poweredOff"));
+        assert_eq!(
+            (obs[0].provider_id.as_str(), obs[0].name.as_str(), obs[0].state, obs[0].raw_state.as_str()),
+            ("vm-42", "web & api", PowerState::Stopped, "poweredOff")
+        );
         assert_eq!((obs[0].tools, obs[0].location.as_deref()), (Some(ToolsStatus::NotRunning), Some("host-7")));
     }
 

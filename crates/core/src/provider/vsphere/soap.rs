@@ -2,8 +2,8 @@
 //! mapped onto [`ProviderError`]. Transport, timeouts and TLS come from the
 //! shared [`HttpTransport`]; retries happen in the shared guard.
 
-use crate::provider::xml::{self as dom, Node};
 use crate::provider::http::{HttpFailure, HttpTransport};
+use crate::provider::xml::{self as dom, Node};
 use crate::provider::ProviderError;
 use std::sync::Mutex;
 
@@ -73,9 +73,11 @@ impl Soap {
 /// rather than with a fault. Taken at face value that would be VMs without
 /// names or states; it is an expired session like any other.
 fn withheld_for_lack_of_session(answer: &Node) -> bool {
-    answer.all("returnval").flat_map(|rv| rv.all("objects")).flat_map(|o| o.all("missingSet")).any(|m| {
-        m.child("fault").and_then(|f| f.child("fault")).and_then(|f| f.attr("type")) == Some("NotAuthenticated")
-    })
+    answer
+        .all("returnval")
+        .flat_map(|rv| rv.all("objects"))
+        .flat_map(|o| o.all("missingSet"))
+        .any(|m| m.child("fault").and_then(|f| f.child("fault")).and_then(|f| f.attr("type")) == Some("NotAuthenticated"))
 }
 
 fn map_fault(f: &HttpFailure) -> Option<ProviderError> {
@@ -119,10 +121,18 @@ mod tests {
 
     #[test]
     fn faults_map_to_what_the_engine_acts_on() {
-        assert!(matches!(fault("<InvalidPowerStateFault xmlns=\"urn:vim25\" xsi:type=\"InvalidPowerState\"></InvalidPowerStateFault>"), ProviderError::InvalidState { .. }));
-        assert!(matches!(fault("<ManagedObjectNotFoundFault xmlns=\"urn:vim25\"><obj type=\"VirtualMachine\">vm-1</obj></ManagedObjectNotFoundFault>"), ProviderError::NotFound { .. }));
+        assert!(matches!(
+            fault("<InvalidPowerStateFault xmlns=\"urn:vim25\" xsi:type=\"InvalidPowerState\"></InvalidPowerStateFault>"),
+            ProviderError::InvalidState { .. }
+        ));
+        assert!(matches!(
+            fault("<ManagedObjectNotFoundFault xmlns=\"urn:vim25\"><obj type=\"VirtualMachine\">vm-1</obj></ManagedObjectNotFoundFault>"),
+            ProviderError::NotFound { .. }
+        ));
         assert!(matches!(fault("<InvalidLoginFault xmlns=\"urn:vim25\" xsi:type=\"InvalidLogin\"/>"), ProviderError::Auth { .. }));
-        let denied = fault("<NoPermissionFault xmlns=\"urn:vim25\" xsi:type=\"NoPermission\"><privilegeId>VirtualMachine.Interact.PowerOn</privilegeId></NoPermissionFault>");
+        let denied = fault(
+            "<NoPermissionFault xmlns=\"urn:vim25\" xsi:type=\"NoPermission\"><privilegeId>VirtualMachine.Interact.PowerOn</privilegeId></NoPermissionFault>",
+        );
         assert!(!denied.means_unreachable() && !denied.is_retryable(), "one missing privilege is not an outage: {denied:?}");
         assert!(denied.to_string().contains("lacks a privilege"), "{denied}");
         let busy = fault("<TaskInProgressFault xmlns=\"urn:vim25\" xsi:type=\"TaskInProgress\"/>");
