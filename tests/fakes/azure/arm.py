@@ -16,7 +16,6 @@ import uuid
 
 from . import wire
 from .auth import expired_error
-from .faults import HOSTILE_MODES
 from .reply import Reply
 from .state import ACTIONS, MIXED_CASE_RG, ArmError
 
@@ -299,10 +298,14 @@ class Arm:
 
         skip = flag("skipshutdown") if action == "powerOff" else None
         hibernate = bool(flag("hibernate")) if action == "deallocate" else False
-        # Validate before consuming an armed failure, so a 409 doesn't eat it.
         fail = self.faults.take_fail("hibernate", immediate=False) if hibernate else None
         fail = fail or self.faults.take_fail(action, immediate=False)
-        op = w.begin(vm, action, skip_shutdown=skip, hibernate=hibernate, fail=fail)
+        try:
+            op = w.begin(vm, action, skip_shutdown=skip, hibernate=hibernate, fail=fail)
+        except ArmError:
+            if fail:  # a request refused up front does not use up an armed failure
+                fail["count"] += 1
+            raise
         loc = "/subscriptions/%s/providers/Microsoft.Compute/locations/%s" % (vm.subscription, vm.location)
         q = "p=%s&api-version=%s" % (uuid.uuid4(), urllib.parse.quote(query["api-version"]))
         return Reply(202, None, {
@@ -329,7 +332,3 @@ class Arm:
         if op.status == "Succeeded":
             return Reply(200, None)
         return Reply(op.http_status or 500, wire.arm_error(*op.error))
-
-
-def check_hostile_mode(mode):
-    return mode is None or mode in HOSTILE_MODES

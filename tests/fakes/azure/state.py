@@ -330,8 +330,14 @@ class World:
                 if power == "running":
                     vm.hibernated = False
             if provisioning is not None:
-                vm.provisioning = provisioning.split("/")[0]
-                vm.provisioning_code = provisioning.split("/", 1)[1] if "/" in provisioning else None
+                # "ProvisioningState/failed/OSProvisioningTimedOut", "failed/X", "succeeded"…
+                raw = provisioning.strip()
+                if raw.lower().startswith("provisioningstate/"):
+                    raw = raw.split("/", 1)[1]
+                state, _, code = raw.partition("/")
+                if state.lower() not in ("succeeded", "failed", "updating"):
+                    raise ValueError("unknown provisioning state %r" % provisioning)
+                vm.provisioning, vm.provisioning_code = state.lower(), code or None
             elif vm.provisioning == "updating":
                 vm.provisioning = "succeeded"
             vm.provisioning_time = now

@@ -83,7 +83,8 @@ class SdkCase(unittest.TestCase):
 
 
 class SdkWitnessTest(SdkCase):
-    ARGS = ("--subscriptions", "3", "--vms", "5", "--page-size", "2", "--transition-ms", "300",
+    TRANSITION_S = 0.5  # long enough to see a transitional state, short enough for one 1 s poll
+    ARGS = ("--subscriptions", "3", "--vms", "5", "--page-size", "2", "--transition-ms", "500",
             "--retry-after", "1", "--seed", "7", "--with-failed-vm", "--mixed-case-rg",
             "--read-only-client", "0bad0000-0000-4000-8000-000000000001:read-only-secret")
 
@@ -196,8 +197,8 @@ class SdkWitnessTest(SdkCase):
         self.fake.ctl("/vms/%s/stubborn" % vm["name"], {"on": True})
         client = self.client()
         graceful = client.virtual_machines.begin_power_off(vm["resource_group"], vm["name"])
-        held_until = time.monotonic() + 3 * 0.3
-        while time.monotonic() < held_until:  # three transition times: still not stopped
+        held_until = time.monotonic() + 2 * self.TRANSITION_S
+        while time.monotonic() < held_until:  # twice the transition time: still not stopped
             self.assertEqual(self.state_of(vm), "PowerState/stopping")
             self.assertEqual([o["status"] for o in self.fake.ctl("/operations")], ["InProgress"])
             time.sleep(0.05)
@@ -460,8 +461,11 @@ class WireAndControlTest(SdkCase):
         vm = self.new_vm(state="running", hibernation_enabled=False)
         self.fake.ctl("/vms/%s/stubborn" % vm["name"], {"on": True})
         self.assertEqual(self.fake.arm("POST", self.vm_path(vm, "/powerOff"), self.token)[0], 202)
-        self.fake.ctl("/vms/%s/state" % urllib.parse.quote(vm["id"], safe=""), {"state": "PowerState/deallocated"})
-        self.assertEqual(power_code(self.get_json(self.vm_path(vm, "/instanceView"))), "PowerState/deallocated")
+        self.fake.ctl("/vms/%s/state" % urllib.parse.quote(vm["id"], safe=""),
+                      {"state": "PowerState/deallocated", "provisioning": "ProvisioningState/failed/InternalError"})
+        view = self.get_json(self.vm_path(vm, "/instanceView"))
+        self.assertEqual(power_code(view), "PowerState/deallocated")
+        self.assertEqual(view["statuses"][0]["code"], "ProvisioningState/failed/InternalError")
         ops = self.fake.ctl("/operations")
         self.assertEqual([(o["status"], o["error"]["code"]) for o in ops], [("Canceled", "OperationPreempted")])
 
