@@ -21,7 +21,7 @@ PROXY_503 = (
     "problems. Please try again later.</p>\n"
     "</body></html>\n"
 )
-PROXY_503_TYPE = "text/html; charset=iso-8859-1"
+APACHE_HTML = "text/html; charset=iso-8859-1"
 
 NGINX_WELCOME = (
     "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head>\n<body>\n"
@@ -29,6 +29,13 @@ NGINX_WELCOME = (
     "installed and working. Further configuration is required.</p>\n"
     "<p><em>Thank you for using nginx.</em></p>\n</body>\n</html>\n"
 )
+
+# Apache httpd's redirect page (what mod_proxy's front end would send).
+def redirect_page(target):
+    return ('<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+            "<title>307 Temporary Redirect</title>\n</head><body>\n<h1>Temporary Redirect</h1>\n"
+            '<p>The document has moved <a href="%s">here</a>.</p>\n</body></html>\n' % target)
+
 
 # Undertow's error page, as the engine's EnforceAuthFilter.sendError(401, msg) renders it.
 def undertow_error(message):
@@ -56,5 +63,6 @@ def huge_body_parts():
     chunk = (b'<vm href="/ovirt-engine/api/vms/00000000-0000-0000-0000-000000000000" '
              b'id="00000000-0000-0000-0000-000000000000"><name>huge</name><status>up</status></vm>') * 64
     count = (HUGE_SIZE - len(head) - len(tail)) // len(chunk)
-    length = len(head) + count * len(chunk) + len(tail)
-    return length, head, chunk, count, tail
+    # Whitespace between elements pads the document to exactly HUGE_SIZE.
+    tail = b" " * (HUGE_SIZE - len(head) - len(tail) - count * len(chunk)) + tail
+    return HUGE_SIZE, head, chunk, count, tail

@@ -120,9 +120,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        # Headers and body leave in one write (see README, "SDK and TLS records").
+        self._headers_buffer.append(b"\r\n")
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        data = head + (body if self.command != "HEAD" else b"")
+        for i in range(0, len(data), 8192):
+            self.wfile.write(data[i:i + 8192])
 
     def reply_json(self, status, payload):
         self.reply(status, json.dumps(payload), "application/json")
@@ -164,7 +168,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if fake.take_throttle():
             fake.count("throttled")
-            self.reply(503, hostile.PROXY_503, hostile.PROXY_503_TYPE, [("Retry-After", str(fake.retry_after))])
+            self.reply(503, hostile.PROXY_503, hostile.APACHE_HTML, [("Retry-After", str(fake.retry_after))])
             return
         if fake.hostile and self.misbehave(fake.hostile, path, parts.query, op, query, body):
             return
@@ -219,7 +223,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "redirect":
             self.fake.count("hostile")
             target = "http://127.0.0.2:%d%s" % (self.fake.port, path + ("?" + raw_query if raw_query else ""))
-            self.reply(307, b"", None, [("Location", target)])
+            self.reply(307, hostile.redirect_page(target), hostile.APACHE_HTML, [("Location", target)])
             return True
         if mode == "html":
             self.fake.count("hostile")
@@ -227,7 +231,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return True
         if mode == "absurd-retry-after":
             self.fake.count("hostile")
-            self.reply(503, hostile.PROXY_503, hostile.PROXY_503_TYPE, [("Retry-After", hostile.ABSURD_RETRY_AFTER)])
+            self.reply(503, hostile.PROXY_503, hostile.APACHE_HTML, [("Retry-After", hostile.ABSURD_RETRY_AFTER)])
             return True
         if mode == "slow-body" and path.startswith(API_PREFIX):
             self.fake.count("hostile")

@@ -6,6 +6,10 @@ exercise (wire shapes, paging drift, faults, hostile modes) are in
 test_behaviour.py.
 """
 
+import json
+import os
+import subprocess
+import sys
 import unittest
 import uuid
 
@@ -18,7 +22,9 @@ from tests.fakes.ovirt.harness import PASSWORD, USERNAME, FakeEngine, wait_for
 class SdkWitness(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.fake = FakeEngine("--vms", "12", "--seed", "7")
+        # 400 ms transitions: short, yet long enough that the status read right after
+        # an action still sees the transitional status on a busy 2-core machine.
+        cls.fake = FakeEngine("--vms", "12", "--seed", "7", "--shutdown-timeout-ms", "1200", transition_ms=400)
         cls.conn = cls.connect()
 
     @classmethod
@@ -113,6 +119,20 @@ class SdkWitness(unittest.TestCase):
         self.assertIsNone(bare.fqdn)
         self.assertIsNone(bare.guest_operating_system)
         self.assertEqual(list(self.vms.vm_service(without).reported_devices_service().list()), [])
+
+    def test_hosts_and_clusters_name_what_the_vms_point_at(self):
+        hosts = {h.id: h.name for h in self.system.hosts_service().list()}
+        clusters = {c.id: c.name for c in self.system.clusters_service().list()}
+        self.assertEqual((len(hosts), len(clusters)), (3, 2))
+        for truth in self.fake.truth():
+            vm = self.vms.vm_service(truth["id"]).get()
+            self.assertEqual(clusters[vm.cluster.id], truth["cluster"])
+            self.assertEqual(hosts[vm.host.id] if vm.host else None, truth["host"])
+        some_host = next(iter(hosts))
+        self.assertEqual(self.system.hosts_service().host_service(some_host).get().name, hosts[some_host])
+        some_cluster = next(iter(clusters))
+        self.assertEqual(self.system.clusters_service().cluster_service(some_cluster).get().name,
+                         clusters[some_cluster])
 
     # ------------------------------------------------------------ actions
 
@@ -268,6 +288,28 @@ class SdkWitness(unittest.TestCase):
         self.fake.ctl("POST", "events/purge", {"keep_after": int(newest.id)})
         after = sorted(int(e.id) for e in events.list(from_=old_cursor))
         self.assertGreater(after[0], old_cursor + 1)  # the first id the client sees jumped
+
+    # ------------------------------------------------------------ the CLI
+
+    def witness_cli(self, *args):
+        cli = os.path.join(os.path.dirname(os.path.abspath(__file__)), "witness.py")
+        out = subprocess.run([sys.executable, cli, "--url", self.fake.url, "--ca", self.fake.ca] + list(args),
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        return json.loads(out.stdout)
+
+    def test_witness_cli_lists_acts_and_reads_events(self):
+        truth = [{"id": v["id"], "name": v["name"], "state": v["state"]} for v in self.fake.truth()]
+        self.assertEqual(self.witness_cli("list"), truth)
+        vm_id = self.pick("up", stubborn=False)
+        cursor = self.cursor()
+        result = self.witness_cli("shutdown", vm_id, "--correlation-id", "cli-1")
+        self.assertEqual((result["state"], result["reached"]), ("down", True))
+        self.assertEqual(result["jobs"][0]["status"], "finished")
+        self.assertEqual([(e["code"], e["correlation_id"]) for e in result["events"]], [(73, "cli-1"), (61, None)])
+        events = self.witness_cli("events", "--from", str(cursor))
+        self.assertEqual([e["id"] for e in events], sorted(e["id"] for e in events))
+        self.assertIn(73, [e["code"] for e in events])
 
 
 if __name__ == "__main__":
