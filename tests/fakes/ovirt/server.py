@@ -91,9 +91,11 @@ class Fake:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "Apache"
-    sys_version = ""
+    correlation_id = None
     timeout = 120
+
+    def version_string(self):
+        return "Apache"  # the httpd in front of every engine
 
     # ------------------------------------------------------------ plumbing
 
@@ -119,6 +121,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         for name, value in headers:
             self.send_header(name, value)
+        if self.correlation_id:
+            # CurrentFilter sets it on every API answer that got past authentication.
+            self.send_header("Correlation-Id", self.correlation_id)
         self.send_header("Content-Length", str(len(body)))
         # Headers and body leave in one write (see README, "SDK and TLS records").
         self._headers_buffer.append(b"\r\n")
@@ -363,8 +368,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     body = wire.host_xml(engine.hosts[0], engine)
                 else:
                     body = "<hosts>%s</hosts>" % "".join(wire.host_xml(h, engine) for h in engine.hosts)
-        headers = [("Correlation-Id", self.correlation_id)] if self.correlation_id else []
-        self.reply(status, wire.doc(body) if body else b"", XML if body else None, headers)
+        self.reply(status, wire.doc(body) if body else b"", XML if body else None)
 
     def not_found(self):
         self.reply(404, b"", None)
