@@ -178,6 +178,13 @@ pub async fn add_account(
     Ok(AccountInfo::of(&engine, account))
 }
 
+/// The provider kinds and their account fields: the accounts form renders
+/// what it is given, so a new provider needs no change in the window.
+#[tauri::command]
+pub fn account_kinds() -> &'static [&'static powerdeck_core::provider::kind::KindDescriptor] {
+    powerdeck_core::provider::registry::KINDS
+}
+
 #[tauri::command]
 pub async fn test_account(state: State<'_, AppState>, name: String) -> Result<String, String> {
     state.engine.test_account(&name).await.map_err(err)

@@ -77,6 +77,7 @@ pub fn run() {
             commands::sync_all,
             commands::status,
             commands::add_account,
+            commands::account_kinds,
             commands::test_account,
             commands::remove_account,
             commands::get_settings,

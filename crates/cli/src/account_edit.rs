@@ -1,65 +1,89 @@
-//! `pdk accounts edit`: change a vSphere account in place, above all to
-//! re-pin a host whose certificate was renewed. The secret reference and the
-//! local inventory stay as they are; the engine restarts the account's loops.
+//! `pdk accounts add` and `pdk accounts edit`, for every kind: the kind's
+//! flags become its settings; a host whose certificate is not trusted can be
+//! pinned after the admin compared its thumbprint (trust on first use).
 
-use crate::args::EditArgs;
 use crate::confirm;
+use crate::kind_args::{self, Given, Mode};
 use powerdeck_core::model::Account;
 use powerdeck_core::provider::http::{check_certificate, CertificateCheck};
-use powerdeck_core::provider::vsphere::VsphereConfig;
+use powerdeck_core::provider::kind::KindDescriptor;
+use powerdeck_core::provider::registry;
+use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::{CoreError, Engine};
+use serde_json::Value;
+use std::io::BufRead;
 use std::sync::Arc;
 
-pub async fn run(engine: &Arc<Engine>, args: EditArgs) -> Result<Account, CoreError> {
-    let account = engine.account(&args.name)?;
-    if account.kind != "vsphere" {
-        return Err(CoreError::Invalid(format!(
-            "'{}' is a {} account; only vsphere accounts can be edited here (remove and add the account to change it)",
-            account.name, account.kind
-        )));
-    }
-    let mut config: VsphereConfig = serde_json::from_value(account.config.clone())
-        .map_err(|e| CoreError::Invalid(format!("the stored settings of '{}' cannot be read: {e}", account.name)))?;
-    let before = config.clone();
-    if let Some(endpoint) = args.endpoint {
-        config.endpoint = endpoint;
-    }
-    if let Some(username) = args.username {
-        config.username = username;
-    }
-    if args.verify_tls {
-        config.thumbprint = None;
-        config.insecure = false;
-    }
-    if args.insecure {
-        config.thumbprint = None;
-        config.insecure = true;
-    }
-    if let Some(thumbprint) = args.thumbprint {
-        config.thumbprint = Some(thumbprint);
-        config.insecure = false;
-    }
-    if args.trust_presented {
-        config.thumbprint = Some(presented_thumbprint(&account.name, &config.endpoint, args.yes).await?);
-        config.insecure = false;
-    }
-    if config == before {
-        return Err(CoreError::Invalid("nothing to change: give --endpoint, --username, --thumbprint, --trust-presented, --insecure or --verify-tls".into()));
-    }
-    warn_if_unprotected(&account.name, &config.endpoint, config.insecure);
-    engine.update_account(&account.name, serde_json::to_value(&config).expect("config serializes"))
+pub fn add(engine: &Arc<Engine>, kind: &str, name: &str, args: &[String]) -> Result<Account, CoreError> {
+    let kind = registry::kind(kind)?;
+    let given = kind_args::parse(kind, Mode::Add, args)?;
+    let secret = match (given.secret_stdin, &given.secret_env) {
+        (true, _) => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| CoreError::Invalid(format!("cannot read the secret from standard input: {e}")))?;
+            let value = line.trim_end_matches(['\r', '\n']).to_string();
+            Some((SecretRef::keychain_for(name.trim()), Some(Secret::new(value))))
+        }
+        (false, Some(var)) => Some((SecretRef::env(var)?, None)),
+        (false, None) => None,
+    };
+    let config = Value::Object(given.settings);
+    warn_if_unprotected(kind, name, &config);
+    engine.add_account(name, kind.name, config, secret)
 }
 
-/// Say so loudly when a vSphere password would travel unprotected, whether
-/// the account is being added or edited.
-pub fn warn_if_unprotected(name: &str, endpoint: &str, insecure: bool) {
-    if insecure {
+pub async fn edit(engine: &Arc<Engine>, name: &str, args: &[String]) -> Result<Account, CoreError> {
+    let account = engine.account(name)?;
+    let kind = registry::kind(&account.kind)?;
+    let given: Given = kind_args::parse(kind, Mode::Edit, args)?;
+    let mut config = match &account.config {
+        Value::Object(m) => m.clone(),
+        _ => Default::default(),
+    };
+    for (k, v) in &given.settings {
+        config.insert(k.clone(), v.clone());
+    }
+    if let Some(tls) = kind.tls {
+        let set_trust = |config: &mut serde_json::Map<String, Value>, thumbprint: Value, insecure: bool| {
+            config.insert(tls.thumbprint.into(), thumbprint);
+            config.insert(tls.insecure.into(), Value::Bool(insecure));
+        };
+        if given.verify_tls {
+            set_trust(&mut config, Value::Null, false);
+        }
+        // A new pin replaces "accept any"; "accept any" drops a pin.
+        if given.settings.get(tls.thumbprint).is_some_and(|t| !t.is_null()) {
+            config.insert(tls.insecure.into(), Value::Bool(false));
+        } else if given.settings.get(tls.insecure) == Some(&Value::Bool(true)) {
+            config.insert(tls.thumbprint.into(), Value::Null);
+        }
+        if given.trust_presented {
+            let endpoint = config.get(tls.endpoint).and_then(Value::as_str).unwrap_or_default().to_string();
+            let presented = presented_thumbprint(&account.name, &endpoint, given.yes).await?;
+            set_trust(&mut config, Value::String(presented), false);
+        }
+    }
+    let config = Value::Object(config);
+    if config == account.config {
+        return Err(CoreError::Invalid(format!("nothing to change: give the settings to change (pdk accounts edit {} --help lists them)", account.name)));
+    }
+    warn_if_unprotected(kind, &account.name, &config);
+    engine.update_account(&account.name, config)
+}
+
+/// Say so loudly when a secret would travel unprotected, whether the
+/// account is being added or edited.
+fn warn_if_unprotected(kind: &KindDescriptor, name: &str, config: &Value) {
+    let Some(tls) = kind.tls else { return };
+    if config.get(tls.insecure) == Some(&Value::Bool(true)) {
         eprintln!(
-            "pdk: WARNING: certificate checks are OFF for '{name}' (--insecure); anyone between you and the host can read its password. Prefer --thumbprint."
+            "pdk: WARNING: certificate checks are OFF for '{name}' (--{}); anyone between you and the host can read its {}. Prefer --{}.",
+            tls.insecure, kind.secret.label, tls.thumbprint
         );
     }
+    let endpoint = config.get(tls.endpoint).and_then(Value::as_str).unwrap_or_default();
     if endpoint.trim_start().to_ascii_lowercase().starts_with("http://") {
-        eprintln!("pdk: WARNING: '{name}' uses plain HTTP; its password crosses the network unencrypted. Use https:// unless this is a lab.");
+        eprintln!("pdk: WARNING: '{name}' uses plain HTTP; its {} crosses the network unencrypted. Use https:// unless this is a lab.", kind.secret.label);
     }
 }
 
@@ -68,15 +92,15 @@ pub fn warn_if_unprotected(name: &str, endpoint: &str, insecure: bool) {
 async fn presented_thumbprint(name: &str, endpoint: &str, yes: bool) -> Result<String, CoreError> {
     let check = check_certificate(endpoint).await.map_err(|e| CoreError::provider(name, e))?;
     match check {
-        CertificateCheck::NotTls => Err(CoreError::Invalid(format!("{endpoint} is plain HTTP: there is no certificate to trust"))),
+        CertificateCheck::NotTls => Err(CoreError::Invalid("the endpoint is plain HTTP: there is no certificate to trust".to_string())),
         CertificateCheck::Trusted => {
-            Err(CoreError::Invalid(format!("the system already trusts the certificate {endpoint} presents; use --verify-tls instead of pinning it")))
+            Err(CoreError::Invalid("the system already trusts the certificate the endpoint presents; use --verify-tls instead of pinning it".to_string()))
         }
         CertificateCheck::Untrusted { thumbprint, reason } => {
-            eprintln!("{endpoint} presents a certificate the system does not trust ({reason}).");
+            eprintln!("The endpoint presents a certificate the system does not trust ({reason}).");
             eprintln!("SHA-256 thumbprint: {thumbprint}");
             if !yes {
-                confirm::ask("Is this the thumbprint your vCenter or ESXi host shows? Pin it")?;
+                confirm::ask("Is this the thumbprint the host itself shows? Pin it")?;
             }
             Ok(thumbprint)
         }

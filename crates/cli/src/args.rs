@@ -2,8 +2,17 @@
 
 use clap::{Args, Parser, Subcommand};
 use powerdeck_core::model::OpKind;
-use powerdeck_core::provider::sim::SimConfig;
 use std::path::PathBuf;
+
+/// The command line, with the provider kinds this build has named in the
+/// help of `accounts add` (they come from the registry, not from here).
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let kinds: Vec<String> = powerdeck_core::provider::registry::KINDS.iter().map(|k| format!("{} ({})", k.name, k.label)).collect();
+    let help = format!("The provider kind: {}. `pdk accounts kinds` lists their settings", kinds.join(", "));
+    let cmd = Cli::command().mut_subcommand("accounts", |a| a.mut_subcommand("add", |add| add.mut_arg("kind", |k| k.help(help))));
+    Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit())
+}
 
 #[derive(Parser)]
 #[command(name = "pdk", version, about = "Powerdeck from the command line: inventory and verified power operations for your VMs")]
@@ -80,146 +89,33 @@ pub enum AccountsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Add an account. Secrets are never taken as arguments.
-    Add {
-        /// Provider kind: sim (demo fleet) or ec2.
-        kind: String,
-        name: String,
-        /// Read the secret from standard input and keep it in the OS keychain.
+    /// The provider kinds and the settings each takes.
+    Kinds {
         #[arg(long)]
-        secret_stdin: bool,
-        /// Keep only the name of an environment variable that holds the secret.
-        #[arg(long, value_name = "VAR")]
-        secret_env: Option<String>,
-        #[command(flatten)]
-        sim: SimFlags,
-        #[command(flatten)]
-        ec2: Ec2Flags,
-        /// The provider's API endpoint: required for vsphere (https://host/sdk); for ec2 it replaces https://ec2.REGION.amazonaws.com.
-        #[arg(long, value_name = "URL")]
-        endpoint: Option<String>,
-        /// User name (vsphere).
-        #[arg(long, value_name = "USER", help_heading = "VMware vSphere (vsphere)")]
-        username: Option<String>,
-        /// Pin a self-signed host's certificate by its SHA-256 thumbprint (vsphere).
-        #[arg(long, value_name = "SHA256", help_heading = "VMware vSphere (vsphere)")]
-        thumbprint: Option<String>,
-        /// Accept any certificate (vsphere). Dangerous: anyone in the path can read the password.
-        #[arg(long, help_heading = "VMware vSphere (vsphere)")]
-        insecure: bool,
+        json: bool,
     },
-    /// Change a vSphere account's endpoint, user or certificate trust; the secret stays where it is.
-    Edit(EditArgs),
+    /// Add an account. Secrets are never taken as arguments. `pdk accounts add KIND --help` lists the kind's settings.
+    Add {
+        /// The provider kind (`pdk accounts kinds` lists them with their settings).
+        #[arg(index = 1)]
+        kind: String,
+        #[arg(index = 2)]
+        name: String,
+        /// The kind's settings and secret source, e.g. --region eu-west-1 --access-key-id AKIA… --secret-env VAR.
+        #[arg(index = 3, trailing_var_arg = true, allow_hyphen_values = true, value_name = "SETTINGS")]
+        settings: Vec<String>,
+    },
+    /// Change an account's settings in place (endpoint, user, regions, certificate trust…); the secret stays where it is.
+    Edit {
+        name: String,
+        /// The settings to change (`pdk accounts edit NAME --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "SETTINGS")]
+        settings: Vec<String>,
+    },
     /// Check that the account's endpoint and credentials work.
     Test { name: String },
     /// Remove an account and its local inventory (nothing changes at the provider).
     Remove { name: String },
-}
-
-#[derive(Args)]
-pub struct EditArgs {
-    pub name: String,
-    /// The SOAP endpoint (https://host/sdk).
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
-    #[arg(long, value_name = "USER")]
-    pub username: Option<String>,
-    /// Pin this SHA-256 thumbprint, e.g. after the host's certificate was renewed.
-    #[arg(long, value_name = "SHA256", conflicts_with_all = ["trust_presented", "insecure"])]
-    pub thumbprint: Option<String>,
-    /// Fetch the certificate the host presents now, show its thumbprint and pin it (asks first).
-    #[arg(long, conflicts_with = "insecure")]
-    pub trust_presented: bool,
-    /// Accept any certificate. Dangerous: anyone in the path can read the password.
-    #[arg(long, conflicts_with = "verify_tls")]
-    pub insecure: bool,
-    /// Verify certificates against the system's roots again: drop a pin and --insecure.
-    #[arg(long, conflicts_with_all = ["thumbprint", "trust_presented"])]
-    pub verify_tls: bool,
-    /// Do not ask before pinning the presented certificate.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-}
-
-/// Demo-fleet knobs (kind `sim`), so benchmarks and chaos runs can be reproduced.
-#[derive(Args, Default, PartialEq)]
-pub struct SimFlags {
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub size: Option<u32>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub seed: Option<u64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub latency_ms: Option<u64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub page_size: Option<u32>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub failure_rate: Option<f64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub drift_per_hour: Option<f64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub stubborn_rate: Option<f64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub max_rps: Option<f64>,
-    /// Do not push changes (poll only).
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub no_feed: bool,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub start_delay_ms: Option<u64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub stop_delay_ms: Option<u64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub force_stop_delay_ms: Option<u64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub reboot_delay_ms: Option<u64>,
-    #[arg(long, help_heading = "Demo fleet (sim)")]
-    pub suspend_delay_ms: Option<u64>,
-    /// Comma-separated region names.
-    #[arg(long, value_delimiter = ',', help_heading = "Demo fleet (sim)")]
-    pub regions: Option<Vec<String>>,
-}
-
-/// Amazon EC2 (kind `ec2`).
-#[derive(Args, Default, PartialEq)]
-pub struct Ec2Flags {
-    /// A region to inventory; repeat for several (default: the profile's region).
-    #[arg(long = "region", value_name = "REGION", help_heading = "Amazon EC2 (ec2)")]
-    pub region: Vec<String>,
-    /// Access key id; give the secret with --secret-stdin or --secret-env.
-    #[arg(long, value_name = "ID", help_heading = "Amazon EC2 (ec2)")]
-    pub access_key_id: Option<String>,
-    /// Environment variable holding a session token (temporary credentials).
-    #[arg(long, value_name = "VAR", help_heading = "Amazon EC2 (ec2)")]
-    pub session_token_env: Option<String>,
-    /// Use a profile from the AWS shared credentials/config files instead.
-    #[arg(long, value_name = "NAME", help_heading = "Amazon EC2 (ec2)")]
-    pub profile: Option<String>,
-}
-
-impl SimFlags {
-    pub fn any(&self) -> bool {
-        *self != Self::default()
-    }
-
-    pub fn into_config(self) -> SimConfig {
-        let d = SimConfig::default();
-        SimConfig {
-            size: self.size.unwrap_or(d.size),
-            seed: self.seed.unwrap_or(d.seed),
-            latency_ms: self.latency_ms.unwrap_or(d.latency_ms),
-            page_size: self.page_size.unwrap_or(d.page_size),
-            failure_rate: self.failure_rate.unwrap_or(d.failure_rate),
-            drift_per_hour: self.drift_per_hour.unwrap_or(d.drift_per_hour),
-            stubborn_rate: self.stubborn_rate.unwrap_or(d.stubborn_rate),
-            max_rps: self.max_rps.unwrap_or(d.max_rps),
-            feed: !self.no_feed,
-            start_delay_ms: self.start_delay_ms.unwrap_or(d.start_delay_ms),
-            stop_delay_ms: self.stop_delay_ms.unwrap_or(d.stop_delay_ms),
-            force_stop_delay_ms: self.force_stop_delay_ms.unwrap_or(d.force_stop_delay_ms),
-            reboot_delay_ms: self.reboot_delay_ms.unwrap_or(d.reboot_delay_ms),
-            suspend_delay_ms: self.suspend_delay_ms.unwrap_or(d.suspend_delay_ms),
-            regions: self.regions.unwrap_or(d.regions),
-        }
-    }
 }
 
 #[derive(Subcommand)]

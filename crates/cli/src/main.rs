@@ -4,19 +4,16 @@
 mod account_edit;
 mod args;
 mod confirm;
+mod errors;
+mod kind_args;
 mod output;
 
-use args::{AccountsCmd, Cli, Cmd, Ec2Flags, SimCmd, VmAction, VmsCmd};
-use clap::Parser;
+use args::{AccountsCmd, Cli, Cmd, SimCmd, VmAction, VmsCmd};
 use powerdeck_core::model::{now_ms, OpKind, Operation};
-use powerdeck_core::provider::ec2::{credentials, Ec2Config};
 use powerdeck_core::provider::registry;
-use powerdeck_core::provider::sim::{SimConfig, World};
-use powerdeck_core::provider::vsphere::VsphereConfig;
-use powerdeck_core::secrets::{Secret, SecretRef};
+use powerdeck_core::provider::sim::{self, SimConfig, World};
 use powerdeck_core::store::VmFilter;
 use powerdeck_core::{CoreError, Engine, EngineConfig, Event, OpOptions, Workers};
-use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +31,7 @@ async fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("POWERDECK_LOG").unwrap_or_else(|_| "error".into()))
         .with_writer(std::io::stderr)
@@ -42,7 +39,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pdk: {e}");
+            eprintln!("pdk: {}", errors::render(&e));
             ExitCode::FAILURE
         }
     }
@@ -96,52 +93,20 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
                 output::accounts(&accounts);
             }
         }
-        AccountsCmd::Add { kind, name, secret_stdin, secret_env, sim, ec2, endpoint, username, thumbprint, insecure } => {
-            if kind != "vsphere" && (thumbprint.is_some() || insecure) {
-                return Err(CoreError::Invalid(format!("--thumbprint and --insecure apply to vsphere accounts, not {kind}")));
+        AccountsCmd::Kinds { json } => {
+            if json {
+                output::json(&registry::KINDS);
+            } else {
+                registry::KINDS.iter().for_each(|k| println!("{}", kind_args::describe(k)));
             }
-            if kind == "vsphere" {
-                account_edit::warn_if_unprotected(&name, endpoint.as_deref().unwrap_or_default(), insecure);
-            }
-            registry::check_kind(&kind)?;
-            if kind != "sim" && sim.any() {
-                return Err(CoreError::Invalid(format!("the demo-fleet flags (--size, --seed, …) apply to sim accounts, not {kind}")));
-            }
-            if kind != "ec2" && ec2 != Ec2Flags::default() {
-                return Err(CoreError::Invalid(format!("the EC2 flags (--region, --access-key-id, …) apply to ec2 accounts, not {kind}")));
-            }
-            if kind == "sim" && endpoint.is_some() {
-                return Err(CoreError::Invalid("a demo fleet has no endpoint".into()));
-            }
-            if kind != "vsphere" && username.is_some() {
-                return Err(CoreError::Invalid(format!("--username applies to vsphere accounts, not {kind}")));
-            }
-            let secret = match (secret_stdin, secret_env) {
-                (true, Some(_)) => return Err(CoreError::Invalid("use either --secret-stdin or --secret-env, not both".into())),
-                (true, None) => {
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line).map_err(|e| CoreError::Invalid(format!("cannot read the secret from standard input: {e}")))?;
-                    let value = line.trim_end_matches(['\r', '\n']).to_string();
-                    Some((SecretRef::keychain_for(name.trim()), Some(Secret::new(value))))
-                }
-                (false, Some(var)) => Some((SecretRef::env(&var)?, None)),
-                (false, None) => None,
-            };
-            let config = match kind.as_str() {
-                "sim" => serde_json::to_value(sim.into_config()).expect("config serializes"),
-                "ec2" => serde_json::to_value(ec2_config(ec2, endpoint)?).expect("config serializes"),
-                "vsphere" => {
-                    serde_json::to_value(VsphereConfig { endpoint: endpoint.unwrap_or_default(), username: username.unwrap_or_default(), thumbprint, insecure })
-                        .expect("config serializes")
-                }
-                _ => serde_json::json!({}),
-            };
-            let account = engine.add_account(&name, &kind, config, secret)?;
+        }
+        AccountsCmd::Add { kind, name, settings } => {
+            let account = account_edit::add(engine, &kind, &name, &settings)?;
             let where_ = account.secret.as_ref().map(|s| format!("; secret in {s}")).unwrap_or_default();
             println!("added {} account '{}'{where_}", account.kind, account.name);
         }
-        AccountsCmd::Edit(args) => {
-            let account = account_edit::run(engine, args).await?;
+        AccountsCmd::Edit { name, settings } => {
+            let account = account_edit::edit(engine, &name, &settings).await?;
             println!("updated {} account '{}'", account.kind, account.name);
         }
         AccountsCmd::Test { name } => {
@@ -156,20 +121,6 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
     Ok(ExitCode::SUCCESS)
 }
 
-fn ec2_config(f: Ec2Flags, endpoint: Option<String>) -> Result<Ec2Config, CoreError> {
-    let mut regions = f.region;
-    if regions.is_empty() {
-        if let Some(profile) = &f.profile {
-            let from_profile = credentials::profile_region(profile).map_err(|e| CoreError::Invalid(e.to_string()))?;
-            regions.extend(from_profile);
-        }
-    }
-    if let Some(var) = &f.session_token_env {
-        SecretRef::env(var)?;
-    }
-    Ok(Ec2Config { regions, endpoint, access_key_id: f.access_key_id, session_token_env: f.session_token_env, profile: f.profile })
-}
-
 async fn vms(engine: &Arc<Engine>, cmd: VmsCmd) -> Result<ExitCode, CoreError> {
     match cmd {
         VmsCmd::List { account, state, json } => {
@@ -181,7 +132,7 @@ async fn vms(engine: &Arc<Engine>, cmd: VmsCmd) -> Result<ExitCode, CoreError> {
                     continue;
                 }
                 if let Err(e) = engine.full_sync(a.id).await {
-                    eprintln!("pdk: {e}");
+                    eprintln!("pdk: {}", errors::render(&e));
                 }
             }
             let state = state.map(|s| s.parse().map_err(CoreError::Invalid)).transpose()?;
@@ -234,7 +185,7 @@ async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreErro
         match engine.request(vm.id, kind, opts.clone()).await {
             Ok(op) => started.push(op),
             Err(e) => {
-                eprintln!("pdk: {}: {e}", vm.name);
+                eprintln!("pdk: {}: {}", vm.name, errors::render(&e));
                 refused = true;
             }
         }
@@ -307,7 +258,7 @@ async fn sync(engine: &Arc<Engine>, account: Option<&str>) -> Result<ExitCode, C
                 s.account, s.vms, s.changed, s.state_changes, s.list_calls, s.duration_ms
             ),
             Err(e) => {
-                eprintln!("pdk: {e}");
+                eprintln!("pdk: {}", errors::render(&e));
                 failed = true;
             }
         }
@@ -410,11 +361,12 @@ fn settings(engine: &Arc<Engine>, key: Option<String>, value: Option<String>, re
 fn sim(engine: &Arc<Engine>, cmd: SimCmd) -> Result<ExitCode, CoreError> {
     let world = |name: &str| -> Result<World, CoreError> {
         let account = engine.account(name)?;
-        if account.kind != "sim" {
+        if account.kind != sim::KIND.name {
             return Err(CoreError::Invalid(format!("'{name}' is not a demo-fleet account")));
         }
-        let cfg: SimConfig = registry::sim_config(&account)?;
-        World::open(&registry::sim_world_path(engine.data_dir(), account.id), &cfg).map_err(|e| CoreError::provider(name, e))
+        let cfg: SimConfig =
+            serde_json::from_value(account.config.clone()).map_err(|e| CoreError::Invalid(format!("the settings of '{name}' cannot be read: {e}")))?;
+        World::open(&sim::world_path(engine.data_dir(), account.id), &cfg).map_err(|e| CoreError::provider(name, e))
     };
     let p = |name: &str, e| CoreError::provider(name, e);
     // A VM by name or Powerdeck id within the account, else taken as the fleet's own id.

@@ -7,19 +7,19 @@ use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "support/pdk.rs"]
-mod support;
-
-use support::pdk;
-
 const PATIENCE: Duration = Duration::from_secs(30);
+
+/// `pdk --data-dir DIR`, as a user runs it.
+fn pdk(dir: &Path) -> std::process::Command {
+    powerdeck_testkit::pdk!(dir)
+}
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     pdk(dir).args(args).output().expect("pdk runs")
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    support::succeed(pdk(dir), args)
+    powerdeck_testkit::pdk::succeed(pdk(dir), args)
 }
 
 fn json(dir: &Path, args: &[&str]) -> Value {
@@ -123,35 +123,35 @@ fn user_mistakes_get_one_clear_sentence() {
     assert_eq!(error_of(&run(d, &["accounts", "add", "ovirt3", "x"])), "pdk: unknown account kind 'ovirt3' (known: sim, ec2, vsphere)");
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "ec2", "aws", "--access-key-id", "AKID"])),
-        "pdk: an EC2 account needs at least one region (--region, or a region in the profile)"
+        "pdk: invalid Amazon EC2 settings: an EC2 account needs at least one region (or a profile that names one) (--region); the secret access key is missing (--secret-stdin/--secret-env)"
     );
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "ec2", "aws", "--region", "us-east-1", "--access-key-id", "AKID"])),
-        "pdk: the secret access key is missing: give it with --secret-stdin or --secret-env VAR"
+        "pdk: invalid Amazon EC2 settings: the secret access key is missing (--secret-stdin/--secret-env)"
     );
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "https://vc.example/sdk", "--secret-env", "PATH"])),
-        "pdk: a vSphere account needs --username"
+        "pdk: invalid VMware vSphere settings: a vSphere account needs a user name (--username)"
     );
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "https://admin:pw@vc.example/sdk", "--username", "u", "--secret-env", "PATH"])),
-        "pdk: the endpoint must not carry credentials or a query; give the secret with --secret-stdin or --secret-env"
+        "pdk: invalid VMware vSphere settings: the endpoint must not carry credentials or a query; the secret goes to the account's secret source (--endpoint)"
     );
     // Not even a broken URL is echoed: it may hold a password.
     let err = error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "https://admin:s3cret@[vc/sdk", "--username", "u", "--secret-env", "PATH"]));
-    assert!(err.starts_with("pdk: the endpoint is not a URL") && !err.contains("s3cret"), "{err}");
+    assert!(err.starts_with("pdk: invalid VMware vSphere settings: the endpoint is not a URL") && !err.contains("s3cret"), "{err}");
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "vsphere", "vc", "--endpoint", "ftp://vc.example/sdk", "--username", "u", "--secret-env", "PATH"])),
-        "pdk: the endpoint must be an http(s) URL (https://host/sdk), not ftp:"
+        "pdk: invalid VMware vSphere settings: the endpoint must be an http(s) URL (https://host/sdk), not ftp: (--endpoint)"
     );
     assert_eq!(
         error_of(&run(d, &["accounts", "add", "sim", "lab2", "--region", "us-east-1"])),
-        "pdk: the EC2 flags (--region, --access-key-id, …) apply to ec2 accounts, not sim"
+        "pdk: --region is not a setting of sim accounts (pdk accounts add sim NAME --help lists them)"
     );
     assert_eq!(error_of(&run(d, &["vms", "list", "--state", "sleepy"])).split(" (known").next().unwrap(), "pdk: unknown power state 'sleepy'");
     assert_eq!(error_of(&run(d, &["accounts", "test", "ghost"])), "pdk: there is no account named 'ghost' (try `pdk accounts list`)");
     let err = error_of(&run(d, &["accounts", "add", "sim", "bad", "--failure-rate", "3"]));
-    assert_eq!(err, "pdk: the failure rate must be between 0 and 1, not 3");
+    assert_eq!(err, "pdk: --failure-rate: must be between 0 and 1, not 3");
 }
 
 #[test]

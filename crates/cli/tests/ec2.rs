@@ -1,12 +1,7 @@
 //! `pdk` against moto's EC2 server, the way an admin would set it up: the
 //! secret comes from an environment variable, never the command line.
 
-#[path = "../../core/tests/support/moto.rs"]
-mod moto;
-
-#[path = "support/pdk.rs"]
-mod support;
-
+use powerdeck_testkit::moto;
 use serde_json::Value;
 use std::path::Path;
 
@@ -14,9 +9,9 @@ const SECRET_VAR: &str = "PDK_TEST_AWS_SECRET";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let mut cmd = support::pdk(dir);
+    let mut cmd = powerdeck_testkit::pdk!(dir);
     cmd.env(SECRET_VAR, SECRET);
-    support::succeed(cmd, args)
+    powerdeck_testkit::pdk::succeed(cmd, args)
 }
 
 #[test]

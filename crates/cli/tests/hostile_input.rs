@@ -5,17 +5,17 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 
-#[path = "support/pdk.rs"]
-mod support;
-
-use support::pdk;
+/// `pdk --data-dir DIR`, as a user runs it.
+fn pdk(dir: &Path) -> std::process::Command {
+    powerdeck_testkit::pdk!(dir)
+}
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     pdk(dir).args(args).output().expect("pdk runs")
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    support::succeed(pdk(dir), args)
+    powerdeck_testkit::pdk::succeed(pdk(dir), args)
 }
 
 fn json(dir: &Path, args: &[&str]) -> Value {

@@ -2,11 +2,7 @@
 //! environment variable, list, and power a VM off and on, the start waiting
 //! for the guest's tools; re-pin a host whose certificate changed.
 
-#[path = "../../core/tests/support/vcsim.rs"]
-mod vcsim;
-
-#[path = "support/pdk.rs"]
-mod support;
+use powerdeck_testkit::vcsim;
 
 use serde_json::Value;
 use std::path::Path;
@@ -14,13 +10,13 @@ use std::path::Path;
 const SECRET_VAR: &str = "PDK_TEST_VC_PASSWORD";
 
 fn pdk(dir: &Path) -> std::process::Command {
-    let mut cmd = support::pdk(dir);
+    let mut cmd = powerdeck_testkit::pdk!(dir);
     cmd.env(SECRET_VAR, "vcsim-accepts-any");
     cmd
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    support::succeed(pdk(dir), args)
+    powerdeck_testkit::pdk::succeed(pdk(dir), args)
 }
 
 /// Run a command that must fail; its standard error.
@@ -74,7 +70,7 @@ fn a_changed_certificate_is_refused_until_the_admin_pins_the_new_one() {
     let old = "ab".repeat(32);
     ok(d, &["accounts", "add", "vsphere", "vc", "--endpoint", &sim.endpoint, "--username", "admin", "--secret-env", SECRET_VAR, "--thumbprint", &old]);
     let err = fails(d, &["sync", "--account", "vc"]);
-    assert!(err.contains("certificate changed") && err.contains("pdk accounts edit"), "{err}");
+    assert!(err.contains("certificate changed") && err.contains("pdk accounts edit vc --thumbprint"), "{err}");
     let presented = err
         .split("presented ")
         .nth(1)
@@ -101,9 +97,19 @@ fn a_changed_certificate_is_refused_until_the_admin_pins_the_new_one() {
     assert_eq!(pinned_thumbprint(d), None);
     assert!(fails(d, &["sync", "--account", "vc"]).contains(&presented));
 
-    // Other kinds say they cannot be edited here rather than ignoring the flags.
+    // Every kind can be edited with its own settings; another kind's are refused, not ignored.
     ok(d, &["accounts", "add", "sim", "lab"]);
-    assert!(fails(d, &["accounts", "edit", "lab", "--endpoint", "https://x/sdk"]).contains("only vsphere accounts"));
+    assert!(fails(d, &["accounts", "edit", "lab", "--endpoint", "https://x/sdk"]).contains("--endpoint is not a setting of sim accounts"));
+    ok(d, &["accounts", "edit", "lab", "--size", "7", "--no-feed"]);
+    let lab = serde_json::from_str::<Value>(&ok(d, &["accounts", "list", "--json"]))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "lab")
+        .cloned()
+        .unwrap();
+    assert_eq!((lab["config"]["size"].as_i64(), lab["config"]["feed"].as_bool()), (Some(7), Some(false)), "{lab}");
 }
 
 #[test]

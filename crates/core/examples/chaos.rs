@@ -24,7 +24,7 @@
 
 use powerdeck_core::engine::Workers;
 use powerdeck_core::model::{now_ms, Millis, OpKind, OpPhase, PowerState};
-use powerdeck_core::provider::registry::sim_world_path;
+use powerdeck_core::provider::sim::world_path as sim_world_path;
 use powerdeck_core::provider::sim::{normalize, SimConfig, World};
 use powerdeck_core::store::{Store, VmFilter};
 use powerdeck_core::{Engine, EngineConfig, OpOptions};

@@ -1,6 +1,7 @@
 //! Errors a front end shows to a person: one clear sentence each.
 
 use crate::model::Operation;
+use crate::provider::kind::FieldError;
 use crate::provider::ProviderError;
 use crate::reconcile::ReconcileError;
 use crate::secrets::SecretError;
@@ -25,6 +26,9 @@ pub enum CoreError {
     Unsupported { vm: String, provider: String, action: String },
     #[error("{0}")]
     Invalid(String),
+    /// Settings that cannot work, one message per field.
+    #[error("invalid {kind} settings: {}", .errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "))]
+    InvalidSettings { kind: &'static str, errors: Vec<FieldError> },
     #[error("account '{account}': {source}")]
     Provider { account: String, source: ProviderError },
     #[error(transparent)]
@@ -38,5 +42,22 @@ pub enum CoreError {
 impl CoreError {
     pub fn provider(account: &str, source: ProviderError) -> Self {
         Self::Provider { account: account.to_string(), source }
+    }
+
+    /// What kind of failure this is, so a front end can react to the kind
+    /// (offer "Fix", "Retry with force", "Trust") instead of reading text.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UnknownVm(_) | Self::UnknownAccount(_) => "not-found",
+            Self::AmbiguousVm { .. } => "ambiguous",
+            Self::AccountExists(_) => "exists",
+            Self::UnknownKind { .. } | Self::Invalid(_) | Self::InvalidSettings { .. } => "invalid",
+            Self::InFlight { .. } => "in-flight",
+            Self::Unsupported { .. } => "unsupported",
+            Self::Provider { source, .. } => source.kind(),
+            Self::Secret(_) => "secret",
+            Self::Store(_) => "store",
+            Self::Reconcile { .. } => "malformed",
+        }
     }
 }

@@ -47,7 +47,7 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, Error, PartialEq)]
 pub enum SecretError {
-    #[error("no keychain service is available ({0}); store a reference to an environment variable instead with --secret-env VAR")]
+    #[error("no keychain service is available ({0}); keep the secret in an environment variable and store only its name instead")]
     NoKeychain(String),
     #[error("the keychain has no secret for {0}; add the account again to store it")]
     Missing(String),

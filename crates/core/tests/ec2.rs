@@ -1,10 +1,8 @@
 //! The EC2 provider against moto's server, with boto3 (AWS's own SDK) as the
 //! independent witness of what the cloud holds.
 
-#[path = "support/fast.rs"]
-mod fast;
-#[path = "support/moto.rs"]
-mod moto;
+use powerdeck_testkit::fast;
+use powerdeck_testkit::moto;
 
 use moto::{Moto, ThrottlingProxy};
 use powerdeck_core::model::{Account, OpKind, OpPhase, PowerState, ShutdownMethod, Source};

@@ -1,17 +1,14 @@
 //! The engine against the demo fleet, through its public API. Waits are on
 //! events or journal states with generous deadlines, never fixed sleeps.
 
-#[path = "support/fast.rs"]
-mod fast;
-
 use async_trait::async_trait;
-use fast::fast_engine_config;
 use powerdeck_core::model::{now_ms, Account, Observation, OpKind, OpPhase, PowerState, ShutdownMethod, Source, Vm};
-use powerdeck_core::provider::registry::sim_world_path;
+use powerdeck_core::provider::sim::world_path as sim_world_path;
 use powerdeck_core::provider::sim::{SimConfig, World};
 use powerdeck_core::provider::{Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderResult, Submission};
 use powerdeck_core::store::{Store, VmFilter};
 use powerdeck_core::{CoreError, Engine, EngineConfig, Event, OpOptions, Workers};
+use powerdeck_testkit::fast::fast_engine_config;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -517,7 +514,8 @@ async fn paused_sync_hears_nothing_and_resuming_catches_up_at_once() {
 async fn editing_an_account_rebuilds_its_provider_and_refuses_bad_settings() {
     let fx = Fixture::new(fast_fleet(4)).synced().await;
     let bad = fx.engine.update_account("lab", serde_json::json!({ "size": 0 })).unwrap_err();
-    assert_eq!(bad.to_string(), "the demo fleet's size must be between 1 and 1000000");
+    assert_eq!(bad.to_string(), "invalid Demo fleet settings: the demo fleet's size must be between 1 and 1000000");
+    assert_eq!(bad.kind(), "invalid");
     let before = fx.engine.runtime(fx.account.id).unwrap();
 
     let mut cfg: SimConfig = serde_json::from_value(fx.account.config.clone()).unwrap();

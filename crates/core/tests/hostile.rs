@@ -2,10 +2,8 @@
 //! Each case asserts a clear error or honest staleness, and that nothing
 //! wrong is stored.
 
-#[path = "support/canned.rs"]
-mod canned;
-#[path = "support/fast.rs"]
-mod fast;
+use powerdeck_testkit::canned;
+use powerdeck_testkit::fast;
 
 use canned::{answer, Canned, Handler, Request};
 use powerdeck_core::model::{Account, PowerState, Vm};

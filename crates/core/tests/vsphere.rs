@@ -1,11 +1,7 @@
 //! The vSphere provider against VMware's own simulator (vcsim).
 
-#[path = "support/fast.rs"]
-mod fast;
-#[path = "support/vcsim.rs"]
-mod vcsim;
-#[path = "support/moto.rs"]
-mod venv;
+use powerdeck_testkit::fast;
+use powerdeck_testkit::vcsim;
 
 use powerdeck_core::model::{Account, OpKind, OpPhase, PowerState, ShutdownMethod, ToolsStatus};
 use powerdeck_core::provider::vsphere::{VsphereConfig, VsphereProvider};
@@ -62,7 +58,7 @@ impl Lab {
 }
 
 fn pyvmomi(args: &[&str]) -> Vec<u8> {
-    let out = std::process::Command::new(venv::venv().join("bin/python"))
+    let out = std::process::Command::new(powerdeck_testkit::venv().join("bin/python"))
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vsphere/witness.py"))
         .args(args)
         .output()
@@ -312,6 +308,14 @@ async fn an_out_of_band_power_off_arrives_through_the_push_feed() {
     }
 }
 
+/// The thumbprint an untrusted server presented, as the error carries it.
+fn presented(e: &powerdeck_core::CoreError) -> Option<String> {
+    match e {
+        powerdeck_core::CoreError::Provider { source: powerdeck_core::provider::ProviderError::Untrusted { presented, .. }, .. } => presented.clone(),
+        _ => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_self_signed_host_is_refused_until_its_thumbprint_is_pinned() {
     let sim = Vcsim::start(&["-vm", "1", "-tls"]);
@@ -319,10 +323,13 @@ async fn a_self_signed_host_is_refused_until_its_thumbprint_is_pinned() {
 
     // Verified by default: refused, with the thumbprint to compare.
     let lab = Lab::new(&sim.endpoint);
-    let err = lab.engine.full_sync(lab.account.id).await.unwrap_err().to_string();
+    let refused = lab.engine.full_sync(lab.account.id).await.unwrap_err();
+    let err = refused.to_string();
     let seen = err.split("thumbprint ").nth(1).and_then(|rest| rest.split(';').next()).unwrap_or_else(|| panic!("no thumbprint in: {err}")).to_string();
     assert_eq!(seen.len(), 95, "AA:BB:… ({seen})");
-    assert!(err.contains("--thumbprint"), "{err}");
+    // The front ends get it as data, to offer "compare and trust" in their own words.
+    assert_eq!(presented(&refused), Some(seen.clone()), "{err}");
+    assert_eq!(refused.kind(), "untrusted");
     // The app's "accept this certificate" step sees the same, before any account exists.
     use powerdeck_core::provider::http::{check_certificate, CertificateCheck};
     match check_certificate(&sim.endpoint).await.unwrap() {
@@ -343,9 +350,11 @@ async fn a_self_signed_host_is_refused_until_its_thumbprint_is_pinned() {
     // A different pin: a hard error naming both.
     let wrong = "00".repeat(32);
     let other = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: Some(wrong), insecure: false });
-    let err = other.engine.full_sync(other.account.id).await.unwrap_err().to_string();
+    let changed = other.engine.full_sync(other.account.id).await.unwrap_err();
+    let err = changed.to_string();
     assert!(err.contains("certificate changed") && err.contains(&seen) && err.contains("00:00:00"), "{err}");
-    assert!(err.contains("pdk accounts edit"), "the error says how to re-pin: {err}");
+    assert!(err.contains("pin the new one"), "the error says how to re-pin: {err}");
+    assert_eq!(presented(&changed), Some(seen.clone()));
 
     // --insecure: anything goes (and the log says so).
     let insecure = Lab::with(VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), thumbprint: None, insecure: true });

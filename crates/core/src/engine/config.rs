@@ -179,8 +179,7 @@ mod tests {
         let mut cfg = EngineConfig::default();
         cfg.timeouts.stop_s = 18_446_744_073_709_551_615;
         assert!(cfg.validate().unwrap_err().contains("timeouts.stop_s"));
-        let mut cfg = EngineConfig::default();
-        cfg.inflight_interval_ms = 9_223_372_036_854_775;
+        let cfg = EngineConfig { inflight_interval_ms: 9_223_372_036_854_775, ..EngineConfig::default() };
         assert!(cfg.validate().is_err());
         let mut cfg = EngineConfig::default();
         cfg.rate_limit.per_second = f64::NAN;

@@ -52,6 +52,10 @@ enum Loop {
     Follow,
 }
 
+/// A background loop: the account it serves (`None`: the process), which
+/// loop it is, and its task.
+type Task = (Option<i64>, Loop, JoinHandle<()>);
+
 /// One account's live parts.
 pub struct AccountRuntime {
     pub account: Account,
@@ -87,7 +91,7 @@ pub struct Engine {
     overrides: Mutex<HashMap<i64, Arc<dyn Provider>>>,
     /// Background loops: the account each serves (`None`: the process),
     /// which loop it is, and its task.
-    tasks: Mutex<Vec<(Option<i64>, Loop, JoinHandle<()>)>>,
+    tasks: Mutex<Vec<Task>>,
     /// Polling and change feeds stand still (operations in flight are still
     /// tracked to their end: pausing must never strand one).
     paused: AtomicBool,
@@ -157,7 +161,7 @@ impl Engine {
         }
         if self.store.accounts()?.is_empty() {
             let cfg = serde_json::to_value(SimConfig::default()).expect("config serializes");
-            self.store.insert_account("demo", "sim", &cfg, None, true)?;
+            self.store.insert_account("demo", crate::provider::sim::KIND.name, &cfg, None, true)?;
         }
         self.store.set_setting("demo_seeded", &now_ms().to_string())?;
         Ok(())
@@ -229,7 +233,7 @@ impl Engine {
         // One loop of each kind per account, however often start is called:
         // two drivers would race on the same operations.
         tasks.retain(|(_, _, t)| !t.is_finished());
-        let running = |tasks: &Vec<(Option<i64>, Loop, JoinHandle<()>)>, id: i64, kind: Loop| tasks.iter().any(|(a, k, _)| *a == Some(id) && *k == kind);
+        let running = |tasks: &Vec<Task>, id: i64, kind: Loop| tasks.iter().any(|(a, k, _)| *a == Some(id) && *k == kind);
         for id in ids {
             let rt = match self.runtime(id) {
                 Ok(rt) => rt,
@@ -307,15 +311,15 @@ impl Engine {
         &self,
         name: &str,
         kind: &str,
-        config: serde_json::Value,
+        mut config: serde_json::Value,
         secret: Option<(SecretRef, Option<crate::secrets::Secret>)>,
     ) -> Result<Account, CoreError> {
-        registry::check_kind(kind)?;
+        registry::kind(kind)?;
         let name = name.trim();
-        if name.is_empty() || name.contains('/') || name.len() > 64 {
-            return Err(CoreError::Invalid("an account name must be 1 to 64 characters and contain no '/'".into()));
+        if name.is_empty() || name.contains('/') || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(CoreError::Invalid("an account name must be 1 to 64 characters, with no '/' and no control characters".into()));
         }
-        registry::validate_config(kind, &config, secret.is_some())?;
+        registry::prepare_config(kind, &mut config, secret.is_some())?;
         if self.store.account_by_name(name)?.is_some() {
             return Err(CoreError::AccountExists(name.into()));
         }
@@ -336,9 +340,9 @@ impl Engine {
     /// Change an account's settings (regions, endpoint, …). Its provider is
     /// rebuilt and, if its loops were running, they restart with the new
     /// settings. The secret stays where it is.
-    pub fn update_account(self: &Arc<Self>, name: &str, config: serde_json::Value) -> Result<Account, CoreError> {
+    pub fn update_account(self: &Arc<Self>, name: &str, mut config: serde_json::Value) -> Result<Account, CoreError> {
         let account = self.account(name)?;
-        registry::validate_config(&account.kind, &config, account.secret.is_some())?;
+        registry::prepare_config(&account.kind, &mut config, account.secret.is_some())?;
         self.store.update_account_config(account.id, &config)?;
         let was_running = self.stop_account_loops(account.id);
         self.runtimes.lock().unwrap().remove(&account.id);
@@ -372,11 +376,8 @@ impl Engine {
         self.runtimes.lock().unwrap().remove(&account.id);
         // Its loops go with it; they would only fail against a missing account.
         self.stop_account_loops(account.id);
-        if account.kind == "sim" {
-            let world = registry::sim_world_path(&self.data_dir, account.id);
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", world.display()));
-            }
+        if let Ok(kind) = registry::kind(&account.kind) {
+            (kind.forget)(&account, &self.data_dir);
         }
         Ok(account)
     }

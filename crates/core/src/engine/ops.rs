@@ -156,7 +156,7 @@ impl Engine {
                     rt,
                     rec,
                     OpPhase::Failed,
-                    Some(format!("graceful {kind} is not possible: {why}; allow a forced fallback (--force) to power it off hard")),
+                    Some(format!("graceful {kind} is not possible: {why}; it can only be powered off hard (a forced fallback was not allowed)")),
                     Some(obs),
                 );
             }
@@ -433,7 +433,7 @@ impl Engine {
             let what = if kind == OpKind::Stop { "shut down" } else { "reboot" };
             let secs = rec.op.graceful_timeout_ms / 1000;
             if !rec.op.allow_force {
-                let msg = format!("the guest did not {what} within {secs}s and a forced fallback was not allowed (use --force)");
+                let msg = format!("the guest did not {what} within {secs}s and a forced fallback was not allowed");
                 self.finish(rt, rec, OpPhase::Failed, Some(msg), obs)?;
                 return Ok(false);
             }

@@ -12,15 +12,30 @@ pub enum ProviderError {
     #[error("the provider rejected the credentials: {message}")]
     Auth { message: String },
 
+    /// No connection could be made: nothing was sent.
     #[error("the provider could not be reached: {message}")]
     Unreachable { message: String },
 
-    /// TLS: the server's certificate is not trusted, or not the pinned one.
-    #[error("the provider's certificate is not trusted: {message}")]
-    Untrusted { message: String },
+    /// The request went out, but its answer was lost (the connection broke
+    /// after sending). A read may be asked again; a power request must not
+    /// be re-sent blindly: it may have happened.
+    #[error("the connection to the provider broke before it answered: {message}")]
+    OutcomeUnknown { message: String },
 
+    /// TLS: the server's certificate is not trusted, or not the pinned one.
+    /// `presented`: the SHA-256 thumbprint the server shows, when known, so
+    /// a front end can offer to compare and pin it.
+    #[error("the provider's certificate is not trusted: {message}")]
+    Untrusted { message: String, presented: Option<String> },
+
+    /// The request was sent and no answer came in time.
     #[error("the provider did not answer within {}s", .after.as_secs_f32())]
     Timeout { after: Duration },
+
+    /// The account's settings cannot work (a URL that is not one, a client
+    /// that cannot be set up): nothing to retry until someone changes them.
+    #[error("the account's settings cannot work: {message}")]
+    Config { message: String },
 
     #[error("the provider is throttling requests{}", retry_hint(.retry_after))]
     Throttled { retry_after: Option<Duration> },
@@ -50,7 +65,7 @@ impl ProviderError {
     /// changing anything.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Unreachable { .. } | Self::Timeout { .. } | Self::Throttled { .. } => true,
+            Self::Unreachable { .. } | Self::OutcomeUnknown { .. } | Self::Timeout { .. } | Self::Throttled { .. } => true,
             Self::Provider { retryable, .. } => *retryable,
             _ => false,
         }
@@ -65,7 +80,10 @@ impl ProviderError {
     /// The provider itself is out of reach (as opposed to refusing this one
     /// request): the account's VMs must be marked stale.
     pub fn means_unreachable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. } | Self::Auth { .. } | Self::Untrusted { .. })
+        matches!(
+            self,
+            Self::Unreachable { .. } | Self::OutcomeUnknown { .. } | Self::Timeout { .. } | Self::Auth { .. } | Self::Untrusted { .. } | Self::Config { .. }
+        )
     }
 
     pub fn retry_after(&self) -> Option<Duration> {
@@ -77,5 +95,30 @@ impl ProviderError {
 
     pub fn malformed(message: impl Into<String>) -> Self {
         Self::Malformed { message: message.into() }
+    }
+
+    /// Whether a power request that failed this way may have taken effect
+    /// anyway (so the VM must be read before anything is sent again).
+    pub fn may_have_executed(&self) -> bool {
+        matches!(self, Self::OutcomeUnknown { .. } | Self::Timeout { .. })
+    }
+
+    /// What kind of failure this is, for front ends that react to kinds
+    /// rather than read text.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not-found",
+            Self::Auth { .. } => "auth",
+            Self::Unreachable { .. } => "unreachable",
+            Self::OutcomeUnknown { .. } => "outcome-unknown",
+            Self::Untrusted { .. } => "untrusted",
+            Self::Timeout { .. } => "timeout",
+            Self::Config { .. } => "configuration",
+            Self::Throttled { .. } => "throttled",
+            Self::InvalidState { .. } => "invalid-state",
+            Self::Unsupported { .. } => "unsupported",
+            Self::Malformed { .. } => "malformed",
+            Self::Provider { .. } => "provider",
+        }
     }
 }

@@ -37,7 +37,7 @@ pub enum Trust {
 pub fn check_endpoint(raw: &str, shape: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("the endpoint is not a URL ({e}); expected {shape}"))?;
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-        return Err("the endpoint must not carry credentials or a query; give the secret with --secret-stdin or --secret-env".into());
+        return Err("the endpoint must not carry credentials or a query; the secret goes to the account's secret source".into());
     }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("the endpoint must be an http(s) URL ({shape}), not {}:", url.scheme()));
@@ -123,17 +123,17 @@ mod pinning {
 /// The thumbprint of the certificate `url`'s server presents, read without
 /// trusting it: what an admin compares with the one their vCenter shows.
 pub async fn probe_thumbprint(url: &str) -> Result<String, ProviderError> {
-    let cfg = pinning::config(None).map_err(|e| ProviderError::Untrusted { message: e.to_string() })?;
+    let cfg = pinning::config(None).map_err(|e| ProviderError::Config { message: format!("cannot set up TLS: {e}") })?;
     let client = reqwest::Client::builder()
         .use_preconfigured_tls(cfg)
         .redirect(reqwest::redirect::Policy::none())
         .tls_info(true)
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| ProviderError::Unreachable { message: format!("cannot set up HTTP: {e}") })?;
+        .map_err(|e| ProviderError::Config { message: format!("cannot set up HTTP: {e}") })?;
     let resp = client.get(url).send().await.map_err(|e| ProviderError::Unreachable { message: error_chain(&e.without_url()) })?;
     let info = resp.extensions().get::<reqwest::tls::TlsInfo>().and_then(|i| i.peer_certificate().map(thumbprint));
-    info.ok_or_else(|| ProviderError::Untrusted { message: "the server presented no certificate".into() })
+    info.ok_or_else(|| ProviderError::Untrusted { message: "the server presented no certificate".into(), presented: None })
 }
 
 /// What this machine makes of a server's certificate, before an account is
@@ -153,7 +153,7 @@ pub enum CertificateCheck {
 pub async fn check_certificate(url: &str) -> Result<CertificateCheck, ProviderError> {
     // Refuse a URL with credentials before connecting: the probe below trusts
     // anything, and must not hand a password to an unknown host.
-    let parsed = check_endpoint(url, "https://host/sdk").map_err(|message| ProviderError::Unreachable { message })?;
+    let parsed = check_endpoint(url, "https://host/sdk").map_err(|message| ProviderError::Config { message })?;
     if parsed.scheme() == "http" {
         return Ok(CertificateCheck::NotTls);
     }
@@ -161,10 +161,42 @@ pub async fn check_certificate(url: &str) -> Result<CertificateCheck, ProviderEr
     // Any HTTP answer at all means the handshake, and so the certificate, passed.
     match http.send(http.client().get(parsed.clone()), |_| None).await {
         Ok(_) => Ok(CertificateCheck::Trusted),
-        Err(ProviderError::Untrusted { message }) => Ok(CertificateCheck::Untrusted { thumbprint: probe_thumbprint(parsed.as_str()).await?, reason: message }),
+        Err(ProviderError::Untrusted { message, .. }) => {
+            Ok(CertificateCheck::Untrusted { thumbprint: probe_thumbprint(parsed.as_str()).await?, reason: message })
+        }
         Err(e @ (ProviderError::Unreachable { .. } | ProviderError::Timeout { .. })) => Err(e),
         // An error status (401, 404, 500…) came over a trusted connection.
         Err(_) => Ok(CertificateCheck::Trusted),
+    }
+}
+
+/// Trust on first use, for every provider with self-signed hosts: when the
+/// system does not trust a server, say which certificate it presents, so an
+/// admin can compare it with the one the host shows and pin it; when a
+/// pinned host presents another one, say that plainly.
+pub async fn explain_untrusted(e: ProviderError, trust: &Trust, endpoint: &str) -> ProviderError {
+    let ProviderError::Untrusted { message, .. } = e else { return e };
+    match trust {
+        Trust::System => {
+            let presented = probe_thumbprint(endpoint).await.ok();
+            let hint = presented
+                .as_ref()
+                .map(|t| {
+                    format!(". The server presents SHA-256 thumbprint {t}; if the host itself shows the same, trust (pin) that certificate for this account")
+                })
+                .unwrap_or_default();
+            ProviderError::Untrusted { message: format!("{message}{hint}"), presented }
+        }
+        Trust::Pinned(_) if message.contains(CERTIFICATE_CHANGED) => {
+            let presented = probe_thumbprint(endpoint).await.ok();
+            ProviderError::Untrusted {
+                message: format!(
+                    "{message}. If the host's certificate was renewed on purpose and the host shows the presented thumbprint, pin the new one for this account"
+                ),
+                presented,
+            }
+        }
+        _ => ProviderError::Untrusted { message, presented: None },
     }
 }
 
@@ -184,7 +216,8 @@ impl HttpFailure {
         match self.status {
             401 | 403 => ProviderError::Auth { message: format!("HTTP {}", self.status) },
             404 => ProviderError::NotFound { what: "the requested resource".into() },
-            408 => ProviderError::Timeout { after: Duration::ZERO },
+            // The server gave up waiting for the request: it was not processed.
+            408 => ProviderError::Provider { code: "HTTP 408".into(), message: "the server gave up waiting for the request".into(), retryable: true },
             409 => ProviderError::InvalidState { message: snippet },
             429 => ProviderError::Throttled { retry_after: self.retry_after },
             503 if self.retry_after.is_some() => ProviderError::Throttled { retry_after: self.retry_after },
@@ -241,16 +274,14 @@ impl HttpTransport {
             Trust::Insecure => Some(None),
         };
         if let Some(pinned) = pinned {
-            let cfg = pinning::config(pinned).map_err(|e| ProviderError::Untrusted { message: e.to_string() })?;
+            let cfg = pinning::config(pinned).map_err(|e| ProviderError::Config { message: format!("cannot set up TLS: {e}") })?;
             builder = builder.use_preconfigured_tls(cfg);
         }
         // Never follow a redirect: the request (a password in a SOAP Login, a
         // signed form) would go to wherever the answer points, and that
         // host's answer would be believed. A 3xx is an error instead.
-        let client = builder
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ProviderError::Unreachable { message: format!("cannot set up HTTP: {e}") })?;
+        let client =
+            builder.redirect(reqwest::redirect::Policy::none()).build().map_err(|e| ProviderError::Config { message: format!("cannot set up HTTP: {e}") })?;
         Ok(Self { client, timeout: opts.timeout })
     }
 
@@ -292,20 +323,27 @@ impl HttpTransport {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// What a transport failure means, above all whether the request may
+    /// have reached the server: only a failure to connect proves it did not.
     fn transport_error(&self, e: reqwest::Error) -> ProviderError {
         // URLs can carry signatures or tokens in their query: never echo them.
         let e = e.without_url();
         let chain = error_chain(&e);
-        if chain.contains("certificate")
-            && (chain.contains("invalid peer certificate") || chain.contains(CERTIFICATE_CHANGED) || chain.contains("UnknownIssuer"))
-        {
-            ProviderError::Untrusted { message: chain }
+        let untrusted = chain.contains("certificate")
+            && (chain.contains("invalid peer certificate") || chain.contains(CERTIFICATE_CHANGED) || chain.contains("UnknownIssuer"));
+        if untrusted {
+            ProviderError::Untrusted { message: chain, presented: None }
+        } else if e.is_connect() {
+            ProviderError::Unreachable { message: chain }
         } else if e.is_timeout() {
             ProviderError::Timeout { after: self.timeout }
-        } else if e.is_decode() || e.is_body() {
-            ProviderError::malformed(error_chain(&e))
+        } else if e.is_builder() {
+            ProviderError::Config { message: chain }
+        } else if e.is_decode() {
+            ProviderError::malformed(chain)
         } else {
-            ProviderError::Unreachable { message: error_chain(&e) }
+            // Sent, then the connection broke (reset, closed mid-answer).
+            ProviderError::OutcomeUnknown { message: chain }
         }
     }
 }

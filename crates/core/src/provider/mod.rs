@@ -8,6 +8,7 @@ pub mod ec2;
 pub mod error;
 pub mod guard;
 pub mod http;
+pub mod kind;
 pub mod registry;
 pub mod sim;
 pub mod vsphere;

@@ -1,77 +1,39 @@
-//! Which account kinds exist, and how an account becomes a provider.
+//! Which provider kinds this build has. Adding a provider is one folder
+//! (with its `KIND` descriptor) and one line in [`KINDS`].
 
-use super::ec2::{Ec2Config, Ec2Provider};
-use super::sim::{SimConfig, SimProvider};
-use super::vsphere::{VsphereConfig, VsphereProvider};
+use super::kind::{FieldError, KindDescriptor};
 use super::Provider;
 use crate::error::CoreError;
 use crate::model::Account;
-use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Account kinds this build can talk to.
-pub const KINDS: &[&str] = &["sim", "ec2", "vsphere"];
+pub static KINDS: &[&KindDescriptor] = &[&super::sim::KIND, &super::ec2::KIND, &super::vsphere::KIND];
 
-pub fn check_kind(kind: &str) -> Result<(), CoreError> {
-    if KINDS.contains(&kind) {
-        Ok(())
-    } else {
-        Err(CoreError::UnknownKind { kind: kind.into(), known: KINDS.join(", ") })
-    }
+/// The kind called `name`, or a sentence listing the known ones.
+pub fn kind(name: &str) -> Result<&'static KindDescriptor, CoreError> {
+    KINDS.iter().copied().find(|k| k.name == name).ok_or_else(|| CoreError::UnknownKind { kind: name.into(), known: known() })
 }
 
-/// Where a demo account's simulated cloud keeps its state.
-pub fn sim_world_path(data_dir: &Path, account_id: i64) -> std::path::PathBuf {
-    data_dir.join("sim").join(format!("account-{account_id}.sqlite"))
+/// The kind names, for messages and help.
+pub fn known() -> String {
+    KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
 }
 
-pub fn sim_config(account: &Account) -> Result<SimConfig, CoreError> {
-    stored_settings(account, "demo-fleet")
-}
-
-/// Settings offered for a new account, as the kind's config type.
-fn new_settings<T: DeserializeOwned>(config: &serde_json::Value, label: &str) -> Result<T, CoreError> {
-    serde_json::from_value(config.clone()).map_err(|e| CoreError::Invalid(format!("invalid {label} settings: {e}")))
-}
-
-/// A stored account's settings (unreadable only if the database was edited by hand).
-fn stored_settings<T: DeserializeOwned>(account: &Account, label: &str) -> Result<T, CoreError> {
-    serde_json::from_value(account.config.clone()).map_err(|e| CoreError::Invalid(format!("account '{}' has unreadable {label} settings: {e}", account.name)))
-}
-
-/// Check an account's settings before it is stored.
-pub fn validate_config(kind: &str, config: &serde_json::Value, has_secret: bool) -> Result<(), CoreError> {
-    check_kind(kind)?;
-    let checked = match kind {
-        "sim" => new_settings::<SimConfig>(config, "demo-fleet")?.validate(),
-        "ec2" => new_settings::<Ec2Config>(config, "EC2")?.validate(has_secret),
-        "vsphere" => new_settings::<VsphereConfig>(config, "vSphere")?.validate(has_secret),
-        _ => Ok(()),
-    };
-    checked.map_err(CoreError::Invalid)
+/// Complete and check an account's settings before they are stored.
+pub fn prepare_config(kind_name: &str, config: &mut serde_json::Value, has_secret: bool) -> Result<(), CoreError> {
+    let kind = kind(kind_name)?;
+    let invalid = |errors: Vec<FieldError>| CoreError::InvalidSettings { kind: kind.label, errors };
+    (kind.complete)(config).map_err(invalid)?;
+    (kind.validate)(config, has_secret).map_err(invalid)
 }
 
 /// Build the provider for an account, fetching its secret only now.
 pub fn build(account: &Account, data_dir: &Path) -> Result<Arc<dyn Provider>, CoreError> {
-    check_kind(&account.kind)?;
-    // The demo fleet needs no password, but an account that names a secret
-    // source must be able to read it, like any other provider.
+    let kind = kind(&account.kind)?;
+    // An account that names a secret source must be able to read it, even
+    // a kind that needs none (a wrong reference is worth saying).
     let secret = account.secret.as_ref().map(|s| s.resolve()).transpose()?;
-    match account.kind.as_str() {
-        "sim" => {
-            let cfg = sim_config(account)?;
-            let p = SimProvider::open(&sim_world_path(data_dir, account.id), cfg).map_err(|e| CoreError::provider(&account.name, e))?;
-            Ok(Arc::new(p))
-        }
-        "ec2" => {
-            let p = Ec2Provider::new(&stored_settings(account, "EC2")?, secret).map_err(|e| CoreError::provider(&account.name, e))?;
-            Ok(Arc::new(p))
-        }
-        "vsphere" => {
-            let p = VsphereProvider::new(&stored_settings(account, "vSphere")?, secret).map_err(|e| CoreError::provider(&account.name, e))?;
-            Ok(Arc::new(p))
-        }
-        other => Err(CoreError::UnknownKind { kind: other.into(), known: KINDS.join(", ") }),
-    }
+    let ctx = super::kind::BuildContext { account, secret, data_dir };
+    (kind.build)(&ctx).map_err(|e| CoreError::provider(&account.name, e))
 }

@@ -10,12 +10,14 @@ mod wire;
 mod xml;
 
 use super::http::{HttpOptions, HttpTransport};
+use super::kind::{self, KindDescriptor, SecretNeed, SecretSpec};
 use super::{CallTarget, Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{Observation, PowerState};
 use crate::secrets::Secret;
 use async_trait::async_trait;
 pub use config::Ec2Config;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use wire::Ec2Api;
 use xml::{InstanceState, StateChangeResponse};
 
@@ -37,6 +39,19 @@ pub fn normalize(state: &InstanceState) -> PowerState {
         _ => PowerState::Unknown,
     }
 }
+
+pub static KIND: KindDescriptor = KindDescriptor {
+    name: "ec2",
+    label: "Amazon EC2",
+    summary: "Instances in one or more AWS regions, through the EC2 API (SigV4).",
+    fields: config::FIELDS,
+    secret: SecretSpec { label: "secret access key", need: SecretNeed::Optional },
+    tls: None,
+    validate: |config, has_secret| kind::parse::<Ec2Config>(config)?.validate(has_secret),
+    complete: config::complete,
+    build: |ctx| Ok(Arc::new(Ec2Provider::new(&ctx.config()?, ctx.secret.clone())?)),
+    forget: kind::nothing_to_forget,
+};
 
 pub struct Ec2Provider {
     api: Ec2Api,

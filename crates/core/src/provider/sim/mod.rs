@@ -6,6 +6,7 @@
 pub mod config;
 pub mod world;
 
+use super::kind::{self, KindDescriptor, SecretNeed, SecretSpec};
 use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{now_ms, Observation, PowerState, ToolsStatus};
 use async_trait::async_trait;
@@ -40,9 +41,36 @@ pub struct SimProvider {
     quota: Mutex<(f64, Instant)>,
 }
 
+/// The embedded demo fleet: no endpoint, no secret; its simulated cloud
+/// lives in a file of its own under the data directory.
+pub static KIND: KindDescriptor = KindDescriptor {
+    name: "sim",
+    label: "Demo fleet",
+    summary: "A simulated cloud that behaves like a real one (latency, slow transitions, stubborn guests, failures, outages, drift).",
+    fields: config::FIELDS,
+    // A demo fleet needs no secret, but takes one so secret handling (the
+    // keychain, an environment variable) can be tried without a cloud.
+    secret: SecretSpec { label: "secret (unused by the demo fleet)", need: SecretNeed::Optional },
+    tls: None,
+    validate: |config, _| kind::parse::<SimConfig>(config)?.validate(),
+    complete: kind::nothing_to_complete,
+    build: |ctx| Ok(Arc::new(SimProvider::open(&world_path(ctx.data_dir, ctx.account.id), ctx.config()?)?)),
+    forget: |account, data_dir| {
+        let world = world_path(data_dir, account.id);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", world.display()));
+        }
+    },
+};
+
+/// Where a demo account's simulated cloud keeps its state.
+pub fn world_path(data_dir: &Path, account_id: i64) -> std::path::PathBuf {
+    data_dir.join("sim").join(format!("account-{account_id}.sqlite"))
+}
+
 impl SimProvider {
     pub fn open(path: &Path, cfg: SimConfig) -> ProviderResult<Self> {
-        cfg.validate().map_err(|m| ProviderError::Provider { code: "InvalidConfig".into(), message: m, retryable: false })?;
+        cfg.validate().map_err(|errors| ProviderError::Config { message: errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; ") })?;
         let world = Arc::new(World::open(path, &cfg)?);
         Ok(Self { world, quota: Mutex::new((cfg.max_rps.max(1.0), Instant::now())), cfg })
     }

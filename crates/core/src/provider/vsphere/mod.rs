@@ -8,6 +8,7 @@ pub mod config;
 mod soap;
 
 use super::http::{normalize_thumbprint, HttpOptions, HttpTransport, Trust};
+use super::kind::{self, KindDescriptor, SecretNeed, SecretSpec, TlsFields};
 use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{Observation, PowerState, ToolsStatus};
 use crate::provider::xml::Node;
@@ -70,6 +71,19 @@ fn prop_set(kind: &str, paths: &[&str]) -> String {
 fn name_val(n: &Node) -> (&str, &str) {
     (n.child("name").map(|x| x.text()).unwrap_or_default(), n.child("val").map(|x| x.text()).unwrap_or_default())
 }
+
+pub static KIND: KindDescriptor = KindDescriptor {
+    name: "vsphere",
+    label: "VMware vSphere",
+    summary: "VMs of a vCenter or a standalone ESXi host, through the vim25 SOAP API.",
+    fields: config::FIELDS,
+    secret: SecretSpec { label: "password", need: SecretNeed::Required },
+    tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
+    validate: |config, has_secret| kind::parse::<VsphereConfig>(config)?.validate(has_secret),
+    complete: kind::nothing_to_complete,
+    build: |ctx| Ok(std::sync::Arc::new(VsphereProvider::new(&ctx.config()?, ctx.secret.clone())?)),
+    forget: kind::nothing_to_forget,
+};
 
 pub struct VsphereProvider {
     soap: Soap,
@@ -173,11 +187,11 @@ impl VsphereProvider {
     pub fn new(cfg: &VsphereConfig, password: Option<Secret>) -> ProviderResult<Self> {
         let password = password.ok_or_else(|| ProviderError::Auth { message: "the account has no password".into() })?;
         let trust = match (&cfg.thumbprint, cfg.insecure) {
-            (Some(t), _) => {
-                Trust::Pinned(normalize_thumbprint(t).ok_or_else(|| ProviderError::Untrusted { message: format!("'{t}' is not a SHA-256 thumbprint") })?)
-            }
+            (Some(t), _) => Trust::Pinned(
+                normalize_thumbprint(t).ok_or_else(|| ProviderError::Config { message: "the pinned thumbprint is not a SHA-256 thumbprint".into() })?,
+            ),
             (None, true) => {
-                tracing::warn!(endpoint = %cfg.endpoint, "TLS certificate checks are OFF for this vSphere account (--insecure)");
+                tracing::warn!(endpoint = %cfg.endpoint, "TLS certificate checks are OFF for this vSphere account (it accepts any certificate)");
                 Trust::Insecure
             }
             (None, false) => Trust::System,
@@ -233,26 +247,7 @@ impl VsphereProvider {
             return Ok(s.clone());
         }
         let fresh = match self.login().await {
-            // An untrusted self-signed host: say what it presents, so the admin
-            // can compare and pin it (trust on first use).
-            Err(ProviderError::Untrusted { message }) if self.trust == Trust::System => {
-                let seen = super::http::probe_thumbprint(&self.endpoint).await.ok();
-                let hint = seen
-                    .map(|t| {
-                        format!(
-                            " The server presents SHA-256 thumbprint {t}; if your vCenter or ESXi host shows the same, add the account with --thumbprint {t}."
-                        )
-                    })
-                    .unwrap_or_default();
-                return Err(ProviderError::Untrusted { message: format!("{message}.{hint}") });
-            }
-            // A pinned host now presents another certificate: say how to re-pin
-            // once the admin has checked the renewal was theirs.
-            Err(ProviderError::Untrusted { message }) if matches!(self.trust, Trust::Pinned(_)) && message.contains(super::http::CERTIFICATE_CHANGED) => {
-                return Err(ProviderError::Untrusted {
-                    message: format!("{message}. If the host's certificate was renewed on purpose and it shows the presented thumbprint, pin it: pdk accounts edit ACCOUNT --thumbprint THUMBPRINT, or edit the account in the app."),
-                });
-            }
+            Err(e @ ProviderError::Untrusted { .. }) => return Err(super::http::explain_untrusted(e, &self.trust, &self.endpoint).await),
             other => other?,
         };
         *s = Some(fresh.clone());

@@ -1,13 +1,20 @@
 //! Running `pdk` as a user would, on a data directory of the test's own.
 
-#![allow(dead_code)]
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// `pdk --data-dir DIR`, with no inherited data directory and no terminal.
-pub fn pdk(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pdk"));
+/// `pdk --data-dir DIR` with the `pdk` the calling test crate built (only
+/// the CLI crate's tests have one): see [`command`].
+#[macro_export]
+macro_rules! pdk {
+    ($dir:expr) => {
+        $crate::pdk::command(env!("CARGO_BIN_EXE_pdk"), $dir)
+    };
+}
+
+/// `BIN --data-dir DIR`, with no inherited data directory and no terminal.
+pub fn command(bin: &str, dir: &Path) -> Command {
+    let mut c = Command::new(bin);
     c.arg("--data-dir").arg(dir).env_remove("POWERDECK_DATA_DIR").stdin(Stdio::null());
     c
 }

@@ -1,12 +1,7 @@
 //! VMware's vCenter simulator (vcsim), built from Debian's govmomi library by
 //! `scripts/ensure-test-peers.sh` into `target/vcsim` (or `POWERDECK_VCSIM`).
 
-#![allow(dead_code)]
-
-#[path = "child.rs"]
-mod child;
-
-use child::spawn_tied;
+use crate::child::spawn_tied;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -19,7 +14,7 @@ pub struct Vcsim {
 }
 
 fn binary() -> PathBuf {
-    let p = std::env::var_os("POWERDECK_VCSIM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/vcsim"));
+    let p = std::env::var_os("POWERDECK_VCSIM").map(PathBuf::from).unwrap_or_else(|| crate::repo_root().join("target/vcsim"));
     assert!(p.exists(), "vcsim is not built at {}: run scripts/test.sh, which builds tests/vcsim", p.display());
     p
 }

@@ -2,8 +2,6 @@
 //! by a handler the test can swap at any time (well-behaved first, then a
 //! web page, another operation's answer, …). It records what it was asked.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,8 +1,6 @@
 //! Engine settings for tests: tiers and timeouts short enough that a whole
 //! operation runs in well under a second against a fast simulator.
 
-#![allow(dead_code)]
-
 use powerdeck_core::engine::config::Timeouts;
 use powerdeck_core::provider::guard::RetryPolicy;
 use powerdeck_core::EngineConfig;

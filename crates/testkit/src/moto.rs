@@ -1,13 +1,6 @@
-//! moto's EC2 server and the boto3 helper, for tests. Shared by the core and
-//! CLI test suites (`#[path]`-included). The Python venv comes from
-//! `scripts/test.sh` (`.venv` at the repository root, or `POWERDECK_VENV`).
+//! moto's EC2 server and the boto3 helper (`crates/core/tests/ec2/moto_tool.py`).
 
-#![allow(dead_code)]
-
-#[path = "child.rs"]
-mod child;
-
-use child::spawn_tied;
+use crate::child::spawn_tied;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -15,19 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn venv() -> PathBuf {
-    let dir = std::env::var_os("POWERDECK_VENV").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    assert!(
-        dir.join("bin/moto_server").exists(),
-        "moto is not installed in {}: run scripts/test.sh, which creates the venv with moto[server] and boto3",
-        dir.display()
-    );
-    dir
-}
-
 /// From either crate's tests (`crates/core` or `crates/cli`).
 fn tool_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/ec2/moto_tool.py")
+    crate::repo_root().join("crates/core/tests/ec2/moto_tool.py")
 }
 
 fn wait_for_port(port: u16, what: &str) {
@@ -47,7 +30,7 @@ impl Moto {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = spawn_tied(
-            Command::new(venv().join("bin/moto_server")).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()),
+            Command::new(crate::venv().join("bin/moto_server")).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()),
         );
         wait_for_port(port, "moto_server");
         Self { child, url: format!("http://127.0.0.1:{port}") }
@@ -55,7 +38,7 @@ impl Moto {
 
     /// Run a `moto_tool.py` command against this server; its JSON answer.
     pub fn tool(&self, cmd: &str, args: &[&str]) -> serde_json::Value {
-        let out = Command::new(venv().join("bin/python")).arg(tool_path()).arg(cmd).arg(&self.url).args(args).output().expect("cannot run moto_tool.py");
+        let out = Command::new(crate::venv().join("bin/python")).arg(tool_path()).arg(cmd).arg(&self.url).args(args).output().expect("cannot run moto_tool.py");
         assert!(out.status.success(), "moto_tool.py {cmd} failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("moto_tool.py printed no JSON")
     }
@@ -85,7 +68,7 @@ pub struct ThrottlingProxy {
 impl ThrottlingProxy {
     pub fn start(upstream: &str, n: i64) -> Self {
         let mut child = spawn_tied(
-            Command::new(venv().join("bin/python"))
+            Command::new(crate::venv().join("bin/python"))
                 .arg(tool_path())
                 .args(["proxy", "--upstream", upstream, "--throttle-first", &n.to_string()])
                 .stdout(Stdio::piped())

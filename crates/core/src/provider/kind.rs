@@ -1,0 +1,197 @@
+//! What each provider kind declares once, in its own folder: its name and
+//! label, the account fields both front ends show (and check), what its
+//! secret is, and how a stored account becomes a provider. The registry
+//! lists the kinds; nothing else matches kind names.
+
+use super::{Provider, ProviderError};
+use crate::model::Account;
+use crate::secrets::Secret;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Serialize)]
+pub struct KindDescriptor {
+    /// The stored kind name (`ec2`), also the CLI's word for it.
+    pub name: &'static str,
+    /// What people call it ("Amazon EC2").
+    pub label: &'static str,
+    /// One line saying what an account of this kind is.
+    pub summary: &'static str,
+    pub fields: &'static [Field],
+    pub secret: SecretSpec,
+    /// The fields that say how the endpoint's certificate is trusted, for
+    /// kinds whose hosts often carry self-signed certificates.
+    pub tls: Option<TlsFields>,
+    /// Check settings before they are stored. `has_secret`: the account has
+    /// a secret source.
+    #[serde(skip)]
+    pub validate: fn(&serde_json::Value, bool) -> Result<(), Vec<FieldError>>,
+    /// Fill in what follows from the settings given (EC2: a profile's
+    /// region); runs before `validate` when an account is added or edited.
+    #[serde(skip)]
+    pub complete: fn(&mut serde_json::Value) -> Result<(), Vec<FieldError>>,
+    /// Build the provider for a stored account.
+    #[serde(skip)]
+    pub build: fn(&BuildContext<'_>) -> Result<Arc<dyn Provider>, ProviderError>,
+    /// Clean up what the kind keeps outside the store when an account goes.
+    #[serde(skip)]
+    pub forget: fn(&Account, &Path),
+}
+
+/// What a provider is built from.
+pub struct BuildContext<'a> {
+    pub account: &'a Account,
+    pub secret: Option<Secret>,
+    pub data_dir: &'a Path,
+}
+
+impl BuildContext<'_> {
+    /// The account's settings as the kind's own type.
+    pub fn config<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        serde_json::from_value(self.account.config.clone()).map_err(|e| ProviderError::Config {
+            message: format!("the stored settings of account '{}' are unreadable ({e}); edit or re-add it", self.account.name),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    /// The key in the account's settings (JSON).
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub help: &'static str,
+    /// An example or the default, shown in an empty input.
+    pub placeholder: &'static str,
+    /// Tuning most people never touch (a demo fleet's knobs): the form folds it away.
+    pub advanced: bool,
+    /// The CLI flag when it is not the name with dashes (`--region` for `regions`).
+    pub flag: Option<&'static str>,
+}
+
+impl Field {
+    /// A required or optional text field with no special flag.
+    pub const fn text(name: &'static str, label: &'static str, help: &'static str) -> Self {
+        Self { name, label, kind: FieldKind::Text, required: false, help, placeholder: "", advanced: false, flag: None }
+    }
+    pub const fn kind(mut self, kind: FieldKind) -> Self {
+        self.kind = kind;
+        self
+    }
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    pub const fn advanced(mut self) -> Self {
+        self.advanced = true;
+        self
+    }
+    pub const fn placeholder(mut self, p: &'static str) -> Self {
+        self.placeholder = p;
+        self
+    }
+    pub const fn flag(mut self, f: &'static str) -> Self {
+        self.flag = Some(f);
+        self
+    }
+    /// The CLI flag, without its dashes.
+    pub fn cli_flag(&self) -> String {
+        self.flag.map(str::to_string).unwrap_or_else(|| self.name.replace('_', "-"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum FieldKind {
+    Text,
+    /// An http(s) URL without credentials.
+    Url,
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Number {
+        min: f64,
+        max: f64,
+    },
+    /// On or off. `off_flag`: the CLI spells it as a flag that turns it off
+    /// (`--no-feed`), because it is on by default.
+    Bool {
+        default: bool,
+        off_flag: Option<&'static str>,
+    },
+    /// Several values (`--region a --region b`, or "a, b" in the form).
+    List,
+    /// A SHA-256 certificate thumbprint.
+    Thumbprint,
+    /// The name of an environment variable (never its value).
+    EnvVar,
+    /// One of these values, with labels.
+    Choice {
+        options: &'static [(&'static str, &'static str)],
+    },
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SecretSpec {
+    /// What the secret is ("secret access key", "password").
+    pub label: &'static str,
+    pub need: SecretNeed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretNeed {
+    /// The kind has no secret.
+    None,
+    /// Some settings need one (EC2: not with a profile); `validate` decides.
+    Optional,
+    Required,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TlsFields {
+    pub endpoint: &'static str,
+    pub thumbprint: &'static str,
+    pub insecure: &'static str,
+}
+
+/// Something wrong with one setting (or, with `field: None`, with the whole).
+/// The text names the setting the way people read it, never a CLI flag or
+/// a form input: each front end points at its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// A field name, [`SECRET`] for the secret, or `None`.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The pseudo-field that stands for the account's secret.
+pub const SECRET: &str = "secret";
+
+impl FieldError {
+    pub fn on(field: &str, message: impl Into<String>) -> Self {
+        Self { field: Some(field.to_string()), message: message.into() }
+    }
+    pub fn whole(message: impl Into<String>) -> Self {
+        Self { field: None, message: message.into() }
+    }
+}
+
+/// Settings as the kind's type, or one error per unreadable field.
+pub fn parse<T: serde::de::DeserializeOwned>(config: &serde_json::Value) -> Result<T, Vec<FieldError>> {
+    serde_json::from_value(config.clone()).map_err(|e| {
+        // serde names the path rarely; say what it said.
+        vec![FieldError::whole(format!("the settings cannot be read: {e}"))]
+    })
+}
+
+/// A kind with nothing to fill in.
+pub fn nothing_to_complete(_: &mut serde_json::Value) -> Result<(), Vec<FieldError>> {
+    Ok(())
+}
+
+/// A kind that keeps nothing outside the store.
+pub fn nothing_to_forget(_: &Account, _: &Path) {}
