@@ -28,7 +28,7 @@ async fn main() {
     let cfg = Ec2Config { regions: regions.clone(), endpoint: Some(endpoint), access_key_id: Some("AKIDBENCH".into()), ..Ec2Config::default() };
     let stored = Ec2Config { access_key_id: None, profile: Some("bench".into()), ..cfg.clone() };
     let account = engine.add_account("bench", "ec2", serde_json::to_value(&stored).unwrap(), None).unwrap();
-    engine.set_provider(account.id, Arc::new(Ec2Provider::new(&cfg, Some(Secret::new("testing"))).unwrap()));
+    engine.set_provider(account.id, Arc::new(Ec2Provider::new(&cfg, Some(Secret::new("testing")), engine.calls(account.id)).unwrap()));
 
     println!("| sync | instances | wall | DescribeInstances calls | rows written |");
     println!("|---|---:|---:|---:|---:|");

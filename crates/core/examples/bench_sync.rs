@@ -11,7 +11,7 @@
 //! second 100 000-VM sync right after the first waits for tokens.
 
 use powerdeck_core::model::{Observation, PowerState, Source};
-use powerdeck_core::provider::guard::RateLimit;
+use powerdeck_core::provider::calls::RateLimit;
 use powerdeck_core::provider::sim::SimConfig;
 use powerdeck_core::reconcile::{reconcile, Input};
 use powerdeck_core::store::{Store, VmFilter};

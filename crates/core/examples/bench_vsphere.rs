@@ -22,7 +22,7 @@ async fn main() {
     let engine = Engine::with_store(store.clone(), dir.path(), EngineConfig::default()).unwrap();
     let config = VsphereConfig { endpoint: endpoint.clone(), username: "bench".into(), ..Default::default() };
     let account = engine.add_account("vc", "vsphere", serde_json::to_value(&config).unwrap(), Some((SecretRef::env("PATH").unwrap(), None))).unwrap();
-    engine.set_provider(account.id, Arc::new(VsphereProvider::new(&config, Some(Secret::new("pass"))).unwrap()));
+    engine.set_provider(account.id, Arc::new(VsphereProvider::new(&config, Some(Secret::new("pass")), engine.calls(account.id)).unwrap()));
 
     let t = Instant::now();
     let s = engine.full_sync(account.id).await.unwrap();
@@ -34,7 +34,12 @@ async fn main() {
     engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[account.id])).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await; // the feed's first (inventory) answer
     while rx.try_recv().is_ok() {}
-    let other = VsphereProvider::new(&VsphereConfig { endpoint, username: "other".into(), ..Default::default() }, Some(Secret::new("pass"))).unwrap();
+    let other = VsphereProvider::new(
+        &VsphereConfig { endpoint, username: "other".into(), ..Default::default() },
+        Some(Secret::new("pass")),
+        powerdeck_core::provider::calls::Calls::direct(),
+    )
+    .unwrap();
     let vms = store.vms(&VmFilter { account_id: Some(account.id), state: None }).unwrap();
     let mut latencies = Vec::new();
     for vm in vms.iter().take(20) {

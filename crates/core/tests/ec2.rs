@@ -7,7 +7,7 @@ use powerdeck_testkit::moto;
 use moto::{Moto, ThrottlingProxy};
 use powerdeck_core::model::{Account, OpKind, OpPhase, PowerState, ShutdownMethod, Source};
 use powerdeck_core::provider::ec2::{Ec2Config, Ec2Provider};
-use powerdeck_core::provider::{PowerAction, Provider, ProviderError};
+use powerdeck_core::provider::{PowerAction, ProviderError};
 use powerdeck_core::secrets::Secret;
 use powerdeck_core::store::{Store, VmFilter};
 use powerdeck_core::{CoreError, Engine, EngineConfig, Event, OpOptions, Workers};
@@ -46,7 +46,7 @@ impl Lab {
         // The account row: what `pdk accounts add ec2` stores (no secret in it).
         let stored = Ec2Config { access_key_id: None, profile: Some("lab".into()), ..cfg.clone() };
         let account = engine.add_account("aws", "ec2", serde_json::to_value(&stored).unwrap(), None).unwrap();
-        engine.set_provider(account.id, Arc::new(Ec2Provider::new(&cfg, Some(Secret::new(secret))).unwrap()));
+        engine.set_provider(account.id, Arc::new(Ec2Provider::new(&cfg, Some(Secret::new(secret)), engine.calls(account.id)).unwrap()));
         Self { _dir: dir, engine, account }
     }
 

@@ -31,7 +31,7 @@ impl Lab {
             Ec2Config { regions: vec!["eu-west-1".into()], endpoint: Some(server.url("/")), access_key_id: Some("AKIAHOSTILE".into()), ..Ec2Config::default() };
         let stored = Ec2Config { access_key_id: None, profile: Some("lab".into()), ..cfg.clone() };
         let account = engine.add_account("aws", "ec2", serde_json::to_value(&stored).unwrap(), None).unwrap();
-        engine.set_provider(account.id, Arc::new(Ec2Provider::new(&cfg, Some(Secret::new("hostile-secret"))).unwrap()));
+        engine.set_provider(account.id, Arc::new(Ec2Provider::new(&cfg, Some(Secret::new("hostile-secret")), engine.calls(account.id)).unwrap()));
         Self { _dir: dir, engine, account }
     }
 
@@ -139,7 +139,7 @@ async fn vsphere_another_methods_answer_is_refused_and_changes_nothing() {
     let account = engine
         .add_account("vc", "vsphere", serde_json::to_value(&cfg).unwrap(), Some((powerdeck_core::secrets::SecretRef::env("PATH").unwrap(), None)))
         .unwrap();
-    engine.set_provider(account.id, Arc::new(VsphereProvider::new(&cfg, Some(Secret::new("pw"))).unwrap()));
+    engine.set_provider(account.id, Arc::new(VsphereProvider::new(&cfg, Some(Secret::new("pw")), engine.calls(account.id)).unwrap()));
     engine.full_sync(account.id).await.unwrap();
     let vms = || engine.store().vms(&VmFilter { account_id: Some(account.id), state: None }).unwrap();
     let before = vms();

@@ -41,7 +41,7 @@ impl Lab {
         let account = engine
             .add_account("vc", "vsphere", serde_json::to_value(&config).unwrap(), Some((powerdeck_core::secrets::SecretRef::env("PATH").unwrap(), None)))
             .unwrap();
-        let provider = Arc::new(VsphereProvider::new(&config, Some(Secret::new(password))).unwrap());
+        let provider = Arc::new(VsphereProvider::new(&config, Some(Secret::new(password)), engine.calls(account.id)).unwrap());
         engine.set_provider(account.id, provider.clone());
         Self { _dir: dir, engine, account, provider }
     }
@@ -242,12 +242,12 @@ async fn an_expired_session_is_renewed_without_the_caller_noticing() {
     let sim = Vcsim::start(&["-vm", "1", "-idle", "1s"]);
     let lab = Lab::new(&sim.endpoint);
     lab.engine.full_sync(lab.account.id).await.unwrap();
-    assert_eq!(lab.provider.logins(), 1);
+    assert_eq!(lab.provider.logins().await, 1);
     // vcsim drops sessions idle for a second; wait well past that.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let again = lab.engine.full_sync(lab.account.id).await.unwrap();
     assert!(again.vms >= 1);
-    assert_eq!(lab.provider.logins(), 2, "the expired session was replaced by a new login");
+    assert_eq!(lab.provider.logins().await, 2, "the expired session was replaced by a new login");
 
     // Several calls find the session expired at once (the feed, a poll, an
     // operation): one new login serves them all, none fails.
@@ -261,7 +261,7 @@ async fn an_expired_session_is_renewed_without_the_caller_noticing() {
         // Read in full, not empty objects from a session the server forgot.
         assert!(obs.iter().all(|o| !o.name.is_empty() && o.state == PowerState::Running), "{obs:?}");
     }
-    assert_eq!(lab.provider.logins(), 3, "one login for all four callers");
+    assert_eq!(lab.provider.logins().await, 3, "one login for all four callers");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,7 +292,7 @@ async fn an_out_of_band_power_off_arrives_through_the_push_feed() {
 
     // Another admin, another SOAP session.
     let config = VsphereConfig { endpoint: sim.endpoint.clone(), username: "other-admin".into(), ..Default::default() };
-    let other = VsphereProvider::new(&config, Some(Secret::new("pass"))).unwrap();
+    let other = VsphereProvider::new(&config, Some(Secret::new("pass")), powerdeck_core::provider::calls::Calls::direct()).unwrap();
     use powerdeck_core::provider::{PowerAction, Provider};
     other.submit(&vm.provider_id, PowerAction::PowerOff).await.unwrap();
 
@@ -370,7 +370,7 @@ async fn a_wrong_password_is_an_authentication_error_that_never_echoes_it() {
     let err = wrong.engine.full_sync(wrong.account.id).await.unwrap_err().to_string();
     assert!(err.contains("rejected the credentials") && err.contains("InvalidLogin"), "{err}");
     assert!(!err.contains("Wrong-Pass-2") && !err.contains("Right-Pass-1"), "{err}");
-    assert_eq!(wrong.provider.logins(), 0);
+    assert_eq!(wrong.provider.logins().await, 0);
 
     let right = Lab::with_password(config, "Right-Pass-1");
     assert_eq!(right.engine.full_sync(right.account.id).await.unwrap().vms, 4);

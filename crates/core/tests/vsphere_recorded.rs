@@ -107,8 +107,12 @@ async fn serve(calls: Arc<Mutex<Vec<String>>>) -> String {
 async fn paging_reboot_guest_and_a_failed_task_over_recorded_answers() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let endpoint = serve(calls.clone()).await;
-    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw")))
-        .unwrap();
+    let p = VsphereProvider::new(
+        &VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() },
+        Some(Secret::new("pw")),
+        powerdeck_core::provider::calls::Calls::direct(),
+    )
+    .unwrap();
 
     let first = p.list_page(None).await.unwrap();
     assert_eq!(first.next.as_deref(), Some("1"));
@@ -144,8 +148,12 @@ async fn paging_reboot_guest_and_a_failed_task_over_recorded_answers() {
 async fn a_truncated_feed_answer_is_followed_to_the_end_before_the_batch_is_handed_over() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let endpoint = serve(calls.clone()).await;
-    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw")))
-        .unwrap();
+    let p = VsphereProvider::new(
+        &VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() },
+        Some(Secret::new("pw")),
+        powerdeck_core::provider::calls::Calls::direct(),
+    )
+    .unwrap();
 
     let batch = p.watch(None, std::time::Duration::from_secs(20)).await.unwrap();
     // vm-1001 entered, then changed: its latest reading wins, and it is listed once.
@@ -165,8 +173,12 @@ async fn a_truncated_feed_answer_is_followed_to_the_end_before_the_batch_is_hand
 async fn a_version_the_server_no_longer_knows_starts_the_feed_over_with_a_resync() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let endpoint = serve(calls.clone()).await;
-    let p = VsphereProvider::new(&VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() }, Some(Secret::new("pw")))
-        .unwrap();
+    let p = VsphereProvider::new(
+        &VsphereConfig { endpoint, username: "administrator@vsphere.local".into(), ..Default::default() },
+        Some(Secret::new("pw")),
+        powerdeck_core::provider::calls::Calls::direct(),
+    )
+    .unwrap();
 
     // Generation 1 is this provider's first login.
     let batch = p.watch(Some("1:stale"), std::time::Duration::from_secs(20)).await.unwrap();
@@ -177,5 +189,5 @@ async fn a_version_the_server_no_longer_knows_starts_the_feed_over_with_a_resync
     let next = p.watch(Some(&batch.cursor), std::time::Duration::from_secs(20)).await.unwrap();
     assert!(!next.resync_needed);
     assert!(next.cursor.ends_with(":2"), "{}", next.cursor);
-    assert_eq!(p.logins(), 1, "the session itself was fine");
+    assert_eq!(p.logins().await, 1, "the session itself was fine");
 }

@@ -2,7 +2,7 @@
 //! operation runs in well under a second against a fast simulator.
 
 use powerdeck_core::engine::config::Timeouts;
-use powerdeck_core::provider::guard::RetryPolicy;
+use powerdeck_core::provider::calls::RetryPolicy;
 use powerdeck_core::EngineConfig;
 
 pub fn fast_engine_config() -> EngineConfig {

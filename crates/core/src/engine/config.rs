@@ -2,7 +2,7 @@
 //! in the `settings` table as JSON, so every front end edits the same values.
 
 use crate::model::OpKind;
-use crate::provider::guard::{RateLimit, RetryPolicy};
+use crate::provider::calls::{RateLimit, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
 pub const SETTINGS_KEY: &str = "engine";

@@ -1,15 +1,14 @@
-//! Change-feed consumption: push beats polling. Reconnects with jittered
-//! backoff (0.8 s doubling, reset after 120 s of health, as kube-runtime
-//! does), capped at 5 s rather than kube's 30 s: while the feed is down,
-//! out-of-band changes go unseen, and one reconnect attempt is one cheap
-//! call. After any break a full sync covers what the feed missed.
+//! Change-feed consumption: push beats polling. Reconnects with the shared
+//! backoff (0.8 s doubling, full jitter, reset after 120 s of health, as
+//! kube-runtime does), capped at 5 s rather than kube's 30 s: while the feed
+//! is down, out-of-band changes go unseen, and one reconnect attempt is one
+//! cheap call. After any break a full sync covers what the feed missed.
 
 use super::{AccountRuntime, Engine};
 use crate::events::Event;
 use crate::model::Source;
-use crate::provider::Provider as _;
+use crate::provider::client::backoff::Backoff;
 use crate::reconcile::{self, Gone, Input};
-use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ const HEALTHY_RESET: Duration = Duration::from_secs(120);
 pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
     let max_wait = Duration::from_millis(engine.cfg.feed_max_wait_ms);
     let mut cursor: Option<String> = None;
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::new(BACKOFF_START, BACKOFF_MAX);
     let mut healthy_since = Instant::now();
     let mut broken = false;
     loop {
@@ -39,7 +38,7 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
                     tracing::warn!(account = %rt.account.name, error = %e, "could not record contact");
                 }
                 if healthy_since.elapsed() > HEALTHY_RESET {
-                    backoff = BACKOFF_START;
+                    backoff.reset();
                 }
                 if batch.resync_needed {
                     rt.wake_sync.notify_one();
@@ -73,9 +72,7 @@ pub(super) async fn feed_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
                 if matches!(e, crate::provider::ProviderError::Malformed { .. }) {
                     cursor = None;
                 }
-                let jittered = Duration::from_millis(rand::rng().random_range(backoff.as_millis() as u64 / 2..=backoff.as_millis() as u64));
-                tokio::time::sleep(jittered).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                tokio::time::sleep(backoff.next_delay()).await;
             }
         }
     }

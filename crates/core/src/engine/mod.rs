@@ -15,7 +15,7 @@ pub use sync::SyncSummary;
 use crate::error::CoreError;
 use crate::events::EventBus;
 use crate::model::{now_ms, Account, Vm};
-use crate::provider::guard::{CallStats, Guarded};
+use crate::provider::calls::{CallStats, Calls};
 use crate::provider::{registry, sim::SimConfig, Capabilities, Provider, ProviderError};
 use crate::reconcile;
 use crate::secrets::SecretRef;
@@ -59,7 +59,9 @@ type Task = (Option<i64>, Loop, JoinHandle<()>);
 /// One account's live parts.
 pub struct AccountRuntime {
     pub account: Account,
-    pub provider: Arc<Guarded>,
+    pub provider: Arc<dyn Provider>,
+    /// The account's share of the shared call layer (its buckets and counts).
+    pub calls: Arc<Calls>,
     pub caps: Capabilities,
     wake_driver: Notify,
     wake_sync: Notify,
@@ -75,7 +77,7 @@ pub struct AccountRuntime {
 
 impl AccountRuntime {
     pub fn stats(&self) -> Arc<CallStats> {
-        self.provider.stats()
+        self.calls.stats()
     }
 }
 
@@ -89,6 +91,9 @@ pub struct Engine {
     pid: i64,
     runtimes: Mutex<HashMap<i64, Arc<AccountRuntime>>>,
     overrides: Mutex<HashMap<i64, Arc<dyn Provider>>>,
+    /// Each account's call layer, kept across provider rebuilds (an edit)
+    /// so its rate limit and counts carry on.
+    calls: Mutex<HashMap<i64, Arc<Calls>>>,
     /// Background loops: the account each serves (`None`: the process),
     /// which loop it is, and its task.
     tasks: Mutex<Vec<Task>>,
@@ -125,6 +130,7 @@ impl Engine {
             pid: i64::from(std::process::id()),
             runtimes: Mutex::default(),
             overrides: Mutex::default(),
+            calls: Mutex::default(),
             tasks: Mutex::default(),
             paused: AtomicBool::new(false),
             config_warning: Mutex::default(),
@@ -167,6 +173,12 @@ impl Engine {
         Ok(())
     }
 
+    /// The account's share of the shared call layer. A provider built by
+    /// hand for [`Engine::set_provider`] should make its requests through it.
+    pub fn calls(&self, account_id: i64) -> Arc<Calls> {
+        self.calls.lock().unwrap().entry(account_id).or_insert_with(|| Calls::new(self.cfg.retry.clone(), &self.cfg.rate_limit)).clone()
+    }
+
     /// Use this provider for an account instead of building one from its
     /// config (embedding, tests). Must be called before the account is used.
     pub fn set_provider(&self, account_id: i64, provider: Arc<dyn Provider>) {
@@ -184,15 +196,17 @@ impl Engine {
             return Ok(rt.clone());
         }
         let account = self.store.account(account_id)?.ok_or_else(|| CoreError::UnknownAccount(format!("#{account_id}")))?;
-        let inner = match self.overrides.lock().unwrap().get(&account_id) {
-            Some(p) => p.clone(),
-            None => registry::build(&account, &self.data_dir)?,
+        let calls = self.calls(account_id);
+        let overridden = self.overrides.lock().unwrap().get(&account_id).cloned();
+        let provider = match overridden {
+            Some(p) => p,
+            None => registry::build(&account, &self.data_dir, calls.clone())?,
         };
-        let provider = Arc::new(Guarded::new(inner, self.cfg.retry.clone(), &self.cfg.rate_limit));
         let rt = Arc::new(AccountRuntime {
             caps: provider.capabilities(),
             account,
             provider,
+            calls,
             wake_driver: Notify::new(),
             wake_sync: Notify::new(),
             submitting: Mutex::default(),

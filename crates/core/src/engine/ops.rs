@@ -8,7 +8,7 @@ use super::{AccountRuntime, Engine};
 use crate::error::CoreError;
 use crate::events::Event;
 use crate::model::{now_ms, Millis, Observation, OpKind, OpPhase, Operation, PowerState, ShutdownMethod, Source, ToolsStatus};
-use crate::provider::{JobStatus, PowerAction, Provider as _, ProviderError};
+use crate::provider::{JobStatus, PowerAction, ProviderError};
 use crate::reconcile::{self, Gone, Input};
 use crate::store::operations::OpRecord;
 use crate::store::NewOperation;

@@ -6,7 +6,7 @@ use super::{AccountRuntime, Engine, EngineConfig};
 use crate::error::CoreError;
 use crate::events::Event;
 use crate::model::{now_ms, Millis, Observation, PowerState, Source};
-use crate::provider::Provider as _;
+use crate::provider::client::backoff::Backoff;
 use crate::reconcile::{self, Gone, Input};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -41,7 +41,7 @@ impl Engine {
 
     pub(super) async fn full_sync_rt(&self, rt: &AccountRuntime) -> Result<SyncSummary, CoreError> {
         let started = Instant::now();
-        let calls_before = rt.provider.stats().snapshot().list;
+        let calls_before = rt.stats().snapshot().list;
         let mut all: Vec<Observation> = Vec::new();
         let mut token: Option<String> = None;
         let mut seen_tokens = HashSet::new();
@@ -79,7 +79,7 @@ impl Engine {
             vms: all.len(),
             changed: outcome.rows_changed,
             state_changes: outcome.state_changes,
-            list_calls: rt.provider.stats().snapshot().list - calls_before,
+            list_calls: rt.stats().snapshot().list - calls_before,
             duration_ms: started.elapsed().as_millis() as u64,
         };
         self.bus.publish(Event::SyncFinished {
@@ -122,7 +122,11 @@ pub(super) async fn tiers_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
     let now = now_ms();
     let (mut next_full, mut next_trans, mut next_watch): (Millis, Millis, Millis) =
         (now, now + cfg.transitional_interval_ms as Millis, now + cfg.watched_interval_ms as Millis);
-    let mut failures: u32 = 0;
+    // Failed full syncs back off (with jitter, so accounts that failed in one
+    // outage do not all retry in the same instant), but keep probing every
+    // few seconds: stale VMs should turn fresh soon after the provider does,
+    // and a failing first page costs one call.
+    let mut backoff = Backoff::new(Duration::from_millis(2_000), Duration::from_millis(FULL_RETRY_MAX_MS.min(cfg.full_interval_ms)));
     loop {
         if engine.sync_paused() {
             tokio::select! {
@@ -135,17 +139,12 @@ pub(super) async fn tiers_loop(engine: Arc<Engine>, rt: Arc<AccountRuntime>) {
         if now >= next_full {
             match engine.full_sync_rt(&rt).await {
                 Ok(summary) => {
-                    failures = 0;
+                    backoff.reset();
                     next_full = now_ms() + full_interval(&cfg, rt.caps.change_feed, summary.list_calls) as Millis;
                 }
                 Err(e) => {
-                    // Back off, but keep probing every few seconds: stale VMs
-                    // should turn fresh soon after the provider does, and a
-                    // failing first page costs one call.
-                    failures += 1;
-                    let backoff = (2_000u64 << failures.min(3)).min(FULL_RETRY_MAX_MS).min(cfg.full_interval_ms);
-                    next_full = now_ms() + backoff as Millis;
-                    report(&engine, &rt, &e, failures);
+                    next_full = now_ms() + backoff.next_delay().as_millis() as Millis;
+                    report(&engine, &rt, &e, backoff.failures());
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! secret is, and how a stored account becomes a provider. The registry
 //! lists the kinds; nothing else matches kind names.
 
+use super::calls::Calls;
 use super::{Provider, ProviderError};
 use crate::model::Account;
 use crate::secrets::Secret;
@@ -44,6 +45,9 @@ pub struct BuildContext<'a> {
     pub account: &'a Account,
     pub secret: Option<Secret>,
     pub data_dir: &'a Path,
+    /// The account's share of the shared call layer: every request the
+    /// provider makes goes through it.
+    pub calls: Arc<Calls>,
 }
 
 impl BuildContext<'_> {

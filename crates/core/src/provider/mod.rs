@@ -1,18 +1,19 @@
 //! The provider contract: what the engine needs from any cloud or hypervisor.
 //!
-//! A provider describes its wire protocol and nothing else. Retry, backoff,
-//! rate limiting and call accounting are applied around every provider by
-//! [`guard::Guarded`]; state is written only by the engine's reconcile.
+//! A provider describes its wire protocol and nothing else. Every request it
+//! makes goes through the shared call layer ([`calls::Calls`]: rate limit
+//! per scope, retry with backoff, counts); state is written only by the
+//! engine's reconcile.
 
+pub mod client;
 pub mod ec2;
 pub mod error;
-pub mod guard;
-pub mod http;
 pub mod kind;
 pub mod registry;
 pub mod sim;
 pub mod vsphere;
-pub mod xml;
+
+pub use client::{calls, http, xml};
 
 use crate::model::Observation;
 use async_trait::async_trait;
@@ -108,25 +109,9 @@ pub struct FeedBatch {
     pub resync_needed: bool,
 }
 
-/// What a call is about, so the shared layer can rate-limit it in the
-/// provider's own throttling scope.
-#[derive(Debug, Clone, Copy)]
-pub enum CallTarget<'a> {
-    Page(Option<&'a str>),
-    Vms(&'a [String]),
-    Vm(&'a str),
-    Job(&'a str),
-}
-
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn capabilities(&self) -> Capabilities;
-
-    /// The scope the provider throttles in (EC2: the region), when it is
-    /// narrower than the whole account. Each scope gets its own token bucket.
-    fn rate_scope(&self, _target: CallTarget<'_>) -> Option<String> {
-        None
-    }
 
     /// One page of the inventory, as large as the provider allows.
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage>;

@@ -1,6 +1,7 @@
 //! Which provider kinds this build has. Adding a provider is one folder
 //! (with its `KIND` descriptor) and one line in [`KINDS`].
 
+use super::calls::Calls;
 use super::kind::{FieldError, KindDescriptor};
 use super::Provider;
 use crate::error::CoreError;
@@ -29,11 +30,11 @@ pub fn prepare_config(kind_name: &str, config: &mut serde_json::Value, has_secre
 }
 
 /// Build the provider for an account, fetching its secret only now.
-pub fn build(account: &Account, data_dir: &Path) -> Result<Arc<dyn Provider>, CoreError> {
+pub fn build(account: &Account, data_dir: &Path, calls: Arc<Calls>) -> Result<Arc<dyn Provider>, CoreError> {
     let kind = kind(&account.kind)?;
     // An account that names a secret source must be able to read it, even
     // a kind that needs none (a wrong reference is worth saying).
     let secret = account.secret.as_ref().map(|s| s.resolve()).transpose()?;
-    let ctx = super::kind::BuildContext { account, secret, data_dir };
+    let ctx = super::kind::BuildContext { account, secret, data_dir, calls };
     (kind.build)(&ctx).map_err(|e| CoreError::provider(&account.name, e))
 }

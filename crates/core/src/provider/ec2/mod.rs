@@ -9,9 +9,11 @@ pub mod credentials;
 mod wire;
 mod xml;
 
+use super::calls::{Call, Calls};
+use super::client::batch::refresh_tolerant;
 use super::http::{HttpOptions, HttpTransport};
 use super::kind::{self, KindDescriptor, SecretNeed, SecretSpec};
-use super::{CallTarget, Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
+use super::{Capabilities, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{Observation, PowerState};
 use crate::secrets::Secret;
 use async_trait::async_trait;
@@ -49,7 +51,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     tls: None,
     validate: |config, has_secret| kind::parse::<Ec2Config>(config)?.validate(has_secret),
     complete: config::complete,
-    build: |ctx| Ok(Arc::new(Ec2Provider::new(&ctx.config()?, ctx.secret.clone())?)),
+    build: |ctx| Ok(Arc::new(Ec2Provider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),
     forget: kind::nothing_to_forget,
 };
 
@@ -59,10 +61,10 @@ pub struct Ec2Provider {
 }
 
 impl Ec2Provider {
-    pub fn new(cfg: &Ec2Config, secret: Option<Secret>) -> ProviderResult<Self> {
+    pub fn new(cfg: &Ec2Config, secret: Option<Secret>, calls: Arc<Calls>) -> ProviderResult<Self> {
         let keys = credentials::keys(cfg, secret)?;
         let http = HttpTransport::new(&HttpOptions::default())?;
-        Ok(Self { api: Ec2Api::new(http, keys, cfg.endpoint.clone()), regions: cfg.regions.clone() })
+        Ok(Self { api: Ec2Api::new(http, calls, keys, cfg.endpoint.clone()), regions: cfg.regions.clone() })
     }
 
     fn observation(region: &str, instance_id: String, name: String, state: &InstanceState, zone: Option<String>) -> Observation {
@@ -84,41 +86,27 @@ impl Ec2Provider {
         }
     }
 
-    /// DescribeInstanceStatus for one region's instances. Ids EC2 no longer
-    /// knows make it refuse the whole call; drop those it names and ask again.
-    async fn status(&self, region: &str, mut instances: Vec<&str>) -> ProviderResult<Vec<Observation>> {
-        for _ in 0..3 {
-            if instances.is_empty() {
-                return Ok(Vec::new());
-            }
+    /// DescribeInstanceStatus for one region's instances. EC2 refuses the
+    /// whole call over one id it no longer knows (and names it): the shared
+    /// tolerant batch read drops those and asks again.
+    async fn status(&self, region: &str, instances: Vec<String>) -> ProviderResult<Vec<Observation>> {
+        let read = |instances: Vec<String>| async move {
             let mut params = vec![("IncludeAllInstances".to_string(), "true".to_string())];
-            params.extend(instances.iter().enumerate().map(|(i, id)| (format!("InstanceId.{}", i + 1), id.to_string())));
-            match self.api.call::<xml::DescribeInstanceStatusResponse>(region, "DescribeInstanceStatus", &params).await {
-                Ok(r) => {
-                    return Ok(r
-                        .instance_status_set
-                        .items
-                        .into_iter()
-                        .map(|s| Self::observation(region, s.instance_id, String::new(), &s.instance_state, s.availability_zone))
-                        .collect())
-                }
-                Err(ProviderError::NotFound { what }) => {
-                    let before = instances.len();
-                    instances.retain(|id| !what.contains(id));
-                    if instances.len() == before {
-                        return Err(ProviderError::NotFound { what });
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(ProviderError::malformed("EC2 kept refusing a status request over unknown instance ids".to_string()))
+            params.extend(instances.iter().enumerate().map(|(i, id)| (format!("InstanceId.{}", i + 1), id.clone())));
+            let r: xml::DescribeInstanceStatusResponse = self.api.call(Call::refresh(), region, "DescribeInstanceStatus", &params).await?;
+            Ok(r.instance_status_set
+                .items
+                .into_iter()
+                .map(|s| Self::observation(region, s.instance_id, String::new(), &s.instance_state, s.availability_zone))
+                .collect())
+        };
+        refresh_tolerant(instances, &read).await
     }
 
     async fn change_state(&self, region: &str, action: &str, instance: &str, extra: &[(&str, &str)]) -> ProviderResult<Option<Observation>> {
         let mut params = vec![("InstanceId.1".to_string(), instance.to_string())];
         params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let r: StateChangeResponse = self.api.call(region, action, &params).await?;
+        let r: StateChangeResponse = self.api.call(Call::submit(), region, action, &params).await?;
         Ok(r.instances_set
             .items
             .into_iter()
@@ -155,18 +143,6 @@ impl Provider for Ec2Provider {
         }
     }
 
-    /// EC2 throttles per account and region. A refresh spanning regions is
-    /// counted against its first id's region.
-    fn rate_scope(&self, target: CallTarget<'_>) -> Option<String> {
-        let region = match target {
-            CallTarget::Page(token) => parse_token(token).ok().and_then(|(i, _)| self.regions.get(i).map(String::as_str)),
-            CallTarget::Vms(ids) => ids.first().and_then(|id| self.split(id).ok()).map(|(r, _)| r),
-            CallTarget::Vm(id) => self.split(id).ok().map(|(r, _)| r),
-            CallTarget::Job(_) => None,
-        };
-        region.map(str::to_string)
-    }
-
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
         let (idx, next_token) = parse_token(token)?;
         let region =
@@ -175,7 +151,7 @@ impl Provider for Ec2Provider {
         if let Some(n) = next_token {
             params.push(("NextToken".to_string(), n));
         }
-        let r: xml::DescribeInstancesResponse = self.api.call(region, "DescribeInstances", &params).await?;
+        let r: xml::DescribeInstancesResponse = self.api.call(Call::list(), region, "DescribeInstances", &params).await?;
         let vms = r
             .reservation_set
             .items
@@ -217,7 +193,7 @@ impl Provider for Ec2Provider {
         let mut out = Vec::with_capacity(ids.len());
         for (region, instances) in by_region {
             for chunk in instances.chunks(STATUS_BATCH) {
-                out.extend(self.status(region, chunk.to_vec()).await?);
+                out.extend(self.status(region, chunk.iter().map(|i| i.to_string()).collect()).await?);
             }
         }
         Ok(out)
@@ -231,7 +207,8 @@ impl Provider for Ec2Provider {
             PowerAction::PowerOff => self.change_state(region, "StopInstances", instance, &[("Force", "true")]).await?,
             PowerAction::Hibernate => self.change_state(region, "StopInstances", instance, &[("Hibernate", "true")]).await?,
             PowerAction::RebootGuest => {
-                let r: xml::RebootResponse = self.api.call(region, "RebootInstances", &[("InstanceId.1".to_string(), instance.to_string())]).await?;
+                let r: xml::RebootResponse =
+                    self.api.call(Call::submit(), region, "RebootInstances", &[("InstanceId.1".to_string(), instance.to_string())]).await?;
                 if r.ok == Some(false) {
                     return Err(ProviderError::Provider {
                         code: "RebootRefused".into(),
@@ -252,7 +229,8 @@ impl Provider for Ec2Provider {
 
     async fn test_connection(&self) -> ProviderResult<String> {
         for region in &self.regions {
-            let _: xml::DescribeInstancesResponse = self.api.call(region, "DescribeInstances", &[("MaxResults".to_string(), "5".to_string())]).await?;
+            let _: xml::DescribeInstancesResponse =
+                self.api.call(Call::list(), region, "DescribeInstances", &[("MaxResults".to_string(), "5".to_string())]).await?;
         }
         Ok(format!("connected; DescribeInstances allowed in {}", self.regions.join(", ")))
     }

@@ -1,46 +1,33 @@
 //! The EC2 Query API on the wire: form-encoded POSTs signed with SigV4 (the
 //! official `aws-sigv4` crate), XML answers, and AWS error codes mapped onto
 //! [`ProviderError`]. Transport, timeouts and TLS come from the shared
-//! [`HttpTransport`]; retries happen in the shared guard, never here.
+//! [`HttpTransport`]; rate limits and retries from the shared call layer.
 
 use super::credentials::Keys;
+use crate::provider::calls::{Call, Calls};
+use crate::provider::client::sign::{Signer, Unsigned};
 use crate::provider::http::{HttpFailure, HttpTransport};
 use crate::provider::ProviderError;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 const API_VERSION: &str = "2016-11-15";
 const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
-pub struct Ec2Api {
-    http: HttpTransport,
-    keys: Keys,
-    endpoint: Option<String>,
+/// SigV4 for EC2, by AWS's own `aws-sigv4` crate: signed for the region
+/// the request goes to.
+struct SigV4<'a> {
+    keys: &'a Keys,
+    region: &'a str,
 }
 
-impl Ec2Api {
-    pub fn new(http: HttpTransport, keys: Keys, endpoint: Option<String>) -> Self {
-        Self { http, keys, endpoint }
-    }
-
-    fn url(&self, region: &str) -> String {
-        match &self.endpoint {
-            Some(e) if e.ends_with('/') => e.clone(),
-            Some(e) => format!("{e}/"),
-            None => format!("https://ec2.{region}.amazonaws.com/"),
-        }
-    }
-
-    /// Call `action` in `region` and deserialize its XML answer.
-    pub async fn call<T: for<'de> Deserialize<'de>>(&self, region: &str, action: &str, params: &[(String, String)]) -> Result<T, ProviderError> {
-        let mut form: Vec<(&str, &str)> = vec![("Action", action), ("Version", API_VERSION)];
-        form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let body = serde_urlencoded::to_string(&form).map_err(|e| ProviderError::malformed(format!("cannot encode the request: {e}")))?;
-        let url = self.url(region);
-
+impl Signer for SigV4<'_> {
+    fn sign(&self, req: &mut Unsigned) -> Result<(), ProviderError> {
+        let cannot = |e: &dyn std::fmt::Display| ProviderError::Config { message: format!("cannot sign the request: {e}") };
         let identity = Credentials::new(
             &self.keys.access_key_id,
             self.keys.secret_access_key.expose(),
@@ -51,22 +38,66 @@ impl Ec2Api {
         .into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
-            .region(region)
+            .region(self.region)
             .name("ec2")
             .time(SystemTime::now())
             .settings(SigningSettings::default())
             .build()
-            .map_err(|e| ProviderError::Auth { message: format!("cannot sign the request: {e}") })?
+            .map_err(|e| cannot(&e))?
             .into();
-        let signable = SignableRequest::new("POST", &url, [("content-type", CONTENT_TYPE)].into_iter(), SignableBody::Bytes(body.as_bytes()))
-            .map_err(|e| ProviderError::Auth { message: format!("cannot sign the request: {e}") })?;
-        let (instructions, _) = sign(signable, &params).map_err(|e| ProviderError::Auth { message: format!("cannot sign the request: {e}") })?.into_parts();
+        let headers: Vec<(&str, &str)> = req.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let signable =
+            SignableRequest::new(req.method.as_str(), req.url.as_str(), headers.into_iter(), SignableBody::Bytes(&req.body)).map_err(|e| cannot(&e))?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| cannot(&e))?.into_parts();
+        let signed: Vec<(String, String)> = instructions.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        req.headers.extend(signed);
+        Ok(())
+    }
+}
 
-        let mut req = self.http.client().post(&url).header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE).body(body);
-        for (name, value) in instructions.headers() {
-            req = req.header(name, value);
-        }
-        let resp = self.http.send(req, map_failure).await?;
+pub struct Ec2Api {
+    http: HttpTransport,
+    calls: Arc<Calls>,
+    keys: Keys,
+    endpoint: Option<String>,
+}
+
+impl Ec2Api {
+    pub fn new(http: HttpTransport, calls: Arc<Calls>, keys: Keys, endpoint: Option<String>) -> Self {
+        Self { http, calls, keys, endpoint }
+    }
+
+    fn url(&self, region: &str) -> Result<reqwest::Url, ProviderError> {
+        let raw = match &self.endpoint {
+            Some(e) if e.ends_with('/') => e.clone(),
+            Some(e) => format!("{e}/"),
+            None => format!("https://ec2.{region}.amazonaws.com/"),
+        };
+        reqwest::Url::parse(&raw).map_err(|e| ProviderError::Config { message: format!("the EC2 endpoint is not a URL ({e})") })
+    }
+
+    /// Call `action` in `region` (the request's throttling scope) and
+    /// deserialize its XML answer. `call` says what kind of request it is.
+    pub async fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        call: Call<'_>,
+        region: &str,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<T, ProviderError> {
+        let mut form: Vec<(&str, &str)> = vec![("Action", action), ("Version", API_VERSION)];
+        form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let body = serde_urlencoded::to_string(&form).map_err(|e| ProviderError::malformed(format!("cannot encode the request: {e}")))?;
+        let url = self.url(region)?;
+        let signer = SigV4 { keys: &self.keys, region };
+        let resp = self
+            .calls
+            .run(call.in_scope(region), || async {
+                let mut req = Unsigned::new(reqwest::Method::POST, url.clone()).header("content-type", CONTENT_TYPE).body(body.clone());
+                signer.sign(&mut req)?;
+                self.http.send(req.into_request(self.http.client()), map_failure).await
+            })
+            .await?;
         resp.expect_content_type(&["xml"], "an EC2 XML answer")?;
         // quick-xml would read any document (an HTML page, another action's
         // answer) as an empty one: an empty inventory, every VM "missing".

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod world;
 
+use super::calls::{Call, Calls};
 use super::kind::{self, KindDescriptor, SecretNeed, SecretSpec};
 use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
 use crate::model::{now_ms, Observation, PowerState, ToolsStatus};
@@ -39,6 +40,7 @@ pub struct SimProvider {
     cfg: SimConfig,
     /// The simulated API's own request quota (what makes it throttle us).
     quota: Mutex<(f64, Instant)>,
+    calls: Arc<Calls>,
 }
 
 /// The embedded demo fleet: no endpoint, no secret; its simulated cloud
@@ -54,7 +56,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     tls: None,
     validate: |config, _| kind::parse::<SimConfig>(config)?.validate(),
     complete: kind::nothing_to_complete,
-    build: |ctx| Ok(Arc::new(SimProvider::open(&world_path(ctx.data_dir, ctx.account.id), ctx.config()?)?)),
+    build: |ctx| Ok(Arc::new(SimProvider::open(&world_path(ctx.data_dir, ctx.account.id), ctx.config()?, ctx.calls.clone())?)),
     forget: |account, data_dir| {
         let world = world_path(data_dir, account.id);
         for suffix in ["", "-wal", "-shm"] {
@@ -69,10 +71,10 @@ pub fn world_path(data_dir: &Path, account_id: i64) -> std::path::PathBuf {
 }
 
 impl SimProvider {
-    pub fn open(path: &Path, cfg: SimConfig) -> ProviderResult<Self> {
+    pub fn open(path: &Path, cfg: SimConfig, calls: Arc<Calls>) -> ProviderResult<Self> {
         cfg.validate().map_err(|errors| ProviderError::Config { message: errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; ") })?;
         let world = Arc::new(World::open(path, &cfg)?);
-        Ok(Self { world, quota: Mutex::new((cfg.max_rps.max(1.0), Instant::now())), cfg })
+        Ok(Self { world, quota: Mutex::new((cfg.max_rps.max(1.0), Instant::now())), cfg, calls })
     }
 
     pub fn world(&self) -> Arc<World> {
@@ -133,6 +135,39 @@ impl Provider for SimProvider {
     }
 
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
+        self.calls.run(Call::list(), || self.list_once(token)).await
+    }
+
+    async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
+        self.calls
+            .run(Call::refresh(), || async {
+                self.enter().await?;
+                Ok(self.world.get_many(ids)?.into_iter().map(observe).collect())
+            })
+            .await
+    }
+
+    async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission> {
+        self.calls
+            .run(Call::submit(), || async {
+                self.enter().await?;
+                let (job, vm) = self.world.submit(id, action)?;
+                Ok(Submission { job, observed: Some(observe(vm)) })
+            })
+            .await
+    }
+
+    async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
+        self.calls.run(Call::poll(), || self.poll_once(job)).await
+    }
+
+    async fn watch(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
+        self.calls.run(Call::watch(), || self.watch_once(cursor, max_wait)).await
+    }
+}
+
+impl SimProvider {
+    async fn list_once(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
         self.enter().await?;
         let after = match token {
             None => 0,
@@ -152,18 +187,7 @@ impl Provider for SimProvider {
         Ok(InventoryPage { vms, next: next.map(|n| n.to_string()) })
     }
 
-    async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
-        self.enter().await?;
-        Ok(self.world.get_many(ids)?.into_iter().map(observe).collect())
-    }
-
-    async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission> {
-        self.enter().await?;
-        let (job, vm) = self.world.submit(id, action)?;
-        Ok(Submission { job, observed: Some(observe(vm)) })
-    }
-
-    async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
+    async fn poll_once(&self, job: &str) -> ProviderResult<JobStatus> {
         self.enter().await?;
         match self.world.job(job)? {
             None => Err(ProviderError::NotFound { what: format!("job {job}") }),
@@ -173,7 +197,7 @@ impl Provider for SimProvider {
         }
     }
 
-    async fn watch(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
+    async fn watch_once(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
         if !self.cfg.feed {
             return Err(ProviderError::Unsupported { action: "push changes".into() });
         }

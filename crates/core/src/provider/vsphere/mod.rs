@@ -7,6 +7,9 @@
 pub mod config;
 mod soap;
 
+use super::calls::{Call, Calls};
+use super::client::batch::refresh_tolerant;
+use super::client::token::TokenCache;
 use super::http::{normalize_thumbprint, HttpOptions, HttpTransport, Trust};
 use super::kind::{self, KindDescriptor, SecretNeed, SecretSpec, TlsFields};
 use super::{Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
@@ -16,8 +19,8 @@ use crate::secrets::Secret;
 use async_trait::async_trait;
 pub use config::VsphereConfig;
 use soap::{esc, moref, Soap};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Mutex;
 
 const PAGE_SIZE: u32 = 1000;
 /// How many truncated WaitForUpdatesEx answers are followed in one watch
@@ -81,7 +84,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
     validate: |config, has_secret| kind::parse::<VsphereConfig>(config)?.validate(has_secret),
     complete: kind::nothing_to_complete,
-    build: |ctx| Ok(std::sync::Arc::new(VsphereProvider::new(&ctx.config()?, ctx.secret.clone())?)),
+    build: |ctx| Ok(std::sync::Arc::new(VsphereProvider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),
     forget: kind::nothing_to_forget,
 };
 
@@ -89,8 +92,8 @@ pub struct VsphereProvider {
     soap: Soap,
     username: String,
     password: Secret,
-    session: Mutex<Option<Session>>,
-    logins: std::sync::atomic::AtomicU64,
+    /// The session: logged in once, again when the server forgets it.
+    session: TokenCache<Session>,
     /// Host moref → host name: VMs report `runtime.host` as a moref, admins
     /// know hosts by name. Morefs are stable for a server's lifetime.
     host_names: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -184,7 +187,7 @@ fn observations(returnval: &Node) -> Result<Vec<Observation>, ProviderError> {
 }
 
 impl VsphereProvider {
-    pub fn new(cfg: &VsphereConfig, password: Option<Secret>) -> ProviderResult<Self> {
+    pub fn new(cfg: &VsphereConfig, password: Option<Secret>, calls: Arc<Calls>) -> ProviderResult<Self> {
         let password = password.ok_or_else(|| ProviderError::Auth { message: "the account has no password".into() })?;
         let trust = match (&cfg.thumbprint, cfg.insecure) {
             (Some(t), _) => Trust::Pinned(
@@ -198,24 +201,26 @@ impl VsphereProvider {
         };
         let http = HttpTransport::new(&HttpOptions { trust: trust.clone(), ..HttpOptions::default() })?;
         Ok(Self {
-            soap: Soap::new(http, cfg.endpoint.clone()),
+            soap: Soap::new(http, calls, cfg.endpoint.clone()),
             endpoint: cfg.endpoint.clone(),
             trust,
             username: cfg.username.clone(),
             password,
-            session: Mutex::new(None),
-            logins: Default::default(),
+            session: TokenCache::new(Duration::ZERO),
             host_names: Default::default(),
         })
     }
 
     async fn login(&self) -> ProviderResult<Session> {
-        let content = self.soap.call("RetrieveServiceContent", &moref("_this", "ServiceInstance", "ServiceInstance")).await?;
+        // A new session starts without the old one's cookie.
+        self.soap.forget_session();
+        let content = self.soap.call(Call::other(), "RetrieveServiceContent", &moref("_this", "ServiceInstance", "ServiceInstance")).await?;
         let rv = content.child("returnval").ok_or_else(|| ProviderError::malformed("RetrieveServiceContent: no service content"))?;
         let get = |n: &str| rv.child(n).map(|x| x.text().to_string()).ok_or_else(|| ProviderError::malformed(format!("the service content has no {n}")));
         let (root, pc, views, sessions) = (get("rootFolder")?, get("propertyCollector")?, get("viewManager")?, get("sessionManager")?);
         self.soap
             .call(
+                Call::other(),
                 "Login",
                 &format!(
                     "{}<userName>{}</userName><password>{}</password>",
@@ -228,6 +233,7 @@ impl VsphereProvider {
         let view = self
             .soap
             .call(
+                Call::other(),
                 "CreateContainerView",
                 &format!(
                     "{}{}<type>VirtualMachine</type><recursive>true</recursive>",
@@ -237,64 +243,60 @@ impl VsphereProvider {
             )
             .await?;
         let view = view.child("returnval").map(|v| v.text().to_string()).ok_or_else(|| ProviderError::malformed("CreateContainerView: no view"))?;
-        let generation = self.logins.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        Ok(Session { property_collector: pc, view, generation, filter: None })
+        // The cache numbers each login; `session()` fills it in.
+        Ok(Session { property_collector: pc, view, generation: 0, filter: None })
     }
 
     async fn session(&self) -> ProviderResult<Session> {
-        let mut s = self.session.lock().await;
-        if let Some(s) = s.as_ref() {
-            return Ok(s.clone());
-        }
-        let fresh = match self.login().await {
-            Err(e @ ProviderError::Untrusted { .. }) => return Err(super::http::explain_untrusted(e, &self.trust, &self.endpoint).await),
-            other => other?,
-        };
-        *s = Some(fresh.clone());
-        Ok(fresh)
+        let held = self
+            .session
+            .get(|| async {
+                match self.login().await {
+                    Err(e @ ProviderError::Untrusted { .. }) => Err(super::http::explain_untrusted(e, &self.trust, &self.endpoint).await),
+                    other => Ok((other?, None)),
+                }
+            })
+            .await?;
+        Ok(Session { generation: held.generation, ..held.token })
     }
 
     /// Forget the session `generation` (server side it is gone): the next
-    /// call logs in. When two calls see the same expiry, the second must not
-    /// throw away the session the first has just made.
+    /// call logs in. When two calls see the same expiry, the second does
+    /// not throw away the session the first has just made.
     async fn reset_session(&self, generation: u64) {
-        let mut s = self.session.lock().await;
-        if s.as_ref().is_some_and(|cur| cur.generation == generation) {
-            *s = None;
-            self.soap.forget_session();
-        }
+        self.session.invalidate(generation).await;
     }
 
     /// Run a call with a session; if the session expired, log in again and retry once.
-    async fn call(&self, method: &str, body: impl Fn(&Session) -> String) -> ProviderResult<Node> {
-        self.call_with(method, false, body).await
+    async fn call(&self, call: Call<'_>, method: &str, body: impl Fn(&Session) -> String) -> ProviderResult<Node> {
+        self.call_with(call, method, false, body).await
     }
 
     /// `view_only`: the call names no object but the session's own view. When
     /// a session expires its view goes with it, and some servers (vcsim)
     /// answer ManagedObjectNotFound instead of NotAuthenticated: that too
     /// means "log in again".
-    async fn call_with(&self, method: &str, view_only: bool, body: impl Fn(&Session) -> String) -> ProviderResult<Node> {
-        self.call_in_session(method, view_only, body).await.map(|(node, _)| node)
+    async fn call_with(&self, call: Call<'_>, method: &str, view_only: bool, body: impl Fn(&Session) -> String) -> ProviderResult<Node> {
+        self.call_in_session(call, method, view_only, body).await.map(|(node, _)| node)
     }
 
     /// [`Self::call_with`], also saying which session answered: what a call
     /// creates (a property filter) belongs to that session.
-    async fn call_in_session(&self, method: &str, view_only: bool, body: impl Fn(&Session) -> String) -> ProviderResult<(Node, Session)> {
+    async fn call_in_session(&self, call: Call<'_>, method: &str, view_only: bool, body: impl Fn(&Session) -> String) -> ProviderResult<(Node, Session)> {
         let s = self.session().await?;
-        match self.soap.call(method, &body(&s)).await {
+        match self.soap.call(call, method, &body(&s)).await {
             Err(e) if is_session_expired(&e) || (view_only && matches!(e, ProviderError::NotFound { .. })) => {
                 self.reset_session(s.generation).await;
                 let s = self.session().await?;
-                Ok((self.soap.call(method, &body(&s)).await?, s))
+                Ok((self.soap.call(call, method, &body(&s)).await?, s))
             }
             other => Ok((other?, s)),
         }
     }
 
     /// How many times this provider has logged in (a renewed session counts).
-    pub fn logins(&self) -> u64 {
-        self.logins.load(std::sync::atomic::Ordering::Relaxed)
+    pub async fn logins(&self) -> u64 {
+        self.session.fetches().await
     }
 
     /// Show hosts by name: look up the ones not seen before (one call), keep
@@ -307,7 +309,9 @@ impl VsphereProvider {
         if !unknown.is_empty() {
             let objects: String = unknown.iter().map(|h| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "HostSystem", h))).collect();
             match self
-                .call("RetrievePropertiesEx", |s| format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("HostSystem", &["name"])))
+                .call(Call::other(), "RetrievePropertiesEx", |s| {
+                    format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("HostSystem", &["name"]))
+                })
                 .await
             {
                 Ok(resp) => {
@@ -337,18 +341,17 @@ impl VsphereProvider {
             return Ok(s);
         }
         let (resp, used) = self
-            .call_in_session("CreateFilter", true, |s| format!("{}<spec>{}</spec><partialUpdates>false</partialUpdates>", s.collector(), s.all_vms_spec()))
+            .call_in_session(Call::other(), "CreateFilter", true, |s| {
+                format!("{}<spec>{}</spec><partialUpdates>false</partialUpdates>", s.collector(), s.all_vms_spec())
+            })
             .await?;
         let filter = resp.child("returnval").map(|f| f.text().to_string()).ok_or_else(|| ProviderError::malformed("CreateFilter: no filter"))?;
-        let mut guard = self.session.lock().await;
-        match guard.as_mut() {
-            // Possibly a session renewed during the call: the filter is its.
-            Some(cur) if cur.generation == used.generation => {
-                cur.filter = Some(filter);
-                Ok(cur.clone())
-            }
+        // Possibly a session renewed during the call: the filter is its.
+        if self.session.update(used.generation, |cur| cur.filter = Some(filter.clone())).await {
+            Ok(Session { filter: Some(filter), ..used })
+        } else {
             // The session changed under us: the next call starts over.
-            _ => Err(ProviderError::Unreachable { message: "the vSphere session was renewed while the change feed started".into() }),
+            Err(ProviderError::OutcomeUnknown { message: "the vSphere session was renewed while the change feed started".into() })
         }
     }
 }
@@ -374,12 +377,12 @@ impl Provider for VsphereProvider {
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
         let resp = match token {
             None => {
-                self.call_with("RetrievePropertiesEx", true, |s| {
+                self.call_with(Call::list(), "RetrievePropertiesEx", true, |s| {
                     format!("{}<specSet>{}</specSet><options><maxObjects>{PAGE_SIZE}</maxObjects></options>", s.collector(), s.all_vms_spec())
                 })
                 .await?
             }
-            Some(t) => self.call("ContinueRetrievePropertiesEx", |s| format!("{}<token>{}</token>", s.collector(), esc(t))).await?,
+            Some(t) => self.call(Call::list(), "ContinueRetrievePropertiesEx", |s| format!("{}<token>{}</token>", s.collector(), esc(t))).await?,
         };
         let Some(rv) = resp.child("returnval") else { return Ok(InventoryPage { vms: vec![], next: None }) };
         let next = rv.child("token").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
@@ -388,32 +391,21 @@ impl Provider for VsphereProvider {
         Ok(InventoryPage { vms, next })
     }
 
+    /// One vanished VM fails a whole RetrievePropertiesEx (without saying
+    /// which): the shared tolerant batch read finds it by halving.
     async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
-        let objects: String = ids.iter().map(|id| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "VirtualMachine", id))).collect();
-        let resp = self
-            .call("RetrievePropertiesEx", |s| format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("VirtualMachine", &VM_PROPS)))
-            .await;
-        match resp {
-            Ok(r) => {
-                let mut obs = r.child("returnval").map(observations).unwrap_or(Ok(vec![]))?;
-                self.name_hosts(&mut obs).await;
-                Ok(obs)
-            }
-            // One vanished VM fails the whole batch: ask one by one, keep those that exist.
-            Err(ProviderError::NotFound { .. }) if ids.len() > 1 => {
-                let mut out = Vec::new();
-                for id in ids {
-                    match Box::pin(self.refresh(std::slice::from_ref(id))).await {
-                        Ok(o) => out.extend(o),
-                        Err(ProviderError::NotFound { .. }) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(out)
-            }
-            Err(ProviderError::NotFound { .. }) => Ok(vec![]),
-            Err(e) => Err(e),
-        }
+        let read = |ids: Vec<String>| async move {
+            let objects: String = ids.iter().map(|id| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "VirtualMachine", id))).collect();
+            let r = self
+                .call(Call::refresh(), "RetrievePropertiesEx", |s| {
+                    format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("VirtualMachine", &VM_PROPS))
+                })
+                .await?;
+            r.child("returnval").map(observations).unwrap_or(Ok(vec![]))
+        };
+        let mut obs = refresh_tolerant(ids.to_vec(), &read).await?;
+        self.name_hosts(&mut obs).await;
+        Ok(obs)
     }
 
     async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission> {
@@ -426,7 +418,7 @@ impl Provider for VsphereProvider {
             PowerAction::RebootGuest => "RebootGuest",
             PowerAction::Hibernate => return Err(ProviderError::Unsupported { action: "hibernate on vSphere".into() }),
         };
-        let resp = self.call(method, |_| moref("_this", "VirtualMachine", id)).await?;
+        let resp = self.call(Call::submit(), method, |_| moref("_this", "VirtualMachine", id)).await?;
         let job = resp.child("returnval").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
         Ok(Submission { job, observed: None })
     }
@@ -456,6 +448,7 @@ impl Provider for VsphereProvider {
             let resp = self
                 .soap
                 .call(
+                    Call::watch(),
                     "WaitForUpdatesEx",
                     &format!(
                         "{}<version>{}</version><options><maxWaitSeconds>{wait}</maxWaitSeconds><maxObjectUpdates>250</maxObjectUpdates></options>",
@@ -522,7 +515,7 @@ impl Provider for VsphereProvider {
 
     async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
         let resp = self
-            .call("RetrievePropertiesEx", |s| {
+            .call(Call::poll(), "RetrievePropertiesEx", |s| {
                 format!(
                     "{}<specSet>{}<objectSet>{}<skip>false</skip></objectSet></specSet><options/>",
                     s.collector(),

@@ -1,11 +1,12 @@
 //! vim25 SOAP on the wire: envelopes, the session cookie, and SOAP faults
 //! mapped onto [`ProviderError`]. Transport, timeouts and TLS come from the
-//! shared [`HttpTransport`]; retries happen in the shared guard.
+//! shared [`HttpTransport`]; rate limits and retries from the shared call layer.
 
+use crate::provider::calls::{Call, Calls};
 use crate::provider::http::{HttpFailure, HttpTransport};
 use crate::provider::xml::{self as dom, Node};
 use crate::provider::ProviderError;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const COOKIE: &str = "vmware_soap_session";
 
@@ -21,13 +22,14 @@ pub fn moref(name: &str, kind: &str, id: &str) -> String {
 
 pub struct Soap {
     http: HttpTransport,
+    calls: Arc<Calls>,
     url: String,
     cookie: Mutex<Option<String>>,
 }
 
 impl Soap {
-    pub fn new(http: HttpTransport, url: String) -> Self {
-        Self { http, url, cookie: Mutex::new(None) }
+    pub fn new(http: HttpTransport, calls: Arc<Calls>, url: String) -> Self {
+        Self { http, calls, url, cookie: Mutex::new(None) }
     }
 
     pub fn forget_session(&self) {
@@ -35,15 +37,26 @@ impl Soap {
     }
 
     /// Call one method; returns its `…Response` element.
-    pub async fn call(&self, method: &str, inner: &str) -> Result<Node, ProviderError> {
+    pub async fn call(&self, call: Call<'_>, method: &str, inner: &str) -> Result<Node, ProviderError> {
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><soapenv:Body><{method} xmlns=\"urn:vim25\">{inner}</{method}></soapenv:Body></soapenv:Envelope>"
         );
-        let mut req = self.http.client().post(&self.url).header("Content-Type", "text/xml; charset=utf-8").header("SOAPAction", "urn:vim25/6.5").body(body);
-        if let Some(c) = self.cookie.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            req = req.header("Cookie", format!("{COOKIE}={c}"));
-        }
-        let resp = self.http.send(req, map_fault).await?;
+        let resp = self
+            .calls
+            .run(call, || {
+                let mut req = self
+                    .http
+                    .client()
+                    .post(&self.url)
+                    .header("Content-Type", "text/xml; charset=utf-8")
+                    .header("SOAPAction", "urn:vim25/6.5")
+                    .body(body.clone());
+                if let Some(c) = self.cookie.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                    req = req.header("Cookie", format!("{COOKIE}={c}"));
+                }
+                self.http.send(req, map_fault)
+            })
+            .await?;
         for v in resp.headers.get_all(reqwest::header::SET_COOKIE) {
             if let Some(c) = v.to_str().ok().and_then(|s| s.strip_prefix(&format!("{COOKIE}="))).and_then(|s| s.split(';').next()) {
                 *self.cookie.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.to_string());

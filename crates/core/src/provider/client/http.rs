@@ -3,7 +3,7 @@
 //! [`ProviderError`] (including `Retry-After`). Retry itself happens one
 //! level up, in [`super::guard::Guarded`], so no provider retries on its own.
 
-use super::ProviderError;
+use crate::provider::ProviderError;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]

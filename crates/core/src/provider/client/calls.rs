@@ -1,11 +1,12 @@
-//! The one place where provider calls are retried, backed off and rate
-//! limited. Every provider is wrapped in [`Guarded`]; providers themselves
-//! never loop on errors.
+//! The one door every provider request goes through: a token bucket per
+//! throttling scope (EC2: per region), retry with backoff on retryable errors
+//! only (a power request only when it certainly never ran), `Retry-After`
+//! honoured, and the counts the benchmarks read. A provider says of each
+//! request which scope it is charged to, whether it changes anything, and
+//! what kind of call it is; it never retries on its own.
 
-use super::{CallTarget, Capabilities, FeedBatch, InventoryPage, JobStatus, PowerAction, Provider, ProviderError, ProviderResult, Submission};
-use crate::model::Observation;
-use async_trait::async_trait;
-use rand::Rng;
+use super::backoff::Backoff;
+use crate::provider::{ProviderError, ProviderResult};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Exponential backoff with full jitter, on retryable errors only.
+/// Exponential backoff (full jitter), on retryable errors only.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -32,12 +33,8 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Delay before attempt `attempt + 1` (attempt counts from 1).
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.base_delay_ms.saturating_mul(1u64 << attempt.min(20).saturating_sub(1));
-        let cap = exp.min(self.max_delay_ms).max(1);
-        // Full jitter: spreads retries of many clients over the window.
-        Duration::from_millis(rand::rng().random_range(cap / 2..=cap))
+    fn backoff(&self) -> Backoff {
+        Backoff::new(Duration::from_millis(self.base_delay_ms.max(1)), Duration::from_millis(self.max_delay_ms))
     }
 }
 
@@ -94,7 +91,7 @@ impl Default for RateLimit {
     }
 }
 
-/// Counters of calls actually sent to the provider (retries included).
+/// Counters of requests actually sent to the provider (retries included).
 #[derive(Debug, Default)]
 pub struct CallStats {
     pub list: AtomicU64,
@@ -102,6 +99,8 @@ pub struct CallStats {
     pub submit: AtomicU64,
     pub poll: AtomicU64,
     pub watch: AtomicU64,
+    /// Logins, tokens, lookups: requests that serve the others.
+    pub other: AtomicU64,
     pub retries: AtomicU64,
     pub throttled: AtomicU64,
 }
@@ -113,6 +112,7 @@ pub struct CallCounts {
     pub submit: u64,
     pub poll: u64,
     pub watch: u64,
+    pub other: u64,
     pub retries: u64,
     pub throttled: u64,
 }
@@ -126,24 +126,85 @@ impl CallStats {
             submit: g(&self.submit),
             poll: g(&self.poll),
             watch: g(&self.watch),
+            other: g(&self.other),
             retries: g(&self.retries),
             throttled: g(&self.throttled),
         }
     }
+
+    fn counter(&self, kind: Counter) -> &AtomicU64 {
+        match kind {
+            Counter::List => &self.list,
+            Counter::Refresh => &self.refresh,
+            Counter::Submit => &self.submit,
+            Counter::Poll => &self.poll,
+            Counter::Watch => &self.watch,
+            Counter::Other => &self.other,
+        }
+    }
 }
 
-/// Whether a call may be repeated after an error that leaves its effect
-/// uncertain. Reads always may; a power request only when it certainly
-/// never took effect.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Effect {
+/// What kind of request a call is, for the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    List,
+    Refresh,
+    Submit,
+    Poll,
+    Watch,
+    Other,
+}
+
+/// Whether a request may be repeated after an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Changes nothing: repeat on any retryable error.
     Read,
+    /// Changes something (a power request): repeat only when it certainly
+    /// never reached the provider.
     Write,
+    /// Never repeated here (a change feed's long poll: its loop reconnects).
+    Once,
 }
 
-/// A provider behind the shared retry / backoff / rate-limit layer.
-pub struct Guarded {
-    inner: Arc<dyn Provider>,
+/// One request as the shared layer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub counter: Counter,
+    pub effect: Effect,
+    /// The provider's throttling scope (EC2: the region); `None`: the account.
+    pub scope: Option<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    pub fn list() -> Self {
+        Self { counter: Counter::List, effect: Effect::Read, scope: None }
+    }
+    pub fn refresh() -> Self {
+        Self { counter: Counter::Refresh, effect: Effect::Read, scope: None }
+    }
+    pub fn submit() -> Self {
+        Self { counter: Counter::Submit, effect: Effect::Write, scope: None }
+    }
+    pub fn poll() -> Self {
+        Self { counter: Counter::Poll, effect: Effect::Read, scope: None }
+    }
+    pub fn watch() -> Self {
+        Self { counter: Counter::Watch, effect: Effect::Once, scope: None }
+    }
+    /// A login, a token or a lookup that serves the other calls.
+    pub fn other() -> Self {
+        Self { counter: Counter::Other, effect: Effect::Read, scope: None }
+    }
+    /// Charged to this throttling scope.
+    pub fn in_scope(self, scope: &'a str) -> Self {
+        Self { scope: Some(scope), ..self }
+    }
+}
+
+/// One account's share of the shared layer: its buckets, its retry policy,
+/// its counts. Every request its provider makes goes through [`Calls::run`].
+pub struct Calls {
     retry: RetryPolicy,
     limit: RateLimit,
     /// One bucket per throttling scope (`None`: the whole account).
@@ -151,31 +212,39 @@ pub struct Guarded {
     stats: Arc<CallStats>,
 }
 
-impl Guarded {
-    pub fn new(inner: Arc<dyn Provider>, retry: RetryPolicy, limit: &RateLimit) -> Self {
-        Self { inner, retry, limit: limit.clone(), buckets: Mutex::default(), stats: Arc::default() }
+impl Calls {
+    pub fn new(retry: RetryPolicy, limit: &RateLimit) -> Arc<Self> {
+        Arc::new(Self { retry, limit: limit.clone(), buckets: Mutex::default(), stats: Arc::default() })
     }
 
-    fn bucket(&self, target: CallTarget<'_>) -> Arc<TokenBucket> {
-        let scope = self.inner.rate_scope(target);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        buckets.entry(scope).or_insert_with(|| Arc::new(TokenBucket::new(self.limit.per_second, self.limit.burst))).clone()
+    /// No rate limit and one attempt: for a provider used outside an engine
+    /// (a witness comparison, a one-off probe).
+    pub fn direct() -> Arc<Self> {
+        Self::new(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }, &RateLimit { per_second: 1e6, burst: 1_000_000 })
     }
 
     pub fn stats(&self) -> Arc<CallStats> {
         self.stats.clone()
     }
 
-    async fn call<T, F, Fut>(&self, effect: Effect, target: CallTarget<'_>, counter: &AtomicU64, f: F) -> ProviderResult<T>
+    fn bucket(&self, scope: Option<&str>) -> Arc<TokenBucket> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets.entry(scope.map(str::to_string)).or_insert_with(|| Arc::new(TokenBucket::new(self.limit.per_second, self.limit.burst))).clone()
+    }
+
+    /// Send one request (`f` makes it, afresh for every attempt: signatures
+    /// carry the time), charged to its scope, repeated as its effect allows.
+    pub async fn run<T, F, Fut>(&self, call: Call<'_>, f: F) -> ProviderResult<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ProviderResult<T>>,
     {
-        let bucket = self.bucket(target);
+        let bucket = self.bucket(call.scope);
+        let mut backoff = self.retry.backoff();
         let mut attempt = 1;
         loop {
             bucket.acquire().await;
-            counter.fetch_add(1, Ordering::Relaxed);
+            self.stats.counter(call.counter).fetch_add(1, Ordering::Relaxed);
             let err = match f().await {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
@@ -184,60 +253,26 @@ impl Guarded {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 bucket.drain();
             }
-            let may_repeat = match effect {
+            let may_repeat = match call.effect {
                 Effect::Read => err.is_retryable(),
                 Effect::Write => err.certainly_not_executed(),
+                Effect::Once => false,
             };
             if !may_repeat || attempt >= self.retry.max_attempts {
                 return Err(err);
             }
-            let mut wait = self.retry.backoff(attempt);
+            let mut wait = backoff.next_delay();
             if let Some(after) = err.retry_after() {
                 if after.as_millis() as u64 > self.retry.max_retry_after_ms {
                     return Err(err);
                 }
                 wait = wait.max(after);
             }
-            tracing::debug!(attempt, ?wait, error = %err, "retrying provider call");
+            tracing::debug!(attempt, ?wait, error = %err, "retrying provider request");
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
-    }
-}
-
-#[async_trait]
-impl Provider for Guarded {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
-        self.call(Effect::Read, CallTarget::Page(token), &self.stats.list, || self.inner.list_page(token)).await
-    }
-
-    async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
-        self.call(Effect::Read, CallTarget::Vms(ids), &self.stats.refresh, || self.inner.refresh(ids)).await
-    }
-
-    async fn submit(&self, id: &str, action: PowerAction) -> ProviderResult<Submission> {
-        self.call(Effect::Write, CallTarget::Vm(id), &self.stats.submit, || self.inner.submit(id, action)).await
-    }
-
-    async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
-        self.call(Effect::Read, CallTarget::Job(job), &self.stats.poll, || self.inner.poll_job(job)).await
-    }
-
-    async fn watch(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
-        // A feed call is one long poll; its reconnect backoff belongs to the
-        // feed loop, so it is rate limited but not retried here.
-        self.bucket(CallTarget::Page(None)).acquire().await;
-        self.stats.watch.fetch_add(1, Ordering::Relaxed);
-        self.inner.watch(cursor, max_wait).await
-    }
-
-    async fn test_connection(&self) -> ProviderResult<String> {
-        self.call(Effect::Read, CallTarget::Page(None), &self.stats.list, || self.inner.test_connection()).await
     }
 }
 
@@ -257,36 +292,20 @@ mod tests {
             errors.reverse();
             Arc::new(Self { errors: Mutex::new(errors), calls: AtomicU32::new(0) })
         }
-        fn next(&self) -> ProviderResult<()> {
+        async fn next(&self) -> ProviderResult<()> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             match self.errors.lock().unwrap().pop() {
                 Some(e) => Err(e),
                 None => Ok(()),
             }
         }
-    }
-
-    #[async_trait]
-    impl Provider for Flaky {
-        fn capabilities(&self) -> Capabilities {
-            unimplemented!("not used by these tests")
-        }
-        async fn list_page(&self, _: Option<&str>) -> ProviderResult<InventoryPage> {
-            self.next().map(|_| InventoryPage { vms: vec![], next: None })
-        }
-        async fn refresh(&self, _: &[String]) -> ProviderResult<Vec<Observation>> {
-            self.next().map(|_| vec![])
-        }
-        async fn submit(&self, _: &str, _: PowerAction) -> ProviderResult<Submission> {
-            self.next().map(|_| Submission { job: None, observed: None })
-        }
-        async fn poll_job(&self, _: &str) -> ProviderResult<JobStatus> {
-            self.next().map(|_| JobStatus::Running)
+        fn count(&self) -> u32 {
+            self.calls.load(Ordering::SeqCst)
         }
     }
 
-    fn guarded(p: Arc<Flaky>) -> Guarded {
-        Guarded::new(p, RetryPolicy::default(), &RateLimit { per_second: 1000.0, burst: 1000 })
+    fn calls() -> Arc<Calls> {
+        Calls::new(RetryPolicy::default(), &RateLimit { per_second: 1000.0, burst: 1000 })
     }
 
     fn throttled(secs: u64) -> ProviderError {
@@ -296,50 +315,65 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retry_after_is_waited_out_before_the_next_attempt() {
         let p = Flaky::new(vec![throttled(3)]);
-        let g = guarded(p.clone());
+        let c = calls();
         let started = Instant::now();
-        g.list_page(None).await.expect("second attempt succeeds");
-        assert_eq!(p.calls.load(Ordering::SeqCst), 2);
+        c.run(Call::list(), || p.next()).await.expect("second attempt succeeds");
+        assert_eq!(p.count(), 2);
         assert!(started.elapsed() >= Duration::from_secs(3), "waited only {:?}", started.elapsed());
-        let s = g.stats().snapshot();
+        let s = c.stats().snapshot();
         assert_eq!((s.list, s.retries, s.throttled), (2, 1, 1));
     }
 
     #[tokio::test(start_paused = true)]
     async fn non_retryable_errors_are_returned_at_once() {
         let p = Flaky::new(vec![ProviderError::NotFound { what: "vm-1".into() }]);
-        let err = guarded(p.clone()).refresh(&[]).await.unwrap_err();
+        let err = calls().run(Call::refresh(), || p.next()).await.unwrap_err();
         assert!(matches!(err, ProviderError::NotFound { .. }));
-        assert_eq!(p.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(p.count(), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn gives_up_after_max_attempts() {
         let errs = (0..10).map(|_| ProviderError::Unreachable { message: "refused".into() }).collect();
         let p = Flaky::new(errs);
-        let err = guarded(p.clone()).list_page(None).await.unwrap_err();
+        let err = calls().run(Call::list(), || p.next()).await.unwrap_err();
         assert!(matches!(err, ProviderError::Unreachable { .. }));
-        assert_eq!(p.calls.load(Ordering::SeqCst), RetryPolicy::default().max_attempts);
+        assert_eq!(p.count(), RetryPolicy::default().max_attempts);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_write_with_uncertain_effect_is_not_repeated() {
-        // A timeout on a power request may have reached the provider: sending
-        // it again could, say, reboot a VM twice. Throttling is a clear "no".
-        let p = Flaky::new(vec![ProviderError::Timeout { after: Duration::from_secs(30) }]);
-        assert!(guarded(p.clone()).submit("vm", PowerAction::Reset).await.is_err());
-        assert_eq!(p.calls.load(Ordering::SeqCst), 1);
+    async fn a_write_whose_outcome_is_unknown_is_not_repeated() {
+        // A power request that may have reached the provider: sending it
+        // again could reboot a VM twice. A refused connection or throttling
+        // is a clear "it did not run".
+        for uncertain in [ProviderError::Timeout { after: Duration::from_secs(30) }, ProviderError::OutcomeUnknown { message: "connection reset".into() }] {
+            let p = Flaky::new(vec![uncertain]);
+            assert!(calls().run(Call::submit(), || p.next()).await.is_err());
+            assert_eq!(p.count(), 1);
+        }
+        for certain in [throttled(1), ProviderError::Unreachable { message: "connection refused".into() }] {
+            let p = Flaky::new(vec![certain]);
+            assert!(calls().run(Call::submit(), || p.next()).await.is_ok());
+            assert_eq!(p.count(), 2);
+        }
+        // A read is repeated after a lost answer.
+        let p = Flaky::new(vec![ProviderError::OutcomeUnknown { message: "connection reset".into() }]);
+        assert!(calls().run(Call::refresh(), || p.next()).await.is_ok());
+        assert_eq!(p.count(), 2);
+    }
 
-        let p = Flaky::new(vec![throttled(1)]);
-        assert!(guarded(p.clone()).submit("vm", PowerAction::Reset).await.is_ok());
-        assert_eq!(p.calls.load(Ordering::SeqCst), 2);
+    #[tokio::test(start_paused = true)]
+    async fn a_feed_call_is_never_repeated_here() {
+        let p = Flaky::new(vec![ProviderError::Unreachable { message: "refused".into() }]);
+        assert!(calls().run(Call::watch(), || p.next()).await.is_err());
+        assert_eq!(p.count(), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_excessive_retry_after_goes_back_to_the_caller() {
         let p = Flaky::new(vec![throttled(1200)]);
         let started = Instant::now();
-        let err = guarded(p.clone()).list_page(None).await.unwrap_err();
+        let err = calls().run(Call::list(), || p.next()).await.unwrap_err();
         assert_eq!(err.retry_after(), Some(Duration::from_secs(1200)));
         assert!(started.elapsed() < Duration::from_secs(1));
     }
@@ -356,49 +390,18 @@ mod tests {
         assert!(took >= Duration::from_millis(1990) && took < Duration::from_millis(2100), "{took:?}");
     }
 
-    /// Throttles every call in scope "a"; scope "b" always answers.
-    struct TwoRegions;
-
-    #[async_trait]
-    impl Provider for TwoRegions {
-        fn capabilities(&self) -> Capabilities {
-            unimplemented!("not used by these tests")
-        }
-        fn rate_scope(&self, target: CallTarget<'_>) -> Option<String> {
-            match target {
-                CallTarget::Vms(ids) => ids.first().and_then(|id| id.split(':').next()).map(str::to_string),
-                _ => None,
-            }
-        }
-        async fn list_page(&self, _: Option<&str>) -> ProviderResult<InventoryPage> {
-            Ok(InventoryPage { vms: vec![], next: None })
-        }
-        async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
-            if ids[0].starts_with("a:") {
-                return Err(ProviderError::Throttled { retry_after: None });
-            }
-            Ok(vec![])
-        }
-        async fn submit(&self, _: &str, _: PowerAction) -> ProviderResult<Submission> {
-            unreachable!()
-        }
-        async fn poll_job(&self, _: &str) -> ProviderResult<JobStatus> {
-            unreachable!()
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn throttling_in_one_scope_does_not_slow_another() {
-        let retry = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
-        let g = Guarded::new(Arc::new(TwoRegions), retry, &RateLimit { per_second: 1.0, burst: 5 });
-        assert!(matches!(g.refresh(&["a:1".into()]).await, Err(ProviderError::Throttled { .. })));
+        let c = Calls::new(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }, &RateLimit { per_second: 1.0, burst: 5 });
+        let err = c.run(Call::refresh().in_scope("a"), || async { Err::<(), _>(ProviderError::Throttled { retry_after: None }) }).await;
+        assert!(matches!(err, Err(ProviderError::Throttled { .. })));
         // Region a's bucket is drained; region b still has its burst.
         let started = Instant::now();
         for _ in 0..5 {
-            g.refresh(&["b:1".into()]).await.unwrap();
+            c.run(Call::refresh().in_scope("b"), || async { Ok(()) }).await.unwrap();
         }
         assert_eq!(started.elapsed(), Duration::ZERO);
-        let _ = g.refresh(&["a:2".into()]).await;
+        let _ = c.run(Call::refresh().in_scope("a"), || async { Ok(()) }).await;
         assert!(started.elapsed() >= Duration::from_millis(990), "region a waits for a fresh token: {:?}", started.elapsed());
     }
 }
