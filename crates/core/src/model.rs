@@ -238,10 +238,12 @@ pub enum OpKind {
     Suspend,
     /// Save memory to disk and power off (EC2 hibernation); ends powered off.
     Hibernate,
+    /// Stop and release the compute resources (Azure): billing for compute stops.
+    Deallocate,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 6] = [Self::Start, Self::Stop, Self::ForceStop, Self::Reboot, Self::Suspend, Self::Hibernate];
+    pub const ALL: [OpKind; 7] = [Self::Start, Self::Stop, Self::ForceStop, Self::Reboot, Self::Suspend, Self::Hibernate, Self::Deallocate];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -251,10 +253,20 @@ impl OpKind {
             Self::Reboot => "reboot",
             Self::Suspend => "suspend",
             Self::Hibernate => "hibernate",
+            Self::Deallocate => "deallocate",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// Whether a VM in `state` is where an operation of this kind leads: a
+    /// stop is done when the guest is off, whether or not the VM was also
+    /// deallocated meanwhile; a deallocation only when it is deallocated.
+    pub fn reached_by(self, state: PowerState) -> bool {
+        match self {
+            Self::Stop | Self::ForceStop | Self::Hibernate => state.is_off(),
+            other => state == other.target(),
+        }
     }
     /// The state an operation of this kind must end in.
     pub fn target(self) -> PowerState {
@@ -262,6 +274,7 @@ impl OpKind {
             Self::Start | Self::Reboot => PowerState::Running,
             Self::Stop | Self::ForceStop | Self::Hibernate => PowerState::Stopped,
             Self::Suspend => PowerState::Suspended,
+            Self::Deallocate => PowerState::Deallocated,
         }
     }
     /// The transitional state shown the moment the request is accepted.
@@ -271,6 +284,7 @@ impl OpKind {
             Self::Stop | Self::ForceStop | Self::Hibernate => PowerState::Stopping,
             Self::Reboot => PowerState::Rebooting,
             Self::Suspend => PowerState::Suspending,
+            Self::Deallocate => PowerState::Deallocating,
         }
     }
 }
@@ -293,6 +307,8 @@ pub enum OpPhase {
     Succeeded,
     Failed,
     TimedOut,
+    /// Ended on the user's word: nothing more was sent.
+    Cancelled,
 }
 
 impl OpPhase {
@@ -304,13 +320,77 @@ impl OpPhase {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::TimedOut => "timed-out",
+            Self::Cancelled => "cancelled",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Submitted, Self::Tracking, Self::Verifying, Self::Succeeded, Self::Failed, Self::TimedOut].into_iter().find(|p| p.as_str() == s)
+        [Self::Submitted, Self::Tracking, Self::Verifying, Self::Succeeded, Self::Failed, Self::TimedOut, Self::Cancelled].into_iter().find(|p| p.as_str() == s)
     }
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut)
+        matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut | Self::Cancelled)
+    }
+}
+
+/// Why an operation did not succeed, so a front end can offer what helps
+/// ("Retry with force" after a graceful request the guest ignored) without
+/// reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Failure {
+    /// The provider refused the request (or could not be reached to take it).
+    Refused,
+    /// Not possible from the VM's state (reboot a stopped VM).
+    InvalidState,
+    /// The guest cannot be asked (no tools) and force was not allowed.
+    GracefulImpossible,
+    /// The guest did not comply within the graceful window and force was not allowed.
+    GracefulIgnored,
+    /// The forced fallback was refused.
+    ForceFailed,
+    /// The provider's job or task ended in failure.
+    JobFailed,
+    /// The provider said done, the VM says otherwise.
+    VerificationFailed,
+    TimedOut,
+    /// The request may never have reached the provider and was not re-sent.
+    Unconfirmed,
+    Cancelled,
+}
+
+impl Failure {
+    pub const ALL: [Failure; 10] = [
+        Self::Refused,
+        Self::InvalidState,
+        Self::GracefulImpossible,
+        Self::GracefulIgnored,
+        Self::ForceFailed,
+        Self::JobFailed,
+        Self::VerificationFailed,
+        Self::TimedOut,
+        Self::Unconfirmed,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refused => "refused",
+            Self::InvalidState => "invalid-state",
+            Self::GracefulImpossible => "graceful-impossible",
+            Self::GracefulIgnored => "graceful-ignored",
+            Self::ForceFailed => "force-failed",
+            Self::JobFailed => "job-failed",
+            Self::VerificationFailed => "verification-failed",
+            Self::TimedOut => "timed-out",
+            Self::Unconfirmed => "unconfirmed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+    /// Whether the same operation with force allowed would likely do it.
+    pub fn force_would_help(self) -> bool {
+        matches!(self, Self::GracefulImpossible | Self::GracefulIgnored)
     }
 }
 
@@ -371,6 +451,17 @@ pub struct Operation {
     /// A start that ends only when the guest's tools report running.
     #[serde(default)]
     pub wait_for_tools: bool,
+    /// Why it did not succeed, when it did not.
+    #[serde(default)]
+    pub failure: Option<Failure>,
+    /// Someone asked to cancel it: nothing more is sent, and it ends as
+    /// cancelled with the VM's state as it is.
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// Someone asked for the forced fallback now, without waiting out the
+    /// graceful window.
+    #[serde(default)]
+    pub force_requested: bool,
 }
 
 impl Operation {

@@ -572,3 +572,60 @@ async fn facts_are_stored_kept_through_state_only_reads_and_replaced_by_new_ones
     assert_eq!(pass(with(&[("instance_type", "t3.large")])).rows_changed, 1);
     assert_eq!(fx.vm(vm.id).facts.into_iter().collect::<Vec<_>>(), vec![("instance_type".to_string(), "t3.large".to_string())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_operation_sends_nothing_more_and_ends_with_the_vm_as_it_is() {
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    fx.world().set_stubborn(&vm.provider_id, true).unwrap();
+    fx.engine.start(Workers::DRIVER, Some(&[fx.account.id])).unwrap();
+    // Force allowed after 2 s: a cancel before then must stop that too.
+    let op = fx.engine.request(vm.id, OpKind::Stop, force(2_000)).await.unwrap();
+    let submits = fx.engine.runtime(fx.account.id).unwrap().stats().snapshot().submit;
+    let asked = fx.engine.cancel_operation(op.id).unwrap();
+    assert!(asked.cancel_requested);
+    let done = tokio::time::timeout(PATIENCE, fx.engine.wait(op.id, |_| {})).await.unwrap().unwrap();
+    assert_eq!(
+        (done.phase, done.failure, done.new_state),
+        (OpPhase::Cancelled, Some(powerdeck_core::model::Failure::Cancelled), Some(PowerState::Running)),
+        "{done:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(fx.engine.runtime(fx.account.id).unwrap().stats().snapshot().submit, submits, "no forced power-off after the cancel");
+    assert_eq!(fx.vm(vm.id).state, PowerState::Running, "shown as it is, not as stopping");
+    assert!(fx.engine.cancel_operation(op.id).unwrap_err().to_string().contains("already ended"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_now_powers_off_a_stubborn_guest_without_waiting_out_the_window() {
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    fx.world().set_stubborn(&vm.provider_id, true).unwrap();
+    fx.engine.start(Workers::DRIVER, Some(&[fx.account.id])).unwrap();
+    // A graceful window of a minute, and no forced fallback allowed up front.
+    let opts = OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_secs(60)), wait_for_tools: false };
+    let op = fx.engine.request(vm.id, OpKind::Stop, opts).await.unwrap();
+    fx.engine.force_operation_now(op.id).unwrap();
+    let done = tokio::time::timeout(PATIENCE, fx.engine.wait(op.id, |_| {})).await.unwrap().unwrap();
+    assert_eq!((done.phase, done.shutdown_method), (OpPhase::Succeeded, Some(ShutdownMethod::Forced)), "{done:?}");
+    assert!(done.forced_at.unwrap() - done.requested_at < 10_000, "forced at once, not after the window");
+    // Only a graceful stop or reboot can be forced.
+    let stopped = fx.first_in(PowerState::Stopped);
+    let start = fx.engine.request(stopped.id, OpKind::Start, OpOptions::default()).await.unwrap();
+    assert!(fx.engine.force_operation_now(start.id).unwrap_err().to_string().contains("only a graceful stop or reboot"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_asked_in_another_process_reaches_the_one_tracking_the_operation() {
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    fx.world().set_stubborn(&vm.provider_id, true).unwrap();
+    fx.engine.start(Workers::DRIVER, Some(&[fx.account.id])).unwrap();
+    let op = fx.engine.request(vm.id, OpKind::Stop, OpOptions { graceful_timeout: Some(Duration::from_secs(60)), ..OpOptions::default() }).await.unwrap();
+    // The app and pdk share the data directory; pdk asks to cancel.
+    let store = Arc::new(Store::open(&fx.dir.path().join("powerdeck.sqlite")).unwrap());
+    let other = Engine::with_store(store, fx.dir.path(), fast_engine_config()).unwrap();
+    other.cancel_operation(op.id).unwrap();
+    let done = tokio::time::timeout(PATIENCE, other.wait(op.id, |_| {})).await.unwrap().unwrap();
+    assert_eq!(done.phase, OpPhase::Cancelled, "{done:?}");
+}

@@ -72,16 +72,18 @@ pub struct Timeouts {
     pub suspend_s: u64,
     /// Extra time a start that waits for guest tools gives them to come up.
     pub tools_s: u64,
+    /// Releasing a VM's compute (Azure) can take minutes.
+    pub deallocate_s: u64,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { start_s: 120, stop_s: 120, force_s: 60, reboot_s: 180, suspend_s: 120, tools_s: 300 }
+        Self { start_s: 120, stop_s: 120, force_s: 60, reboot_s: 180, suspend_s: 120, tools_s: 300, deallocate_s: 300 }
     }
 }
 
 impl Timeouts {
-    fn each(&self) -> [(&'static str, u64); 6] {
+    fn each(&self) -> [(&'static str, u64); 7] {
         [
             ("timeouts.start_s", self.start_s),
             ("timeouts.stop_s", self.stop_s),
@@ -89,6 +91,7 @@ impl Timeouts {
             ("timeouts.reboot_s", self.reboot_s),
             ("timeouts.suspend_s", self.suspend_s),
             ("timeouts.tools_s", self.tools_s),
+            ("timeouts.deallocate_s", self.deallocate_s),
         ]
     }
 
@@ -99,6 +102,7 @@ impl Timeouts {
             OpKind::ForceStop => self.force_s,
             OpKind::Reboot => self.reboot_s,
             OpKind::Suspend | OpKind::Hibernate => self.suspend_s,
+            OpKind::Deallocate => self.deallocate_s,
         }
     }
 }

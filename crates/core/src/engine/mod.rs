@@ -67,8 +67,10 @@ pub struct AccountRuntime {
     wake_sync: Notify,
     /// Operations whose submission is still under way in this process.
     submitting: Mutex<HashSet<i64>>,
-    /// Per operation: consecutive reads that disagreed after the job said done.
-    mismatches: Mutex<HashMap<i64, u32>>,
+    /// Operations this process just submitted, for its driver to take up.
+    handed_over: Mutex<Vec<crate::store::OpRecord>>,
+    /// A cancel or "force now" was asked in this process: look at once.
+    requests_pending: AtomicBool,
     /// Set when the provider could not be reached and the account's VMs were
     /// marked stale; the next successful call of any loop clears it and asks
     /// for a full sync, so VMs turn fresh as soon as the provider is back.
@@ -78,6 +80,14 @@ pub struct AccountRuntime {
 impl AccountRuntime {
     pub fn stats(&self) -> Arc<CallStats> {
         self.calls.stats()
+    }
+
+    fn hand_over(&self, rec: crate::store::OpRecord) {
+        self.handed_over.lock().unwrap().push(rec);
+    }
+
+    fn take_handed_over(&self) -> Vec<crate::store::OpRecord> {
+        std::mem::take(&mut *self.handed_over.lock().unwrap())
     }
 }
 
@@ -210,7 +220,8 @@ impl Engine {
             wake_driver: Notify::new(),
             wake_sync: Notify::new(),
             submitting: Mutex::default(),
-            mismatches: Mutex::default(),
+            handed_over: Mutex::default(),
+            requests_pending: AtomicBool::new(false),
             unreachable: AtomicBool::new(false),
         });
         Ok(self.runtimes.lock().unwrap().entry(account_id).or_insert(rt).clone())

@@ -58,6 +58,8 @@ pub enum PowerAction {
     Reset,
     Suspend,
     Hibernate,
+    /// Stop and release the compute resources (Azure).
+    Deallocate,
 }
 
 impl PowerAction {
@@ -70,6 +72,7 @@ impl PowerAction {
             Self::Reset => "reset",
             Self::Suspend => "suspend",
             Self::Hibernate => "hibernate",
+            Self::Deallocate => "deallocate",
         }
     }
 }
@@ -92,7 +95,10 @@ pub struct Submission {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobStatus {
-    Running,
+    /// Not done yet; `poll_after`: when the provider says to ask again.
+    Running {
+        poll_after: Option<Duration>,
+    },
     Succeeded,
     Failed(String),
 }
@@ -126,6 +132,17 @@ pub trait Provider: Send + Sync {
 
     /// The status of a job returned by [`Provider::submit`].
     async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus>;
+
+    /// The status of several jobs, in as few calls as the provider allows
+    /// (vSphere reads many tasks in one request). One answer per job asked,
+    /// in any order; a job whose status could not be read has its own error.
+    async fn poll_jobs(&self, jobs: &[String]) -> Vec<(String, ProviderResult<JobStatus>)> {
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            out.push((job.clone(), self.poll_job(job).await));
+        }
+        out
+    }
 
     /// Wait up to `max_wait` for changes after `cursor` (`None`: start now).
     async fn watch(&self, _cursor: Option<&str>, _max_wait: Duration) -> ProviderResult<FeedBatch> {

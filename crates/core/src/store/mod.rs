@@ -8,7 +8,7 @@ pub mod operations;
 mod schema;
 pub(crate) mod vms;
 
-pub use operations::{NewOperation, OpRecord};
+pub use operations::{NewOperation, OpRecord, OpRequest};
 pub use vms::VmFilter;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};

@@ -3,11 +3,11 @@
 //! next adopts the unfinished rows and tracks them to an honest end.
 
 use super::{parse_col, Store, StoreResult};
-use crate::model::{Millis, OpKind, OpPhase, Operation, ShutdownMethod};
+use crate::model::{Failure, Millis, OpKind, OpPhase, Operation, ShutdownMethod};
 use rusqlite::{params, Row};
 
 const ACTIVE: &str = "('submitted', 'tracking', 'verifying')";
-const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id, o.wait_tools, o.submitted_at FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id";
+const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id, o.wait_tools, o.submitted_at, o.failure, o.mismatches, o.cancel_requested, o.force_requested, COALESCE(l.heartbeat_at, o.heartbeat_at) FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id LEFT JOIN leases l ON l.owner = o.owner";
 
 /// An operation plus the bookkeeping only the engine needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,8 @@ pub struct OpRecord {
     pub provider_id: String,
     pub job_done: bool,
     pub saw_transition: bool,
+    /// Consecutive readings that disagreed after the job said done.
+    pub mismatches: u32,
     pub owner: Option<String>,
     pub owner_pid: Option<i64>,
     pub heartbeat_at: Option<Millis>,
@@ -34,7 +36,7 @@ pub struct NewOperation {
     pub owner_pid: i64,
 }
 
-fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 5])> {
+fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 6])> {
     let op = Operation {
         id: r.get(0)?,
         vm_id: r.get(1)?,
@@ -56,6 +58,9 @@ fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 5])> {
         error: r.get(17)?,
         wait_for_tools: r.get(25)?,
         submitted_at: r.get(26)?,
+        failure: None,
+        cancel_requested: r.get(29)?,
+        force_requested: r.get(30)?,
     };
     Ok((
         OpRecord {
@@ -64,21 +69,24 @@ fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 5])> {
             saw_transition: r.get(19)?,
             owner: r.get(20)?,
             owner_pid: r.get(21)?,
-            heartbeat_at: r.get(22)?,
+            // The owner's lease, or (rows older than leases) the row's own heartbeat.
+            heartbeat_at: r.get(31)?,
+            mismatches: r.get(28)?,
             account_id: r.get(23)?,
             provider_id: r.get(24)?,
         },
-        [r.get(4)?, r.get(5)?, r.get(13)?, r.get(14)?, r.get(15)?],
+        [r.get(4)?, r.get(5)?, r.get(13)?, r.get(14)?, r.get(15)?, r.get(27)?],
     ))
 }
 
-fn finish((mut rec, [kind, phase, prev, new, method]): (OpRecord, [Option<String>; 5])) -> StoreResult<OpRecord> {
+fn finish((mut rec, [kind, phase, prev, new, method, failure]): (OpRecord, [Option<String>; 6])) -> StoreResult<OpRecord> {
     let state = |s: Option<String>| s.map(|s| parse_col(&s, "power state", |x| x.parse().ok())).transpose();
     rec.op.kind = parse_col(kind.as_deref().unwrap_or(""), "operation kind", OpKind::parse)?;
     rec.op.phase = parse_col(phase.as_deref().unwrap_or(""), "operation phase", OpPhase::parse)?;
     rec.op.previous_state = state(prev)?;
     rec.op.new_state = state(new)?;
     rec.op.shutdown_method = method.map(|m| parse_col(&m, "shutdown method", ShutdownMethod::parse)).transpose()?;
+    rec.op.failure = failure.map(|f| parse_col(&f, "failure", Failure::parse)).transpose()?;
     Ok(rec)
 }
 
@@ -212,7 +220,8 @@ impl Store {
             let n = tx.execute(
                 &format!(
                     "UPDATE operations SET phase = ?2, deadline_at = ?3, forced_at = ?4, finished_at = ?5, new_state = ?6, shutdown_method = ?7,
-                        job_id = ?8, error = ?9, job_done = ?10, saw_transition = ?11, owner = ?12, owner_pid = ?13, heartbeat_at = ?14, submitted_at = ?15
+                        job_id = ?8, error = ?9, job_done = ?10, saw_transition = ?11, owner = ?12, owner_pid = ?13, submitted_at = ?14,
+                        failure = ?15, mismatches = ?16
                  WHERE id = ?1 AND phase IN {ACTIVE}"
                 ),
                 params![
@@ -229,8 +238,9 @@ impl Store {
                     rec.saw_transition,
                     rec.owner,
                     rec.owner_pid,
-                    rec.heartbeat_at,
-                    o.submitted_at
+                    o.submitted_at,
+                    o.failure.map(|f| f.as_str()),
+                    rec.mismatches
                 ],
             )?;
             Ok(n == 1)
@@ -249,13 +259,60 @@ impl Store {
         })
     }
 
-    /// Renew the lease on every operation this process tracks.
-    pub fn heartbeat_operations(&self, owner: &str, now: Millis) -> StoreResult<()> {
+    /// Renew this process's lease on every operation it tracks: one row,
+    /// however many operations.
+    pub fn renew_lease(&self, owner: &str, pid: i64, now: Millis) -> StoreResult<()> {
         self.write(|tx| {
-            tx.execute(&format!("UPDATE operations SET heartbeat_at = ?2 WHERE owner = ?1 AND phase IN {ACTIVE}"), params![owner, now])?;
+            tx.execute(
+                "INSERT INTO leases (owner, pid, heartbeat_at) VALUES (?1, ?2, ?3) ON CONFLICT(owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                params![owner, pid, now],
+            )?;
             Ok(())
         })
     }
+
+    /// Forget leases of processes long gone that track nothing any more.
+    pub fn prune_leases(&self, older_than: Millis) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "DELETE FROM leases WHERE heartbeat_at < ?1 AND owner NOT IN (SELECT owner FROM operations WHERE owner IS NOT NULL AND phase IN {ACTIVE})"
+                ),
+                [older_than],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Ask for an unfinished operation to be cancelled (nothing more sent) or
+    /// forced now. Whoever tracks it acts on it at its next look. Whether the
+    /// operation was still unfinished.
+    pub fn request_on_operation(&self, id: i64, request: OpRequest) -> StoreResult<bool> {
+        let column = match request {
+            OpRequest::Cancel => "cancel_requested",
+            OpRequest::ForceNow => "force_requested",
+        };
+        self.write(|tx| Ok(tx.execute(&format!("UPDATE operations SET {column} = 1 WHERE id = ?1 AND phase IN {ACTIVE}"), [id])? == 1))
+    }
+
+    /// Unfinished operations of `owner` someone asked to cancel or force:
+    /// `(id, cancel, force)`.
+    pub fn requested_operations(&self, owner: &str) -> StoreResult<Vec<(i64, bool, bool)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT id, cancel_requested, force_requested FROM operations WHERE owner = ?1 AND phase IN {ACTIVE} AND (cancel_requested = 1 OR force_requested = 1)"
+            ))?;
+            let rows = stmt.query_map([owner], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+/// What a user can ask of an operation in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpRequest {
+    Cancel,
+    ForceNow,
 }
 
 #[cfg(test)]

@@ -98,4 +98,14 @@ pub const MIGRATIONS: &[&str] = &[
     // from here, and an operation without it was never confirmed as sent.
     "ALTER TABLE operations ADD COLUMN submitted_at INTEGER;
      UPDATE operations SET submitted_at = requested_at WHERE phase != 'submitted';",
+    // 5: why an operation failed (a kind front ends act on); the verification
+    // mismatch count, persisted so an adopter carries on; a user's request to
+    // cancel or force now; and one lease row per tracking process instead of
+    // a heartbeat written to every operation it tracks.
+    "ALTER TABLE operations ADD COLUMN failure TEXT;
+     ALTER TABLE operations ADD COLUMN mismatches INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE operations ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE operations ADD COLUMN force_requested INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE leases (owner TEXT PRIMARY KEY, pid INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL);
+     CREATE INDEX operations_active ON operations(owner) WHERE phase IN ('submitted', 'tracking', 'verifying');",
 ];

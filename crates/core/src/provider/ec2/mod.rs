@@ -218,7 +218,9 @@ impl Provider for Ec2Provider {
                 }
                 None
             }
-            PowerAction::Reset | PowerAction::Suspend => return Err(ProviderError::Unsupported { action: format!("{} on EC2", action.as_str()) }),
+            PowerAction::Reset | PowerAction::Suspend | PowerAction::Deallocate => {
+                return Err(ProviderError::Unsupported { action: format!("{} on EC2", action.as_str()) })
+            }
         };
         Ok(Submission { job: None, observed })
     }

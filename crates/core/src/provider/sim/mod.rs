@@ -191,7 +191,7 @@ impl SimProvider {
         self.enter().await?;
         match self.world.job(job)? {
             None => Err(ProviderError::NotFound { what: format!("job {job}") }),
-            Some((s, _)) if s == "running" => Ok(JobStatus::Running),
+            Some((s, _)) if s == "running" => Ok(JobStatus::Running { poll_after: None }),
             Some((s, _)) if s == "succeeded" => Ok(JobStatus::Succeeded),
             Some((_, msg)) => Ok(JobStatus::Failed(msg.unwrap_or_else(|| "the job failed".into()))),
         }

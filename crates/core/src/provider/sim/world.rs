@@ -158,7 +158,9 @@ impl World {
                 PowerAction::Reset => return refuse("only a running VM can be reset"),
                 PowerAction::Suspend if vm.raw == RUNNING => (SUSPENDING, SUSPENDED, cfg.suspend_delay_ms, true),
                 PowerAction::Suspend => return refuse("only a running VM can be suspended"),
-                PowerAction::Hibernate => return Err(ProviderError::Unsupported { action: "hibernate a demo VM".into() }),
+                PowerAction::Hibernate | PowerAction::Deallocate => {
+                    return Err(ProviderError::Unsupported { action: format!("{} a demo VM", action.as_str()) })
+                }
             };
             let mut rng = event_rng(tx, cfg).map_err(sql_err)?;
             let roll: f64 = rng.random();

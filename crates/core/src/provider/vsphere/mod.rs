@@ -416,7 +416,7 @@ impl Provider for VsphereProvider {
             PowerAction::Suspend => "SuspendVM_Task",
             PowerAction::ShutdownGuest => "ShutdownGuest",
             PowerAction::RebootGuest => "RebootGuest",
-            PowerAction::Hibernate => return Err(ProviderError::Unsupported { action: "hibernate on vSphere".into() }),
+            PowerAction::Hibernate | PowerAction::Deallocate => return Err(ProviderError::Unsupported { action: format!("{} on vSphere", action.as_str()) }),
         };
         let resp = self.call(Call::submit(), method, |_| moref("_this", "VirtualMachine", id)).await?;
         let job = resp.child("returnval").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
@@ -514,43 +514,78 @@ impl Provider for VsphereProvider {
     }
 
     async fn poll_job(&self, job: &str) -> ProviderResult<JobStatus> {
-        let resp = self
-            .call(Call::poll(), "RetrievePropertiesEx", |s| {
-                format!(
-                    "{}<specSet>{}<objectSet>{}<skip>false</skip></objectSet></specSet><options/>",
-                    s.collector(),
-                    prop_set("Task", &["info.state", "info.error"]),
-                    moref("obj", "Task", job)
-                )
-            })
-            .await?;
-        let props = resp.find("objects").ok_or_else(|| ProviderError::NotFound { what: format!("task {job}") })?;
-        let mut state = String::new();
-        let mut error = None;
-        for p in props.all("propSet") {
-            match p.child("name").map(|n| n.text()) {
-                Some("info.state") => state = p.child("val").map(|v| v.text().to_string()).unwrap_or_default(),
-                // The task's own fault, not one nested in its faultCause.
-                Some("info.error") => {
-                    let val = p.child("val");
-                    let message = val.and_then(|v| v.child("localizedMessage")).map(|m| m.text().to_string()).filter(|m| !m.is_empty());
-                    let kind = val.and_then(|v| v.child("fault")).and_then(|f| f.attr("type")).map(str::to_string);
-                    error = match (message, kind) {
-                        (Some(m), _) => Some(m),
-                        (None, Some(k)) => Some(format!("the task failed with {k}")),
-                        (None, None) => None,
-                    };
-                }
-                _ => {}
-            }
-        }
-        Ok(match state.as_str() {
-            "success" => JobStatus::Succeeded,
-            "error" => JobStatus::Failed(error.unwrap_or_else(|| "the task failed".into())),
-            "queued" | "running" => JobStatus::Running,
-            other => return Err(ProviderError::malformed(format!("task {job} is in an unknown state '{other}'"))),
-        })
+        self.poll_jobs(std::slice::from_ref(&job.to_string()))
+            .await
+            .pop()
+            .map(|(_, r)| r)
+            .unwrap_or_else(|| Err(ProviderError::NotFound { what: format!("task {job}") }))
     }
+
+    /// Every task in one RetrievePropertiesEx. A task the server has already
+    /// discarded makes it refuse the whole read; the tolerant batch read
+    /// finds it, and it is reported as not found on its own.
+    async fn poll_jobs(&self, jobs: &[String]) -> Vec<(String, ProviderResult<JobStatus>)> {
+        let read = |jobs: Vec<String>| async move {
+            let objects: String = jobs.iter().map(|j| format!("<objectSet>{}<skip>false</skip></objectSet>", moref("obj", "Task", j))).collect();
+            let resp = self
+                .call(Call::poll(), "RetrievePropertiesEx", |s| {
+                    format!("{}<specSet>{}{objects}</specSet><options/>", s.collector(), prop_set("Task", &["info.state", "info.error"]))
+                })
+                .await?;
+            // Task answers ride in observations' shape: id + one fact per outcome.
+            Ok(resp.child("returnval").into_iter().flat_map(|rv| rv.all("objects")).map(task_status).collect())
+        };
+        let answered = match refresh_tolerant(jobs.to_vec(), &read).await {
+            Ok(a) => a,
+            Err(e) => return jobs.iter().map(|j| (j.clone(), Err(e.clone()))).collect(),
+        };
+        jobs.iter()
+            .map(|j| {
+                let status = match answered.iter().find(|o| &o.provider_id == j) {
+                    Some(o) => decode_task(j, o),
+                    None => Err(ProviderError::NotFound { what: format!("task {j}") }),
+                };
+                (j.clone(), status)
+            })
+            .collect()
+    }
+}
+
+/// A task's `info.state` and `info.error`, carried in an [`Observation`]
+/// (raw state = the task state; fact `error` = its message) so the shared
+/// tolerant batch read can read many tasks as it reads many VMs.
+fn task_status(obj: &Node) -> Observation {
+    let id = obj.child("obj").map(|o| o.text().to_string()).unwrap_or_default();
+    let mut state = String::new();
+    let mut facts = crate::model::Facts::new();
+    for p in obj.all("propSet") {
+        match p.child("name").map(|n| n.text()) {
+            Some("info.state") => state = p.child("val").map(|v| v.text().to_string()).unwrap_or_default(),
+            // The task's own fault, not one nested in its faultCause.
+            Some("info.error") => {
+                let val = p.child("val");
+                let message = val.and_then(|v| v.child("localizedMessage")).map(|m| m.text().to_string()).filter(|m| !m.is_empty());
+                let kind = val.and_then(|v| v.child("fault")).and_then(|f| f.attr("type")).map(str::to_string);
+                let error = match (message, kind) {
+                    (Some(m), _) => Some(m),
+                    (None, Some(k)) => Some(format!("the task failed with {k}")),
+                    (None, None) => None,
+                };
+                facts.extend(error.map(|e| ("error".to_string(), e)));
+            }
+            _ => {}
+        }
+    }
+    Observation { provider_id: id, name: String::new(), state: PowerState::Unknown, raw_state: state, tools: None, location: None, facts }
+}
+
+fn decode_task(job: &str, o: &Observation) -> ProviderResult<JobStatus> {
+    Ok(match o.raw_state.as_str() {
+        "success" => JobStatus::Succeeded,
+        "error" => JobStatus::Failed(o.facts.get("error").cloned().unwrap_or_else(|| "the task failed".into())),
+        "queued" | "running" => JobStatus::Running { poll_after: None },
+        other => return Err(ProviderError::malformed(format!("task {job} is in an unknown state '{other}'"))),
+    })
 }
 
 #[cfg(test)]
