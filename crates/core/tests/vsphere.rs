@@ -375,3 +375,36 @@ async fn a_wrong_password_is_an_authentication_error_that_never_echoes_it() {
     let right = Lab::with_password(config, "Right-Pass-1");
     assert_eq!(right.engine.full_sync(right.account.id).await.unwrap().vms, 4);
 }
+
+/// The connection breaks after vCenter received a power request but before
+/// its answer arrived. Powerdeck must never send it again blindly: it reads
+/// the VM and decides from what it sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_power_request_whose_answer_is_lost_is_never_sent_twice() {
+    use powerdeck_core::model::Failure;
+    use powerdeck_testkit::proxy::CuttingProxy;
+    let sim = Vcsim::start(&["-vm", "2"]);
+    let url = reqwest::Url::parse(&sim.endpoint).unwrap();
+    let upstream: std::net::SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()).parse().unwrap();
+
+    // A reset cannot be seen happening (the VM stays powered on): ended
+    // honestly, and vCenter got exactly one.
+    let resets = CuttingProxy::start(upstream, "ResetVM_Task").await;
+    let lab = Lab::new(&resets.url("/sdk"));
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let vm = lab.vms().into_iter().find(|v| v.state == PowerState::Running).unwrap();
+    let reset = lab.run(vm.id, OpKind::Reboot, OpOptions { allow_force: true, ..Default::default() }).await;
+    assert_eq!(resets.forwarded(), 1, "the reset reached vCenter once: {reset:?}");
+    assert_eq!((reset.phase, reset.failure), (OpPhase::Failed, Some(Failure::Unconfirmed)), "{reset:?}");
+    assert!(reset.error.as_deref().unwrap().contains("nothing was sent again"), "{reset:?}");
+
+    // A power-off shows its effect: confirmed by the VM's state, verified,
+    // and still sent only once.
+    let offs = CuttingProxy::start(upstream, "PowerOffVM_Task").await;
+    let lab = Lab::new(&offs.url("/sdk"));
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let vm = lab.vms().into_iter().find(|v| v.state == PowerState::Running).unwrap();
+    let off = lab.run(vm.id, OpKind::ForceStop, OpOptions::default()).await;
+    assert_eq!(offs.forwarded(), 1, "{off:?}");
+    assert_eq!((off.phase, off.new_state), (OpPhase::Succeeded, Some(PowerState::Stopped)), "{off:?}");
+}

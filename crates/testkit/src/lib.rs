@@ -9,6 +9,7 @@ pub mod fake;
 pub mod fast;
 pub mod moto;
 pub mod pdk;
+pub mod proxy;
 pub mod vcsim;
 
 use std::path::PathBuf;
