@@ -6,6 +6,7 @@
 
 use crate::events::{Event, EventBus, VmChange};
 use crate::model::{now_ms, Millis, Observation, OpKind, PowerState, Source, ToolsStatus, Vm};
+use crate::store::outbox::{self, Change, VmMoved};
 use crate::store::{Store, StoreError};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::{HashMap, HashSet};
@@ -89,10 +90,16 @@ pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome,
     }
     let now = now_ms();
     let (outcome, changes) = store.write(|tx| {
-        apply(tx, &input, now).map_err(|e| match e {
+        let (outcome, changes) = apply(tx, &input, now).map_err(|e| match e {
             ReconcileError::Store(s) => s,
             ReconcileError::Malformed(m) => StoreError::Corrupt(m),
-        })
+        })?;
+        if !changes.is_empty() {
+            // Other processes learn of it from the outbox, in this same transaction.
+            let vms = changes.iter().map(|c| VmMoved { id: c.vm.id, from: c.from, drift: c.drift, op: c.operation_id }).collect();
+            outbox::append(tx, store.origin(), &Change::Vms { source: input.source, vms }, now)?;
+        }
+        Ok((outcome, changes))
     })?;
     if !changes.is_empty() {
         bus.publish(Event::VmsChanged { source: input.source, changes });
@@ -333,6 +340,9 @@ pub fn mark_stale(store: &Store, bus: &EventBus, account_id: i64, reason: &str) 
             "UPDATE vms SET stale = 1, last_seen_at = MAX(last_seen_at, COALESCE(?2, 0)) WHERE account_id = ?1 AND stale = 0 AND state != 'missing'",
             params![account_id, last],
         )?;
+        if n > 0 {
+            outbox::append(tx, store.origin(), &Change::Stale { account_id, count: n, last_seen_at: last, reason: reason.to_string() }, now_ms())?;
+        }
         Ok((n, account, last))
     })?;
     if count > 0 {

@@ -629,3 +629,37 @@ async fn a_cancel_asked_in_another_process_reaches_the_one_tracking_the_operatio
     let done = tokio::time::timeout(PATIENCE, other.wait(op.id, |_| {})).await.unwrap().unwrap();
     assert_eq!(done.phase, OpPhase::Cancelled, "{done:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_follower_loses_nothing_and_repeats_nothing() {
+    let fx = Fixture::new(fast_fleet(40)).synced().await;
+    let store = Arc::new(Store::open(&fx.dir.path().join("powerdeck.sqlite")).unwrap());
+    let other = Engine::with_store(store, fx.dir.path(), fast_engine_config()).unwrap();
+    let mut events = other.bus().subscribe();
+    // It reads the change log only every 1.5 s, while many batches pile up.
+    other.follow_other_processes(Duration::from_millis(1500));
+    let mut expected = 0usize;
+    for _ in 0..5 {
+        fx.world().flip(7).unwrap();
+        expected += fx.engine.full_sync(fx.account.id).await.unwrap().state_changes;
+    }
+    assert!(expected >= 30, "the flips changed {expected} VMs");
+    let mut seen = std::collections::HashMap::new();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while seen.values().sum::<usize>() < expected {
+        assert!(std::time::Instant::now() < deadline, "only {} of {expected} changes arrived", seen.values().sum::<usize>());
+        if let Ok(Ok(Event::VmsChanged { changes, .. })) = tokio::time::timeout(Duration::from_millis(200), events.recv()).await {
+            for c in changes {
+                *seen.entry((c.vm.id, c.from)).or_insert(0) += 1;
+            }
+        }
+    }
+    // One more pass of the follower: nothing is published again.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    while let Ok(Event::VmsChanged { changes, .. }) = events.try_recv() {
+        for c in changes {
+            *seen.entry((c.vm.id, c.from)).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(seen.values().sum::<usize>(), expected, "every change exactly once");
+}

@@ -45,28 +45,25 @@ impl CuttingProxy {
     }
 }
 
+/// One request per client connection (the peer's answer says "close").
 async fn serve(mut client: TcpStream, upstream: SocketAddr, trigger: &str, count: Arc<AtomicU64>, cut_done: Arc<AtomicBool>) -> std::io::Result<()> {
-    loop {
-        let Some((head, body)) = read_request(&mut client).await? else { return Ok(()) };
-        // One request per upstream connection, and say so, so the peer's
-        // answer ends with the connection and the client never reuses it.
-        let head = close_connection(&head);
-        let mut peer = TcpStream::connect(upstream).await?;
-        peer.write_all(head.as_bytes()).await?;
-        peer.write_all(&body).await?;
-        let mut answer = Vec::new();
-        peer.read_to_end(&mut answer).await?;
-        let triggered = String::from_utf8_lossy(&body).contains(trigger);
-        if triggered {
-            count.fetch_add(1, Ordering::SeqCst);
-            if !cut_done.swap(true, Ordering::SeqCst) {
-                // The peer acted; the client hears nothing.
-                return Ok(());
-            }
+    let Some((head, body)) = read_request(&mut client).await? else { return Ok(()) };
+    // One request per upstream connection, and say so, so the peer's answer
+    // ends with the connection and the client never reuses it.
+    let head = close_connection(&head);
+    let mut peer = TcpStream::connect(upstream).await?;
+    peer.write_all(head.as_bytes()).await?;
+    peer.write_all(&body).await?;
+    let mut answer = Vec::new();
+    peer.read_to_end(&mut answer).await?;
+    if String::from_utf8_lossy(&body).contains(trigger) {
+        count.fetch_add(1, Ordering::SeqCst);
+        if !cut_done.swap(true, Ordering::SeqCst) {
+            // The peer acted; the client hears nothing.
+            return Ok(());
         }
-        client.write_all(&answer).await?;
-        return Ok(());
     }
+    client.write_all(&answer).await
 }
 
 fn close_connection(head: &str) -> String {
@@ -86,7 +83,8 @@ async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<(String, V
         buf.extend_from_slice(&chunk[..n]);
         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
         let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
-        let len = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))).unwrap_or(0);
+        let len =
+            head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))).unwrap_or(0);
         while buf.len() < end + 4 + len {
             let n = sock.read(&mut chunk).await?;
             if n == 0 {

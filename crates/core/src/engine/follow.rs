@@ -2,89 +2,86 @@
 //!
 //! The desktop app and `pdk` share one SQLite file. When `pdk vm stop` runs
 //! in a terminal, its reconcile publishes on *its* bus; the app learns of it
-//! here. The history table is append-only, so its ids are a cursor. The
-//! operation journal is read for anything that moved recently. Changes this
-//! process published itself are recognised and not repeated.
+//! here, from the outbox: every change is logged in the transaction that
+//! made it, with the process that made it, and read here by cursor. What
+//! this process wrote itself is already on its bus and is skipped. Nothing
+//! is lost however slow this reader is, and nothing is published twice.
 
 use super::Engine;
+use crate::error::CoreError;
 use crate::events::{Event, VmChange};
-use crate::model::{now_ms, Millis, OpPhase, Source};
-use std::collections::{HashMap, HashSet};
+use crate::model::now_ms;
+use crate::store::outbox::Change;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::TryRecvError;
 
-/// How far back an operation's last move is looked for on each pass.
-const OPS_LOOKBACK_MS: Millis = 10_000;
-const HISTORY_BATCH: u32 = 2_000;
+const BATCH: u32 = 2_000;
+/// Outbox rows older than this are pruned (a reader that far behind has
+/// long since resynced from the store).
+const KEEP_MS: i64 = 10 * 60_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 pub(super) async fn follow_loop(engine: Arc<Engine>, every: Duration) {
-    let mut local = engine.bus.subscribe();
-    let mut after = engine.store.last_history_id().unwrap_or(0);
-    // (vm id, time of change) of state changes this process published.
-    let mut ours: HashSet<(i64, Millis)> = HashSet::new();
-    // Operation id → (last phase published here, when).
-    let mut phases: HashMap<i64, (OpPhase, Millis)> = HashMap::new();
-    if let Ok(ops) = engine.store.operations_touched_since(now_ms() - OPS_LOOKBACK_MS) {
-        phases.extend(ops.into_iter().map(|o| (o.id, (o.phase, now_ms()))));
-    }
+    let mut after = engine.store.last_outbox_id().unwrap_or(0);
+    let mut last_prune = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(every).await;
-        loop {
-            match local.try_recv() {
-                Ok(Event::VmsChanged { changes, .. }) => {
-                    ours.extend(changes.iter().filter(|c| c.from != Some(c.vm.state)).map(|c| (c.vm.id, c.vm.last_state_change_at)))
-                }
-                Ok(Event::Operation { op }) => {
-                    phases.insert(op.id, (op.phase, now_ms()));
-                }
-                Ok(_) | Err(TryRecvError::Lagged(_)) => {}
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            }
+        match follow_once(&engine, after) {
+            Ok(cursor) => after = cursor,
+            Err(e) => tracing::warn!(error = %e, "could not read changes made by other processes"),
         }
-        if let Err(e) = follow_once(&engine, &mut after, &mut ours, &mut phases) {
-            tracing::warn!(error = %e, "could not read changes made by other processes");
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = tokio::time::Instant::now();
+            if let Err(e) = engine.store.prune_outbox(now_ms() - KEEP_MS) {
+                tracing::debug!(error = %e, "could not prune the outbox");
+            }
         }
     }
 }
 
-fn follow_once(
-    engine: &Engine,
-    after: &mut i64,
-    ours: &mut HashSet<(i64, Millis)>,
-    phases: &mut HashMap<i64, (OpPhase, Millis)>,
-) -> Result<(), crate::CoreError> {
-    // Operations first, so a finished operation arrives before the state it explains.
-    let now = now_ms();
-    for op in engine.store.operations_touched_since(now - OPS_LOOKBACK_MS)? {
-        if phases.get(&op.id).map(|p| p.0) != Some(op.phase) {
-            phases.insert(op.id, (op.phase, now));
-            engine.bus.publish(Event::Operation { op });
+/// Publish what other processes changed after `after`; the new cursor.
+fn follow_once(engine: &Engine, mut after: i64) -> Result<i64, CoreError> {
+    loop {
+        let entries = engine.store.outbox_since(after, BATCH)?;
+        let Some(last) = entries.last() else { return Ok(after) };
+        after = last.id;
+        let full = entries.len() as u32 == BATCH;
+        // An operation read from the store is as it is now: publish it once
+        // per batch however often it moved within it.
+        let last_of_op = |id: i64| entries.iter().rposition(|e| e.change == Change::Operation { id });
+        let entries: Vec<_> = entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| e.origin != engine.store.origin() && !matches!(e.change, Change::Operation { id } if last_of_op(id) != Some(*i)))
+            .map(|(_, e)| e.clone())
+            .collect();
+        for entry in entries {
+            if let Some(event) = to_event(engine, entry.change)? {
+                engine.bus.publish(event);
+            }
+        }
+        if !full {
+            return Ok(after);
         }
     }
-    // A finished operation stays in the look-back window for a while: keep
-    // remembering it until it has left, or it would be published again.
-    phases.retain(|_, (phase, seen)| !phase.is_terminal() || *seen > now - 2 * OPS_LOOKBACK_MS);
+}
 
-    let entries = engine.store.history_since(*after, HISTORY_BATCH)?;
-    let Some(last) = entries.last() else { return Ok(()) };
-    *after = last.id;
-    // Per VM, the first entry's "from" and the last entry's source.
-    let mut per_vm: HashMap<i64, (Option<crate::model::PowerState>, Source, Option<i64>)> = HashMap::new();
-    for h in entries.iter().filter(|h| !ours.remove(&(h.vm_id, h.at))) {
-        per_vm.entry(h.vm_id).and_modify(|e| (e.1, e.2) = (h.source, h.operation_id)).or_insert((h.from_state, h.source, h.operation_id));
-    }
-    let mut by_source: HashMap<Source, Vec<VmChange>> = HashMap::new();
-    for (vm_id, (from, source, operation_id)) in per_vm {
-        let Some(vm) = engine.store.vm(vm_id)? else { continue };
-        let drift = from.is_some() && matches!(source, Source::Sync | Source::Feed);
-        by_source.entry(source).or_default().push(VmChange { vm, from, drift, operation_id });
-    }
-    for (source, changes) in by_source {
-        engine.bus.publish(Event::VmsChanged { source, changes });
-    }
-    // Keys of our own changes that never showed up are old news.
-    let horizon = now_ms() - 60_000;
-    ours.retain(|(_, at)| *at > horizon);
-    Ok(())
+/// The event another process published for this change, rebuilt from the store.
+fn to_event(engine: &Engine, change: Change) -> Result<Option<Event>, CoreError> {
+    Ok(match change {
+        Change::Vms { source, vms } => {
+            let ids: Vec<i64> = vms.iter().map(|m| m.id).collect();
+            let found = engine.store.vms_by_ids(&ids)?;
+            let changes: Vec<VmChange> = vms
+                .into_iter()
+                .filter_map(|m| found.iter().find(|v| v.id == m.id).map(|vm| VmChange { vm: vm.clone(), from: m.from, drift: m.drift, operation_id: m.op }))
+                .collect();
+            (!changes.is_empty()).then_some(Event::VmsChanged { source, changes })
+        }
+        Change::Operation { id } => engine.store.operation(id)?.map(|op| Event::Operation { op }),
+        Change::Stale { account_id, count, last_seen_at, reason } => {
+            let account = engine.store.account(account_id)?.map(|a| a.name).unwrap_or_default();
+            Some(Event::VmsStale { account_id, account, count, last_seen_at, reason })
+        }
+    })
 }

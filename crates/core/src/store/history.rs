@@ -41,16 +41,6 @@ impl Store {
         })
     }
 
-    /// Entries after `after_id`, oldest first: how a process follows changes
-    /// another process made to the same data directory.
-    pub fn history_since(&self, after_id: i64, limit: u32) -> StoreResult<Vec<HistoryEntry>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!("{SELECT} WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
-            let rows = readable(stmt.query_map(params![after_id, limit], row)?, "history");
-            Ok(readable(rows.into_iter().map(finish), "history"))
-        })
-    }
-
     /// Recent changes made outside Powerdeck (seen by polling or a feed, with
     /// a known previous state), newest first, with the VM's name and account.
     pub fn recent_drift(&self, limit: u32) -> StoreResult<Vec<(HistoryEntry, String, String)>> {
@@ -64,9 +54,5 @@ impl Store {
             let rows = readable(stmt.query_map([limit], |r| Ok((row(r)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?)))?, "history");
             Ok(readable(rows.into_iter().map(|(h, vm, account)| finish(h).map(|h| (h, vm, account))), "history"))
         })
-    }
-
-    pub fn last_history_id(&self) -> StoreResult<i64> {
-        self.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(id), 0) FROM history", [], |r| r.get(0))?))
     }
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod history;
 pub mod operations;
+pub mod outbox;
 mod schema;
 pub(crate) mod vms;
 
@@ -34,6 +35,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Names this handle (one per process) in the outbox, so each process
+    /// publishes only what the others changed.
+    origin: String,
 }
 
 impl Store {
@@ -60,11 +64,16 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), path })
+        Ok(Self { conn: Mutex::new(conn), path, origin: uuid::Uuid::new_v4().to_string() })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// This handle's name in the outbox.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {

@@ -2,6 +2,7 @@
 //! every phase change is persisted, so a crash loses nothing: whoever starts
 //! next adopts the unfinished rows and tracks them to an honest end.
 
+use super::outbox::{self, Change};
 use super::{parse_col, Store, StoreResult};
 use crate::model::{Failure, Millis, OpKind, OpPhase, Operation, ShutdownMethod};
 use rusqlite::{params, Row};
@@ -146,6 +147,9 @@ impl Store {
                 ),
                 params![id, now, error],
             )?;
+            if n == 1 {
+                outbox::append(tx, &self.origin, &Change::Operation { id }, now)?;
+            }
             Ok(n == 1)
         })
     }
@@ -164,7 +168,11 @@ impl Store {
                 // overflow silently becomes a REAL that no later read accepts.
                 params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid, new.wait_for_tools, now.saturating_add(new.timeout_ms)],
             )?;
-            Ok((n == 1).then(|| tx.last_insert_rowid()))
+            let id = (n == 1).then(|| tx.last_insert_rowid());
+            if let Some(id) = id {
+                outbox::append(tx, &self.origin, &Change::Operation { id }, now)?;
+            }
+            Ok(id)
         })?;
         match inserted {
             Some(id) => Ok(Ok(self.operation_record(id)?.expect("just inserted"))),
@@ -190,13 +198,6 @@ impl Store {
     /// Unfinished operations of an account (all owners).
     pub fn active_operations(&self, account_id: i64) -> StoreResult<Vec<OpRecord>> {
         self.query_ops(&format!("{SELECT} WHERE v.account_id = ?1 AND o.phase IN {ACTIVE} ORDER BY o.id"), [account_id])
-    }
-
-    /// Operations that may have moved since `since`: every unfinished one,
-    /// and those requested or finished after it.
-    pub fn operations_touched_since(&self, since: Millis) -> StoreResult<Vec<Operation>> {
-        let sql = format!("{SELECT} WHERE o.phase IN {ACTIVE} OR o.requested_at >= ?1 OR o.finished_at >= ?1 ORDER BY o.id");
-        Ok(self.query_ops(&sql, [since])?.into_iter().map(|r| r.op).collect())
     }
 
     /// Unfinished operations of every account, oldest first.
@@ -243,6 +244,9 @@ impl Store {
                     rec.mismatches
                 ],
             )?;
+            if n == 1 {
+                outbox::append(tx, &self.origin, &Change::Operation { id: o.id }, crate::model::now_ms())?;
+            }
             Ok(n == 1)
         })
     }
@@ -292,7 +296,13 @@ impl Store {
             OpRequest::Cancel => "cancel_requested",
             OpRequest::ForceNow => "force_requested",
         };
-        self.write(|tx| Ok(tx.execute(&format!("UPDATE operations SET {column} = 1 WHERE id = ?1 AND phase IN {ACTIVE}"), [id])? == 1))
+        self.write(|tx| {
+            let asked = tx.execute(&format!("UPDATE operations SET {column} = 1 WHERE id = ?1 AND phase IN {ACTIVE}"), [id])? == 1;
+            if asked {
+                outbox::append(tx, &self.origin, &Change::Operation { id }, crate::model::now_ms())?;
+            }
+            Ok(asked)
+        })
     }
 
     /// Unfinished operations of `owner` someone asked to cancel or force:

@@ -108,4 +108,13 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE operations ADD COLUMN force_requested INTEGER NOT NULL DEFAULT 0;
      CREATE TABLE leases (owner TEXT PRIMARY KEY, pid INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL);
      CREATE INDEX operations_active ON operations(owner) WHERE phase IN ('submitted', 'tracking', 'verifying');",
+    // 6: the exact change log between processes (AUTOINCREMENT: ids are
+    // never reused after pruning, so a reader's cursor stays valid).
+    "CREATE TABLE outbox (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        origin  TEXT NOT NULL,   -- the store (process) that wrote it
+        payload TEXT NOT NULL    -- JSON: what changed
+     );
+     CREATE INDEX outbox_at ON outbox(at);",
 ];

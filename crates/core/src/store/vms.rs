@@ -71,6 +71,16 @@ impl Store {
         self.read(|c| c.query_row(&format!("{SELECT_VM} WHERE v.id = ?1"), [id], row_to_vm).optional()?.map(finish).transpose())
     }
 
+    /// These VMs (those that still exist), in one query.
+    pub fn vms_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<Vm>> {
+        let list = serde_json::to_string(ids).expect("ids serialize");
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("{SELECT_VM} WHERE v.id IN (SELECT value FROM json_each(?1))"))?;
+            let rows = readable(stmt.query_map([list], row_to_vm)?, "VM");
+            rows.into_iter().map(finish).collect()
+        })
+    }
+
     /// VMs a user reference could mean: Powerdeck id, provider id, or name,
     /// optionally qualified as `account/…`.
     pub fn find_vms(&self, reference: &str) -> StoreResult<Vec<Vm>> {
