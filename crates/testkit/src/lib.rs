@@ -5,8 +5,10 @@
 
 pub mod canned;
 pub mod child;
+pub mod conformance;
 pub mod fake;
 pub mod fast;
+pub mod gate;
 pub mod moto;
 pub mod pdk;
 pub mod proxy;

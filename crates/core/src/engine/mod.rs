@@ -65,7 +65,8 @@ pub struct AccountRuntime {
     pub caps: Capabilities,
     wake_driver: Notify,
     wake_sync: Notify,
-    /// Operations whose submission is still under way in this process.
+    /// VMs whose operation is still being submitted from this process (set
+    /// before the journal row exists, so the driver never races the sender).
     submitting: Mutex<HashSet<i64>>,
     /// Operations this process just submitted, for its driver to take up.
     handed_over: Mutex<Vec<crate::store::OpRecord>>,

@@ -75,6 +75,11 @@ def stop(args):
     json.dump([c["CurrentState"]["Name"] for c in r["StoppingInstances"]], sys.stdout)
 
 
+def start(args):
+    r = ec2(args.endpoint, args.region).start_instances(InstanceIds=args.ids)
+    json.dump([c["CurrentState"]["Name"] for c in r["StartingInstances"]], sys.stdout)
+
+
 def iam_user(args):
     """An IAM user allowed (or not) to use EC2, then switch moto's auth on."""
     iam = boto3.client("iam", endpoint_url=args.endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -161,6 +166,10 @@ def main():
     st.add_argument("endpoint")
     st.add_argument("--region", required=True)
     st.add_argument("ids", nargs="+")
+    sa = sub.add_parser("start")
+    sa.add_argument("endpoint")
+    sa.add_argument("--region", required=True)
+    sa.add_argument("ids", nargs="+")
     u = sub.add_parser("iam-user")
     u.add_argument("endpoint")
     u.add_argument("--user", required=True)
@@ -170,7 +179,7 @@ def main():
     x.add_argument("--upstream", required=True)
     x.add_argument("--throttle-first", type=int, required=True, help="-1: throttle every call")
     args = p.parse_args()
-    {"seed": seed, "describe": describe, "stop": stop, "iam-user": iam_user, "proxy": proxy}[args.cmd](args)
+    {"seed": seed, "describe": describe, "stop": stop, "start": start, "iam-user": iam_user, "proxy": proxy}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,9 @@ impl Driver {
     async fn tick(&mut self) -> Result<Duration, CoreError> {
         let now = now_ms();
         for rec in self.rt.take_handed_over() {
-            self.track(rec, now + self.inflight_ms());
+            // Fresher than any copy a reload took while it was being sent.
+            let id = rec.op.id;
+            self.tracked.insert(id, Tracked { rec, due: now + self.inflight_ms(), resent: false, job: None });
         }
         if now >= self.next_reload {
             self.reload(now)?;
@@ -92,7 +94,7 @@ impl Driver {
             self.next_requests = now + REQUESTS_EVERY_MS;
         }
         let submitting = self.rt.submitting.lock().unwrap().clone();
-        let due: Vec<i64> = self.tracked.iter().filter(|(id, t)| t.due <= now && !submitting.contains(id)).map(|(id, _)| *id).collect();
+        let due: Vec<i64> = self.tracked.iter().filter(|(_, t)| t.due <= now && !submitting.contains(&t.rec.op.vm_id)).map(|(id, _)| *id).collect();
         if !due.is_empty() {
             self.check(due).await?;
         }
@@ -114,7 +116,12 @@ impl Driver {
     /// operation this process owns that it is not tracking yet.
     fn reload(&mut self, now: Millis) -> Result<(), CoreError> {
         let engine = self.engine.clone();
+        let submitting = self.rt.submitting.lock().unwrap().clone();
         for rec in engine.store.active_operations(self.rt.account.id)? {
+            // Still being sent from this process: it is handed over when sent.
+            if submitting.contains(&rec.op.vm_id) {
+                continue;
+            }
             let mine = rec.owner.as_deref() == Some(engine.owner.as_str());
             if !mine {
                 let lease_over = rec.heartbeat_at.is_none_or(|h| now - h > engine.cfg.lease_ms as Millis);

@@ -73,14 +73,23 @@ impl Engine {
             owner: self.owner.clone(),
             owner_pid: self.pid,
         };
-        let mut rec = match self.store.insert_operation(&new, now_ms())? {
-            Ok(rec) => rec,
-            Err(existing) => return Err(CoreError::InFlight { vm: vm.name.clone(), op: Box::new(existing.op) }),
+        // Marked before the row exists: the driver must never take up an
+        // operation whose request is still being sent from here.
+        rt.submitting.lock().unwrap().insert(vm_id);
+        let mut rec = match self.store.insert_operation(&new, now_ms()) {
+            Ok(Ok(rec)) => rec,
+            Ok(Err(existing)) => {
+                rt.submitting.lock().unwrap().remove(&vm_id);
+                return Err(CoreError::InFlight { vm: vm.name.clone(), op: Box::new(existing.op) });
+            }
+            Err(e) => {
+                rt.submitting.lock().unwrap().remove(&vm_id);
+                return Err(e.into());
+            }
         };
-        rt.submitting.lock().unwrap().insert(rec.op.id);
         self.bus.publish(Event::Operation { op: rec.op.clone() });
         let result = self.start_planned(&rt, &mut rec, &obs).await;
-        rt.submitting.lock().unwrap().remove(&rec.op.id);
+        rt.submitting.lock().unwrap().remove(&vm_id);
         if result.is_ok() && !rec.op.phase.is_terminal() {
             rt.hand_over(rec.clone());
         }
@@ -131,8 +140,13 @@ impl Engine {
         let (mut action, mut forced) = (action, forced);
         let mut submitted = rt.provider.submit(&rec.provider_id, action).await;
         // The provider may know better than we did that the guest cannot be
-        // asked (tools just stopped): fall back at once when allowed.
-        if action == graceful && graceful != fallback && rec.op.allow_force && matches!(submitted, Err(ProviderError::InvalidState { .. })) {
+        // asked (tools just stopped, or the host has no such request): fall
+        // back at once when allowed.
+        if action == graceful
+            && graceful != fallback
+            && rec.op.allow_force
+            && matches!(submitted, Err(ProviderError::InvalidState { .. } | ProviderError::Unsupported { .. }))
+        {
             (action, forced) = (fallback, true);
             submitted = rt.provider.submit(&rec.provider_id, action).await;
         }

@@ -261,32 +261,54 @@ const MAX_BODY: usize = 64 << 20;
 #[derive(Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
+    /// For requests that change something: never a pooled connection. A
+    /// server may close an idle kept-alive connection just as a request is
+    /// written to it; for a read that is a retry, but for a power request it
+    /// would be "sent, outcome unknown". A fresh connection either connects
+    /// (and then a break really is the server's) or fails before sending.
+    fresh: reqwest::Client,
     timeout: Duration,
 }
 
 impl HttpTransport {
     pub fn new(opts: &HttpOptions) -> Result<Self, ProviderError> {
-        let mut builder =
-            reqwest::Client::builder().timeout(opts.timeout).connect_timeout(opts.connect_timeout).user_agent(concat!("powerdeck/", env!("CARGO_PKG_VERSION")));
-        let pinned = match &opts.trust {
-            Trust::System => None,
-            Trust::Pinned(t) => Some(Some(t.clone())),
-            Trust::Insecure => Some(None),
+        let build = |pooled: bool| -> Result<reqwest::Client, ProviderError> {
+            let mut builder = reqwest::Client::builder()
+                .timeout(opts.timeout)
+                .connect_timeout(opts.connect_timeout)
+                .user_agent(concat!("powerdeck/", env!("CARGO_PKG_VERSION")));
+            if !pooled {
+                builder = builder.pool_max_idle_per_host(0);
+            }
+            let pinned = match &opts.trust {
+                Trust::System => None,
+                Trust::Pinned(t) => Some(Some(t.clone())),
+                Trust::Insecure => Some(None),
+            };
+            if let Some(pinned) = pinned {
+                let cfg = pinning::config(pinned).map_err(|e| ProviderError::Config { message: format!("cannot set up TLS: {e}") })?;
+                builder = builder.use_preconfigured_tls(cfg);
+            }
+            // Never follow a redirect: the request (a password in a SOAP
+            // Login, a signed form) would go to wherever the answer points,
+            // and that host's answer would be believed. A 3xx is an error.
+            builder.redirect(reqwest::redirect::Policy::none()).build().map_err(|e| ProviderError::Config { message: format!("cannot set up HTTP: {e}") })
         };
-        if let Some(pinned) = pinned {
-            let cfg = pinning::config(pinned).map_err(|e| ProviderError::Config { message: format!("cannot set up TLS: {e}") })?;
-            builder = builder.use_preconfigured_tls(cfg);
-        }
-        // Never follow a redirect: the request (a password in a SOAP Login, a
-        // signed form) would go to wherever the answer points, and that
-        // host's answer would be believed. A 3xx is an error instead.
-        let client =
-            builder.redirect(reqwest::redirect::Policy::none()).build().map_err(|e| ProviderError::Config { message: format!("cannot set up HTTP: {e}") })?;
-        Ok(Self { client, timeout: opts.timeout })
+        Ok(Self { client: build(true)?, fresh: build(false)?, timeout: opts.timeout })
     }
 
+    /// The client for reads (pooled connections).
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// The client for a request of this effect: a power request never rides
+    /// a pooled connection.
+    pub fn client_for(&self, effect: crate::provider::calls::Effect) -> &reqwest::Client {
+        match effect {
+            crate::provider::calls::Effect::Write => &self.fresh,
+            _ => &self.client,
+        }
     }
 
     /// Send a request. Non-2xx answers go through `map` (the provider's own

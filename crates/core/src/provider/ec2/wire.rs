@@ -95,7 +95,7 @@ impl Ec2Api {
             .run(call.in_scope(region), || async {
                 let mut req = Unsigned::new(reqwest::Method::POST, url.clone()).header("content-type", CONTENT_TYPE).body(body.clone());
                 signer.sign(&mut req)?;
-                self.http.send(req.into_request(self.http.client()), map_failure).await
+                self.http.send(req.into_request(self.http.client_for(call.effect)), map_failure).await
             })
             .await?;
         resp.expect_content_type(&["xml"], "an EC2 XML answer")?;

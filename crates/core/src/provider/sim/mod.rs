@@ -208,6 +208,12 @@ impl SimProvider {
             return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: seq.to_string(), resync_needed: false });
         };
         let seq: i64 = cursor.parse().map_err(|_| ProviderError::malformed(format!("feed cursor '{cursor}' is not valid")))?;
+        let latest = self.world.latest_seq()?;
+        if seq > latest {
+            // A cursor from a fleet that no longer exists (recreated): start
+            // over from now, and let a full sync cover the gap.
+            return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: latest.to_string(), resync_needed: true });
+        }
         let deadline = Instant::now() + max_wait;
         loop {
             let (vms, new_seq, gap) = self.world.changes_since(seq, 1000)?;

@@ -46,7 +46,7 @@ impl Soap {
             .run(call, || {
                 let mut req = self
                     .http
-                    .client()
+                    .client_for(call.effect)
                     .post(&self.url)
                     .header("Content-Type", "text/xml; charset=utf-8")
                     .header("SOAPAction", "urn:vim25/6.5")

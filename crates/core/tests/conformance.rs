@@ -1,0 +1,259 @@
+//! Every provider against its test peer, through one suite
+//! (`powerdeck_testkit::conformance`): the demo fleet, EC2 on moto, vSphere
+//! on vcsim. A new provider adds its peer here.
+
+use async_trait::async_trait;
+use powerdeck_core::model::{now_ms, OpKind, PowerState};
+use powerdeck_core::provider::calls::Calls;
+use powerdeck_core::provider::ec2::{Ec2Config, Ec2Provider};
+use powerdeck_core::provider::sim::{SimConfig, SimProvider, World};
+use powerdeck_core::provider::vsphere::{VsphereConfig, VsphereProvider};
+use powerdeck_core::provider::Provider;
+use powerdeck_core::secrets::Secret;
+use powerdeck_core::OpOptions;
+use powerdeck_testkit::conformance::{self, Peer};
+use powerdeck_testkit::gate::Gate;
+use powerdeck_testkit::moto::Moto;
+use powerdeck_testkit::vcsim::Vcsim;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn force() -> OpOptions {
+    OpOptions { allow_force: true, ..OpOptions::default() }
+}
+
+/// The demo fleet, in a world file of its own.
+struct Sim {
+    dir: tempfile::TempDir,
+    cfg: SimConfig,
+}
+
+impl Sim {
+    fn world(&self) -> World {
+        World::open(&self.dir.path().join("world.sqlite"), &self.cfg).unwrap()
+    }
+}
+
+#[async_trait]
+impl Peer for Sim {
+    fn account(&self) -> (&'static str, serde_json::Value) {
+        ("sim", serde_json::to_value(&self.cfg).unwrap())
+    }
+    fn provider(&self, calls: Arc<Calls>) -> Arc<dyn Provider> {
+        Arc::new(SimProvider::open(&self.dir.path().join("world.sqlite"), self.cfg.clone(), calls).unwrap())
+    }
+    async fn provider_with_wrong_secret(&self, _: Arc<Calls>) -> Option<(Arc<dyn Provider>, String)> {
+        None
+    }
+    async fn truth(&self) -> Vec<String> {
+        self.world().truth().unwrap().into_iter().map(|(id, _)| id).collect()
+    }
+    fn unknown_id(&self) -> String {
+        "sim-no-such-vm".into()
+    }
+    fn actions(&self) -> Vec<(OpKind, PowerState, OpOptions)> {
+        vec![
+            (OpKind::Stop, PowerState::Running, force()),
+            (OpKind::Start, PowerState::Stopped, OpOptions::default()),
+            (OpKind::ForceStop, PowerState::Running, OpOptions::default()),
+            (OpKind::Reboot, PowerState::Running, force()),
+            (OpKind::Suspend, PowerState::Running, OpOptions::default()),
+        ]
+    }
+    fn unsupported(&self) -> Vec<OpKind> {
+        vec![OpKind::Hibernate, OpKind::Deallocate]
+    }
+    async fn set_reachable(&self, up: bool) {
+        self.world().set_outage_until(if up { 0 } else { now_ms() + 3_600_000 }).unwrap();
+    }
+    async fn change_out_of_band(&self, id: &str, to: PowerState) {
+        self.world().set_raw(id, if to == PowerState::Running { "RUNNING" } else { "STOPPED" }).unwrap();
+    }
+    fn lost_cursor(&self) -> Option<String> {
+        Some("999999999".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fleet_conforms() {
+    let cfg = SimConfig {
+        size: 12,
+        latency_ms: 1,
+        page_size: 5,
+        drift_per_hour: 0.0,
+        stubborn_rate: 0.0,
+        start_delay_ms: 200,
+        stop_delay_ms: 200,
+        force_stop_delay_ms: 100,
+        reboot_delay_ms: 200,
+        suspend_delay_ms: 200,
+        ..SimConfig::default()
+    };
+    conformance::run(&Sim { dir: tempfile::tempdir().unwrap(), cfg }).await;
+}
+
+/// EC2 on moto's server, behind a gate that can take it down; boto3 is the witness.
+struct Ec2 {
+    moto: Moto,
+    gate: Gate,
+    region: &'static str,
+}
+
+impl Ec2 {
+    fn config(&self) -> Ec2Config {
+        Ec2Config {
+            regions: vec![self.region.into()],
+            endpoint: Some(self.gate.url("/")),
+            access_key_id: Some("AKIDCONFORMANCE".into()),
+            ..Ec2Config::default()
+        }
+    }
+    fn short(id: &str) -> &str {
+        id.split_once(':').map(|(_, i)| i).unwrap_or(id)
+    }
+}
+
+#[async_trait]
+impl Peer for Ec2 {
+    fn account(&self) -> (&'static str, serde_json::Value) {
+        ("ec2", serde_json::to_value(Ec2Config { profile: None, ..self.config() }).unwrap())
+    }
+    fn provider(&self, calls: Arc<Calls>) -> Arc<dyn Provider> {
+        Arc::new(Ec2Provider::new(&self.config(), Some(Secret::new("testing")), calls).unwrap())
+    }
+    async fn provider_with_wrong_secret(&self, calls: Arc<Calls>) -> Option<(Arc<dyn Provider>, String)> {
+        // Switch moto's signature checks on, with a user allowed to use EC2.
+        let user = self.moto.tool("iam-user", &["--user", "conformance", "--allow-ec2", "--enable-auth"]);
+        let cfg = Ec2Config { access_key_id: Some(user["access_key_id"].as_str().unwrap().into()), ..self.config() };
+        let wrong = "wrong-secret-for-conformance";
+        Some((Arc::new(Ec2Provider::new(&cfg, Some(Secret::new(wrong)), calls).unwrap()), wrong.into()))
+    }
+    async fn truth(&self) -> Vec<String> {
+        let all = self.moto.tool("describe", &["--region", self.region]);
+        all.as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+    }
+    fn unknown_id(&self) -> String {
+        format!("{}:i-0123456789abcdef0", self.region)
+    }
+    fn actions(&self) -> Vec<(OpKind, PowerState, OpOptions)> {
+        vec![
+            (OpKind::Stop, PowerState::Running, OpOptions::default()),
+            (OpKind::Start, PowerState::Stopped, OpOptions::default()),
+            (OpKind::ForceStop, PowerState::Running, OpOptions::default()),
+            (OpKind::Reboot, PowerState::Running, OpOptions::default()),
+        ]
+    }
+    fn unsupported(&self) -> Vec<OpKind> {
+        vec![OpKind::Suspend, OpKind::Deallocate]
+    }
+    async fn set_reachable(&self, up: bool) {
+        if up {
+            self.gate.open().await
+        } else {
+            self.gate.close()
+        }
+    }
+    async fn change_out_of_band(&self, id: &str, to: PowerState) {
+        let cmd = if to == PowerState::Running { "start" } else { "stop" };
+        self.moto.tool(cmd, &["--region", self.region, Self::short(id)]);
+    }
+    fn lost_cursor(&self) -> Option<String> {
+        None
+    }
+}
+
+fn addr_of(url: &str) -> SocketAddr {
+    let u = reqwest::Url::parse(url).unwrap();
+    format!("{}:{}", u.host_str().unwrap(), u.port_or_known_default().unwrap()).parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec2_conforms_on_moto() {
+    let moto = Moto::start();
+    moto.seed("us-east-1", 6, 3);
+    let gate = Gate::start(addr_of(&moto.url)).await;
+    conformance::run(&Ec2 { moto, gate, region: "us-east-1" }).await;
+}
+
+/// vSphere on vcsim (which accepts one login only), behind a gate; pyvmomi is the witness.
+struct Vsphere {
+    sim: Vcsim,
+    gate: Gate,
+}
+
+const LOGIN: (&str, &str) = ("conformance", "s3cret-conformance");
+
+impl Vsphere {
+    fn config(&self) -> VsphereConfig {
+        VsphereConfig { endpoint: self.gate.url("/sdk"), username: LOGIN.0.into(), thumbprint: None, insecure: false }
+    }
+    fn witness(&self, args: &[&str]) -> serde_json::Value {
+        let out = std::process::Command::new(powerdeck_testkit::venv().join("bin/python"))
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vsphere/witness.py"))
+            .arg(&self.sim.endpoint)
+            .args(args)
+            .env("VCSIM_USER", LOGIN.0)
+            .env("VCSIM_PASSWORD", LOGIN.1)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "witness: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[async_trait]
+impl Peer for Vsphere {
+    fn account(&self) -> (&'static str, serde_json::Value) {
+        ("vsphere", serde_json::to_value(self.config()).unwrap())
+    }
+    fn provider(&self, calls: Arc<Calls>) -> Arc<dyn Provider> {
+        Arc::new(VsphereProvider::new(&self.config(), Some(Secret::new(LOGIN.1)), calls).unwrap())
+    }
+    async fn provider_with_wrong_secret(&self, calls: Arc<Calls>) -> Option<(Arc<dyn Provider>, String)> {
+        let wrong = "wrong-vsphere-password";
+        Some((Arc::new(VsphereProvider::new(&self.config(), Some(Secret::new(wrong)), calls).unwrap()), wrong.into()))
+    }
+    async fn truth(&self) -> Vec<String> {
+        self.witness(&[]).as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
+    }
+    fn unknown_id(&self) -> String {
+        "vm-999999".into()
+    }
+    fn actions(&self) -> Vec<(OpKind, PowerState, OpOptions)> {
+        vec![
+            (OpKind::ForceStop, PowerState::Running, OpOptions::default()),
+            (OpKind::Start, PowerState::Stopped, OpOptions::default()),
+            // The first VMs have tools: a graceful stop and a guest reboot.
+            (OpKind::Stop, PowerState::Running, force()),
+            (OpKind::Reboot, PowerState::Running, force()),
+            (OpKind::Suspend, PowerState::Running, OpOptions::default()),
+        ]
+    }
+    fn unsupported(&self) -> Vec<OpKind> {
+        vec![OpKind::Hibernate, OpKind::Deallocate]
+    }
+    async fn set_reachable(&self, up: bool) {
+        if up {
+            self.gate.open().await
+        } else {
+            self.gate.close()
+        }
+    }
+    async fn change_out_of_band(&self, id: &str, to: PowerState) {
+        self.witness(&[if to == PowerState::Running { "power-on" } else { "power-off" }, id]);
+    }
+    fn lost_cursor(&self) -> Option<String> {
+        // A version from a login this session never had.
+        Some("999:1".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vsphere_conforms_on_vcsim() {
+    let login = format!("{}:{}", LOGIN.0, LOGIN.1);
+    let sim = Vcsim::start(&["-vm", "2", "-tools", "8", "-tools-boot", "300ms", "-login", &login]);
+    let gate = Gate::start(addr_of(&sim.endpoint)).await;
+    let _ = Duration::ZERO;
+    conformance::run(&Vsphere { sim, gate }).await;
+}
