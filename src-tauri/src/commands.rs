@@ -86,7 +86,7 @@ pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kin
     let engine = state.engine.clone();
     let mut out = Vec::with_capacity(vm_ids.len());
     for vm_id in vm_ids {
-        let opts = state.op_options(vm_id, kind, force);
+        let opts = state.op_options(vm_id, kind, force, powerdeck_core::model::Initiator::Window);
         let r = engine.request(vm_id, kind, opts).await;
         out.push(match r {
             Ok(op) => Requested { vm_id, operation: Some(op), error: None },

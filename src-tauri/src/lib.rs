@@ -24,14 +24,20 @@ pub struct AppState {
 
 impl AppState {
     /// The options every front door of the app (window, tray) asks with.
-    pub fn op_options(&self, vm_id: i64, kind: powerdeck_core::model::OpKind, force: bool) -> powerdeck_core::OpOptions {
+    pub fn op_options(
+        &self,
+        vm_id: i64,
+        kind: powerdeck_core::model::OpKind,
+        force: bool,
+        initiator: powerdeck_core::model::Initiator,
+    ) -> powerdeck_core::OpOptions {
         let wants_tools = kind == powerdeck_core::model::OpKind::Start && self.operations.read().unwrap_or_else(|p| p.into_inner()).start_waits_for_tools;
         // Only where the provider reports tools; elsewhere a start is a start.
         let reports_tools = || {
             let vm = self.engine.store().vm(vm_id).ok().flatten();
             vm.and_then(|vm| self.engine.runtime(vm.account_id).ok()).is_some_and(|rt| rt.caps.tools_status)
         };
-        powerdeck_core::OpOptions { allow_force: force, graceful_timeout: None, wait_for_tools: wants_tools && reports_tools() }
+        powerdeck_core::OpOptions { allow_force: force, wait_for_tools: wants_tools && reports_tools(), initiator, ..Default::default() }
     }
 }
 

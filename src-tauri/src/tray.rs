@@ -49,7 +49,7 @@ fn quick_action(app: &AppHandle, id: &str) {
     let Some((kind, vm_id)) = id.strip_prefix("fav:").and_then(|rest| rest.split_once(':')) else { return };
     let (Some(kind), Ok(vm_id)) = (OpKind::parse(kind), vm_id.parse::<i64>()) else { return };
     let state = app.state::<AppState>();
-    let (engine, opts) = (state.engine.clone(), state.op_options(vm_id, kind, false));
+    let (engine, opts) = (state.engine.clone(), state.op_options(vm_id, kind, false, powerdeck_core::model::Initiator::Tray));
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         if let Err(e) = engine.request(vm_id, kind, opts).await {

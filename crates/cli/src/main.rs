@@ -9,7 +9,7 @@ mod kind_args;
 mod output;
 
 use args::{AccountsCmd, Cli, Cmd, SimCmd, VmAction, VmsCmd};
-use powerdeck_core::model::{now_ms, OpKind, Operation};
+use powerdeck_core::model::{now_ms, Initiator, OpKind, OpPhase};
 use powerdeck_core::provider::registry;
 use powerdeck_core::provider::sim::{self, SimConfig, World};
 use powerdeck_core::store::VmFilter;
@@ -161,9 +161,11 @@ fn set_watched(engine: &Arc<Engine>, refs: &[String], on: bool) -> Result<(), Co
 
 async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreError> {
     let (kind, a, wait_for_tools) = action.split();
-    let vms = a.vms.iter().map(|r| engine.resolve_vm(r)).collect::<Result<Vec<_>, _>>()?;
+    // Every reference resolved first (none acted on if one is wrong), once each.
+    let ids = engine.resolve_all(&a.vms)?;
+    let vms = engine.store().vms_by_ids(&ids)?;
     let forced = kind == OpKind::ForceStop || (kind == OpKind::Stop && a.force);
-    let bulk = vms.len() > 1 && matches!(kind, OpKind::Stop | OpKind::ForceStop | OpKind::Reboot | OpKind::Suspend | OpKind::Hibernate);
+    let bulk = vms.len() > 1 && matches!(kind, OpKind::Stop | OpKind::ForceStop | OpKind::Reboot | OpKind::Suspend | OpKind::Hibernate | OpKind::Deallocate);
     if (bulk || forced) && !a.yes {
         let names: Vec<&str> = vms.iter().map(|v| v.name.as_str()).collect();
         let what = if forced { format!("force-capable {kind}") } else { kind.to_string() };
@@ -177,22 +179,19 @@ async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreErro
         ids
     };
     engine.start(Workers::DRIVER, Some(&accounts))?;
-    let opts = OpOptions { allow_force: a.force || kind == OpKind::ForceStop, graceful_timeout: a.graceful_timeout.map(Duration::from_secs), wait_for_tools };
-
-    let mut started: Vec<Operation> = Vec::new();
-    let mut refused = false;
-    for vm in &vms {
-        match engine.request(vm.id, kind, opts.clone()).await {
-            Ok(op) => started.push(op),
-            Err(e) => {
-                eprintln!("pdk: {}: {}", vm.name, errors::render(&e));
-                refused = true;
-            }
-        }
-    }
+    let opts = OpOptions {
+        allow_force: a.force || kind == OpKind::ForceStop,
+        graceful_timeout: a.graceful_timeout.map(Duration::from_secs),
+        wait_for_tools,
+        initiator: Initiator::Cli,
+        batch: None,
+    };
+    // One entry point for one VM or many: one batched read per account,
+    // then the submits; a refusal is journalled as a failed operation.
+    let started = engine.request_many(&ids, kind, opts, None).await?.operations;
 
     if a.no_wait {
-        for op in &started {
+        for op in started.iter().filter(|o| !o.phase.is_terminal()) {
             if !a.json {
                 println!("{}: {} submitted as operation #{}; tracking continues in Powerdeck (`pdk ops`, `pdk watch` or the app)", op.vm_name, op.kind, op.id);
             }
@@ -202,7 +201,7 @@ async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreErro
         }
         // Leave the journal to whoever runs next; do not track here.
         engine.shutdown();
-        return Ok(if refused || started.iter().any(|o| o.phase.is_terminal() && o.phase != powerdeck_core::model::OpPhase::Succeeded) {
+        return Ok(if started.iter().any(|o| o.phase.is_terminal() && o.phase != OpPhase::Succeeded) {
             ExitCode::from(EXIT_OP_FAILED)
         } else {
             ExitCode::SUCCESS
@@ -226,7 +225,7 @@ async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreErro
             output::op_result(op);
         }
     }
-    let all_ok = !refused && finished.iter().all(|o| o.phase == powerdeck_core::model::OpPhase::Succeeded);
+    let all_ok = finished.iter().all(|o| o.phase == OpPhase::Succeeded);
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_OP_FAILED) })
 }
 

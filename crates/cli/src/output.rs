@@ -154,6 +154,17 @@ pub fn event(ev: &Event, as_json: bool) {
             let seen = last_seen_at.map(ago).unwrap_or_else(|| "never".into());
             println!("{account}: {count} VM(s) stale, provider last seen {seen}: {reason}");
         }
+        Event::BatchFinished { outcome } => {
+            let total = outcome.succeeded + outcome.failed;
+            let failures: Vec<String> = outcome.failures.iter().take(3).map(|(vm, why)| format!("{vm}: {why}")).collect();
+            let failed = if failures.is_empty() { String::new() } else { format!("; {}", failures.join("; ")) };
+            println!("{}: {} of {total} succeeded{failed}", outcome.batch.label, outcome.succeeded);
+        }
+        Event::RunChanged { run } => {
+            let step = run.plan.steps.get(run.step).map(|s| s.label.as_str()).unwrap_or("");
+            let dir = if run.rolling_back { " (rolling back)" } else { "" };
+            println!("runbook {} run #{}: {}{dir} {step}", run.name, run.id, run.phase.as_str());
+        }
         Event::Operation { op } => {
             if op.phase.is_terminal() {
                 op_result(op);

@@ -269,7 +269,7 @@ async fn chaos_driver(engine: Arc<Engine>, account_id: i64, seed: u64, per_sec: 
             PowerState::Running => OpKind::Suspend,
             _ => OpKind::Start,
         };
-        let opts = OpOptions { allow_force: true, graceful_timeout: Some(Duration::from_secs(30)), wait_for_tools: false };
+        let opts = OpOptions { allow_force: true, graceful_timeout: Some(Duration::from_secs(30)), wait_for_tools: false, ..OpOptions::default() };
         let engine = engine.clone();
         let windows = windows.clone();
         let counters = counters.clone();

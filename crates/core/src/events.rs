@@ -28,6 +28,11 @@ pub enum Event {
     SyncFinished { account_id: i64, account: String, vms: usize, changed: usize, calls: u64, duration_ms: u64 },
     /// Something went wrong with an account that an admin should see.
     AccountError { account_id: i64, account: String, message: String },
+    /// Every operation of a batch (a bulk action, a runbook step) ended:
+    /// one summary for all of them.
+    BatchFinished { outcome: crate::model::BatchOutcome },
+    /// A runbook run moved (a step began or ended, it finished).
+    RunChanged { run: crate::runbook::Run },
 }
 
 #[derive(Clone)]

@@ -8,10 +8,12 @@
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod group;
 pub mod model;
 pub mod paths;
 pub mod provider;
 pub mod reconcile;
+pub mod runbook;
 pub mod secrets;
 pub mod store;
 

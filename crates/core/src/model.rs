@@ -331,6 +331,44 @@ impl OpPhase {
     }
 }
 
+/// Who asked for an operation: what the Activity view answers "who did
+/// what" with, and what tells a scheduled stop from a user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Initiator {
+    /// The desktop app's window.
+    Window,
+    /// The tray's quick actions.
+    Tray,
+    /// `pdk` on a command line.
+    Cli,
+    /// A downtime schedule.
+    Schedule,
+    /// A runbook's step (or its rollback).
+    Runbook,
+    /// Older journal rows that did not say.
+    #[default]
+    Unknown,
+}
+
+impl Initiator {
+    pub const ALL: [Initiator; 6] = [Self::Window, Self::Tray, Self::Cli, Self::Schedule, Self::Runbook, Self::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Window => "window",
+            Self::Tray => "tray",
+            Self::Cli => "cli",
+            Self::Schedule => "schedule",
+            Self::Runbook => "runbook",
+            Self::Unknown => "unknown",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|i| i.as_str() == s)
+    }
+}
+
 /// Why an operation did not succeed, so a front end can offer what helps
 /// ("Retry with force" after a graceful request the guest ignored) without
 /// reading the message.
@@ -462,6 +500,11 @@ pub struct Operation {
     /// graceful window.
     #[serde(default)]
     pub force_requested: bool,
+    #[serde(default)]
+    pub initiator: Initiator,
+    /// The batch (a bulk action, a runbook step) it belongs to.
+    #[serde(default)]
+    pub batch_id: Option<i64>,
 }
 
 impl Operation {
@@ -498,20 +541,25 @@ pub struct Account {
     pub last_contact_at: Option<Millis>,
 }
 
-/// A downtime schedule. The schedule engine is a later piece of work; the
-/// shape is reserved so the store's schema does not have to move.
+/// Operations asked for together (a bulk action, one step of a runbook),
+/// so their outcome can be summed up once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Schedule {
+pub struct Batch {
     pub id: i64,
-    pub name: String,
-    /// Cron expression, evaluated in `timezone`.
-    pub cron: String,
-    pub timezone: String,
-    pub action: OpKind,
-    /// Which VMs: a JSON selector (ids, names, account, tag…).
-    pub selector: serde_json::Value,
-    pub enabled: bool,
-    /// What to do with runs missed while the machine slept: run once or skip.
-    pub catch_up: bool,
-    pub last_run_at: Option<Millis>,
+    pub label: String,
+    pub kind: OpKind,
+    pub initiator: Initiator,
+    pub run_id: Option<i64>,
+    pub created_at: Millis,
+    pub finished_at: Option<Millis>,
+}
+
+/// How a batch ended, for one summary ("Stopped 47 of 48 VMs; db-7 failed: …").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    pub batch: Batch,
+    pub succeeded: usize,
+    pub failed: usize,
+    /// The failures, each with its VM's name and what happened.
+    pub failures: Vec<(String, String)>,
 }

@@ -81,7 +81,7 @@ impl Fixture {
 }
 
 fn force(graceful_ms: u64) -> OpOptions {
-    OpOptions { allow_force: true, graceful_timeout: Some(Duration::from_millis(graceful_ms)), wait_for_tools: false }
+    OpOptions { allow_force: true, graceful_timeout: Some(Duration::from_millis(graceful_ms)), wait_for_tools: false, ..OpOptions::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +162,13 @@ async fn without_force_an_ignored_shutdown_fails_and_the_vm_shows_the_truth() {
     let vm = fx.first_in(PowerState::Running);
     fx.world().set_stubborn(&vm.provider_id, true).unwrap();
 
-    let op = fx.run(&vm, OpKind::Stop, OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_millis(400)), wait_for_tools: false }).await;
+    let op = fx
+        .run(
+            &vm,
+            OpKind::Stop,
+            OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_millis(400)), wait_for_tools: false, ..OpOptions::default() },
+        )
+        .await;
     assert_eq!(op.phase, OpPhase::Failed);
     assert!(op.error.as_deref().unwrap().contains("did not shut down within"), "{:?}", op.error);
     assert_eq!(fx.vm(vm.id).state, PowerState::Running, "no longer shown as stopping once the operation ended");
@@ -398,7 +404,7 @@ async fn the_change_feed_delivers_out_of_band_changes_with_source_feed() {
     let fx = Fixture::new(fleet).synced().await;
     let vm = fx.first_in(PowerState::Running);
     let mut rx = fx.engine.bus().subscribe();
-    fx.engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[fx.account.id])).unwrap();
+    fx.engine.start(Workers { driver: false, tiers: false, feed: true, runbooks: false }, Some(&[fx.account.id])).unwrap();
     // Let the feed take its starting position before the change happens.
     while fx.engine.runtime(fx.account.id).unwrap().stats().snapshot().watch < 2 {
         tokio::task::yield_now().await;
@@ -603,7 +609,7 @@ async fn force_now_powers_off_a_stubborn_guest_without_waiting_out_the_window() 
     fx.world().set_stubborn(&vm.provider_id, true).unwrap();
     fx.engine.start(Workers::DRIVER, Some(&[fx.account.id])).unwrap();
     // A graceful window of a minute, and no forced fallback allowed up front.
-    let opts = OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_secs(60)), wait_for_tools: false };
+    let opts = OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_secs(60)), wait_for_tools: false, ..OpOptions::default() };
     let op = fx.engine.request(vm.id, OpKind::Stop, opts).await.unwrap();
     fx.engine.force_operation_now(op.id).unwrap();
     let done = tokio::time::timeout(PATIENCE, fx.engine.wait(op.id, |_| {})).await.unwrap().unwrap();

@@ -48,11 +48,14 @@ fn follow_once(engine: &Engine, mut after: i64) -> Result<i64, CoreError> {
         let full = entries.len() as u32 == BATCH;
         // An operation read from the store is as it is now: publish it once
         // per batch however often it moved within it.
-        let last_of_op = |id: i64| entries.iter().rposition(|e| e.change == Change::Operation { id });
+        // So is a run.
+        let last_of = |c: &Change| entries.iter().rposition(|e| &e.change == c);
         let entries: Vec<_> = entries
             .iter()
             .enumerate()
-            .filter(|(i, e)| e.origin != engine.store.origin() && !matches!(e.change, Change::Operation { id } if last_of_op(id) != Some(*i)))
+            .filter(|(i, e)| {
+                e.origin != engine.store.origin() && (!matches!(e.change, Change::Operation { .. } | Change::Run { .. }) || last_of(&e.change) == Some(*i))
+            })
             .map(|(_, e)| e.clone())
             .collect();
         for entry in entries {
@@ -83,5 +86,7 @@ fn to_event(engine: &Engine, change: Change) -> Result<Option<Event>, CoreError>
             let account = engine.store.account(account_id)?.map(|a| a.name).unwrap_or_default();
             Some(Event::VmsStale { account_id, account, count, last_seen_at, reason })
         }
+        Change::Batch { id } => engine.store.batch_outcome(id)?.map(|outcome| Event::BatchFinished { outcome }),
+        Change::Run { id } => engine.store.run(id)?.map(|r| Event::RunChanged { run: r.run }),
     })
 }

@@ -2,13 +2,18 @@
 //! tiers and change feeds. Front ends (CLI, desktop app) hold an
 //! `Arc<Engine>` and talk to it; they never touch providers directly.
 
+mod bulk;
 pub mod config;
 mod feed;
 mod follow;
+mod groups;
 mod ops;
+mod runbooks;
 mod sync;
 
+pub use bulk::{BulkPlan, BulkResult};
 pub use config::EngineConfig;
+pub use groups::Members;
 pub use ops::OpOptions;
 pub use sync::SyncSummary;
 
@@ -36,11 +41,13 @@ pub struct Workers {
     pub tiers: bool,
     /// The provider's change feed, where it has one.
     pub feed: bool,
+    /// The runbook runner (one per process, not per account).
+    pub runbooks: bool,
 }
 
 impl Workers {
-    pub const ALL: Workers = Workers { driver: true, tiers: true, feed: true };
-    pub const DRIVER: Workers = Workers { driver: true, tiers: false, feed: false };
+    pub const ALL: Workers = Workers { driver: true, tiers: true, feed: true, runbooks: true };
+    pub const DRIVER: Workers = Workers { driver: true, tiers: false, feed: false, runbooks: false };
 }
 
 /// The kinds of background loop.
@@ -50,6 +57,7 @@ enum Loop {
     Tiers,
     Feed,
     Follow,
+    Runbooks,
 }
 
 /// A background loop: the account it serves (`None`: the process), which
@@ -113,6 +121,8 @@ pub struct Engine {
     paused: AtomicBool,
     /// Why the stored settings were not used, if they were not.
     config_warning: Mutex<Option<String>>,
+    /// Something about a runbook run changed here: look at once.
+    wake_runner: Notify,
 }
 
 impl Engine {
@@ -145,6 +155,7 @@ impl Engine {
             tasks: Mutex::default(),
             paused: AtomicBool::new(false),
             config_warning: Mutex::default(),
+            wake_runner: Notify::new(),
         }))
     }
 
@@ -259,6 +270,9 @@ impl Engine {
         // One loop of each kind per account, however often start is called:
         // two drivers would race on the same operations.
         tasks.retain(|(_, _, t)| !t.is_finished());
+        if workers.runbooks && !tasks.iter().any(|(_, k, _)| *k == Loop::Runbooks) {
+            tasks.push((None, Loop::Runbooks, tokio::spawn(runbooks::runbook_loop(self.clone()))));
+        }
         let running = |tasks: &Vec<Task>, id: i64, kind: Loop| tasks.iter().any(|(a, k, _)| *a == Some(id) && *k == kind);
         for id in ids {
             let rt = match self.runtime(id) {

@@ -3,9 +3,12 @@
 //! offers reads and the non-state writes.
 
 mod accounts;
+mod batches;
+mod groups;
 mod history;
 pub mod operations;
 pub mod outbox;
+pub mod runbooks;
 mod schema;
 pub(crate) mod vms;
 

@@ -4,11 +4,11 @@
 
 use super::outbox::{self, Change};
 use super::{parse_col, Store, StoreResult};
-use crate::model::{Failure, Millis, OpKind, OpPhase, Operation, ShutdownMethod};
+use crate::model::{Failure, Initiator, Millis, OpKind, OpPhase, Operation, ShutdownMethod};
 use rusqlite::{params, Row};
 
 const ACTIVE: &str = "('submitted', 'tracking', 'verifying')";
-const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id, o.wait_tools, o.submitted_at, o.failure, o.mismatches, o.cancel_requested, o.force_requested, COALESCE(l.heartbeat_at, o.heartbeat_at) FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id LEFT JOIN leases l ON l.owner = o.owner";
+const SELECT: &str = "SELECT o.id, o.vm_id, v.name, a.name, o.kind, o.phase, o.allow_force, o.graceful_timeout_ms, o.timeout_ms, o.requested_at, o.deadline_at, o.forced_at, o.finished_at, o.previous_state, o.new_state, o.shutdown_method, o.job_id, o.error, o.job_done, o.saw_transition, o.owner, o.owner_pid, o.heartbeat_at, v.account_id, v.provider_id, o.wait_tools, o.submitted_at, o.failure, o.mismatches, o.cancel_requested, o.force_requested, COALESCE(l.heartbeat_at, o.heartbeat_at), o.initiator, o.batch_id FROM operations o JOIN vms v ON v.id = o.vm_id JOIN accounts a ON a.id = v.account_id LEFT JOIN leases l ON l.owner = o.owner";
 
 /// An operation plus the bookkeeping only the engine needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +35,8 @@ pub struct NewOperation {
     pub wait_for_tools: bool,
     pub owner: String,
     pub owner_pid: i64,
+    pub initiator: Initiator,
+    pub batch_id: Option<i64>,
 }
 
 fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 6])> {
@@ -62,6 +64,8 @@ fn row(r: &Row) -> rusqlite::Result<(OpRecord, [Option<String>; 6])> {
         failure: None,
         cancel_requested: r.get(29)?,
         force_requested: r.get(30)?,
+        initiator: r.get::<_, Option<String>>(32)?.as_deref().and_then(Initiator::parse).unwrap_or_default(),
+        batch_id: r.get(33)?,
     };
     Ok((
         OpRecord {
@@ -160,13 +164,13 @@ impl Store {
         let inserted = self.write(|tx| {
             let n = tx.execute(
                 &format!(
-                    "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, previous_state, owner, owner_pid, heartbeat_at, wait_tools)
-                     SELECT ?1, ?2, 'submitted', ?3, ?4, ?5, ?6, ?11, ?7, ?8, ?9, ?6, ?10
+                    "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, previous_state, owner, owner_pid, heartbeat_at, wait_tools, initiator, batch_id)
+                     SELECT ?1, ?2, 'submitted', ?3, ?4, ?5, ?6, ?11, ?7, ?8, ?9, ?6, ?10, ?12, ?13
                      WHERE NOT EXISTS (SELECT 1 FROM operations WHERE vm_id = ?1 AND phase IN {ACTIVE})"
                 ),
                 // The deadline is computed here, saturating: in SQL an integer
                 // overflow silently becomes a REAL that no later read accepts.
-                params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid, new.wait_for_tools, now.saturating_add(new.timeout_ms)],
+                params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid, new.wait_for_tools, now.saturating_add(new.timeout_ms), new.initiator.as_str(), new.batch_id],
             )?;
             let id = (n == 1).then(|| tx.last_insert_rowid());
             if let Some(id) = id {
@@ -185,6 +189,28 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Journal a request refused before anything was sent (unsupported, a
+    /// VM busy with another operation…), so a batch accounts for every VM
+    /// it was asked for.
+    pub fn journal_refusal(&self, new: &NewOperation, failure: Failure, message: &str, now: Millis) -> StoreResult<Operation> {
+        let id = self.write(|tx| {
+            tx.execute(
+                "INSERT INTO operations (vm_id, kind, phase, allow_force, graceful_timeout_ms, timeout_ms, requested_at, deadline_at, finished_at, previous_state, owner, owner_pid, wait_tools, initiator, batch_id, failure, error)
+                 VALUES (?1, ?2, 'failed', ?3, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![new.vm_id, new.kind.as_str(), new.allow_force, new.graceful_timeout_ms, new.timeout_ms, now, new.previous_state.map(|s| s.as_str()), new.owner, new.owner_pid, new.wait_for_tools, new.initiator.as_str(), new.batch_id, failure.as_str(), message],
+            )?;
+            let id = tx.last_insert_rowid();
+            outbox::append(tx, &self.origin, &Change::Operation { id }, now)?;
+            Ok(id)
+        })?;
+        Ok(self.operation(id)?.expect("just inserted"))
+    }
+
+    /// The operations of a batch, oldest first.
+    pub fn batch_operations(&self, batch_id: i64) -> StoreResult<Vec<Operation>> {
+        Ok(self.query_ops(&format!("{SELECT} WHERE o.batch_id = ?1 ORDER BY o.id"), [batch_id])?.into_iter().map(|r| r.op).collect())
     }
 
     pub fn operation_record(&self, id: i64) -> StoreResult<Option<OpRecord>> {
@@ -349,6 +375,8 @@ mod tests {
             wait_for_tools: false,
             owner: "me".into(),
             owner_pid: 1,
+            initiator: Default::default(),
+            batch_id: None,
         };
         let rec = store.insert_operation(&new, 10).unwrap().unwrap();
         // Two trackers hold a copy; the first ends it.

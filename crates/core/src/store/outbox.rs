@@ -20,6 +20,10 @@ pub enum Change {
     Operation { id: i64 },
     /// An account's VMs turned stale.
     Stale { account_id: i64, count: usize, last_seen_at: Option<Millis>, reason: String },
+    /// A batch of operations ended (its summary is due).
+    Batch { id: i64 },
+    /// A runbook run moved.
+    Run { id: i64 },
 }
 
 /// One VM of a [`Change::Vms`]: enough to tell drift and history apart; the

@@ -117,4 +117,63 @@ pub const MIGRATIONS: &[&str] = &[
         payload TEXT NOT NULL    -- JSON: what changed
      );
      CREATE INDEX outbox_at ON outbox(at);",
+    // 7: who asked for an operation; batches (a bulk action, a runbook
+    // step) that group operations; saved groups; runbooks and their runs.
+    "ALTER TABLE operations ADD COLUMN initiator TEXT;
+     ALTER TABLE operations ADD COLUMN batch_id INTEGER REFERENCES batches(id) ON DELETE SET NULL;
+     CREATE TABLE batches (
+        id           INTEGER PRIMARY KEY,
+        label        TEXT NOT NULL,          -- 'Stop 25 VMs', 'failover: step 2 (start new side)'
+        kind         TEXT NOT NULL,          -- the operation kind
+        initiator    TEXT NOT NULL,
+        run_id       INTEGER REFERENCES runbook_runs(id) ON DELETE CASCADE,
+        created_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        sealed       INTEGER NOT NULL DEFAULT 0, -- every operation of it is journalled
+        announced    INTEGER NOT NULL DEFAULT 0  -- its summary was published
+     );
+     CREATE INDEX operations_batch ON operations(batch_id) WHERE batch_id IS NOT NULL;
+     CREATE TABLE groups (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        vms        TEXT NOT NULL DEFAULT '[]',   -- JSON: explicit VM ids
+        rule       TEXT,                         -- JSON GroupRule, evaluated when used
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE runbooks (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        definition TEXT NOT NULL,               -- JSON Runbook
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE runbook_runs (
+        id           INTEGER PRIMARY KEY,
+        runbook_id   INTEGER REFERENCES runbooks(id) ON DELETE SET NULL,
+        name         TEXT NOT NULL,
+        plan         TEXT NOT NULL,             -- JSON RunPlan: the approved plan, resolved to VMs
+        phase        TEXT NOT NULL,
+        step         INTEGER NOT NULL DEFAULT 0,  -- the step under way (forward or rolling back)
+        rolling_back INTEGER NOT NULL DEFAULT 0,
+        initiator    TEXT NOT NULL,
+        owner        TEXT,
+        owner_pid    INTEGER,
+        requested_at INTEGER NOT NULL,
+        finished_at  INTEGER,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        rollback_requested INTEGER NOT NULL DEFAULT 0,
+        summary      TEXT
+     );
+     CREATE INDEX runbook_runs_active ON runbook_runs(phase) WHERE phase IN ('running', 'rolling-back');
+     CREATE TABLE run_steps (
+        run_id     INTEGER NOT NULL REFERENCES runbook_runs(id) ON DELETE CASCADE,
+        step       INTEGER NOT NULL,
+        rollback   INTEGER NOT NULL DEFAULT 0,
+        batch_id   INTEGER REFERENCES batches(id),
+        phase      TEXT NOT NULL,              -- running | done | failed | skipped
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        PRIMARY KEY (run_id, step, rollback)
+     );",
 ];

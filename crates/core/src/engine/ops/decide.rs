@@ -277,6 +277,8 @@ mod tests {
             failure: None,
             cancel_requested: false,
             force_requested: false,
+            initiator: Default::default(),
+            batch_id: None,
         }
     }
 

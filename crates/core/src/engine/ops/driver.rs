@@ -380,7 +380,7 @@ impl Driver {
 }
 
 /// Whether a process with this id exists on this machine.
-fn process_alive(pid: i64) -> bool {
+pub(in crate::engine) fn process_alive(pid: i64) -> bool {
     if cfg!(target_os = "linux") {
         std::path::Path::new(&format!("/proc/{pid}")).exists()
     } else {

@@ -7,13 +7,13 @@
 pub mod decide;
 mod driver;
 
-pub(super) use driver::driver_loop;
+pub(super) use driver::{driver_loop, process_alive};
 
 use super::config::{MAX_DURATION_MS, MAX_DURATION_S};
 use super::{AccountRuntime, Engine};
 use crate::error::CoreError;
 use crate::events::Event;
-use crate::model::{now_ms, Failure, Millis, Observation, OpKind, OpPhase, Operation, ShutdownMethod, Source};
+use crate::model::{now_ms, Failure, Initiator, Millis, Observation, OpKind, OpPhase, Operation, ShutdownMethod, Source, Vm};
 use crate::provider::{PowerAction, ProviderError};
 use crate::reconcile::{self, Gone, Input};
 use crate::store::operations::OpRecord;
@@ -34,6 +34,10 @@ pub struct OpOptions {
     /// A start ends only when the guest's tools report running (providers
     /// that report tools only), so "started" means the guest is usable.
     pub wait_for_tools: bool,
+    /// Who asks (the window, the tray, pdk, a schedule, a runbook).
+    pub initiator: Initiator,
+    /// The batch the operation belongs to (a bulk action, a runbook step).
+    pub batch: Option<i64>,
 }
 
 /// What sending a request came to.
@@ -60,10 +64,22 @@ impl Engine {
         let Some(obs) = fresh.into_iter().find(|o| o.provider_id == vm.provider_id) else {
             return Err(CoreError::provider(&rt.account.name, ProviderError::NotFound { what: format!("VM {} ({})", vm.name, vm.provider_id) }));
         };
+        self.journal_and_send(&rt, &vm, &obs, kind, &opts).await
+    }
 
-        let (graceful_ms, timeout_ms) = self.timeouts(kind, &opts)?;
+    /// Journal an operation planned on `obs` (a fresh reading), then carry
+    /// out its plan; tracking continues in the driver.
+    pub(super) async fn journal_and_send(
+        &self,
+        rt: &AccountRuntime,
+        vm: &Vm,
+        obs: &Observation,
+        kind: OpKind,
+        opts: &OpOptions,
+    ) -> Result<Operation, CoreError> {
+        let (graceful_ms, timeout_ms) = self.timeouts(kind, opts)?;
         let new = NewOperation {
-            vm_id,
+            vm_id: vm.id,
             kind,
             allow_force: opts.allow_force,
             graceful_timeout_ms: graceful_ms,
@@ -72,24 +88,26 @@ impl Engine {
             wait_for_tools: opts.wait_for_tools,
             owner: self.owner.clone(),
             owner_pid: self.pid,
+            initiator: opts.initiator,
+            batch_id: opts.batch,
         };
         // Marked before the row exists: the driver must never take up an
         // operation whose request is still being sent from here.
-        rt.submitting.lock().unwrap().insert(vm_id);
+        rt.submitting.lock().unwrap().insert(vm.id);
         let mut rec = match self.store.insert_operation(&new, now_ms()) {
             Ok(Ok(rec)) => rec,
             Ok(Err(existing)) => {
-                rt.submitting.lock().unwrap().remove(&vm_id);
+                rt.submitting.lock().unwrap().remove(&vm.id);
                 return Err(CoreError::InFlight { vm: vm.name.clone(), op: Box::new(existing.op) });
             }
             Err(e) => {
-                rt.submitting.lock().unwrap().remove(&vm_id);
+                rt.submitting.lock().unwrap().remove(&vm.id);
                 return Err(e.into());
             }
         };
         self.bus.publish(Event::Operation { op: rec.op.clone() });
-        let result = self.start_planned(&rt, &mut rec, &obs).await;
-        rt.submitting.lock().unwrap().remove(&vm_id);
+        let result = self.start_planned(rt, &mut rec, obs).await;
+        rt.submitting.lock().unwrap().remove(&vm.id);
         if result.is_ok() && !rec.op.phase.is_terminal() {
             rt.hand_over(rec.clone());
         }
@@ -100,7 +118,7 @@ impl Engine {
 
     /// The graceful window and the whole operation's time, from settings
     /// (range-checked) and the caller's options, saturating.
-    fn timeouts(&self, kind: OpKind, opts: &OpOptions) -> Result<(Millis, Millis), CoreError> {
+    pub(super) fn timeouts(&self, kind: OpKind, opts: &OpOptions) -> Result<(Millis, Millis), CoreError> {
         let t = &self.cfg.timeouts;
         let graceful_ms = match opts.graceful_timeout {
             Some(d) if d.as_millis() > u128::from(MAX_DURATION_MS) => {
@@ -324,12 +342,15 @@ impl Engine {
             self.reconcile_for(rt, std::slice::from_ref(o), Source::Operation, Some((&rec.provider_id, rec.op.id)))?;
         }
         self.bus.publish(Event::Operation { op: rec.op.clone() });
+        if let Some(batch) = rec.op.batch_id {
+            self.settle_batch(batch)?;
+        }
         Ok(())
     }
 }
 
 /// Whether the account's provider can do what is asked, before anything is journalled.
-fn check_supported(rt: &AccountRuntime, vm: &str, kind: OpKind, opts: &OpOptions) -> Result<(), CoreError> {
+pub(super) fn check_supported(rt: &AccountRuntime, vm: &str, kind: OpKind, opts: &OpOptions) -> Result<(), CoreError> {
     let caps = rt.caps;
     let unsupported = |action: &str| CoreError::Unsupported { vm: vm.to_string(), provider: rt.account.kind.clone(), action: action.into() };
     match kind {

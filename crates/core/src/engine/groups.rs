@@ -1,0 +1,75 @@
+//! Groups through the engine: saved with their VMs resolved from user
+//! references, and resolved to the VMs they are *now* when used.
+
+use super::Engine;
+use crate::error::CoreError;
+use crate::group::{self, Group, GroupRule};
+use crate::model::Vm;
+use crate::store::VmFilter;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A group and the VMs it is now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Members {
+    pub group: Group,
+    pub vms: Vec<Vm>,
+    /// VMs the group names that no longer exist.
+    pub missing: Vec<i64>,
+}
+
+impl Engine {
+    /// Save a group (new, or `replace` the one with its name). `vms` are user
+    /// references (name, id, account/name): every one must resolve, or
+    /// nothing is saved.
+    pub fn save_group(&self, name: &str, vms: &[String], rule: Option<GroupRule>, replace: bool) -> Result<Group, CoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(CoreError::Invalid("a group's name is 1 to 64 characters, with no control characters".into()));
+        }
+        let rule = rule.filter(|r| !r.is_empty());
+        if let Some(r) = &rule {
+            r.validate().map_err(CoreError::Invalid)?;
+        }
+        let ids = self.resolve_all(vms)?;
+        if ids.is_empty() && rule.is_none() {
+            return Err(CoreError::Invalid(format!("the group '{name}' needs VMs or a rule (account, name pattern, fact, state)")));
+        }
+        self.store.save_group(name, &ids, rule.as_ref(), replace)?.ok_or_else(|| CoreError::Invalid(format!("a group named '{name}' already exists")))
+    }
+
+    pub fn group(&self, name: &str) -> Result<Group, CoreError> {
+        self.store.group(name)?.ok_or_else(|| CoreError::Invalid(format!("there is no group named '{name}' (try `pdk groups list`)")))
+    }
+
+    pub fn remove_group(&self, name: &str) -> Result<(), CoreError> {
+        if self.store.remove_group(name)? {
+            Ok(())
+        } else {
+            Err(CoreError::Invalid(format!("there is no group named '{name}'")))
+        }
+    }
+
+    /// The VMs the group is now.
+    pub fn group_members(&self, name: &str) -> Result<Members, CoreError> {
+        let group = self.group(name)?;
+        let all = self.store.vms(&VmFilter::default())?;
+        let kinds: HashMap<i64, String> = self.store.accounts()?.into_iter().map(|a| (a.id, a.kind)).collect();
+        let (members, missing) = group::resolve(&group, &all, |account| kinds.get(&account).cloned().unwrap_or_default());
+        let vms = members.into_iter().cloned().collect();
+        Ok(Members { group, vms, missing })
+    }
+
+    /// Every reference resolved to one VM, or the first that does not (no
+    /// half-applied changes), deduplicated in order.
+    pub fn resolve_all(&self, references: &[String]) -> Result<Vec<i64>, CoreError> {
+        let mut ids = Vec::with_capacity(references.len());
+        for r in references {
+            let vm = self.resolve_vm(r)?;
+            if !ids.contains(&vm.id) {
+                ids.push(vm.id);
+            }
+        }
+        Ok(ids)
+    }
+}
