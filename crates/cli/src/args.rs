@@ -57,6 +57,15 @@ pub enum Cmd {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Act on an operation in flight: cancel it, or force it now.
+    #[command(subcommand)]
+    Op(OpCmd),
+    /// Saved groups of VMs (explicit VMs and/or a rule evaluated when used).
+    #[command(subcommand)]
+    Groups(GroupsCmd),
+    /// Runbooks: ordered power plans with verification at every step.
+    #[command(subcommand)]
+    Runbook(RunbookCmd),
     /// Adopt unfinished operations (left by a crashed or closed process) and
     /// track them to their end.
     Resume {
@@ -228,4 +237,137 @@ fn outage_seconds(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("an outage lasts between 0 and 31536000 seconds (a year), not {s}"))
     }
+}
+
+#[derive(Subcommand)]
+pub enum OpCmd {
+    /// Send nothing more; the operation ends as cancelled with the VM as it is.
+    Cancel { id: i64 },
+    /// Send the forced fallback of a graceful stop or reboot now.
+    Force {
+        id: i64,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+/// A group's rule, as flags (every one given must hold).
+#[derive(Args, Default)]
+pub struct RuleFlags {
+    /// VMs of this account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// VMs of this provider kind (ec2, vsphere, …).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// VMs whose name matches this pattern (* and ?, any case).
+    #[arg(long = "name", value_name = "PATTERN")]
+    pub name_pattern: Option<String>,
+    /// VMs with this fact (a tag is tag:KEY=VALUE); repeat for several.
+    #[arg(long = "fact", value_name = "KEY=VALUE")]
+    pub facts: Vec<String>,
+    /// VMs in this state.
+    #[arg(long)]
+    pub state: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum GroupsCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A group's definition and the VMs it is now.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save a group: explicit VMs (--vm, repeat) and/or a rule.
+    Add {
+        name: String,
+        #[arg(long = "vm", value_name = "VM")]
+        vms: Vec<String>,
+        #[command(flatten)]
+        rule: RuleFlags,
+    },
+    /// Change a group: add or remove VMs, replace its rule, or drop it.
+    Edit {
+        name: String,
+        #[arg(long = "add-vm", value_name = "VM")]
+        add: Vec<String>,
+        #[arg(long = "remove-vm", value_name = "VM")]
+        remove: Vec<String>,
+        #[command(flatten)]
+        rule: RuleFlags,
+        /// Drop the rule (keep only the explicit VMs).
+        #[arg(long)]
+        no_rule: bool,
+    },
+    Remove {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RunbookCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A runbook's steps and what each would do now.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a runbook from a TOML file (`-` for standard input).
+    Add {
+        file: PathBuf,
+    },
+    /// Replace a runbook with the one in a TOML file (same name).
+    Edit {
+        file: PathBuf,
+    },
+    /// Print a runbook as TOML (to keep it in git).
+    Export {
+        name: String,
+    },
+    Remove {
+        name: String,
+    },
+    /// Show the plan resolved to VMs, ask, then run it and follow it to its end.
+    Run {
+        name: String,
+        /// Run without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Start it and return; the app or `pdk watch` carries it on.
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recent runs, newest first.
+    Runs {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Stop a run: nothing new starts; what is in flight ends.
+    Cancel {
+        run: i64,
+    },
+    /// A run waiting after a failed step: roll its completed steps back.
+    Rollback {
+        run: i64,
+    },
+    /// A run waiting after a failed step: leave everything as it is.
+    Leave {
+        run: i64,
+    },
 }

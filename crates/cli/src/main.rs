@@ -7,6 +7,7 @@ mod confirm;
 mod errors;
 mod kind_args;
 mod output;
+mod plans;
 
 use args::{AccountsCmd, Cli, Cmd, SimCmd, VmAction, VmsCmd};
 use powerdeck_core::model::{now_ms, Initiator, OpKind, OpPhase};
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Exit status when an operation ran but did not end in a verified success.
-const EXIT_OP_FAILED: u8 = 3;
+pub(crate) const EXIT_OP_FAILED: u8 = 3;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -76,6 +77,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Op(cmd) => plans::op(&engine, cmd),
+        Cmd::Groups(cmd) => plans::groups(&engine, cmd),
+        Cmd::Runbook(cmd) => plans::runbooks(&engine, cmd).await,
         Cmd::Watch { json } => watch(&engine, json).await,
         Cmd::Resume { json } => resume(&engine, json).await,
         Cmd::Settings { key, value, reset } => settings(&engine, key, value, reset),

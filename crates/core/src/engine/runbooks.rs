@@ -11,7 +11,7 @@ use super::ops::OpOptions;
 use super::Engine;
 use crate::error::CoreError;
 use crate::events::Event;
-use crate::model::{now_ms, Initiator, Millis, Observation, OpKind, OpPhase, Operation, PowerState};
+use crate::model::{now_ms, Initiator, Millis, Observation, OpKind, OpPhase, Operation, PowerState, ToolsStatus};
 use crate::runbook::{inverse, Action, PlannedStep, Run, RunPhase, RunPlan, RunStep, Runbook, StepPhase, Will};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -31,7 +31,8 @@ impl Engine {
     /// sent, and no provider is asked.
     pub fn plan_runbook(&self, rb: &Runbook) -> Result<RunPlan, CoreError> {
         rb.validate().map_err(CoreError::Invalid)?;
-        let mut projected: HashMap<i64, PowerState> = HashMap::new();
+        // Each VM's state (and guest tools) as the steps before leave it.
+        let mut projected: HashMap<i64, (PowerState, Option<ToolsStatus>)> = HashMap::new();
         let mut steps = Vec::with_capacity(rb.steps.len());
         for (index, step) in rb.steps.iter().enumerate() {
             let mut vms = Vec::new();
@@ -47,20 +48,26 @@ impl Engine {
                 let opts = OpOptions { allow_force: step.force, wait_for_tools: step.wait_for_tools, ..OpOptions::default() };
                 for vm in self.store.vms_by_ids(&ids)? {
                     let rt = self.runtime(vm.account_id)?;
-                    let state = projected.get(&vm.id).copied().unwrap_or(vm.state);
+                    let (state, tools) = projected.get(&vm.id).copied().unwrap_or((vm.state, vm.tools));
                     let seen = Observation {
                         provider_id: vm.provider_id.clone(),
                         name: vm.name.clone(),
                         state,
                         raw_state: vm.raw_state.clone(),
-                        tools: vm.tools,
+                        tools,
                         location: None,
                         facts: Default::default(),
                     };
                     let mut p = plan_one(&rt, &vm, Some(&seen), kind, &opts);
                     p.expected_state = state;
                     if p.will == Will::Run && kind != OpKind::Reboot {
-                        projected.insert(vm.id, kind.target());
+                        // Installed tools come up with the guest and go down with it.
+                        let tools = match (kind.target(), tools) {
+                            (PowerState::Running, Some(ToolsStatus::NotRunning)) => Some(ToolsStatus::Running),
+                            (t, Some(ToolsStatus::Running)) if t != PowerState::Running => Some(ToolsStatus::NotRunning),
+                            (_, t) => t,
+                        };
+                        projected.insert(vm.id, (kind.target(), tools));
                     }
                     vms.push(p);
                 }
@@ -182,7 +189,13 @@ impl Engine {
             return self.end_run(&mut run, RunPhase::Cancelled, summary);
         }
         if !run.rolling_back && run.step >= run.plan.steps.len() {
-            let summary = format!("all {} steps done; {}", run.plan.steps.len(), done_so_far(&run));
+            // Under "continue", a failed step is reported, and the run with it.
+            let failed = run.steps.iter().filter(|s| !s.rollback && s.phase == StepPhase::Failed).count();
+            if failed > 0 {
+                let summary = format!("every step ran; {failed} failed: {}", run.summary.clone().unwrap_or_default());
+                return self.end_run(&mut run, RunPhase::Failed, summary);
+            }
+            let summary = format!("all {} steps done and verified", run.plan.steps.len());
             return self.end_run(&mut run, RunPhase::Succeeded, summary);
         }
         let plan_step = run.plan.steps[run.step].clone();
@@ -259,7 +272,11 @@ impl Engine {
             Action::Power(k) => k,
         };
         if !run.rolling_back {
-            let vms: Vec<i64> = step.to_run().map(|v| v.vm_id).collect();
+            // Every VM of the step, whatever the preview foresaw: each is
+            // planned again on a fresh reading when its turn comes (already
+            // there: done without sending; impossible: a failure the policy
+            // answers, never silently left out).
+            let vms: Vec<i64> = step.vms.iter().map(|v| v.vm_id).collect();
             return Ok((!vms.is_empty()).then_some((Some(kind), vms)));
         }
         // Rolling back: undo what the forward step changed, VM by VM.
@@ -314,6 +331,11 @@ impl Engine {
         let more = failed.len().saturating_sub(3);
         let why = format!("{} of its VMs failed ({}{})", failed.len(), what.join("; "), if more > 0 { format!("; {more} more") } else { String::new() });
         let label = run.plan.steps[run.step].label.clone();
+        if run.cancel_requested {
+            self.save_run(run, Some(&step))?;
+            let summary = format!("cancelled during '{label}', where {why}; {}", done_so_far(run));
+            return self.end_run(run, RunPhase::Cancelled, summary);
+        }
         if run.rolling_back {
             // Rolling back goes on: undo as much as can be undone.
             run.summary = Some(format!("rollback of '{label}' incomplete: {why}"));
