@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -45,7 +45,9 @@ def wait_until(what, check, patience=PATIENCE):
             value = check()
             if value:
                 return value
-        except StaleElementReferenceException as e:  # the virtualised grid re-rendered
+        except (StaleElementReferenceException, NoSuchElementException) as e:
+            # The virtualised grid re-rendered, or a row's actions are not drawn yet
+            # (they appear once the row's own operation has settled).
             last_error = e
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting until {what} ({last_error})")

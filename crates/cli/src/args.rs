@@ -66,6 +66,16 @@ pub enum Cmd {
     /// Runbooks: ordered power plans with verification at every step.
     #[command(subcommand)]
     Runbook(RunbookCmd),
+    /// Downtime schedules: recurring power actions and runbooks, in a time zone.
+    #[command(subcommand)]
+    Schedules(SchedulesCmd),
+    /// Run the engine and the schedules headless, until stopped (SIGTERM or
+    /// Ctrl-C): for a systemd user service on a machine nobody is logged in to.
+    Daemon {
+        /// One JSON object per line instead of log lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Adopt unfinished operations (left by a crashed or closed process) and
     /// track them to their end.
     Resume {
@@ -370,4 +380,115 @@ pub enum RunbookCmd {
     Leave {
         run: i64,
     },
+}
+
+#[derive(Subcommand)]
+pub enum SchedulesCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A schedule: its definition, next runs, last result per VM, which VMs it targets now, missed runs.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a schedule: `pdk schedules add nightly-stop --when "weekdays at 18:30" --action stop --group dev`.
+    Add {
+        name: String,
+        #[command(flatten)]
+        def: ScheduleFlags,
+    },
+    /// Change a schedule; only the options given change.
+    Edit {
+        name: String,
+        #[arg(long)]
+        rename: Option<String>,
+        #[command(flatten)]
+        def: ScheduleFlags,
+    },
+    Remove {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
+    Disable {
+        name: String,
+    },
+    /// The next runs of one schedule, or of all of them merged.
+    Next {
+        name: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a schedule now (a period: bring its VMs to the side they should be on now).
+    RunNow {
+        name: String,
+        /// Start it and return instead of following it to its end.
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What schedules did: runs with their results, skips, missed runs, drift corrections.
+    History {
+        name: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause every schedule (in every process on this data directory).
+    Pause,
+    /// Resume schedules; what came due while paused is not run.
+    Resume,
+}
+
+#[derive(clap::Args, Default)]
+pub struct ScheduleFlags {
+    /// When: "weekdays at 18:30", "every day at 07:45", "mon,wed 09:00",
+    /// "2026-12-24 18:00", "cron 30 18 * * 1-5", or a period "mon-fri 08:00-19:00".
+    #[arg(long)]
+    pub when: Option<String>,
+    /// IANA time zone (default: this computer's).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// start, stop, force-stop, reboot, suspend, hibernate, deallocate; for a period, how it ends (default stop).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Target a saved group.
+    #[arg(long, conflicts_with_all = ["vms", "runbook"])]
+    pub group: Option<String>,
+    /// Target these VMs (repeat).
+    #[arg(long = "vm", conflicts_with = "runbook")]
+    pub vms: Vec<String>,
+    /// Run this runbook.
+    #[arg(long)]
+    pub runbook: Option<String>,
+    /// Allow the forced fallback of a stop or reboot.
+    #[arg(long, overrides_with = "no_force")]
+    pub force: bool,
+    #[arg(long, hide = true)]
+    pub no_force: bool,
+    /// For a period: also correct VMs found on the wrong side of it.
+    #[arg(long, overrides_with = "no_enforce")]
+    pub enforce: bool,
+    #[arg(long, hide = true)]
+    pub no_enforce: bool,
+    /// A date (YYYY-MM-DD) on which it does not run; repeat for several.
+    #[arg(long = "skip")]
+    pub skip: Vec<String>,
+    /// Forget every skip date set before (with --skip: replace them).
+    #[arg(long)]
+    pub clear_skips: bool,
+    /// Run a missed occurrence if it is at most this many minutes late (default 15).
+    #[arg(long)]
+    pub grace: Option<u32>,
+    /// Save it switched off.
+    #[arg(long)]
+    pub disabled: bool,
 }

@@ -8,6 +8,7 @@ mod errors;
 mod kind_args;
 mod output;
 mod plans;
+mod schedules;
 
 use args::{AccountsCmd, Cli, Cmd, SimCmd, VmAction, VmsCmd};
 use powerdeck_core::model::{now_ms, Initiator, OpKind, OpPhase};
@@ -78,6 +79,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Op(cmd) => plans::op(&engine, cmd),
+        Cmd::Schedules(cmd) => schedules::schedules(&engine, cmd).await,
+        Cmd::Daemon { json } => schedules::daemon(&engine, json).await,
         Cmd::Groups(cmd) => plans::groups(&engine, cmd),
         Cmd::Runbook(cmd) => plans::runbooks(&engine, cmd).await,
         Cmd::Watch { json } => watch(&engine, json).await,

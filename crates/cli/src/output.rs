@@ -158,7 +158,11 @@ pub fn event(ev: &Event, as_json: bool) {
             let total = outcome.succeeded + outcome.failed;
             let failures: Vec<String> = outcome.failures.iter().take(3).map(|(vm, why)| format!("{vm}: {why}")).collect();
             let failed = if failures.is_empty() { String::new() } else { format!("; {}", failures.join("; ")) };
-            println!("{}: {} of {total} succeeded{failed}", outcome.batch.label, outcome.succeeded);
+            if outcome.batch.initiator == powerdeck_core::model::Initiator::Schedule {
+                println!("{}", outcome.headline());
+            } else {
+                println!("{}: {} of {total} succeeded{failed}", outcome.batch.label, outcome.succeeded);
+            }
         }
         Event::RunChanged { run } => {
             let step = run.plan.steps.get(run.step).map(|s| s.label.as_str()).unwrap_or("");
@@ -176,5 +180,10 @@ pub fn event(ev: &Event, as_json: bool) {
             println!("{account}: synced {vms} VMs ({changed} changed, {calls} calls, {duration_ms} ms)")
         }
         Event::AccountError { account, message, .. } => println!("{account}: {message}"),
+        Event::SchedulesChanged => {}
+        Event::Fired { firing } => {
+            let note = firing.note.as_deref().unwrap_or(firing.status.as_str());
+            println!("schedule {} ({}): {note}", firing.schedule, firing.purpose.as_str());
+        }
     }
 }

@@ -31,7 +31,7 @@ async fn main() {
     println!("initial inventory: {} VMs in {} ms, {} list call(s); SOAP calls incl. login: {}", s.vms, t.elapsed().as_millis(), s.list_calls, stats.list + 4);
 
     let mut rx = engine.bus().subscribe();
-    engine.start(Workers { driver: false, tiers: false, feed: true, runbooks: false }, Some(&[account.id])).unwrap();
+    engine.start(Workers { feed: true, ..Workers::NONE }, Some(&[account.id])).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await; // the feed's first (inventory) answer
     while rx.try_recv().is_ok() {}
     let other = VsphereProvider::new(

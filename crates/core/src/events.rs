@@ -33,6 +33,11 @@ pub enum Event {
     BatchFinished { outcome: crate::model::BatchOutcome },
     /// A runbook run moved (a step began or ended, it finished).
     RunChanged { run: crate::runbook::Run },
+    /// Schedules were added, edited, removed, paused or resumed.
+    SchedulesChanged,
+    /// A schedule fired, or a firing moved; `note` (when set) is what a
+    /// person should be told: a missed run, a target gone, a drift corrected.
+    Fired { firing: crate::schedule::Firing },
 }
 
 #[derive(Clone)]

@@ -14,9 +14,10 @@ pub mod paths;
 pub mod provider;
 pub mod reconcile;
 pub mod runbook;
+pub mod schedule;
 pub mod secrets;
 pub mod store;
 
-pub use engine::{Engine, EngineConfig, OpOptions, SyncSummary, Workers};
+pub use engine::{Engine, EngineConfig, FiringView, OpOptions, Resolved, ScheduleView, SyncSummary, Workers};
 pub use error::CoreError;
 pub use events::{Event, EventBus, VmChange};

@@ -243,6 +243,19 @@ pub enum OpKind {
 }
 
 impl OpKind {
+    /// "stopped", for summaries.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Self::Start => "started",
+            Self::Stop => "stopped",
+            Self::ForceStop => "powered off",
+            Self::Reboot => "rebooted",
+            Self::Suspend => "suspended",
+            Self::Hibernate => "hibernated",
+            Self::Deallocate => "deallocated",
+        }
+    }
+
     pub const ALL: [OpKind; 7] = [Self::Start, Self::Stop, Self::ForceStop, Self::Reboot, Self::Suspend, Self::Hibernate, Self::Deallocate];
 
     pub fn as_str(self) -> &'static str {
@@ -562,4 +575,33 @@ pub struct BatchOutcome {
     pub failed: usize,
     /// The failures, each with its VM's name and what happened.
     pub failures: Vec<(String, String)>,
+}
+
+impl BatchOutcome {
+    /// "stopped 12 VMs; 1 failed (db-3: the guest ignored the shutdown)".
+    pub fn result_text(&self) -> String {
+        let total = self.succeeded + self.failed;
+        let vms = if total == 1 { "VM" } else { "VMs" };
+        let mut s = if self.failed == 0 {
+            format!("{} {total} {vms}", self.batch.kind.past_tense())
+        } else {
+            format!("{} {} of {total} {vms}; {} failed", self.batch.kind.past_tense(), self.succeeded, self.failed)
+        };
+        if !self.failures.is_empty() {
+            let shown: Vec<String> = self.failures.iter().take(3).map(|(vm, why)| format!("{vm}: {why}")).collect();
+            let more = if self.failures.len() > 3 { format!("; and {} more", self.failures.len() - 3) } else { String::new() };
+            s.push_str(&format!(" ({}{more})", shown.join("; ")));
+        }
+        s
+    }
+
+    /// One line for a notification: "Schedule 'nightly-stop' stopped 12
+    /// VMs; 1 failed (…)", "Stop 25 VMs: stopped 25 VMs".
+    pub fn headline(&self) -> String {
+        if self.batch.initiator == Initiator::Schedule {
+            format!("{} {}", self.batch.label, self.result_text())
+        } else {
+            format!("{}: {}", self.batch.label, self.result_text())
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! one event. Nothing else writes a VM's state.
 
 use crate::events::{Event, EventBus, VmChange};
-use crate::model::{now_ms, Millis, Observation, OpKind, PowerState, Source, ToolsStatus, Vm};
+use crate::model::{now_ms, Initiator, Millis, Observation, OpKind, PowerState, Source, ToolsStatus, Vm};
 use crate::store::outbox::{self, Change, VmMoved};
 use crate::store::{Store, StoreError};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -77,6 +77,8 @@ struct InFlight {
     op_id: i64,
     kind: OpKind,
     previous: Option<PowerState>,
+    /// Asked for by a schedule (the history says so).
+    scheduled: bool,
 }
 
 pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome, ReconcileError> {
@@ -133,8 +135,11 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
             _ => obs.state,
         };
         let (source, op_id) = match (flight, input.closing) {
-            (Some(f), _) => (Source::Operation, Some(f.op_id)),
-            (None, Some((pid, op))) if pid == obs.provider_id => (Source::Operation, Some(op)),
+            (Some(f), _) => (op_source(f.scheduled), Some(f.op_id)),
+            (None, Some((pid, op))) if pid == obs.provider_id => {
+                let initiator: Option<String> = tx.query_row("SELECT initiator FROM operations WHERE id = ?1", [op], |r| r.get(0)).optional()?.flatten();
+                (op_source(initiator.as_deref() == Some(Initiator::Schedule.as_str())), Some(op))
+            }
             _ => (input.source, None),
         };
         let tools = obs.tools.map(ToolsStatus::as_str);
@@ -238,17 +243,30 @@ fn apply(tx: &Transaction, input: &Input, now: Millis) -> Result<(Outcome, Vec<V
 
 fn in_flight(tx: &Transaction, account_id: i64) -> Result<HashMap<String, InFlight>, ReconcileError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT v.provider_id, o.id, o.kind, o.previous_state FROM operations o JOIN vms v ON v.id = o.vm_id
+        "SELECT v.provider_id, o.id, o.kind, o.previous_state, o.initiator FROM operations o JOIN vms v ON v.id = o.vm_id
          WHERE v.account_id = ?1 AND o.phase IN ('tracking', 'verifying')",
     )?;
-    let rows = stmt.query_map([account_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?)))?;
+    let rows = stmt.query_map([account_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<String>>(4)?))
+    })?;
     let mut map = HashMap::new();
     for row in rows {
-        let (pid, op_id, kind, prev) = row?;
+        let (pid, op_id, kind, prev, initiator) = row?;
         let kind = OpKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("unknown operation kind '{kind}'")))?;
-        map.insert(pid, InFlight { op_id, kind, previous: prev.and_then(|p| p.parse().ok()) });
+        let scheduled = initiator.as_deref() == Some(Initiator::Schedule.as_str());
+        map.insert(pid, InFlight { op_id, kind, previous: prev.and_then(|p| p.parse().ok()), scheduled });
     }
     Ok(map)
+}
+
+/// The history source of a change an operation made: a schedule's own, so
+/// the history says who did it.
+fn op_source(scheduled: bool) -> Source {
+    if scheduled {
+        Source::Schedule
+    } else {
+        Source::Operation
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -404,7 +404,7 @@ async fn the_change_feed_delivers_out_of_band_changes_with_source_feed() {
     let fx = Fixture::new(fleet).synced().await;
     let vm = fx.first_in(PowerState::Running);
     let mut rx = fx.engine.bus().subscribe();
-    fx.engine.start(Workers { driver: false, tiers: false, feed: true, runbooks: false }, Some(&[fx.account.id])).unwrap();
+    fx.engine.start(Workers { feed: true, ..Workers::NONE }, Some(&[fx.account.id])).unwrap();
     // Let the feed take its starting position before the change happens.
     while fx.engine.runtime(fx.account.id).unwrap().stats().snapshot().watch < 2 {
         tokio::task::yield_now().await;

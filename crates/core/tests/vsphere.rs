@@ -210,7 +210,7 @@ async fn a_vm_deleted_elsewhere_leaves_through_the_push_feed() {
     let sim = Vcsim::start(&["-vm", "2"]);
     let lab = Lab::new(&sim.endpoint);
     lab.engine.full_sync(lab.account.id).await.unwrap();
-    lab.engine.start(Workers { driver: false, tiers: false, feed: true, runbooks: false }, Some(&[lab.account.id])).unwrap();
+    lab.engine.start(Workers { feed: true, ..Workers::NONE }, Some(&[lab.account.id])).unwrap();
     let vm = lab.vms().remove(0);
 
     pyvmomi(&[&sim.endpoint, "destroy", &vm.provider_id]);
@@ -287,7 +287,7 @@ async fn an_out_of_band_power_off_arrives_through_the_push_feed() {
     let lab = Lab::new(&sim.endpoint);
     lab.engine.full_sync(lab.account.id).await.unwrap();
     // Only the feed runs: no polling tier could explain the change.
-    lab.engine.start(Workers { driver: false, tiers: false, feed: true, runbooks: false }, Some(&[lab.account.id])).unwrap();
+    lab.engine.start(Workers { feed: true, ..Workers::NONE }, Some(&[lab.account.id])).unwrap();
     let vm = lab.vms().remove(0);
 
     // Another admin, another SOAP session.

@@ -88,5 +88,7 @@ fn to_event(engine: &Engine, change: Change) -> Result<Option<Event>, CoreError>
         }
         Change::Batch { id } => engine.store.batch_outcome(id)?.map(|outcome| Event::BatchFinished { outcome }),
         Change::Run { id } => engine.store.run(id)?.map(|r| Event::RunChanged { run: r.run }),
+        Change::Schedules => Some(Event::SchedulesChanged),
+        Change::Firing { id } => engine.store.firing(id)?.map(|f| Event::Fired { firing: f.firing }),
     })
 }

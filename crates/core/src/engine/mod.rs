@@ -9,12 +9,14 @@ mod follow;
 mod groups;
 mod ops;
 mod runbooks;
+mod schedules;
 mod sync;
 
 pub use bulk::{BulkPlan, BulkResult};
 pub use config::EngineConfig;
 pub use groups::Members;
 pub use ops::OpOptions;
+pub use schedules::{FiringView, Resolved, ScheduleView, Tick};
 pub use sync::SyncSummary;
 
 use crate::error::CoreError;
@@ -43,11 +45,15 @@ pub struct Workers {
     pub feed: bool,
     /// The runbook runner (one per process, not per account).
     pub runbooks: bool,
+    /// The scheduler (one per process; it needs the runbook runner for
+    /// schedules that run a runbook).
+    pub schedules: bool,
 }
 
 impl Workers {
-    pub const ALL: Workers = Workers { driver: true, tiers: true, feed: true, runbooks: true };
-    pub const DRIVER: Workers = Workers { driver: true, tiers: false, feed: false, runbooks: false };
+    pub const ALL: Workers = Workers { driver: true, tiers: true, feed: true, runbooks: true, schedules: true };
+    pub const NONE: Workers = Workers { driver: false, tiers: false, feed: false, runbooks: false, schedules: false };
+    pub const DRIVER: Workers = Workers { driver: true, tiers: false, feed: false, runbooks: false, schedules: false };
 }
 
 /// The kinds of background loop.
@@ -58,6 +64,7 @@ enum Loop {
     Feed,
     Follow,
     Runbooks,
+    Schedules,
 }
 
 /// A background loop: the account it serves (`None`: the process), which
@@ -123,6 +130,9 @@ pub struct Engine {
     config_warning: Mutex<Option<String>>,
     /// Something about a runbook run changed here: look at once.
     wake_runner: Notify,
+    /// Schedules changed here: look at once.
+    wake_scheduler: Notify,
+    sched: Mutex<schedules::SchedulerState>,
 }
 
 impl Engine {
@@ -156,6 +166,8 @@ impl Engine {
             paused: AtomicBool::new(false),
             config_warning: Mutex::default(),
             wake_runner: Notify::new(),
+            wake_scheduler: Notify::new(),
+            sched: Mutex::default(),
         }))
     }
 
@@ -272,6 +284,9 @@ impl Engine {
         tasks.retain(|(_, _, t)| !t.is_finished());
         if workers.runbooks && !tasks.iter().any(|(_, k, _)| *k == Loop::Runbooks) {
             tasks.push((None, Loop::Runbooks, tokio::spawn(runbooks::runbook_loop(self.clone()))));
+        }
+        if workers.schedules && !tasks.iter().any(|(_, k, _)| *k == Loop::Schedules) {
+            tasks.push((None, Loop::Schedules, tokio::spawn(schedules::schedule_loop(self.clone()))));
         }
         let running = |tasks: &Vec<Task>, id: i64, kind: Loop| tasks.iter().any(|(a, k, _)| *a == Some(id) && *k == kind);
         for id in ids {

@@ -90,7 +90,17 @@ impl Engine {
     /// Start running an approved plan. The runner (`Workers::runbooks`)
     /// carries it out; returns at once.
     pub fn start_run(&self, rb: &Runbook, plan: RunPlan, initiator: Initiator) -> Result<Run, CoreError> {
-        let run = self.store.insert_run((rb.id > 0).then_some(rb.id), &plan, initiator, &self.owner, self.pid)?;
+        self.start_run_linked(rb, plan, initiator, None)
+    }
+
+    /// A run a schedule started: the run and the firing's link to it are
+    /// written together, so an adopter never starts it twice.
+    pub(super) fn start_run_for_firing(&self, rb: &Runbook, plan: RunPlan, firing: i64) -> Result<Run, CoreError> {
+        self.start_run_linked(rb, plan, Initiator::Schedule, Some(firing))
+    }
+
+    fn start_run_linked(&self, rb: &Runbook, plan: RunPlan, initiator: Initiator, firing: Option<i64>) -> Result<Run, CoreError> {
+        let run = self.store.insert_run((rb.id > 0).then_some(rb.id), &plan, initiator, &self.owner, self.pid, firing)?;
         self.store.renew_lease(&self.owner, self.pid, now_ms())?;
         self.bus.publish(Event::RunChanged { run: run.clone() });
         self.wake_runner.notify_one();

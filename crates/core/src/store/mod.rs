@@ -9,6 +9,7 @@ mod history;
 pub mod operations;
 pub mod outbox;
 pub mod runbooks;
+pub mod schedules;
 mod schema;
 pub(crate) mod vms;
 

@@ -24,6 +24,10 @@ pub enum Change {
     Batch { id: i64 },
     /// A runbook run moved.
     Run { id: i64 },
+    /// Schedules were added, edited, removed, paused or resumed.
+    Schedules,
+    /// A schedule fired (or a firing moved).
+    Firing { id: i64 },
 }
 
 /// One VM of a [`Change::Vms`]: enough to tell drift and history apart; the

@@ -91,7 +91,9 @@ impl Store {
     }
 
     /// Journal a new run of an approved plan, owned by `owner`.
-    pub fn insert_run(&self, runbook_id: Option<i64>, plan: &RunPlan, initiator: Initiator, owner: &str, pid: i64) -> StoreResult<Run> {
+    /// Journal a run; `firing`: the schedule firing that started it, linked
+    /// in the same transaction.
+    pub fn insert_run(&self, runbook_id: Option<i64>, plan: &RunPlan, initiator: Initiator, owner: &str, pid: i64, firing: Option<i64>) -> StoreResult<Run> {
         let now = now_ms();
         let plan_json = serde_json::to_string(plan).expect("a plan serializes");
         let id = self.write(|tx| {
@@ -100,6 +102,9 @@ impl Store {
                 params![runbook_id, plan.runbook, plan_json, initiator.as_str(), owner, pid, now],
             )?;
             let id = tx.last_insert_rowid();
+            if let Some(f) = firing {
+                tx.execute("UPDATE schedule_firings SET run_id = ?2 WHERE id = ?1", params![f, id])?;
+            }
             outbox::append(tx, &self.origin, &Change::Run { id }, now)?;
             Ok(id)
         })?;

@@ -176,4 +176,33 @@ pub const MIGRATIONS: &[&str] = &[
         finished_at INTEGER,
         PRIMARY KEY (run_id, step, rollback)
      );",
+    // 8: schedules (the table reserved in 1 was never written) and their
+    // firings, each claimed once by a unique key.
+    "DROP TABLE schedules;
+     CREATE TABLE schedules (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        definition    TEXT NOT NULL,          -- JSON Schedule
+        enabled       INTEGER NOT NULL DEFAULT 1,
+        checked_until INTEGER NOT NULL,       -- occurrences up to here are handled
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+     );
+     CREATE TABLE schedule_firings (
+        id          INTEGER PRIMARY KEY,
+        schedule_id INTEGER NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+        occurrence  INTEGER NOT NULL,         -- when it was due (run now: when asked)
+        purpose     TEXT NOT NULL,            -- scheduled | manual | enforce
+        edge        TEXT NOT NULL,            -- run | start | end
+        status      TEXT NOT NULL,            -- claimed | started | skipped | missed | failed | nothing
+        late_ms     INTEGER NOT NULL DEFAULT 0,
+        owner       TEXT,
+        owner_pid   INTEGER,
+        claimed_at  INTEGER NOT NULL,
+        batch_id    INTEGER REFERENCES batches(id) ON DELETE SET NULL,
+        run_id      INTEGER REFERENCES runbook_runs(id) ON DELETE SET NULL,
+        note        TEXT,
+        UNIQUE (schedule_id, occurrence, purpose)
+     );
+     CREATE INDEX schedule_firings_claimed ON schedule_firings(status) WHERE status = 'claimed';",
 ];

@@ -299,6 +299,17 @@ impl World {
         })
     }
 
+    /// Delete a VM outright, as someone might in the provider's console.
+    pub fn remove(&self, id: &str) -> Result<(), ProviderError> {
+        self.with(|tx, _, _| {
+            let n = tx.execute("DELETE FROM vms WHERE id = ?1", [id]).map_err(sql_err)?;
+            if n == 0 {
+                return Err(ProviderError::NotFound { what: format!("VM {id}") });
+            }
+            Ok(())
+        })
+    }
+
     /// Every VM's current raw state: the ground truth a chaos run samples.
     pub fn truth(&self) -> Result<Vec<(String, String)>, ProviderError> {
         self.with(|tx, _, _| {
