@@ -121,7 +121,7 @@ impl AzureProvider {
                 Some(link) => url = self.next_link(&link, "/subscriptions")?,
             }
         }
-        Err(ProviderError::malformed("the subscription list does not end; it was not followed further"))
+        Err(endless("of the subscription list"))
     }
 
     /// A `nextLink`, if it stays on Resource Manager under `under`: only
@@ -166,7 +166,7 @@ impl AzureProvider {
             out.extend(entries.into_iter().filter(|(id, _)| seen.insert(id.clone())));
             idle = if out.len() == before { idle + 1 } else { 0 };
             if idle >= MAX_IDLE_PAGES && next.is_some() {
-                return Err(endless(subscription));
+                return Err(endless(&format!("for subscription {subscription}")));
             }
             match next {
                 Some(n) => url = n,
@@ -176,7 +176,7 @@ impl AzureProvider {
                 }
             }
         }
-        Err(endless(subscription))
+        Err(endless(&format!("for subscription {subscription}")))
     }
 
     /// One page of the inventory (see the module's comment).
@@ -229,7 +229,7 @@ impl AzureProvider {
         }
         let idle = if vms.is_empty() { idle + 1 } else { 0 };
         let next = match next {
-            Some(_) if idle >= MAX_IDLE_PAGES || pages + 1 >= MAX_PAGES => return Err(endless(sub)),
+            Some(_) if idle >= MAX_IDLE_PAGES || pages + 1 >= MAX_PAGES => return Err(endless(&format!("for subscription {sub}"))),
             Some(link) => {
                 self.walks().snapshots.insert(sub.to_string(), snap);
                 Some(Token { subscription: sub.to_string(), more: Some((pages + 1, idle, link)) }.encode())
@@ -300,8 +300,9 @@ impl AzureProvider {
     }
 }
 
-fn endless(subscription: &str) -> ProviderError {
+/// `what`: "for subscription …", "of the subscription list".
+fn endless(what: &str) -> ProviderError {
     ProviderError::malformed(format!(
-        "Resource Manager keeps answering with more pages for subscription {subscription} ({MAX_IDLE_PAGES} in a row with no VM not listed already, or over {MAX_PAGES}); the listing was stopped"
+        "Resource Manager keeps answering with more pages {what} ({MAX_IDLE_PAGES} in a row with nothing not listed already, or over {MAX_PAGES}); the listing was stopped"
     ))
 }

@@ -55,12 +55,17 @@ pub struct AzureProvider {
 
 impl AzureProvider {
     pub fn new(cfg: &AzureConfig, secret: Option<Secret>, calls: Arc<Calls>) -> ProviderResult<Self> {
+        Self::with_timeout(cfg, secret, calls, HttpOptions::default().timeout)
+    }
+
+    /// [`Self::new`] with another limit on each request (answer included).
+    pub fn with_timeout(cfg: &AzureConfig, secret: Option<Secret>, calls: Arc<Calls>, timeout: std::time::Duration) -> ProviderResult<Self> {
         let config_error = |message: String| ProviderError::Config { message };
         let trust = match cfg.ca_file.as_deref().filter(|p| !p.trim().is_empty()) {
             Some(path) => Trust::Roots(config::read_ca_file(path).map_err(config_error)?),
             None => Trust::System,
         };
-        let http = HttpTransport::new(&HttpOptions { trust, ..HttpOptions::default() })?;
+        let http = HttpTransport::new(&HttpOptions { trust, timeout, ..HttpOptions::default() })?;
         let url = |raw: &str, what: &str| reqwest::Url::parse(raw.trim()).map_err(|e| config_error(format!("the {what} is not a URL ({e})")));
         let endpoint = url(cfg.arm_endpoint(), "Resource Manager endpoint")?;
         let audience = cfg.arm_audience().trim().trim_end_matches('/').to_string();
