@@ -163,7 +163,7 @@ async fn vm(engine: &Arc<Engine>, action: VmAction) -> Result<ExitCode, CoreErro
     let (kind, a, wait_for_tools) = action.split();
     let vms = a.vms.iter().map(|r| engine.resolve_vm(r)).collect::<Result<Vec<_>, _>>()?;
     let forced = kind == OpKind::ForceStop || (kind == OpKind::Stop && a.force);
-    let bulk = vms.len() > 1 && matches!(kind, OpKind::Stop | OpKind::ForceStop | OpKind::Reboot | OpKind::Suspend | OpKind::Hibernate);
+    let bulk = vms.len() > 1 && matches!(kind, OpKind::Stop | OpKind::ForceStop | OpKind::Reboot | OpKind::Suspend | OpKind::Hibernate | OpKind::Deallocate);
     if (bulk || forced) && !a.yes {
         let names: Vec<&str> = vms.iter().map(|v| v.name.as_str()).collect();
         let what = if forced { format!("force-capable {kind}") } else { kind.to_string() };
