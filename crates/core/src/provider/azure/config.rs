@@ -143,7 +143,7 @@ pub(super) fn shown(s: &str) -> String {
 }
 
 pub const FIELDS: &[Field] = &[
-    Field::text("auth", "Sign in with", "A service principal (tenant, client id, client secret), or the Azure CLI already signed in on this machine (az login; nothing secret is stored).")
+    Field::text("auth", "Sign in with", "service-principal (tenant, client id and client secret; the default), or azure-cli: the Azure CLI already signed in on this machine with az login (nothing secret is stored).")
         .kind(FieldKind::Choice { options: &[("service-principal", "Service principal (client secret)"), ("azure-cli", "Azure CLI (az login)")] })
         .placeholder("service-principal"),
     Field::text("tenant_id", "Tenant (directory) id", "The Microsoft Entra tenant of the service principal, as a GUID or a domain. With the Azure CLI it is optional.")
