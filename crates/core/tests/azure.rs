@@ -405,3 +405,35 @@ async fn a_low_request_budget_spaces_reads_before_arm_has_to_throttle() {
     assert!(stamps.windows(2).take(30).all(|w| w[1] - w[0] < Duration::from_millis(290)), "a full budget costs no time");
     assert_eq!(arm.count("throttled").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arms_refusals_come_back_mapped_and_in_its_own_words() {
+    const READER: &str = "0e0e0e0e-0000-4000-8000-00000000a2e1";
+    let arm = AzureFake::start(&["--subscriptions", "1", "--vms", "1", "--read-only-client", &format!("{READER}:reader-secret")]);
+    let id = vm_in(&arm, "running", json!({})).await;
+    // A principal that may read but not act: the sync works, the request is refused by name.
+    let reader = AzureConfig { client_id: Some(READER.into()), ..arm.config() };
+    let lab = Lab::with(reader, |cfg, calls| AzureProvider::new(cfg, Some(Secret::new("reader-secret")), calls).unwrap());
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let op = lab.run(&id, OpKind::Deallocate, OpOptions::default()).await;
+    assert_eq!((op.phase, op.failure), (OpPhase::Failed, Some(Failure::Refused)), "{op:?}");
+    assert!(op.error.as_deref().unwrap().contains("AuthorizationFailed: The client"), "{op:?}");
+    assert!(lab.vms().iter().all(|v| !v.stale), "a refused request is not an outage");
+
+    let lab = Lab::new(&arm);
+    // Refused reads mean no inventory at all: an auth error.
+    arm.fake.control("fail", Some(json!({ "action": "subscriptions", "immediate": true, "status": 403, "code": "AuthorizationFailed", "message": "No access." }))).await;
+    let err = lab.engine.full_sync(lab.account.id).await.unwrap_err();
+    assert_eq!(err.kind(), "auth", "{err}");
+    // Another operation in the way, a VM that is gone.
+    arm.fake.control("fail", Some(json!({ "action": "start", "immediate": true, "status": 409, "code": "Conflict", "message": "The operation conflicts with another in progress." }))).await;
+    let err = lab.provider.submit(&id, PowerAction::Start).await.unwrap_err();
+    assert_eq!(err, ProviderError::InvalidState { message: "Conflict: The operation conflicts with another in progress.".into() });
+    arm.fake.control_delete(&format!("vms/{id}")).await;
+    let err = lab.provider.submit(&id, PowerAction::Start).await.unwrap_err();
+    assert!(matches!(&err, ProviderError::NotFound { what } if what.contains("ResourceNotFound")), "{err:?}");
+    // Restart of a stopped VM: Azure's OperationNotAllowed, as it says it.
+    let stopped = vm_in(&arm, "stopped", json!({})).await;
+    let err = lab.provider.submit(&stopped, PowerAction::RebootGuest).await.unwrap_err();
+    assert!(matches!(&err, ProviderError::InvalidState { message } if message.starts_with("OperationNotAllowed: Operation 'restart' is not allowed")), "{err:?}");
+}

@@ -101,12 +101,12 @@ impl Arm {
     /// A bearer token now (fetching one if need be): what a test of the
     /// connection and the secret checks below need.
     pub async fn token(&self) -> ProviderResult<Secret> {
-        let held = self.token.get(|| self.fetch()).await?;
+        let held = self.token.get(|| self.fetch()).await.map_err(explain)?;
         Ok(held.token)
     }
 
     async fn fetch(&self) -> ProviderResult<super::auth::Fetched> {
-        self.credential.fetch(&self.http, &self.calls).await.map_err(explain)
+        self.credential.fetch(&self.http, &self.calls).await
     }
 
     async fn request(&self, method: reqwest::Method, call: Call<'_>, scope: Scope<'_>, url: reqwest::Url) -> ProviderResult<HttpResponse> {

@@ -228,6 +228,9 @@ impl Provider for AzureProvider {
             }
             names
         };
+        if names.is_empty() {
+            return Ok(format!("connected as {who}, but it can see no subscription; grant it a role (such as Reader) on one"));
+        }
         Ok(format!("connected as {who}; {} subscription(s): {}", names.len(), names.join(", ")))
     }
 }
