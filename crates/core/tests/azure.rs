@@ -108,7 +108,10 @@ async fn facts_are_subscription_group_location_size_os_and_searchable_tags() {
         let vm = lab.vm(&id);
         let f = |k: &str| vm.facts.get(k).cloned().unwrap_or_default();
         assert_eq!(vm.location.as_deref(), t["location"].as_str());
-        assert_eq!((f("subscription"), f("resource_group")), (t["subscription"].as_str().unwrap().to_string(), t["resource_group"].as_str().unwrap().to_string()));
+        assert_eq!(
+            (f("subscription"), f("resource_group")),
+            (t["subscription"].as_str().unwrap().to_string(), t["resource_group"].as_str().unwrap().to_string())
+        );
         assert_eq!((f("vm_size"), f("os_type")), (t["vm_size"].as_str().unwrap().to_string(), t["os_type"].as_str().unwrap().to_string()));
         assert_eq!(f("hibernation"), if t["hibernation_enabled"] == true { "enabled" } else { "disabled" });
         let tags: HashMap<String, String> = vm.facts.iter().filter_map(|(k, v)| Some((k.strip_prefix("tag:")?.to_string(), v.clone()))).collect();
@@ -300,8 +303,13 @@ async fn a_guest_that_ignores_the_shutdown_is_powered_off_hard_only_when_allowed
     assert_eq!((op.phase, op.new_state, op.shutdown_method), (OpPhase::Succeeded, Some(PowerState::Stopped), Some(ShutdownMethod::Forced)), "{op:?}");
     // ARM saw a graceful powerOff, preempted by one that skips the shutdown.
     let ops = arm.fake.control("operations", None).await;
-    let mine: Vec<(Value, Value)> =
-        ops.as_array().unwrap().iter().filter(|o| o["vm"].as_str().unwrap().to_lowercase() == a).map(|o| (o["skip_shutdown"].clone(), o["status"].clone())).collect();
+    let mine: Vec<(Value, Value)> = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["vm"].as_str().unwrap().to_lowercase() == a)
+        .map(|o| (o["skip_shutdown"].clone(), o["status"].clone()))
+        .collect();
     assert_eq!(mine, vec![(json!(false), json!("Canceled")), (json!(true), json!("Succeeded"))]);
     let op = lab.run(&b, OpKind::Stop, OpOptions { graceful_timeout: window, ..OpOptions::default() }).await;
     assert_eq!((op.phase, op.failure), (OpPhase::Failed, Some(Failure::GracefulIgnored)), "{op:?}");
@@ -337,7 +345,8 @@ fn fake_az(dir: &std::path::Path, stdout: &str, stderr: &str, code: i32) -> std:
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join("az");
     let args = dir.join("args");
-    std::fs::write(&path, format!("#!/bin/sh\necho \"$@\" >> '{}'\ncat <<'OUT'\n{stdout}\nOUT\ncat >&2 <<'ERR'\n{stderr}\nERR\nexit {code}\n", args.display())).unwrap();
+    std::fs::write(&path, format!("#!/bin/sh\necho \"$@\" >> '{}'\ncat <<'OUT'\n{stdout}\nOUT\ncat >&2 <<'ERR'\n{stderr}\nERR\nexit {code}\n", args.display()))
+        .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
@@ -346,7 +355,10 @@ fn fake_az(dir: &std::path::Path, stdout: &str, stderr: &str, code: i32) -> std:
 async fn the_azure_cli_signs_in_with_nothing_stored_and_says_plainly_when_it_cannot() {
     let arm = AzureFake::start(&["--subscriptions", "1", "--vms", "2"]);
     // What `az login` would hold: a token the fake's sign-in issued.
-    let http = reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(arm.fake.ca.as_ref().unwrap()).unwrap()).unwrap()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(arm.fake.ca.as_ref().unwrap()).unwrap()).unwrap())
+        .build()
+        .unwrap();
     let form = [
         ("grant_type", "client_credentials"),
         ("client_id", powerdeck_testkit::azure::CLIENT_ID),
@@ -422,7 +434,9 @@ async fn arms_refusals_come_back_mapped_and_in_its_own_words() {
 
     let lab = Lab::new(&arm);
     // Refused reads mean no inventory at all: an auth error.
-    arm.fake.control("fail", Some(json!({ "action": "subscriptions", "immediate": true, "status": 403, "code": "AuthorizationFailed", "message": "No access." }))).await;
+    arm.fake
+        .control("fail", Some(json!({ "action": "subscriptions", "immediate": true, "status": 403, "code": "AuthorizationFailed", "message": "No access." })))
+        .await;
     let err = lab.engine.full_sync(lab.account.id).await.unwrap_err();
     assert_eq!(err.kind(), "auth", "{err}");
     // Another operation in the way, a VM that is gone.
@@ -435,5 +449,8 @@ async fn arms_refusals_come_back_mapped_and_in_its_own_words() {
     // Restart of a stopped VM: Azure's OperationNotAllowed, as it says it.
     let stopped = vm_in(&arm, "stopped", json!({})).await;
     let err = lab.provider.submit(&stopped, PowerAction::RebootGuest).await.unwrap_err();
-    assert!(matches!(&err, ProviderError::InvalidState { message } if message.starts_with("OperationNotAllowed: Operation 'restart' is not allowed")), "{err:?}");
+    assert!(
+        matches!(&err, ProviderError::InvalidState { message } if message.starts_with("OperationNotAllowed: Operation 'restart' is not allowed")),
+        "{err:?}"
+    );
 }

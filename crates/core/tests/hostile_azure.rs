@@ -36,8 +36,7 @@ impl Lab {
         let engine = Engine::with_store(store, dir.path(), fast::fast_engine_config()).unwrap();
         let cfg = arm.config();
         let account = engine.add_account("az", "azure", serde_json::to_value(&cfg).unwrap(), Some((SecretRef::env("PATH").unwrap(), None))).unwrap();
-        let provider =
-            Arc::new(AzureProvider::with_timeout(&cfg, Some(Secret::new(SECRET)), engine.calls(account.id), Duration::from_secs(2)).unwrap());
+        let provider = Arc::new(AzureProvider::with_timeout(&cfg, Some(Secret::new(SECRET)), engine.calls(account.id), Duration::from_secs(2)).unwrap());
         engine.set_provider(account.id, provider.clone());
         let lab = Self { dir, engine, account, provider, arm };
         assert_eq!(lab.engine.full_sync(lab.account.id).await.unwrap().vms, 6);

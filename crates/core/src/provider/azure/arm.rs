@@ -188,7 +188,9 @@ impl Arm {
 fn explain(e: ProviderError) -> ProviderError {
     match e {
         ProviderError::Untrusted { message, presented } => ProviderError::Untrusted {
-            message: format!("{message}. If this cloud's endpoints carry certificates of your own CA, give the account that CA's certificate (its CA file setting)"),
+            message: format!(
+                "{message}. If this cloud's endpoints carry certificates of your own CA, give the account that CA's certificate (its CA file setting)"
+            ),
             presented,
         },
         other => other,

@@ -64,7 +64,8 @@ impl Credential {
                         http.send(req, |f| entra_error(f.status, &f.body)).await
                     })
                     .await?;
-                let token: TokenAnswer = resp.json().map_err(|_| ProviderError::malformed("the sign-in answer is not JSON; is the authority host Microsoft Entra ID?"))?;
+                let token: TokenAnswer =
+                    resp.json().map_err(|_| ProviderError::malformed("the sign-in answer is not JSON; is the authority host Microsoft Entra ID?"))?;
                 token.into_fetched()
             }
             Self::AzureCli { program, resource, tenant } => az_token(program, resource, tenant.as_deref()).await,
@@ -142,7 +143,9 @@ async fn az_token(program: &std::path::Path, resource: &str, tenant: Option<&str
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
     let auth = |message: String| ProviderError::Auth { message };
     let child = cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => auth("the Azure CLI (az) is not installed on this machine or not on PATH; install it and run 'az login', or sign in with a service principal".into()),
+        std::io::ErrorKind::NotFound => auth(
+            "the Azure CLI (az) is not installed on this machine or not on PATH; install it and run 'az login', or sign in with a service principal".into(),
+        ),
         _ => auth(format!("the Azure CLI (az) could not be started: {e}")),
     })?;
     let out = tokio::time::timeout(CLI_TIMEOUT, child.wait_with_output())
@@ -154,7 +157,8 @@ async fn az_token(program: &std::path::Path, resource: &str, tenant: Option<&str
         if stderr.contains("az login") || stderr.contains("az account set") {
             return Err(auth("the Azure CLI is not signed in on this machine; run 'az login' first".into()));
         }
-        let first: String = stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message").chars().filter(|c| !c.is_control()).take(200).collect();
+        let first: String =
+            stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message").chars().filter(|c| !c.is_control()).take(200).collect();
         return Err(auth(format!("the Azure CLI could not get a token: {first}")));
     }
     parse_cli_token(&out.stdout, chrono::Utc::now().timestamp())
@@ -215,7 +219,8 @@ mod tests {
 
     #[test]
     fn a_refused_sign_in_never_repeats_entras_text() {
-        let body = r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided: 'hunter2-secret'","error_codes":[7000215]}"#;
+        let body =
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided: 'hunter2-secret'","error_codes":[7000215]}"#;
         let err = entra_error(401, body).unwrap();
         let text = err.to_string();
         assert!(matches!(err, ProviderError::Auth { .. }) && text.contains("client secret is wrong") && text.contains("AADSTS7000215"), "{text}");

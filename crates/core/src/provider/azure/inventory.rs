@@ -128,7 +128,9 @@ impl AzureProvider {
     /// there does the bearer token go.
     fn next_link(&self, link: &str, under: &str) -> ProviderResult<reqwest::Url> {
         let url = reqwest::Url::parse(link).ok().filter(|u| self.arm.is_ours(u) && u.path().to_ascii_lowercase().starts_with(under));
-        url.ok_or_else(|| ProviderError::malformed("the next page's link leads away from Resource Manager (or from the subscription listed); it was not followed"))
+        url.ok_or_else(|| {
+            ProviderError::malformed("the next page's link leads away from Resource Manager (or from the subscription listed); it was not followed")
+        })
     }
 
     fn list_url(&self, subscription: &str, status_only: bool) -> reqwest::Url {

@@ -104,9 +104,7 @@ pub fn status(op: &OperationStatus) -> JobStatus {
     match op.status.to_ascii_lowercase().as_str() {
         "succeeded" => JobStatus::Succeeded,
         "failed" => JobStatus::Failed(error().unwrap_or_else(|| "Azure reports the operation failed".into())),
-        "canceled" | "cancelled" => {
-            JobStatus::Failed(format!("Azure canceled the operation{}", error().map(|e| format!(" ({e})")).unwrap_or_default()))
-        }
+        "canceled" | "cancelled" => JobStatus::Failed(format!("Azure canceled the operation{}", error().map(|e| format!(" ({e})")).unwrap_or_default())),
         // InProgress, Accepted, Running, Updating…: anything not terminal.
         _ => JobStatus::Running { poll_after: None },
     }
@@ -115,7 +113,8 @@ pub fn status(op: &OperationStatus) -> JobStatus {
 /// When an answer asks to be polled again: `retry-after-ms`,
 /// `x-ms-retry-after-ms`, then `Retry-After`, at most a minute.
 pub fn poll_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let ms = ["retry-after-ms", "x-ms-retry-after-ms"].iter().find_map(|h| headers.get(*h)?.to_str().ok()?.trim().parse::<u64>().ok()).map(Duration::from_millis);
+    let ms =
+        ["retry-after-ms", "x-ms-retry-after-ms"].iter().find_map(|h| headers.get(*h)?.to_str().ok()?.trim().parse::<u64>().ok()).map(Duration::from_millis);
     ms.or_else(|| crate::provider::http::retry_after(headers)).filter(|d| !d.is_zero()).map(|d| d.min(MAX_POLL_AFTER))
 }
 
@@ -135,7 +134,10 @@ mod tests {
     fn every_end_of_an_async_operation_is_told_apart() {
         assert_eq!(status(&op("InProgress", None)), JobStatus::Running { poll_after: None });
         assert_eq!(status(&op("Succeeded", None)), JobStatus::Succeeded);
-        assert_eq!(status(&op("Failed", Some(("AllocationFailed", "No capacity in eastus.")))), JobStatus::Failed("AllocationFailed: No capacity in eastus.".into()));
+        assert_eq!(
+            status(&op("Failed", Some(("AllocationFailed", "No capacity in eastus.")))),
+            JobStatus::Failed("AllocationFailed: No capacity in eastus.".into())
+        );
         match status(&op("Canceled", Some(("OperationPreempted", "Operation execution has been preempted by a more recent operation.")))) {
             JobStatus::Failed(m) => assert!(m.starts_with("Azure canceled the operation (OperationPreempted: "), "{m}"),
             other => panic!("{other:?}"),

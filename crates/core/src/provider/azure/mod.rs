@@ -77,16 +77,16 @@ impl AzureProvider {
                 };
                 let secret = secret.ok_or_else(|| ProviderError::Auth { message: "the account has no client secret".into() })?;
                 let mut token_url = url(cfg.authority_host(), "sign-in authority")?;
-                token_url.path_segments_mut().map_err(|_| config_error("the sign-in authority is not an http(s) URL".into()))?.pop_if_empty().extend([
-                    tenant, "oauth2", "v2.0", "token",
-                ]);
+                token_url
+                    .path_segments_mut()
+                    .map_err(|_| config_error("the sign-in authority is not an http(s) URL".into()))?
+                    .pop_if_empty()
+                    .extend([tenant, "oauth2", "v2.0", "token"]);
                 Credential::ClientSecret { token_url, client_id: client_id.to_string(), secret, scope: format!("{audience}/.default") }
             }
-            AuthMode::AzureCli => Credential::AzureCli {
-                program: (if cfg!(windows) { "az.cmd" } else { "az" }).into(),
-                resource: audience,
-                tenant: tenant.map(str::to_string),
-            },
+            AuthMode::AzureCli => {
+                Credential::AzureCli { program: (if cfg!(windows) { "az.cmd" } else { "az" }).into(), resource: audience, tenant: tenant.map(str::to_string) }
+            }
         };
         let configured = cfg.subscriptions.iter().map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect();
         Ok(Self { arm: Arm::new(http, calls, endpoint, credential), configured, walks: Default::default() })
@@ -246,7 +246,10 @@ mod tests {
         let page: wire::Page<wire::VmEntry> = serde_json::from_str(&fixture("libcloud_list_page1.json")).unwrap();
         assert!(page.next_link.as_deref().unwrap().contains("$skiptoken="));
         let o = page.value[0].observe(Some(&[]), true).unwrap();
-        assert_eq!(o.provider_id, "/subscriptions/99999999-9999-9999-9999-999999999999/resourcegroups/000000/providers/microsoft.compute/virtualmachines/test-node-1");
+        assert_eq!(
+            o.provider_id,
+            "/subscriptions/99999999-9999-9999-9999-999999999999/resourcegroups/000000/providers/microsoft.compute/virtualmachines/test-node-1"
+        );
         assert_eq!((o.name.as_str(), o.location.as_deref()), ("test-node-1", Some("eastus")));
         let f = |k: &str| o.facts.get(k).cloned();
         assert_eq!((f("vm_size"), f("os_type"), f("hibernation")), (Some("Standard_A1".into()), Some("Linux".into()), Some("disabled".into())));
