@@ -197,8 +197,10 @@ pub enum VmAction {
     /// Guest reboot (with --force: reset if the guest does not comply).
     Reboot(OpArgs),
     Suspend(OpArgs),
-    /// Hibernate (EC2 instances configured for it): memory to disk, then off.
+    /// Hibernate (EC2 instances and Azure VMs configured for it): memory to disk, then off.
     Hibernate(OpArgs),
+    /// Deallocate (Azure): stop the VM and release its compute, so compute billing stops (a merely stopped VM is still billed).
+    Deallocate(OpArgs),
 }
 
 impl VmAction {
@@ -211,6 +213,7 @@ impl VmAction {
             Self::Reboot(a) => (OpKind::Reboot, a, false),
             Self::Suspend(a) => (OpKind::Suspend, a, false),
             Self::Hibernate(a) => (OpKind::Hibernate, a, false),
+            Self::Deallocate(a) => (OpKind::Deallocate, a, false),
         }
     }
 }

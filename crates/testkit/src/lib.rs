@@ -3,6 +3,7 @@
 //! canned HTTP server for hostile answers, engine settings fast enough for
 //! tests, and `pdk` run as a user runs it.
 
+pub mod azure;
 pub mod canned;
 pub mod child;
 pub mod conformance;

@@ -316,6 +316,10 @@ class SdkWitnessTest(SdkCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         listed = {r["id"].lower(): r["state"] for r in json.loads(out.stdout)}
         self.assertEqual(listed, {v["id"].lower(): v["state"] for v in self.truth()})
+        out = subprocess.run(args + ["bench"], capture_output=True, text=True, cwd=REPO, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        timed = json.loads(out.stdout)
+        self.assertEqual((timed["vms_status_only"], timed["vms_full"]), (len(listed), len(listed)))
         vm = self.new_vm(state="running")
         out = subprocess.run(args + ["deallocate", vm["id"]], capture_output=True, text=True, cwd=REPO, timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr)

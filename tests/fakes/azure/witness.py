@@ -9,12 +9,16 @@ to cross-check what Powerdeck sees).
 The client secret comes from $AZURE_CLIENT_SECRET (default: the fake's default
 secret), so it never has to appear on a command line.
 
+    python tests/fakes/azure/witness.py --url URL --ca CA ... bench
+
 `list` prints [{"id", "name", "state", "provisioning_state", "subscription"}]
 from list_all(status_only="true") over every subscription (GET /subscriptions
 through the same SDK pipeline when none is given). An action runs the SDK's
 own LRO poller to completion and prints {"id", "action", "lro_status",
 "state"} (state read back through instance_view), or {"…", "error": {code,
-message}} with exit status 1.
+message}} with exit status 1. `bench` times what the SDK takes to list every
+VM of every subscription, statusOnly and in full (after signing in), for
+BENCHMARKS.md's side-by-side.
 """
 
 import argparse
@@ -22,6 +26,7 @@ import json
 import os
 import re
 import sys
+import time
 
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
@@ -76,6 +81,21 @@ def list_vms(args, cred):
     return rows
 
 
+def bench(args, cred):
+    """Seconds the SDK spends listing: sign-in, subscriptions, statusOnly lists, full lists."""
+    t0 = time.monotonic()
+    cred.get_token(SCOPE)
+    t1 = time.monotonic()
+    subs = args.subscription or subscriptions(args, cred)
+    t2 = time.monotonic()
+    status_only = sum(1 for sub in subs for _ in client(args, cred, sub).virtual_machines.list_all(status_only="true"))
+    t3 = time.monotonic()
+    full = sum(1 for sub in subs for _ in client(args, cred, sub).virtual_machines.list_all())
+    t4 = time.monotonic()
+    return {"subscriptions": len(subs), "vms_status_only": status_only, "vms_full": full, "sign_in_s": t1 - t0,
+            "subscriptions_s": t2 - t1, "status_only_s": t3 - t2, "full_s": t4 - t3}
+
+
 def run_action(args, cred):
     m = VM_ID.match(args.vm)
     if not m:
@@ -115,12 +135,16 @@ def main(argv=None):
     p.add_argument("--subscription", action="append")
     sub = p.add_subparsers(dest="action", required=True)
     sub.add_parser("list")
+    sub.add_parser("bench")
     for action in ("start", "power-off", "power-off-skip", "deallocate", "hibernate", "restart"):
         sub.add_parser(action).add_argument("vm")
     args = p.parse_args(argv)
     cred = credential(args)
     if args.action == "list":
         print(json.dumps(list_vms(args, cred)))
+        return 0
+    if args.action == "bench":
+        print(json.dumps(bench(args, cred)))
         return 0
     out, rc = run_action(args, cred)
     print(json.dumps(out))

@@ -5,6 +5,7 @@
 //! per scope, retry with backoff, counts); state is written only by the
 //! engine's reconcile.
 
+pub mod azure;
 pub mod client;
 pub mod ec2;
 pub mod error;

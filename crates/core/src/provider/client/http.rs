@@ -28,6 +28,10 @@ pub enum Trust {
     Pinned(String),
     /// Anything. Only when the user insisted, and said so loudly.
     Insecure,
+    /// The system's roots plus these PEM certificates: a private or
+    /// sovereign cloud whose endpoints carry certificates of its own CA
+    /// (several hosts, so no single certificate can be pinned).
+    Roots(Vec<u8>),
 }
 
 /// Check an endpoint the user typed: a URL, http(s), with no credentials or
@@ -284,6 +288,12 @@ impl HttpTransport {
                 Trust::System => None,
                 Trust::Pinned(t) => Some(Some(t.clone())),
                 Trust::Insecure => Some(None),
+                Trust::Roots(pem) => {
+                    for cert in extra_roots(pem)? {
+                        builder = builder.add_root_certificate(cert);
+                    }
+                    None
+                }
             };
             if let Some(pinned) = pinned {
                 let cfg = pinning::config(pinned).map_err(|e| ProviderError::Config { message: format!("cannot set up TLS: {e}") })?;
@@ -368,6 +378,16 @@ impl HttpTransport {
             ProviderError::OutcomeUnknown { message: chain }
         }
     }
+}
+
+/// The certificates of a PEM bundle, or why it is no use as one.
+fn extra_roots(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, ProviderError> {
+    let bad = |why: String| ProviderError::Config { message: format!("the extra CA certificates cannot be used: {why}") };
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| bad(error_chain(&e)))?;
+    if certs.is_empty() {
+        return Err(bad("the file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()));
+    }
+    Ok(certs)
 }
 
 /// A redirect, reported by its status only: the `Location` it names may
@@ -509,6 +529,30 @@ mod tests {
             assert!(!err.is_retryable());
         }
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no request reached the host the redirect named");
+    }
+
+    #[test]
+    fn extra_roots_must_hold_a_certificate() {
+        // A throwaway self-signed root (no key kept): only its parsing is
+        // tested here; the Azure tests trust their fake's CA through it.
+        const ROOT: &str = "-----BEGIN CERTIFICATE-----
+MIIBkzCCATmgAwIBAgIULAV0expfnLQvH8ZuD88wRAmFRkcwCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTUG93ZXJkZWNrIHRlc3Qgcm9vdDAgFw0yNjExMjYwMDA5Mjda
+GA8yMTI2MTEwMjAwMDkyN1owHjEcMBoGA1UEAwwTUG93ZXJkZWNrIHRlc3Qgcm9v
+dDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABECEqvWubUnL9qD2xqnDvilKn5QY
+gYmWk5WkCfq6zlDs/ROdNa7WnnzisvzmxU2zVHMRthdrx9nnwOWMvH5D9iqjUzBR
+MB0GA1UdDgQWBBTfHj5xeQ0Y2XeFbepNrp/AWFETVTAfBgNVHSMEGDAWgBTfHj5x
+eQ0Y2XeFbepNrp/AWFETVTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA
+MEUCIQD/W3u5pTvflPEpDbZN2rF3khAHKNHLr/IcDHZrBEWZ2wIgVXoXaA0K3uVZ
+CWIl2qOIsPWhLNKfRXNc7JTNoEgjr8Y=
+-----END CERTIFICATE-----
+";
+        let with = |pem: &str| HttpTransport::new(&HttpOptions { trust: Trust::Roots(pem.as_bytes().to_vec()), ..HttpOptions::default() });
+        assert!(with(ROOT).is_ok());
+        for useless in ["", "not a certificate", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"] {
+            let err = with(useless).err().expect("refused");
+            assert!(matches!(err, ProviderError::Config { .. }) && err.to_string().contains("CA certificates"), "{err}");
+        }
     }
 
     #[test]
