@@ -6,6 +6,7 @@
 //! engine's reconcile.
 
 pub mod client;
+pub mod cloudstack;
 pub mod ec2;
 pub mod error;
 pub mod kind;
