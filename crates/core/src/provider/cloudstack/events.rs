@@ -19,6 +19,8 @@ use std::collections::BTreeSet;
 const PAGE: u64 = 500;
 /// More news than this many pages in one poll: read everything instead.
 const MAX_PAGES: u64 = 10;
+/// Events read to find where a feed starts.
+const HEAD_PAGE: u64 = 50;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventRow {
@@ -97,15 +99,17 @@ pub struct News {
     pub resync_needed: bool,
 }
 
-/// The newest event now: where a feed starts.
+/// The newest events now: where a feed starts. Several events share a
+/// second (a command's Scheduled, Started and Completed): all of the
+/// newest second's are taken as seen, so none reads as news later.
 pub async fn head(api: &Api, scope: &[(&'static str, String)], secret: &str) -> ProviderResult<Cursor> {
     let mut params = scope.to_vec();
-    params.extend([("page", "1".to_string()), ("pagesize", "1".to_string())]);
+    params.extend([("page", "1".to_string()), ("pagesize", HEAD_PAGE.to_string())]);
     let page = list(api, &params).await?;
-    match page.event.into_iter().next() {
-        Some(e) => Ok(Cursor { at: Some(created_at(&e, secret)?), seen: [e.id].into() }),
-        None => Ok(Cursor { at: None, seen: BTreeSet::new() }),
-    }
+    let Some(newest) = page.event.first() else { return Ok(Cursor { at: None, seen: BTreeSet::new() }) };
+    let at = created_at(newest, secret)?;
+    let seen = page.event.iter().filter(|e| local_time(&e.created).as_deref() == Some(at.as_str())).map(|e| e.id.clone()).collect();
+    Ok(Cursor { at: Some(at), seen })
 }
 
 fn created_at(e: &EventRow, secret: &str) -> ProviderResult<String> {
