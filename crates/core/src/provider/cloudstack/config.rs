@@ -105,9 +105,13 @@ pub const FIELDS: &[Field] = &[
     Field::text("thumbprint", "Certificate thumbprint", "SHA-256 thumbprint of a self-signed management server's certificate, pinned when you trust it.")
         .kind(FieldKind::Thumbprint)
         .advanced(),
-    Field::text("insecure", "Accept any certificate", "Dangerous: anyone between you and the server can read your requests. Pin a thumbprint instead.")
-        .kind(FieldKind::Bool { default: false, off_flag: None })
-        .advanced(),
+    Field::text(
+        "insecure",
+        "Accept any certificate",
+        "Dangerous: anyone between you and the server can read the inventory and answer in its place. Pin a thumbprint instead.",
+    )
+    .kind(FieldKind::Bool { default: false, off_flag: None })
+    .advanced(),
     Field::text("events_poll_s", "Change poll interval (s)", "How often CloudStack's event list is asked for VMs that changed.")
         .kind(FieldKind::Integer { min: 1, max: 300 })
         .placeholder("2")
