@@ -3,7 +3,9 @@
 //! 1. 5000 VMs (every fifth in a project): list calls against the goal
 //!    ceil(N/500), wall time of a full sync, and `cs` fetching the same
 //!    list from the same fake;
-//! 2. 100 VMs stopped at once: job statuses read per second, batched
+//! 2. the change feed: an out-of-band power change to the event on the
+//!    bus, through listEvents;
+//! 3. 100 VMs stopped at once: job statuses read per second, batched
 //!    (`listAsyncJobs`) against one `queryAsyncJobResult` per job, and the
 //!    time from the first request to the last stop verified, through the
 //!    engine with its default settings.
@@ -185,9 +187,52 @@ async fn hundred_stops(polling: JobPolling, rate: RateLimit) {
     );
 }
 
+/// Out-of-band power changes (a host's power report: a `system` VM.STOP /
+/// VM.START event) to the event on Powerdeck's bus, through the listEvents
+/// feed at the default change poll interval (2 s).
+async fn feed_latency() {
+    let cloud = Cloud::start(&["--vms", "60", "--stubborn-vms", "0"]).await;
+    let (_dir, engine, account) = cloud.engine(JobPolling::Batched, EngineConfig::default());
+    engine.full_sync(account).await.unwrap();
+    let mut rx = engine.bus().subscribe();
+    engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[account])).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await; // the feed's starting point
+    while rx.try_recv().is_ok() {}
+    let vms = engine.store().vms(&VmFilter { account_id: Some(account), state: None }).unwrap();
+    let mut latencies = Vec::new();
+    for vm in vms.iter().filter(|v| matches!(v.state, PowerState::Running | PowerState::Stopped)).take(20) {
+        let to = if vm.state == PowerState::Running { "Stopped" } else { "Running" };
+        // Unaligned with the poll, as real changes are.
+        tokio::time::sleep(Duration::from_millis((latencies.len() as u64 * 731) % 2000)).await;
+        let t = Instant::now();
+        cloud.fake.control(&format!("vms/{}/state", vm.provider_id), Some(json!({ "state": to }))).await;
+        loop {
+            if let Ok(powerdeck_core::Event::VmsChanged { changes, .. }) = rx.recv().await {
+                if changes.iter().any(|c| c.vm.id == vm.id) {
+                    break;
+                }
+            }
+        }
+        latencies.push(t.elapsed().as_millis());
+    }
+    latencies.sort_unstable();
+    let calls = cloud.fake.calls().await;
+    println!(
+        "out-of-band change → event on the bus (n = {}): median {} ms, p95 {} ms, max {} ms; listEvents calls so far {}, VM reads {}",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[(latencies.len() * 95) / 100 - 1],
+        latencies[latencies.len() - 1],
+        calls["listEvents"],
+        calls["listVirtualMachines"]
+    );
+}
+
 #[tokio::main]
 async fn main() {
     inventory().await;
+    println!("## Change feed: listEvents every 2 s");
+    feed_latency().await;
     println!("## 100 pending jobs: statuses read per second");
     poll_rate(JobPolling::Batched).await;
     poll_rate(JobPolling::PerJob).await;
