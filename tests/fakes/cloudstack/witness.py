@@ -1,6 +1,6 @@
 """Cross-check a CloudStack endpoint with the independent `cs` client.
 
-    python tests/fakes/cloudstack/witness.py --url URL [--ca CA] [--key K --secret S] list
+    python tests/fakes/cloudstack/witness.py --url URL [--ca CA] [--key K --secret S] list [--name NAME]
     python tests/fakes/cloudstack/witness.py --url URL ... start|stop|force-stop|reboot|force-reboot VM_ID
     python tests/fakes/cloudstack/witness.py --url URL ... events
 
@@ -36,6 +36,7 @@ def main(argv=None):
     ap.add_argument("--secret", default=None)
     ap.add_argument("--poll-interval", type=float, default=0.2)
     ap.add_argument("--job-timeout", type=int, default=300)
+    ap.add_argument("--name", default=None, help="list: only VMs whose name contains this (a signed request value)")
     ap.add_argument("action", choices=["list", "start", "stop", "force-stop", "reboot", "force-reboot", "events"])
     ap.add_argument("vm_id", nargs="?")
     args = ap.parse_args(argv)
@@ -51,7 +52,8 @@ def main(argv=None):
     try:
         if args.action == "list":
             # listall=true with projectid=-1 also lists project VMs (4.15+).
-            vms = client.listVirtualMachines(listall=True, projectid=-1, fetch_list=True)
+            extra = {"name": args.name} if args.name is not None else {}
+            vms = client.listVirtualMachines(listall=True, projectid=-1, fetch_list=True, **extra)
             out = [{"id": v["id"], "name": v["name"], "state": v["state"]} for v in vms]
         elif args.action == "events":
             out = client.listEvents(listall=True, projectid=-1, fetch_list=True)

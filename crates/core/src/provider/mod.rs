@@ -7,6 +7,7 @@
 
 pub mod azure;
 pub mod client;
+pub mod cloudstack;
 pub mod ec2;
 pub mod error;
 pub mod kind;

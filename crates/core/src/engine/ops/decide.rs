@@ -151,6 +151,10 @@ pub fn next(f: Facts<'_>) -> Step {
         return Step::Force(forced);
     }
     match f.job {
+        // A graceful request whose job failed (CloudStack ends a stop the
+        // guest ignored that way) falls back to force when that is allowed,
+        // as a graceful request refused when sent does.
+        Some(JobStatus::Failed(_)) if op.allow_force && op.forced_at.is_none() && graceful != forced => return Step::Force(forced),
         Some(JobStatus::Failed(msg)) => {
             let job = op.job_id.as_deref().unwrap_or("?");
             return fail(Failure::JobFailed, format!("the provider's job {job} failed: {msg}"));
@@ -358,6 +362,24 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_failed_graceful_job_falls_back_to_force_only_when_allowed() {
+        let c = caps();
+        let running = seen(PowerState::Running, None);
+        let ignored = JobStatus::Failed("Unable to stop VM[User|i-2-9-VM]".into());
+        let stop = Operation { job_id: Some("job-1".into()), ..op(OpKind::Stop) };
+        assert!(matches!(next(Facts { job: Some(&ignored), ..facts(&stop, Some(&running), &c, 1) }), Step::Finish { failure: Some(Failure::JobFailed), .. }));
+        let forceable = Operation { allow_force: true, ..stop };
+        assert_eq!(next(Facts { job: Some(&ignored), ..facts(&forceable, Some(&running), &c, 1) }), Step::Force(PowerAction::PowerOff));
+        let reboot = Operation { allow_force: true, job_id: Some("job-2".into()), ..op(OpKind::Reboot) };
+        assert_eq!(next(Facts { job: Some(&ignored), ..facts(&reboot, Some(&running), &c, 1) }), Step::Force(PowerAction::Reset));
+        // The forced request's own job failing ends it: nothing stronger to send.
+        let forced = Operation { forced_at: Some(1), ..forceable };
+        assert!(matches!(next(Facts { job: Some(&ignored), ..facts(&forced, Some(&running), &c, 2) }), Step::Finish { failure: Some(Failure::JobFailed), .. }));
+        let start = Operation { allow_force: true, job_id: Some("job-3".into()), ..op(OpKind::Start) };
+        assert!(matches!(next(Facts { job: Some(&ignored), ..facts(&start, Some(&running), &c, 1) }), Step::Finish { failure: Some(Failure::JobFailed), .. }));
     }
 
     #[test]

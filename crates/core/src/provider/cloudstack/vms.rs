@@ -1,0 +1,182 @@
+//! `listVirtualMachines` rows as observations: CloudStack's VM states
+//! (`VirtualMachine.State`) mapped to Powerdeck's, the raw state kept, and
+//! what admins look for kept as facts (zone, host, offering, template,
+//! addresses, owner, and a job the server says is running on the VM).
+
+use super::text::clean;
+use crate::model::{Facts, Observation, PowerState};
+use serde::Deserialize;
+
+/// The `details` blocks the inventory needs: facts come from the offering
+/// (`servoff`), template (`tmpl`) and NICs (`nics`); the stats, volume,
+/// security-group and affinity blocks of the default (`all`) are left out.
+pub const DETAILS: &str = "nics,servoff,tmpl";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VmRow {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub displayname: Option<String>,
+    pub state: String,
+    #[serde(default)]
+    pub zonename: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub serviceofferingname: Option<String>,
+    #[serde(default)]
+    pub templatename: Option<String>,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub instancename: Option<String>,
+    #[serde(default)]
+    pub hypervisor: Option<String>,
+    /// An API job still open on this VM (`user_vm_view` joins `async_job`).
+    #[serde(default)]
+    pub jobid: Option<String>,
+    #[serde(default)]
+    pub jobstatus: Option<i64>,
+    #[serde(default)]
+    pub nic: Vec<Nic>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Nic {
+    #[serde(default)]
+    pub ipaddress: Option<String>,
+    #[serde(default)]
+    pub ip6address: Option<String>,
+}
+
+/// `VirtualMachine.State` → Powerdeck's state. Destroyed and Expunging VMs
+/// are on their way out (recoverable for a while, then gone): terminated,
+/// never stopped. Error (a failed deployment), Restoring and anything this
+/// version does not know are unknown; the raw state says which.
+pub fn normalize(state: &str) -> PowerState {
+    match state {
+        "Starting" => PowerState::Starting,
+        "Running" => PowerState::Running,
+        "Stopping" => PowerState::Stopping,
+        "Stopped" => PowerState::Stopped,
+        // The guest powered itself off (older servers: "Shutdowned").
+        "Shutdown" | "Shutdowned" => PowerState::Stopped,
+        "Migrating" => PowerState::Migrating,
+        "Destroyed" | "Expunging" => PowerState::Terminated,
+        _ => PowerState::Unknown,
+    }
+}
+
+impl VmRow {
+    pub fn observation(&self) -> Observation {
+        let name = Some(clean(&self.name)).filter(|n| !n.is_empty()).unwrap_or_else(|| self.id.clone());
+        let mut facts = Facts::new();
+        let mut fact = |key: &str, value: &Option<String>| {
+            if let Some(v) = value.as_deref().map(clean).filter(|v| !v.is_empty()) {
+                facts.insert(key.to_string(), v);
+            }
+        };
+        fact("host", &self.hostname);
+        fact("service_offering", &self.serviceofferingname);
+        fact("template", &self.templatename);
+        fact("account", &self.account);
+        fact("project", &self.project);
+        fact("domain", &self.domain);
+        fact("instance_name", &self.instancename);
+        fact("hypervisor", &self.hypervisor);
+        fact("zone", &self.zonename);
+        if self.displayname.as_deref().is_some_and(|d| d != self.name) {
+            fact("display_name", &self.displayname);
+        }
+        let ips: Vec<String> =
+            self.nic.iter().flat_map(|n| [n.ipaddress.as_deref(), n.ip6address.as_deref()]).flatten().map(clean).filter(|ip| !ip.is_empty()).collect();
+        if !ips.is_empty() {
+            facts.insert("ip_addresses".into(), ips.join(", "));
+        }
+        // jobstatus 0: the job is still pending on the server.
+        if let (Some(job), Some(0) | None) = (&self.jobid, self.jobstatus) {
+            facts.insert("pending_job".into(), clean(job));
+        }
+        Observation {
+            provider_id: self.id.clone(),
+            name,
+            state: normalize(&self.state),
+            raw_state: clean(&self.state),
+            tools: None,
+            location: self.zonename.as_deref().map(clean).filter(|z| !z.is_empty()),
+            facts,
+        }
+    }
+}
+
+/// A page of `listVirtualMachines`: `{}` when there is nothing, `{"count": T}`
+/// past the end.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VmPage {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub virtualmachine: Vec<VmRow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_of_cloudstack_is_mapped_and_none_is_taken_for_stopped_wrongly() {
+        let cases = [
+            ("Starting", PowerState::Starting),
+            ("Running", PowerState::Running),
+            ("Stopping", PowerState::Stopping),
+            ("Stopped", PowerState::Stopped),
+            ("Migrating", PowerState::Migrating),
+            ("Error", PowerState::Unknown),
+            ("Unknown", PowerState::Unknown),
+            ("Shutdown", PowerState::Stopped),
+            ("Restoring", PowerState::Unknown),
+            ("Destroyed", PowerState::Terminated),
+            ("Expunging", PowerState::Terminated),
+            ("Creating", PowerState::Unknown),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_row_keeps_its_facts_and_its_pending_job() {
+        // Shaped like the simulator-recorded rows in apache/cloudstack-go's testdata.
+        let row: VmRow = serde_json::from_value(serde_json::json!({
+            "id": "915653c4-298b-4d74-bdee-4ced282114f1", "name": "web-001", "displayname": "Web 1",
+            "projectid": "p-1", "project": "web-prod", "domain": "ROOT", "state": "Stopping",
+            "zonename": "zone-a", "hostname": "kvm-a01", "serviceofferingname": "Small Instance",
+            "templatename": "Debian 12", "instancename": "i-2-1-VM",
+            "nic": [{"ipaddress": "10.1.1.5"}, {"ipaddress": "10.2.0.9", "ip6address": "fd00::9"}],
+            "jobid": "7e0e2ba6-8a4b-4c0e-a1a4-3bd5c3b6e0aa", "jobstatus": 0
+        }))
+        .unwrap();
+        let o = row.observation();
+        assert_eq!((o.name.as_str(), o.state, o.raw_state.as_str(), o.location.as_deref()), ("web-001", PowerState::Stopping, "Stopping", Some("zone-a")));
+        assert_eq!(o.facts["project"], "web-prod");
+        assert_eq!(o.facts["host"], "kvm-a01");
+        assert_eq!(o.facts["ip_addresses"], "10.1.1.5, 10.2.0.9, fd00::9");
+        assert_eq!(o.facts["display_name"], "Web 1");
+        assert_eq!(o.facts["pending_job"], "7e0e2ba6-8a4b-4c0e-a1a4-3bd5c3b6e0aa");
+        assert!(!o.facts.contains_key("account"));
+    }
+
+    #[test]
+    fn empty_and_past_the_end_pages_are_pages() {
+        let empty: VmPage = serde_json::from_str("{}").unwrap();
+        assert_eq!((empty.count, empty.virtualmachine.len()), (None, 0));
+        let past: VmPage = serde_json::from_str(r#"{"count": 12}"#).unwrap();
+        assert_eq!((past.count, past.virtualmachine.len()), (Some(12), 0));
+    }
+}
