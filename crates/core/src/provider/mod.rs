@@ -9,6 +9,7 @@ pub mod client;
 pub mod ec2;
 pub mod error;
 pub mod kind;
+pub mod ovirt;
 pub mod registry;
 pub mod sim;
 pub mod vsphere;
