@@ -201,10 +201,10 @@ pub struct PublishedCa {
 /// use: the caller shows the thumbprint and asks before keeping it. No
 /// redirect is followed; the answer must be PEM certificates, nothing else.
 pub async fn fetch_published_ca(url: &str) -> Result<PublishedCa, ProviderError> {
+    use rustls::pki_types::pem::PemObject;
     let parsed = check_endpoint_with_query(url)?;
     let http = HttpTransport::new(&HttpOptions { timeout: Duration::from_secs(10), trust: Trust::Insecure, ..HttpOptions::default() })?;
     let resp = http.send(http.client().get(parsed), |_| None).await?;
-    use rustls::pki_types::pem::PemObject;
     let pem = resp.body;
     let ders: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<_, _>>()
