@@ -237,3 +237,27 @@ pub fn forget_kept_ca(account: &Account, data_dir: &Path, field: &str) {
 
 /// A kind that keeps nothing outside the store.
 pub fn nothing_to_forget(_: &Account, _: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_ca_is_named_after_its_account_and_never_shared() {
+        let dir = Path::new("/data");
+        let a = kept_ca_path(dir, "lab engine");
+        let b = kept_ca_path(dir, "lab_engine");
+        assert_ne!(a, b, "names that differ only in punctuation keep apart");
+        assert!(a.starts_with("/data/certs") && a.extension().is_some_and(|e| e == "pem"), "{a:?}");
+        assert_eq!(kept_ca_path(dir, "../../etc").parent(), Some(Path::new("/data/certs")), "no way out of the folder");
+    }
+
+    #[test]
+    fn the_published_ca_is_at_the_endpoints_origin() {
+        assert_eq!(
+            published_ca_url("https://engine.example:8443/ovirt-engine/api", "/pki?resource=ca").unwrap(),
+            "https://engine.example:8443/pki?resource=ca"
+        );
+        assert!(published_ca_url("not a url", "/x").is_err());
+    }
+}

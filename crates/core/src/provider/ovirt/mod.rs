@@ -31,8 +31,7 @@ use async_trait::async_trait;
 pub use config::OvirtConfig;
 use futures_util::stream::{self, StreamExt};
 use names::Names;
-use paging::{Pass, Step};
-use std::collections::HashMap;
+use paging::{Passes, Place};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -43,8 +42,6 @@ const REFRESH_BATCH: usize = 100;
 const REFRESH_CONCURRENCY: usize = 6;
 /// What the inventory asks the engine to inline: the guest's addresses.
 const FOLLOW: &str = "reported_devices";
-/// Listing passes kept while their pages are read.
-const PASSES_KEPT: usize = 8;
 
 pub static KIND: KindDescriptor = KindDescriptor {
     name: "ovirt",
@@ -65,8 +62,8 @@ pub struct OvirtProvider {
     ours: Correlations,
     page_size: u64,
     events_every: Duration,
-    /// Listing passes in progress, by number.
-    passes: Mutex<(u64, HashMap<u64, Pass>)>,
+    /// Inventory passes in progress.
+    passes: Passes,
     /// When the events feed last read the log (the interval holds across calls).
     last_events_read: Mutex<Option<Instant>>,
 }
@@ -102,7 +99,7 @@ impl OvirtProvider {
             ours: Correlations::default(),
             page_size: u64::from(cfg.page_size.clamp(10, 5000)),
             events_every: Duration::from_secs(u64::from(cfg.events_interval_s.clamp(1, 300))),
-            passes: Mutex::new((0, HashMap::new())),
+            passes: Passes::default(),
             last_events_read: Mutex::new(None),
         })
     }
@@ -136,13 +133,6 @@ impl OvirtProvider {
             Err(ProviderError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    fn parse_token(token: &str) -> ProviderResult<(u64, u32, u64)> {
-        let bad = || ProviderError::malformed(format!("page token '{}' is not one Powerdeck made", token.chars().take(40).collect::<String>()));
-        let mut parts = token.split(':').map(|p| p.parse::<u64>().map_err(|_| bad()));
-        let (pass, walk, start) = (parts.next().ok_or_else(bad)??, parts.next().ok_or_else(bad)??, parts.next().ok_or_else(bad)??);
-        Ok((pass, u32::try_from(walk).map_err(|_| bad())?, start))
     }
 
     /// Wait until the events interval since the last read has passed, but
@@ -198,57 +188,23 @@ impl Provider for OvirtProvider {
     }
 
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
-        let (pass_id, walk, read_to) = match token {
-            None => {
-                let mut passes = self.passes.lock().unwrap_or_else(|p| p.into_inner());
-                passes.0 += 1;
-                let id = passes.0;
-                if passes.1.len() >= PASSES_KEPT {
-                    let oldest = passes.1.keys().min().copied();
-                    oldest.map(|o| passes.1.remove(&o));
-                }
-                passes.1.insert(id, Pass::new());
-                (id, 1, 0)
-            }
-            Some(t) => Self::parse_token(t)?,
+        let place = match token {
+            None => self.passes.begin(),
+            Some(t) => Place::parse(t)
+                .ok_or_else(|| ProviderError::malformed(format!("page token '{}' is not one Powerdeck made", t.chars().take(40).collect::<String>())))?,
         };
-        let req = paging::request_after(read_to, self.page_size);
+        let req = paging::request_after(place.read_to, self.page_size);
         let search = format!("sortby name asc page {}", req.page);
         let max = req.max.to_string();
         let answer = self.api.get(Call::list(), "vms", &[("search", search.as_str()), ("max", max.as_str()), ("follow", FOLLOW)], "vms").await?;
         let nodes: Vec<&crate::provider::xml::Node> = answer.root.all("vm").collect();
         let ids: Vec<&str> = nodes.iter().map(|n| n.attr("id").unwrap_or_default()).collect();
-        let step = {
-            let mut passes = self.passes.lock().unwrap_or_else(|p| p.into_inner());
-            let pass = passes.1.get_mut(&pass_id).filter(|p| p.walk() == walk).ok_or_else(|| ProviderError::Provider {
-                code: "ListingInterrupted".into(),
-                message: "this inventory listing is no longer being followed; the next sync starts a new one".into(),
-                retryable: true,
-            })?;
-            let step = pass.take(req, &ids).map_err(|e| match e {
-                paging::PageError::Duplicate(id) => ProviderError::malformed(format!("VM {id} is listed twice on one page")),
-                paging::PageError::TooMany { asked, got } => ProviderError::malformed(format!("asked for {asked} VMs, the engine sent {got}")),
-                paging::PageError::Endless => ProviderError::malformed("the VM list never ends"),
-                paging::PageError::Unsettled => ProviderError::Provider {
-                    code: "InventoryUnsettled".into(),
-                    message: format!("VMs kept disappearing while the inventory was read ({} walks); the next sync tries again", paging::MAX_WALKS),
-                    retryable: true,
-                },
-            });
-            if !matches!(step, Ok(Step::Page { next: Some(_), .. } | Step::Restart { .. })) {
-                passes.1.remove(&pass_id);
-            }
-            step?
-        };
-        let (keep, next) = match step {
-            Step::Page { keep, next } => (keep, next.map(|s| format!("{pass_id}:{walk}:{s}"))),
-            Step::Restart { keep } => {
-                tracing::info!(pass = pass_id, "VMs moved between inventory pages; reading from the top again");
-                (keep, Some(format!("{pass_id}:{}:0", walk + 1)))
-            }
-        };
+        let (keep, next) = self.passes.take(place, req, &ids)?;
+        if next.is_some_and(|n| n.walk != place.walk) {
+            tracing::info!(pass = place.pass, "VMs moved between inventory pages past the overlap; reading from the top again");
+        }
         let vms = self.observations(keep.into_iter().map(|i| nodes[i]).collect()).await?;
-        Ok(InventoryPage { vms, next })
+        Ok(InventoryPage { vms, next: next.map(|n| n.token()) })
     }
 
     async fn refresh(&self, ids: &[String]) -> ProviderResult<Vec<Observation>> {
