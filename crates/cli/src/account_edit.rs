@@ -150,6 +150,8 @@ async fn keep_published_ca(
         confirm::ask("Is this the thumbprint of the CA the host itself shows? Trust it for this account")?;
     }
     let file = kept_ca_path(engine.data_dir(), name);
+    // The setting wants a full path, whatever --data-dir was given as.
+    let file = std::path::absolute(&file).unwrap_or(file);
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(file.parent().expect("a kept file has a folder"))?;
         let tmp = file.with_extension("pem.tmp");

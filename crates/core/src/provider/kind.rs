@@ -227,7 +227,9 @@ pub fn published_ca_url(endpoint: &str, published_at: &str) -> Result<String, St
 /// Remove a CA file this data directory keeps for the account (one fetched
 /// for it), never a file the user named themselves.
 pub fn forget_kept_ca(account: &Account, data_dir: &Path, field: &str) {
+    // Kept files are named by their absolute path (a data directory may be given relative).
     let kept = kept_ca_path(data_dir, &account.name);
+    let kept = std::path::absolute(&kept).unwrap_or(kept);
     if account.config.get(field).and_then(|v| v.as_str()).map(std::path::Path::new) == Some(kept.as_path()) {
         if let Err(e) = std::fs::remove_file(&kept) {
             tracing::debug!(file = %kept.display(), error = %e, "could not remove the account's kept CA file");
