@@ -1,12 +1,13 @@
 //! `pdk accounts add` and `pdk accounts edit`, for every kind: the kind's
 //! flags become its settings; a host whose certificate is not trusted can be
-//! pinned after the admin compared its thumbprint (trust on first use).
+//! pinned after the admin compared its thumbprint, or its published CA kept
+//! and trusted the same way (trust on first use).
 
 use crate::confirm;
 use crate::kind_args::{self, Given, Mode};
 use powerdeck_core::model::Account;
-use powerdeck_core::provider::http::{check_certificate, CertificateCheck};
-use powerdeck_core::provider::kind::KindDescriptor;
+use powerdeck_core::provider::http::{check_certificate, fetch_published_ca, CertificateCheck};
+use powerdeck_core::provider::kind::{kept_ca_path, published_ca_url, KindDescriptor};
 use powerdeck_core::provider::registry;
 use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::{CoreError, Engine};
@@ -14,9 +15,15 @@ use serde_json::Value;
 use std::io::BufRead;
 use std::sync::Arc;
 
-pub fn add(engine: &Arc<Engine>, kind: &str, name: &str, args: &[String]) -> Result<Account, CoreError> {
+pub async fn add(engine: &Arc<Engine>, kind: &str, name: &str, args: &[String]) -> Result<Account, CoreError> {
     let kind = registry::kind(kind)?;
-    let given = kind_args::parse(kind, Mode::Add, args)?;
+    let mut given = kind_args::parse(kind, Mode::Add, args)?;
+    let kept = match given.fetch_ca {
+        // Never over another account's kept CA.
+        true if engine.store().account_by_name(name.trim())?.is_some() => return Err(CoreError::AccountExists(name.trim().into())),
+        true => Some(keep_published_ca(engine, kind, name.trim(), &mut given.settings, given.yes).await?),
+        false => None,
+    };
     let secret = match (given.secret_stdin, &given.secret_env) {
         (true, _) => {
             let mut line = String::new();
@@ -29,7 +36,11 @@ pub fn add(engine: &Arc<Engine>, kind: &str, name: &str, args: &[String]) -> Res
     };
     let config = Value::Object(given.settings);
     warn_if_unprotected(kind, name, &config);
-    engine.add_account(name, kind.name, config, secret)
+    let added = engine.add_account(name, kind.name, config, secret);
+    if let (Err(_), Some(file)) = (&added, kept) {
+        let _ = std::fs::remove_file(file);
+    }
+    added
 }
 
 pub async fn edit(engine: &Arc<Engine>, name: &str, args: &[String]) -> Result<Account, CoreError> {
@@ -50,6 +61,9 @@ pub async fn edit(engine: &Arc<Engine>, name: &str, args: &[String]) -> Result<A
         };
         if given.verify_tls {
             set_trust(&mut config, Value::Null, false);
+            if let Some((field, _)) = kind_args::published_ca(kind) {
+                config.insert(field.into(), Value::Null);
+            }
         }
         // A new pin replaces "accept any"; "accept any" drops a pin.
         if given.settings.get(tls.thumbprint).is_some_and(|t| !t.is_null()) {
@@ -61,6 +75,11 @@ pub async fn edit(engine: &Arc<Engine>, name: &str, args: &[String]) -> Result<A
             let endpoint = config.get(tls.endpoint).and_then(Value::as_str).unwrap_or_default().to_string();
             let presented = presented_thumbprint(&account.name, &endpoint, given.yes).await?;
             set_trust(&mut config, Value::String(presented), false);
+        }
+        if given.fetch_ca {
+            // The CA replaces a pin and "accept any".
+            set_trust(&mut config, Value::Null, false);
+            keep_published_ca(engine, kind, &account.name, &mut config, given.yes).await?;
         }
     }
     let config = Value::Object(config);
@@ -105,4 +124,41 @@ async fn presented_thumbprint(name: &str, endpoint: &str, yes: bool) -> Result<S
             Ok(thumbprint)
         }
     }
+}
+
+/// Fetch the CA the account's host publishes, show its thumbprint, and once
+/// the admin confirms it is the one the host shows, keep it in the data
+/// directory and point the account's CA-file setting at it. The file kept.
+async fn keep_published_ca(
+    engine: &Arc<Engine>,
+    kind: &KindDescriptor,
+    name: &str,
+    settings: &mut serde_json::Map<String, Value>,
+    yes: bool,
+) -> Result<std::path::PathBuf, CoreError> {
+    let (Some(tls), Some((field, published_at))) = (kind.tls, kind_args::published_ca(kind)) else {
+        return Err(CoreError::Invalid(format!("{} accounts have no CA to fetch", kind.name)));
+    };
+    let endpoint = settings.get(tls.endpoint).and_then(Value::as_str).unwrap_or_default().to_string();
+    if endpoint.is_empty() {
+        return Err(CoreError::Invalid(format!("--fetch-ca needs the endpoint (--{})", tls.endpoint.replace('_', "-"))));
+    }
+    let url = published_ca_url(&endpoint, published_at).map_err(CoreError::Invalid)?;
+    let ca = fetch_published_ca(&url).await.map_err(|e| CoreError::provider(name, e))?;
+    eprintln!("The host publishes a CA certificate with SHA-256 thumbprint:\n{}", ca.thumbprint);
+    if !yes {
+        confirm::ask("Is this the thumbprint of the CA the host itself shows? Trust it for this account")?;
+    }
+    let file = kept_ca_path(engine.data_dir(), name);
+    // The setting wants a full path, whatever --data-dir was given as.
+    let file = std::path::absolute(&file).unwrap_or(file);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(file.parent().expect("a kept file has a folder"))?;
+        let tmp = file.with_extension("pem.tmp");
+        std::fs::write(&tmp, ca.pem.as_bytes())?;
+        std::fs::rename(&tmp, &file)
+    };
+    write().map_err(|e| CoreError::Invalid(format!("cannot keep the CA certificate in {}: {e}", file.display())))?;
+    settings.insert(field.into(), Value::String(file.to_string_lossy().into_owned()));
+    Ok(file)
 }

@@ -15,8 +15,10 @@ pub struct Given {
     pub secret_env: Option<String>,
     /// Edit only: fetch and pin the certificate the host presents now.
     pub trust_presented: bool,
-    /// Edit only: back to the system's roots (no pin, no "accept any").
+    /// Edit only: back to the system's roots (no pin, no "accept any", no CA file).
     pub verify_tls: bool,
+    /// Fetch the CA the host publishes and trust it (kinds with such a CA field).
+    pub fetch_ca: bool,
     pub yes: bool,
 }
 
@@ -44,6 +46,7 @@ pub fn parse(kind: &KindDescriptor, mode: Mode, args: &[String]) -> Result<Given
         secret_env: m.try_get_one::<String>("secret-env").ok().flatten().cloned(),
         trust_presented: flag("trust-presented"),
         verify_tls: flag("verify-tls"),
+        fetch_ca: flag("fetch-ca"),
         yes: flag("yes"),
     })
 }
@@ -105,11 +108,30 @@ fn command(kind: &KindDescriptor, mode: Mode) -> Command {
                 Arg::new("verify-tls")
                     .long("verify-tls")
                     .action(ArgAction::SetTrue)
-                    .help("Verify certificates against the system's roots again: drop a pin and 'accept any'"),
-            )
-            .arg(Arg::new("yes").long("yes").short('y').action(ArgAction::SetTrue).help("Do not ask before pinning the presented certificate"));
+                    .help("Verify certificates against the system's roots again: drop a pin, 'accept any' and a CA file"),
+            );
+    }
+    if published_ca(kind).is_some() {
+        cmd = cmd.arg(
+            Arg::new("fetch-ca")
+                .long("fetch-ca")
+                .action(ArgAction::SetTrue)
+                .help("Fetch the CA certificate the host publishes, show its thumbprint and trust it for this account (asks first)"),
+        );
+    }
+    if (mode == Mode::Edit && kind.tls.is_some()) || published_ca(kind).is_some() {
+        cmd = cmd.arg(Arg::new("yes").long("yes").short('y').action(ArgAction::SetTrue).help("Do not ask before trusting the presented certificate or CA"));
     }
     cmd
+}
+
+/// The kind's CA-file field and where its hosts publish their CA, if any.
+pub fn published_ca(kind: &KindDescriptor) -> Option<(&'static str, &'static str)> {
+    kind.tls?;
+    kind.fields.iter().find_map(|f| match f.kind {
+        FieldKind::CaFile { published_at: Some(at) } => Some((f.name, at)),
+        _ => None,
+    })
 }
 
 fn add_field(cmd: Command, f: &Field, mode: Mode) -> Command {
@@ -138,6 +160,7 @@ fn value_name(f: &Field) -> &'static str {
         FieldKind::Integer { .. } | FieldKind::Number { .. } => "N",
         FieldKind::Thumbprint => "SHA256",
         FieldKind::EnvVar => "VAR",
+        FieldKind::CaFile { .. } => "FILE",
         _ => "VALUE",
     }
 }

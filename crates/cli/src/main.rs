@@ -108,7 +108,7 @@ async fn accounts(engine: &Arc<Engine>, cmd: AccountsCmd) -> Result<ExitCode, Co
             }
         }
         AccountsCmd::Add { kind, name, settings } => {
-            let account = account_edit::add(engine, &kind, &name, &settings)?;
+            let account = account_edit::add(engine, &kind, &name, &settings).await?;
             let where_ = account.secret.as_ref().map(|s| format!("; secret in {s}")).unwrap_or_default();
             println!("added {} account '{}'{where_}", account.kind, account.name);
         }

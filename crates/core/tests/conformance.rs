@@ -1,6 +1,10 @@
 //! Every provider against its test peer, through one suite
 //! (`powerdeck_testkit::conformance`): the demo fleet, EC2 on moto, vSphere
-//! on vcsim, Azure on its ARM fake. A new provider adds its peer here.
+//! on vcsim, Azure on its ARM fake, CloudStack on its fake, oVirt on its
+//! engine fake. A new provider adds its peer here.
+
+#[path = "ovirt/lab.rs"]
+mod ovirt_lab;
 
 use async_trait::async_trait;
 use powerdeck_core::model::{now_ms, OpKind, PowerState};
@@ -373,4 +377,62 @@ impl Peer for CloudStack {
 async fn cloudstack_conforms_on_its_fake() {
     let cs = cloudstack_support::CsFake::start(&["--vms", "24", "--projects", "2", "--stubborn-vms", "0", "--transition-ms", "200"]).await;
     conformance::run(&CloudStack { cs }).await;
+}
+
+/// oVirt on the engine fake; ovirtsdk4 is the witness.
+struct Ovirt {
+    fake: powerdeck_testkit::fake::Fake,
+}
+
+impl Ovirt {
+    fn config(&self) -> powerdeck_core::provider::ovirt::OvirtConfig {
+        ovirt_lab::config(&self.fake)
+    }
+}
+
+#[async_trait]
+impl Peer for Ovirt {
+    fn account(&self) -> (&'static str, serde_json::Value) {
+        ("ovirt", serde_json::to_value(self.config()).unwrap())
+    }
+    fn provider(&self, calls: Arc<Calls>) -> Arc<dyn Provider> {
+        Arc::new(powerdeck_core::provider::ovirt::OvirtProvider::new(&self.config(), Some(Secret::new(ovirt_lab::PASSWORD)), calls).unwrap())
+    }
+    async fn provider_with_wrong_secret(&self, calls: Arc<Calls>) -> Option<(Arc<dyn Provider>, String)> {
+        let wrong = "wrong+ovirt@password&=";
+        Some((Arc::new(powerdeck_core::provider::ovirt::OvirtProvider::new(&self.config(), Some(Secret::new(wrong)), calls).unwrap()), wrong.into()))
+    }
+    async fn truth(&self) -> Vec<String> {
+        self.fake.witness("ovirt", &["list"]).as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
+    }
+    fn unknown_id(&self) -> String {
+        "00000000-0000-0000-0000-00000000dead".into()
+    }
+    fn actions(&self) -> Vec<(OpKind, PowerState, OpOptions)> {
+        vec![
+            (OpKind::Stop, PowerState::Running, force()),
+            (OpKind::Start, PowerState::Stopped, OpOptions::default()),
+            (OpKind::ForceStop, PowerState::Running, OpOptions::default()),
+            (OpKind::Reboot, PowerState::Running, force()),
+            (OpKind::Suspend, PowerState::Running, OpOptions::default()),
+        ]
+    }
+    fn unsupported(&self) -> Vec<OpKind> {
+        vec![OpKind::Hibernate, OpKind::Deallocate]
+    }
+    async fn set_reachable(&self, up: bool) {
+        self.fake.control("outage", Some(serde_json::json!({ "on": !up }))).await;
+    }
+    async fn change_out_of_band(&self, id: &str, to: PowerState) {
+        ovirt_lab::set_state(&self.fake, id, if to == PowerState::Running { "up" } else { "down" }).await;
+    }
+    fn lost_cursor(&self) -> Option<String> {
+        // Event ids start at 1001: the log holds no event 1.
+        Some("1".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ovirt_conforms_on_the_engine_fake() {
+    conformance::run(&Ovirt { fake: ovirt_lab::fake(12, &[]) }).await;
 }

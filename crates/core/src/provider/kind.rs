@@ -130,6 +130,13 @@ pub enum FieldKind {
     List,
     /// A SHA-256 certificate thumbprint.
     Thumbprint,
+    /// The full path of a PEM file of CA certificates trusted for this
+    /// account. `published_at`: where on the endpoint's host the provider
+    /// publishes its own CA (path and query), so a front end can offer to
+    /// fetch it, show its thumbprint and keep it (trust on first use).
+    CaFile {
+        published_at: Option<&'static str>,
+    },
     /// The name of an environment variable (never its value).
     EnvVar,
     /// One of these values, with labels.
@@ -197,5 +204,62 @@ pub fn nothing_to_complete(_: &mut serde_json::Value) -> Result<(), Vec<FieldErr
     Ok(())
 }
 
+/// Where a CA certificate fetched for an account is kept: a file of the
+/// data directory's own, named after the account (a hash keeps names that
+/// differ only in punctuation apart).
+pub fn kept_ca_path(data_dir: &Path, account: &str) -> std::path::PathBuf {
+    use sha2::Digest;
+    let safe: String = account.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') { c } else { '_' }).take(40).collect();
+    let hash: String = sha2::Sha256::digest(account.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    data_dir.join("certs").join(format!("{safe}-{hash}.pem"))
+}
+
+/// The URL where the host of `endpoint` publishes its CA (`published_at`).
+pub fn published_ca_url(endpoint: &str, published_at: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(endpoint.trim()).map_err(|e| format!("the endpoint is not a URL ({e})"))?;
+    let origin = url.origin().ascii_serialization();
+    if origin == "null" {
+        return Err("the endpoint has no host".into());
+    }
+    Ok(format!("{origin}{published_at}"))
+}
+
+/// Remove a CA file this data directory keeps for the account (one fetched
+/// for it), never a file the user named themselves.
+pub fn forget_kept_ca(account: &Account, data_dir: &Path, field: &str) {
+    // Kept files are named by their absolute path (a data directory may be given relative).
+    let kept = kept_ca_path(data_dir, &account.name);
+    let kept = std::path::absolute(&kept).unwrap_or(kept);
+    if account.config.get(field).and_then(|v| v.as_str()).map(std::path::Path::new) == Some(kept.as_path()) {
+        if let Err(e) = std::fs::remove_file(&kept) {
+            tracing::debug!(file = %kept.display(), error = %e, "could not remove the account's kept CA file");
+        }
+    }
+}
+
 /// A kind that keeps nothing outside the store.
 pub fn nothing_to_forget(_: &Account, _: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_ca_is_named_after_its_account_and_never_shared() {
+        let dir = Path::new("/data");
+        let a = kept_ca_path(dir, "lab engine");
+        let b = kept_ca_path(dir, "lab_engine");
+        assert_ne!(a, b, "names that differ only in punctuation keep apart");
+        assert!(a.starts_with("/data/certs") && a.extension().is_some_and(|e| e == "pem"), "{a:?}");
+        assert_eq!(kept_ca_path(dir, "../../etc").parent(), Some(Path::new("/data/certs")), "no way out of the folder");
+    }
+
+    #[test]
+    fn the_published_ca_is_at_the_endpoints_origin() {
+        assert_eq!(
+            published_ca_url("https://engine.example:8443/ovirt-engine/api", "/pki?resource=ca").unwrap(),
+            "https://engine.example:8443/pki?resource=ca"
+        );
+        assert!(published_ca_url("not a url", "/x").is_err());
+    }
+}

@@ -11,6 +11,7 @@ pub mod cloudstack;
 pub mod ec2;
 pub mod error;
 pub mod kind;
+pub mod ovirt;
 pub mod registry;
 pub mod sim;
 pub mod vsphere;

@@ -26,12 +26,13 @@ pub enum Trust {
     System,
     /// Exactly this certificate, by its SHA-256 thumbprint (self-signed hosts).
     Pinned(String),
+    /// The system's roots and these CA certificates (PEM), for this account
+    /// only: a host whose own CA signs its certificate (oVirt's engine CA),
+    /// or a private or sovereign cloud whose several endpoints carry
+    /// certificates of its own CA (so no single one can be pinned).
+    Roots(Vec<u8>),
     /// Anything. Only when the user insisted, and said so loudly.
     Insecure,
-    /// The system's roots plus these PEM certificates: a private or
-    /// sovereign cloud whose endpoints carry certificates of its own CA
-    /// (several hosts, so no single certificate can be pinned).
-    Roots(Vec<u8>),
 }
 
 /// Check an endpoint the user typed: a URL, http(s), with no credentials or
@@ -174,6 +175,56 @@ pub async fn check_certificate(url: &str) -> Result<CertificateCheck, ProviderEr
     }
 }
 
+/// The CA certificates in a PEM text, for [`Trust::Roots`]; an error names
+/// what is wrong without echoing the text.
+fn ca_certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, ProviderError> {
+    let certs =
+        reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ProviderError::Config { message: format!("the CA file cannot be read as PEM ({e})") })?;
+    if certs.is_empty() {
+        return Err(ProviderError::Config { message: "the CA file holds no certificate (expected -----BEGIN CERTIFICATE-----)".into() });
+    }
+    Ok(certs)
+}
+
+/// A CA certificate a host publishes about itself (oVirt's engine serves
+/// its CA at a well-known URL), fetched before it can be trusted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedCa {
+    /// The certificates as PEM, as published.
+    pub pem: String,
+    /// SHA-256 thumbprint of the first certificate: what the admin compares
+    /// with the one the host's own console shows before trusting it.
+    pub thumbprint: String,
+}
+
+/// Fetch the CA a host publishes at `url`. The connection cannot be
+/// verified yet (that CA is what would verify it), so this is trust on first
+/// use: the caller shows the thumbprint and asks before keeping it. No
+/// redirect is followed; the answer must be PEM certificates, nothing else.
+pub async fn fetch_published_ca(url: &str) -> Result<PublishedCa, ProviderError> {
+    use rustls::pki_types::pem::PemObject;
+    let parsed = check_endpoint_with_query(url)?;
+    let http = HttpTransport::new(&HttpOptions { timeout: Duration::from_secs(10), trust: Trust::Insecure, ..HttpOptions::default() })?;
+    let resp = http.send(http.client().get(parsed), |_| None).await?;
+    let pem = resp.body;
+    let ders: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| ProviderError::malformed(format!("the host's answer is not a PEM CA certificate ({e:?})")))?;
+    let first = ders.first().ok_or_else(|| ProviderError::malformed("the host's answer holds no certificate (expected -----BEGIN CERTIFICATE-----)"))?;
+    ca_certificates(pem.as_bytes())?;
+    Ok(PublishedCa { thumbprint: thumbprint(first.as_ref()), pem })
+}
+
+/// Like [`check_endpoint`] but a query is allowed (a resource URL the
+/// provider names, never one the user typed credentials into).
+fn check_endpoint_with_query(raw: &str) -> Result<reqwest::Url, ProviderError> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| ProviderError::Config { message: format!("not a URL ({e})") })?;
+    if !url.username().is_empty() || url.password().is_some() || url.scheme() != "https" {
+        return Err(ProviderError::Config { message: "a CA certificate is fetched over https only, from a URL without credentials".into() });
+    }
+    Ok(url)
+}
+
 /// Trust on first use, for every provider with self-signed hosts: when the
 /// system does not trust a server, say which certificate it presents, so an
 /// admin can compare it with the one the host shows and pin it; when a
@@ -181,7 +232,7 @@ pub async fn check_certificate(url: &str) -> Result<CertificateCheck, ProviderEr
 pub async fn explain_untrusted(e: ProviderError, trust: &Trust, endpoint: &str) -> ProviderError {
     let ProviderError::Untrusted { message, .. } = e else { return e };
     match trust {
-        Trust::System => {
+        Trust::System | Trust::Roots(_) => {
             let presented = probe_thumbprint(endpoint).await.ok();
             let hint = presented
                 .as_ref()
@@ -286,14 +337,14 @@ impl HttpTransport {
             }
             let pinned = match &opts.trust {
                 Trust::System => None,
-                Trust::Pinned(t) => Some(Some(t.clone())),
-                Trust::Insecure => Some(None),
                 Trust::Roots(pem) => {
-                    for cert in extra_roots(pem)? {
+                    for cert in ca_certificates(pem)? {
                         builder = builder.add_root_certificate(cert);
                     }
                     None
                 }
+                Trust::Pinned(t) => Some(Some(t.clone())),
+                Trust::Insecure => Some(None),
             };
             if let Some(pinned) = pinned {
                 let cfg = pinning::config(pinned).map_err(|e| ProviderError::Config { message: format!("cannot set up TLS: {e}") })?;
@@ -378,16 +429,6 @@ impl HttpTransport {
             ProviderError::OutcomeUnknown { message: chain }
         }
     }
-}
-
-/// The certificates of a PEM bundle, or why it is no use as one.
-fn extra_roots(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, ProviderError> {
-    let bad = |why: String| ProviderError::Config { message: format!("the extra CA certificates cannot be used: {why}") };
-    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| bad(error_chain(&e)))?;
-    if certs.is_empty() {
-        return Err(bad("the file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()));
-    }
-    Ok(certs)
 }
 
 /// A redirect, reported by its status only: the `Location` it names may
@@ -551,8 +592,22 @@ CWIl2qOIsPWhLNKfRXNc7JTNoEgjr8Y=
         assert!(with(ROOT).is_ok());
         for useless in ["", "not a certificate", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"] {
             let err = with(useless).err().expect("refused");
-            assert!(matches!(err, ProviderError::Config { .. }) && err.to_string().contains("CA certificates"), "{err}");
+            assert!(matches!(err, ProviderError::Config { .. }) && err.to_string().contains("CA file"), "{err}");
         }
+    }
+
+    fn a_ca_file_that_holds_no_certificate_is_a_settings_error_that_does_not_echo_it() {
+        for junk in [&b""[..], b"hunter2 is not a certificate", b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"] {
+            let err = HttpTransport::new(&HttpOptions { trust: Trust::Roots(junk.to_vec()), ..HttpOptions::default() }).err().expect("refused");
+            assert!(matches!(err, ProviderError::Config { .. }), "{err:?}");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_published_ca_is_fetched_over_https_only() {
+        let err = fetch_published_ca("http://127.0.0.1:9/pki?resource=ca").await.unwrap_err();
+        assert!(matches!(err, ProviderError::Config { .. }) && err.to_string().contains("https only"), "{err}");
     }
 
     #[test]
