@@ -5,6 +5,7 @@
 use crate::{notify, tray};
 use powerdeck_core::{Engine, Event};
 use crate::prefs::NotifyPrefs;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter};
@@ -15,13 +16,16 @@ pub const EVENTS: &str = "powerdeck://events";
 pub const RESYNC: &str = "powerdeck://resync";
 const BATCH_WINDOW: Duration = Duration::from_millis(80);
 
-pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPrefs>>) {
+/// `changes_sent` counts the batches that changed what the window shows
+/// (see `inventory::Prefetch`).
+pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPrefs>>, changes_sent: Arc<AtomicU64>) {
     let mut rx = engine.bus().subscribe();
     let mut notifier = notify::Notifier::new(app.clone(), prefs);
     loop {
         let first = match rx.recv().await {
             Ok(e) => e,
             Err(RecvError::Lagged(_)) => {
+                changes_sent.fetch_add(1, Ordering::SeqCst);
                 let _ = app.emit(RESYNC, ());
                 continue;
             }
@@ -33,10 +37,14 @@ pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPr
             match next {
                 Ok(e) => batch.push(e),
                 Err(RecvError::Lagged(_)) => {
+                    changes_sent.fetch_add(1, Ordering::SeqCst);
                     let _ = app.emit(RESYNC, ());
                 }
                 Err(RecvError::Closed) => break,
             }
+        }
+        if batch.iter().any(|e| matches!(e, Event::VmsChanged { .. } | Event::VmsStale { .. } | Event::Operation { .. })) {
+            changes_sent.fetch_add(1, Ordering::SeqCst);
         }
         if let Err(e) = app.emit(EVENTS, &batch) {
             tracing::warn!(error = %e, "could not forward events to the window");

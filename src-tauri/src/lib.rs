@@ -5,6 +5,8 @@
 
 mod bridge;
 mod commands;
+mod export;
+mod inventory;
 mod notify;
 mod prefs;
 mod tray;
@@ -20,6 +22,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub notify: Arc<RwLock<prefs::NotifyPrefs>>,
     pub operations: RwLock<prefs::OperationPrefs>,
+    /// The first inventory, read while the webview starts.
+    pub inventory: inventory::Prefetch,
 }
 
 impl AppState {
@@ -64,9 +68,11 @@ pub fn run() {
     };
 
     let notify = Arc::new(RwLock::new(prefs::load(engine.store())));
+    let inventory = inventory::Prefetch::start(engine.clone());
+    let changes_sent = inventory.changes_sent.clone();
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
-        .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())) })
+        .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())), inventory })
         .invoke_handler(tauri::generate_handler![
             commands::list_vms,
             commands::vm_details,
@@ -85,6 +91,7 @@ pub fn run() {
             commands::update_account,
             commands::account_config,
             commands::set_favourite,
+            export::save_csv,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -95,7 +102,7 @@ pub fn run() {
                     tracing::error!(error = %e, "the engine did not start");
                 }
                 engine.follow_other_processes(Duration::from_secs(1));
-                bridge::run(handle, engine, notify).await;
+                bridge::run(handle, engine, notify, changes_sent).await;
             });
             Ok(())
         })
