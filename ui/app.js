@@ -118,6 +118,7 @@ const settings = initSettings({
 /** Draw what changed, once per frame however many events came. */
 function frame() {
   frameQueued = false;
+  const t = performance.now();
   inventory.render();
   renderHeader();
   if (selectionDirty) {
@@ -125,6 +126,7 @@ function frame() {
     inventory.updateToolbar();
     refreshMenu();
   }
+  perf.frameWork?.push(performance.now() - t);
 }
 
 function renderHeader() {
@@ -288,7 +290,17 @@ initKeyboard({
   help: () => showShortcuts(),
   act: (kind) => act(targets(), kind),
   powerMenu,
-  contextMenu: () => { if (s.selected.size || inventory.activeId() !== null) { if (!s.selected.size) { const a = inventory.activeId(); if (a !== null) s.selected.add(a); app.selectionChanged(); } app.contextMenu(inventory.activeRowPoint()); } },
+  // As a right click does: on a row outside the selection, the menu is for that row alone.
+  contextMenu: () => {
+    const active = inventory.activeId();
+    if (active === null) return;
+    if (!s.selected.has(active)) {
+      s.selected.clear();
+      s.selected.add(active);
+      app.selectionChanged();
+    }
+    app.contextMenu(inventory.activeRowPoint());
+  },
   escape: () => {
     if (details.vmId() !== null) { app.closeDetails(); inventory.focusGrid(); return true; }
     if (s.selected.size) { s.selected.clear(); app.selectionChanged(); return true; }

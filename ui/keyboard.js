@@ -3,7 +3,7 @@
 // them all. Keys typed into a text field stay there; an open dialog or menu
 // handles its own keys.
 
-import { isOpen as menuOpen } from "./views/menu.js";
+import { closeMenu, isOpen as menuOpen } from "./views/menu.js";
 
 /** @typedef {import("./types").OpKind} OpKind */
 
@@ -34,7 +34,12 @@ function typingIn(t) {
  */
 export function initKeyboard(h) {
   document.addEventListener("keydown", (e) => {
-    if (document.querySelector("dialog[open]") || menuOpen()) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (menuOpen()) {
+      // The menu handles its keys when it has the focus; Escape closes it from anywhere.
+      if (e.key === "Escape") { e.preventDefault(); closeMenu(true); }
+      return;
+    }
     const t = e.target;
     const mod = e.ctrlKey || e.metaKey || e.altKey;
     if ((e.key === "f" || e.key === "F") && (e.ctrlKey || e.metaKey) && !e.altKey) {
@@ -63,7 +68,8 @@ export function initKeyboard(h) {
       return;
     }
     if (!h.inventoryShown()) return;
-    if (t === h.grid() && !mod && h.gridKey(e)) {
+    const selectAll = (e.key === "a" || e.key === "A") && (e.ctrlKey || e.metaKey) && !e.altKey;
+    if (t === h.grid() && (!mod || selectAll) && h.gridKey(e)) {
       e.preventDefault();
       return;
     }

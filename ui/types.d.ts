@@ -173,6 +173,8 @@ export interface Perf {
   applies?: { events: number; changes: number; ms: number }[];
   /** How many times each IPC command was called. */
   calls: Record<string, number>;
+  /** Set to [] by a benchmark: each frame's drawing time is pushed here. */
+  frameWork?: number[];
   /** When the start-up steps happened (performance.now()). */
   marks: Record<string, number>;
 }

@@ -19,6 +19,8 @@ import { ACTION_LABELS, mustTypeCount, planSummary, plural } from "../state.js";
 export function ask(dlg, focus) {
   return new Promise((resolve) => {
     let confirmed = false;
+    // Back where the admin was when the dialog closes, however it closes.
+    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     /** @param {MouseEvent} e */
     const onClick = (e) => {
       const target = /** @type {HTMLElement} */ (e.target);
@@ -41,11 +43,12 @@ export function ask(dlg, focus) {
     dlg.addEventListener("click", onClick);
     dlg.addEventListener("close", () => {
       dlg.removeEventListener("click", onClick);
+      if (before && before.isConnected && !before.closest("dialog, #menu")) before.focus();
       resolve(confirmed);
     }, { once: true });
     dlg.returnValue = "";
     dlg.showModal();
-    (focus ?? /** @type {HTMLElement | null} */ (dlg.querySelector("[data-cancel]")))?.focus();
+    (focus ?? /** @type {HTMLElement | null} */ (dlg.querySelector(".dialog-buttons [data-cancel]")))?.focus();
   });
 }
 

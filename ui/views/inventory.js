@@ -182,7 +182,7 @@ export function initInventory(app) {
       }
       if (c.id !== "sel") {
         const handle = el("span", { class: "col-resize", "aria-hidden": "true", title: `Drag to resize ${c.label}; double-click for the default width` });
-        handle.addEventListener("pointerdown", (e) => startResize(e, c, handle));
+        handle.addEventListener("mousedown", (e) => startResize(e, c));
         handle.addEventListener("dblclick", () => { delete app.prefs.widths[c.id]; app.savePrefs(); layout(); });
         cell.append(handle);
       }
@@ -214,23 +214,28 @@ export function initInventory(app) {
     }
   }
 
-  /** @param {PointerEvent} e @param {Column} c @param {HTMLElement} handle */
-  function startResize(e, c, handle) {
+  /**
+   * Drag a column's edge: the width follows the mouse until it is released.
+   * (Mouse events, not pointer events: WebKit skips the pointerdown of a
+   * button pressed right after a context menu.)
+   * @param {MouseEvent} e @param {Column} c
+   */
+  function startResize(e, c) {
+    if (e.button !== 0) return;
     e.preventDefault();
     e.stopPropagation();
     const start = e.clientX, from = widthOf(c);
-    handle.setPointerCapture(e.pointerId);
-    const move = (/** @type {PointerEvent} */ m) => {
+    const move = (/** @type {MouseEvent} */ m) => {
       app.prefs.widths[c.id] = Math.max(MIN_WIDTH, Math.round(from + m.clientX - start));
       layout();
     };
     const up = () => {
-      handle.removeEventListener("pointermove", move);
-      handle.removeEventListener("pointerup", up);
+      window.removeEventListener("mousemove", move);
+      window.removeEventListener("mouseup", up);
       app.savePrefs();
     };
-    handle.addEventListener("pointermove", move);
-    handle.addEventListener("pointerup", up);
+    window.addEventListener("mousemove", move);
+    window.addEventListener("mouseup", up);
   }
 
   /** @param {string} key */
@@ -354,7 +359,9 @@ export function initInventory(app) {
       fill(r, vm, i, now);
     }
     for (const r of free) {
+      if (r.index === -1) continue;
       r.el.hidden = true;
+      r.el.removeAttribute("id");
       r.index = -1;
     }
     updateMessage();
@@ -433,6 +440,7 @@ export function initInventory(app) {
   // ---------- pointer ----------
 
   body.addEventListener("click", (e) => {
+    if (e.button !== 0) return; // the context menu has its own event
     const target = /** @type {HTMLElement} */ (e.target);
     const rowEl = /** @type {HTMLElement | null} */ (target.closest(".row"));
     if (!rowEl) return;
@@ -573,9 +581,12 @@ export function initInventory(app) {
     }
   }
 
+  // Coming into the grid: back on the row it was on, or the first one if
+  // that row is no longer shown (the search changed).
   grid.addEventListener("focus", () => {
-    if (activeId === null && activeHeader === null && s.shown.length) setActive(s.shown[0], true);
-    else setActive(activeId, false);
+    if (activeHeader !== null) return;
+    if (activeId !== null && indexOf(s, activeId) >= 0) setActive(activeId, false);
+    else if (s.shown.length) { anchor = 0; setActive(s.shown[0], true); }
   });
 
   function focusGrid() {
