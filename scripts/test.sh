@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test Powerdeck has, installing what is missing first:
-# the Rust tests (engine, CLI, EC2 against moto), then the desktop app end to
-# end in a real webview.
+# the Rust tests (engine, CLI, EC2 against moto, vSphere against vcsim), then
+# the window: its modules' unit tests (node --test), its type check (tsc),
+# and the desktop app end to end in a real webview (with axe-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh

@@ -250,9 +250,9 @@ def sorting(driver, other):
 def details_panel(driver, ui_vm):
     open_details(driver, ui_vm)
     wait_until("the history shows stopping then stopped", lambda: driver.find_elements(By.CSS_SELECTOR, '#details .history li[data-to="stopped"]') and driver.find_elements(By.CSS_SELECTOR, '#details .history li[data-to="stopping"]'))
-    assert "operation" in driver.find_element(By.CSS_SELECTOR, "#details .history").text
-    assert "graceful" in driver.find_element(By.CSS_SELECTOR, "#details .ops").text
-    actions = [b.get_attribute("data-action") for b in driver.find_elements(By.CSS_SELECTOR, "#details-actions button")]
+    wait_until("the history says the operation saw it", lambda: "operation" in driver.find_element(By.CSS_SELECTOR, "#details .history").text)
+    wait_until("the operation was graceful", lambda: "graceful" in driver.find_element(By.CSS_SELECTOR, "#details .ops").text)
+    actions = wait_until("the actions are shown", lambda: [b.get_attribute("data-action") for b in driver.find_elements(By.CSS_SELECTOR, "#details-actions button")])
     assert actions == ["start"], f"a stopped VM's details offer Start: {actions}"
     # Copy buttons for its ids: the text reaches the clipboard.
     provider_id = vms()[ui_vm]["provider_id"]
@@ -344,7 +344,7 @@ def in_flight(driver, slow_vm):
     assert "Stop" in driver.find_element(By.ID, "inflight-list").text
     driver.find_element(By.CSS_SELECTOR, "#inflight-list button.link").click()
     wait_until("its VM opens", lambda: not dialog_open(driver, "inflight-dialog") and driver.find_element(By.ID, "details-title").text == slow_vm)
-    assert "Waiting for status update…" in driver.find_element(By.ID, "details-status").text
+    wait_until("its details say it is waiting", lambda: "Waiting for status update…" in driver.find_element(By.ID, "details-status").text)
     # The guest gives in (someone powers it off): the operation ends, the count goes.
     pdk("sim", "set-state", "demo", slow_vm, "STOPPED")
     wait_until("nothing is in flight", lambda: not button.is_displayed(), patience=60)
@@ -449,7 +449,7 @@ def vsphere(driver, fleet):
         tools = lambda: driver.find_element(By.XPATH, "//*[@id='details']//dt[text()='Guest tools']/following-sibling::dd[1]").text
         wait_until("its details show the tools running", lambda: tools() == "running")
         # What vCenter says about it is there too, with a copy button, and searchable.
-        uuid = driver.find_element(By.XPATH, "//*[@id='details']//dt[text()='Instance UUID']/following-sibling::dd[1]/span").text
+        uuid = wait_until("its instance UUID is shown", lambda: driver.find_element(By.XPATH, "//*[@id='details']//dt[text()='Instance UUID']/following-sibling::dd[1]/span").text)
         assert len(uuid) == 36, uuid
         assert driver.find_elements(By.CSS_SELECTOR, '#details button[aria-label="Copy Instance UUID"]')
         click("close the details", lambda: driver.find_element(By.CSS_SELECTOR, "#details .close"))
@@ -501,6 +501,8 @@ def look(driver, what, shot=None):
     time.sleep(0.3)  # let a resize or a view change reach the screen before the screenshot
     clipped = window_checks.clipping(driver)
     assert not clipped, f"{what}: clipped: {clipped[:8]}"
+    sideways = driver.execute_script("const g = document.getElementById('grid'); return g.offsetParent && g.scrollWidth > g.clientWidth ? [g.scrollWidth, g.clientWidth] : null")
+    assert not sideways, f"{what}: at the default column widths the grid scrolls sideways: {sideways}"
     faint = window_checks.contrast(driver)
     assert not faint, f"{what}: contrast below WCAG AA: {faint[:8]}"
     if shot:
@@ -540,6 +542,12 @@ def layout_everywhere(driver, busy_vm, stopped_vm):
                 accessible(driver, f"inventory with details, {theme}")
             driver.find_element(By.CSS_SELECTOR, "#details .close").click()
             clear_selection(driver)
+            for dialog, opener, close in (("shortcuts", "help-button", "shortcuts-close"), ("columns-dialog", "columns-button", "columns-cancel")):
+                driver.find_element(By.ID, opener).click()
+                wait_until(f"{dialog} opens", lambda: dialog_open(driver, dialog))
+                look(driver, f"{dialog} at {where}")
+                driver.find_element(By.ID, close).click()
+                wait_until("closed", lambda: not dialog_open(driver, dialog))
             for view in ("activity", "accounts", "settings"):
                 tab(driver, view)
                 look(driver, f"{view} at {where}")

@@ -35,7 +35,7 @@ export function initDetails(app) {
 
   /** @param {string} label @param {string} value */
   const copyButton = (label, value) => el("button", {
-    class: "copy quiet", "aria-label": `Copy ${label}`, title: `Copy ${label}`,
+    class: "copy", "aria-label": `Copy ${label}`, title: `Copy ${label}`,
     onclick: async () => {
       try {
         await copyText(value);

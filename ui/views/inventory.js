@@ -114,6 +114,8 @@ export function initInventory(app) {
   /** @type {Column[]} */
   let columns = [];
   let columnsKey = "";
+  /** The grid's width when the columns were fitted (a scrollbar that comes or goes changes it). */
+  let laidOutFor = -1;
   /** @type {RowView[]} */
   let pool = [];
   /** @type {Map<number, RowView>} */
@@ -140,9 +142,10 @@ export function initInventory(app) {
   /** Fit the columns to the room there is, and rebuild the header and rows if the set changed (or `rebuild`: the density changed). */
   function layout(rebuild = false) {
     if (rebuild) columnsKey = "";
+    laidOutFor = grid.clientWidth;
     let cols = chosenColumns();
     if (app.detailsOpen()) {
-      const room = grid.clientWidth - ROW_INSET;
+      const room = laidOutFor - ROW_INSET;
       const droppable = cols.filter((c) => c.drop !== undefined).sort((a, b) => /** @type {number} */ (a.drop) - /** @type {number} */ (b.drop));
       const total = (/** @type {Column[]} */ cs) => cs.reduce((n, c) => n + widthOf(c), 0);
       while (total(cols) > room && droppable.length) {
@@ -323,6 +326,8 @@ export function initInventory(app) {
     const n = s.shown.length;
     setText(message, "");
     body.style.height = `${n * h}px`;
+    // A vertical scrollbar that came or went with the rows changes the room for the columns.
+    if (grid.clientWidth !== laidOutFor) layout();
     grid.setAttribute("aria-rowcount", String(n + 1));
     const top = grid.scrollTop;
     const first = Math.max(0, Math.floor(top / h) - OVERSCAN);
