@@ -333,7 +333,6 @@ function applyBatch(events) {
   requestAnimationFrame(() => requestAnimationFrame(() => {
     const measure = { events: events.length, changes, ms: performance.now() - t };
     perf.lastApply = measure;
-    perf.applies?.push(measure);
   }));
 }
 
@@ -341,7 +340,11 @@ async function load() {
   if (waiting) return;
   waiting = [];
   try {
-    loadInventory(s, await ipc.listVms());
+    const { inventory: inv, missed } = await ipc.listVms();
+    perf.marks.decoded ??= performance.now();
+    loadInventory(s, inv);
+    perf.marks.loaded ??= performance.now();
+    waiting.unshift(missed);
   } catch (e) {
     toast(`Could not load the inventory: ${e}`);
   }
@@ -353,6 +356,7 @@ async function load() {
   inventory.layout();
   selectionDirty = true;
   frame();
+  perf.marks.drawn ??= performance.now();
   inventory.revealActive();
 }
 

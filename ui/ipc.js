@@ -6,7 +6,6 @@
 import { decodeInventory } from "./wire.js";
 
 /** @typedef {import("./types").Inventory} Inventory */
-/** @typedef {import("./types").InventoryWire} InventoryWire */
 /** @typedef {import("./types").EngineEvent} EngineEvent */
 /** @typedef {import("./types").Perf} Perf */
 
@@ -24,12 +23,16 @@ function call(cmd, args) {
 }
 
 export const ipc = {
-  /** @returns {Promise<Inventory>} */
+  /**
+   * The inventory, and the changes the window may have missed while it was
+   * read (to apply on top: see src-tauri/src/inventory.rs).
+   * @returns {Promise<{ inventory: Inventory, missed: EngineEvent[] }>}
+   */
   listVms: async () => {
     perf.marks.inventoryAsked ??= performance.now();
-    const wire = /** @type {InventoryWire} */ (await call("list_vms"));
+    const answer = /** @type {import("./types").InventoryAnswer} */ (await call("list_vms"));
     perf.marks.inventoryReceived ??= performance.now();
-    return decodeInventory(wire);
+    return { inventory: decodeInventory(answer.inventory), missed: answer.missed };
   },
   /** @param {number} vmId @returns {Promise<import("./types").VmDetails>} */
   vmDetails: (vmId) => call("vm_details", { vmId }),

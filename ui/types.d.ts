@@ -97,6 +97,12 @@ export interface InventoryWire {
   accounts: AccountInfo[];
 }
 
+/** `list_vms` answers with the inventory and the changes sent while it was read. */
+export interface InventoryAnswer {
+  inventory: InventoryWire;
+  missed: EngineEvent[];
+}
+
 /** The inventory once `ipc.js` has turned the columns back into VMs. */
 export interface Inventory {
   vms: Vm[];

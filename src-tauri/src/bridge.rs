@@ -5,10 +5,10 @@
 use crate::{notify, tray};
 use powerdeck_core::{Engine, Event};
 use crate::prefs::NotifyPrefs;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tauri::{AppHandle, Emitter};
+use crate::AppState;
+use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast::error::RecvError;
 
 pub const EVENTS: &str = "powerdeck://events";
@@ -16,16 +16,14 @@ pub const EVENTS: &str = "powerdeck://events";
 pub const RESYNC: &str = "powerdeck://resync";
 const BATCH_WINDOW: Duration = Duration::from_millis(80);
 
-/// `changes_sent` counts the batches that changed what the window shows
-/// (see `inventory::Prefetch`).
-pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPrefs>>, changes_sent: Arc<AtomicU64>) {
+pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPrefs>>) {
     let mut rx = engine.bus().subscribe();
     let mut notifier = notify::Notifier::new(app.clone(), prefs);
     loop {
         let first = match rx.recv().await {
             Ok(e) => e,
             Err(RecvError::Lagged(_)) => {
-                changes_sent.fetch_add(1, Ordering::SeqCst);
+                app.state::<AppState>().inventory.lagged();
                 let _ = app.emit(RESYNC, ());
                 continue;
             }
@@ -37,19 +35,22 @@ pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPr
             match next {
                 Ok(e) => batch.push(e),
                 Err(RecvError::Lagged(_)) => {
-                    changes_sent.fetch_add(1, Ordering::SeqCst);
+                    app.state::<AppState>().inventory.lagged();
                     let _ = app.emit(RESYNC, ());
                 }
                 Err(RecvError::Closed) => break,
             }
         }
-        if batch.iter().any(|e| matches!(e, Event::VmsChanged { .. } | Event::VmsStale { .. } | Event::Operation { .. })) {
-            changes_sent.fetch_add(1, Ordering::SeqCst);
-        }
+        // Until the window has its first inventory, it keeps what was sent.
+        app.state::<AppState>().inventory.sent(&batch);
         if let Err(e) = app.emit(EVENTS, &batch) {
             tracing::warn!(error = %e, "could not forward events to the window");
         }
         notifier.observe(&batch);
+        // A full sync of a big account just allocated and freed a lot.
+        if batch.iter().any(|e| matches!(e, Event::SyncFinished { vms, .. } if *vms >= 10_000)) {
+            tauri::async_runtime::spawn_blocking(crate::memory::give_back);
+        }
         if batch.iter().any(|e| matches!(e, Event::Operation { .. })) {
             tray::update_tooltip(&app, &engine);
         }

@@ -41,12 +41,12 @@ impl AccountInfo {
 /// enough to freeze the window's loading state if it ran there.
 #[tauri::command]
 pub async fn list_vms(state: State<'_, AppState>) -> Result<tauri::ipc::Response, String> {
-    if let Some(json) = state.inventory.take().await {
-        return Ok(tauri::ipc::Response::new(json));
+    if let Some((json, missed)) = state.inventory.take().await {
+        return Ok(tauri::ipc::Response::new(crate::inventory::answer(&json, &missed)?));
     }
     let engine = state.engine.clone();
     let json = tauri::async_runtime::spawn_blocking(move || Inventory::read_json(&engine)).await.map_err(err)??;
-    Ok(tauri::ipc::Response::new(json))
+    Ok(tauri::ipc::Response::new(crate::inventory::answer(&json, &[])?))
 }
 
 #[derive(Serialize)]

@@ -5,18 +5,16 @@
 //! that. `ui/ipc.js` turns it back into one object per VM.
 //!
 //! The first inventory is read while the webview starts (`Prefetch`), so the
-//! window's first `list_vms` usually finds it ready. It is used only if no
-//! change reached the window's event stream since the read began; otherwise
-//! the window gets a fresh read, so it never misses a change.
+//! window's first `list_vms` usually finds it ready. The changes sent while
+//! it was read come with it, so the window never misses one.
 
 use crate::commands::{accounts_of, AccountInfo};
 use powerdeck_core::model::{Facts, Operation, Vm};
 use powerdeck_core::store::VmFilter;
-use powerdeck_core::Engine;
+use powerdeck_core::{Engine, Event};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Marks in `flags`.
 const STALE: u8 = 1;
@@ -110,10 +108,7 @@ impl Columns {
 }
 
 impl Inventory {
-    pub fn new(mut vms: Vec<Vm>, operations: Vec<Operation>, accounts: Vec<AccountInfo>) -> Self {
-        // In the window's default order (name, then id), which the window
-        // then only has to check, not sort.
-        vms.sort_unstable_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    pub fn new(vms: Vec<Vm>, operations: Vec<Operation>, accounts: Vec<AccountInfo>) -> Self {
         Self { vms: Columns::of(vms), operations, accounts }
     }
 
@@ -121,38 +116,92 @@ impl Inventory {
     pub fn read_json(engine: &Engine) -> Result<String, String> {
         let store = engine.store();
         let e = |e: powerdeck_core::store::StoreError| e.to_string();
-        let inv = Inventory::new(store.vms(&VmFilter::default()).map_err(e)?, store.in_flight_operations().map_err(e)?, accounts_of(engine)?);
-        serde_json::to_string(&inv).map_err(|e| e.to_string())
+        let t = std::time::Instant::now();
+        let vms = store.vms(&VmFilter::default()).map_err(e)?;
+        let read = t.elapsed().as_millis() as u64;
+        let inv = Inventory::new(vms, store.in_flight_operations().map_err(e)?, accounts_of(engine)?);
+        let json = serde_json::to_string(&inv).map_err(|e| e.to_string());
+        drop(inv);
+        crate::memory::give_back();
+        tracing::debug!(read, total = t.elapsed().as_millis() as u64, "inventory read");
+        json
     }
 }
 
-/// The inventory read at start-up, and how many batches of changes the
-/// window has been sent since (`bridge` counts them).
+/// Most events kept for the window while it starts; past this it reads the
+/// inventory afresh instead.
+const MAX_MISSED: usize = 20_000;
+
+enum Missed {
+    /// What was sent to the window since the start-up read began.
+    Collecting(Vec<Event>),
+    /// Too much (or the bus lagged): the start-up read is not used.
+    TooMany,
+    /// The window has its inventory.
+    Done,
+}
+
+/// The inventory read at start-up, and the changes sent to the window since
+/// that read began (the window may not have been listening yet): the window
+/// gets both and applies the changes on top, so the read is never stale.
 pub struct Prefetch {
-    slot: Arc<tokio::sync::Mutex<Option<(u64, String)>>>,
-    pub changes_sent: Arc<AtomicU64>,
+    slot: Arc<tokio::sync::Mutex<Option<String>>>,
+    missed: Mutex<Missed>,
 }
 
 impl Prefetch {
     /// Start reading now, off the main thread.
     pub fn start(engine: Arc<Engine>) -> Self {
         let slot = Arc::new(tokio::sync::Mutex::new(None));
-        let changes_sent = Arc::new(AtomicU64::new(0));
         // Taken before the task starts, so a `take` that comes first waits for it.
         let mut guard = slot.clone().try_lock_owned().expect("a new mutex is free");
-        let sent = changes_sent.clone();
         tauri::async_runtime::spawn_blocking(move || {
-            let before = sent.load(Ordering::SeqCst);
-            *guard = Inventory::read_json(&engine).ok().map(|json| (before, json));
+            let started = std::time::Instant::now();
+            *guard = Inventory::read_json(&engine).ok();
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "inventory prefetched");
         });
-        Self { slot, changes_sent }
+        Self { slot, missed: Mutex::new(Missed::Collecting(Vec::new())) }
     }
 
-    /// The start-up read, once, if nothing changed since it began.
-    pub async fn take(&self) -> Option<String> {
-        let (before, json) = self.slot.lock().await.take()?;
-        (before == self.changes_sent.load(Ordering::SeqCst)).then_some(json)
+    /// The bridge sent this batch to the window.
+    pub fn sent(&self, batch: &[Event]) {
+        let mut missed = self.missed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Missed::Collecting(events) = &mut *missed {
+            if events.len() + batch.len() > MAX_MISSED {
+                *missed = Missed::TooMany;
+            } else {
+                events.extend(batch.iter().filter(|e| matches!(e, Event::VmsChanged { .. } | Event::VmsStale { .. } | Event::Operation { .. })).cloned());
+            }
+        }
     }
+
+    /// The bridge lost events: the start-up read cannot be completed.
+    pub fn lagged(&self) {
+        let mut missed = self.missed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Missed::Collecting(_) = *missed {
+            *missed = Missed::TooMany;
+        }
+    }
+
+    /// The start-up read and the changes since, once; `None` afterwards or
+    /// if it cannot be used.
+    pub async fn take(&self) -> Option<(String, Vec<Event>)> {
+        let json = self.slot.lock().await.take();
+        let missed = std::mem::replace(&mut *self.missed.lock().unwrap_or_else(|p| p.into_inner()), Missed::Done);
+        let taken = match (json, missed) {
+            (Some(json), Missed::Collecting(events)) => Some((json, events)),
+            _ => None,
+        };
+        tracing::debug!(used = taken.is_some(), missed = taken.as_ref().map(|t| t.1.len()), "start-up inventory asked for");
+        taken
+    }
+}
+
+/// What `list_vms` answers: the inventory and the changes the window may
+/// have missed while it was read.
+pub fn answer(inventory_json: &str, missed: &[Event]) -> Result<String, String> {
+    let missed = serde_json::to_string(missed).map_err(|e| e.to_string())?;
+    Ok(format!("{{\"inventory\":{inventory_json},\"missed\":{missed}}}"))
 }
 
 #[cfg(test)]
@@ -177,6 +226,15 @@ mod tests {
             last_seen_at: 1000 + id,
             last_state_change_at: 2000 + id,
         }
+    }
+
+    #[test]
+    fn the_answer_carries_the_inventory_and_what_was_missed() {
+        let v = vm(1, PowerState::Stopped, None);
+        let missed = [Event::VmsStale { account_id: 1, account: "demo".into(), count: 1, last_seen_at: Some(5), reason: "timeout".into() }];
+        let json: serde_json::Value = serde_json::from_str(&answer(&serde_json::to_string(&Inventory::new(vec![v], vec![], vec![])).unwrap(), &missed).unwrap()).unwrap();
+        assert_eq!(json["inventory"]["vms"]["name"], serde_json::json!(["web-1"]));
+        assert_eq!(json["missed"][0]["type"], "vms-stale");
     }
 
     #[test]

@@ -7,6 +7,8 @@ mod bridge;
 mod commands;
 mod export;
 mod inventory;
+mod memory;
+mod renderer;
 mod notify;
 mod prefs;
 mod tray;
@@ -58,6 +60,7 @@ pub fn run() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("POWERDECK_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    renderer::choose();
     let dir = powerdeck_core::paths::data_dir(data_dir_flag().as_deref());
     let engine = match Engine::open(&dir) {
         Ok(e) => e,
@@ -69,7 +72,6 @@ pub fn run() {
 
     let notify = Arc::new(RwLock::new(prefs::load(engine.store())));
     let inventory = inventory::Prefetch::start(engine.clone());
-    let changes_sent = inventory.changes_sent.clone();
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())), inventory })
@@ -102,7 +104,7 @@ pub fn run() {
                     tracing::error!(error = %e, "the engine did not start");
                 }
                 engine.follow_other_processes(Duration::from_secs(1));
-                bridge::run(handle, engine, notify, changes_sent).await;
+                bridge::run(handle, engine, notify).await;
             });
             Ok(())
         })

@@ -137,6 +137,8 @@ def main():
         results["first_paint_ms"] = driver.execute_script("return window.__powerdeckPerf.firstPaintMs")
         results["vms_shown"] = driver.execute_script("return document.getElementById('summary').textContent")
         results["binaries"] = str(BIN)
+        results["webkit_disable_dmabuf_renderer"] = os.environ.get("WEBKIT_DISABLE_DMABUF_RENDERER", "(not set: the app chooses)")
+        results["startup_marks_ms"] = driver.execute_script("return window.__powerdeckPerf.marks || null")
 
         driver.execute_script("window.__powerdeckPerf.applies = []; const p = window.__powerdeckPerf; const orig = Object.getOwnPropertyDescriptor(p, 'lastApply'); let v = null; Object.defineProperty(p, 'lastApply', { get() { return v; }, set(x) { v = x; p.applies.push(x); } });")
         pdk("sim", "flip", "big", "1000")
