@@ -69,6 +69,13 @@ def first_launch(driver, fleet):
     wait_until("the window is ready", lambda: driver.execute_script("return document.body.dataset.ready") == "true")
     wait_until("the demo fleet appears", lambda: summary(driver).startswith(f"{len(fleet)} VMs"))
     assert driver.find_elements(By.CSS_SELECTOR, ".row"), "rows are rendered"
+    # A grid to assistive technology: its size, and each virtualised row's place in it.
+    grid = driver.find_element(By.ID, "grid")
+    assert grid.get_attribute("role") == "grid" and grid.get_attribute("aria-rowcount") == str(len(fleet) + 1), grid.get_attribute("aria-rowcount")
+    first = driver.find_element(By.CSS_SELECTOR, ".row:not([hidden])")
+    assert first.get_attribute("role") == "row" and first.get_attribute("aria-rowindex") == "2"
+    assert {c.get_attribute("role") for c in first.find_elements(By.CSS_SELECTOR, ":scope > div")} == {"gridcell"}
+    assert driver.find_element(By.ID, "col-name").get_attribute("aria-sort") == "ascending"
     banner = driver.find_element(By.ID, "demo-banner")
     assert banner.is_displayed() and "simulated demo fleet" in banner.text, banner.text
     assert driver.find_element(By.ID, "demo-add").text == "Add your account"
@@ -77,6 +84,10 @@ def first_launch(driver, fleet):
     wait_until("the empty state shows", lambda: "No VM matches “no-such-vm-anywhere”" in driver.find_element(By.ID, "grid-message").text)
     driver.find_element(By.ID, "clear-filters").click()
     wait_until("every VM is back", lambda: "shown" not in summary(driver))
+    # Its call to action leads to the account form, ready to type in.
+    driver.find_element(By.ID, "demo-add").click()
+    wait_until("the account form has the focus", lambda: driver.find_element(By.ID, "accounts").is_displayed() and driver.execute_script("return document.activeElement.name") == "account_name")
+    tab(driver, "inventory")
 
 
 def stop_through_the_power_menu(driver, ui_vm, stopped_vm):
@@ -175,6 +186,9 @@ def safety(driver, stopped_vm, no_tools_vm, other, victim):
 
 def keyboard_only(driver, kb_vm, fleet):
     """Find a VM, select it and stop it without touching the mouse."""
+    driver.execute_script("document.getElementById('grid').focus()")
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("f").key_up(Keys.CONTROL).perform()
+    assert focused(driver) == "search", f"Ctrl+F focuses the search, not {focused(driver)}"
     driver.execute_script("document.activeElement && document.activeElement.blur()")
     keys(driver, "/")
     assert focused(driver) == "search", f"/ focuses the search, not {focused(driver)}"
@@ -525,6 +539,10 @@ def layout_everywhere(driver, busy_vm, stopped_vm):
             wait_until(f"the window is {w}×{h}", lambda: driver.execute_script("return [innerWidth, innerHeight]") == [w, h])
             where = f"{w}×{h} {theme}"
             select_only(driver, busy_vm, stopped_vm)
+            if (w, h) == (1280, 800):
+                # Toasts are text too.
+                driver.find_element(By.ID, "refresh-all").click()
+                wait_until("a toast shows", lambda: driver.find_elements(By.CSS_SELECTOR, "#toasts .toast"))
             look(driver, f"inventory at {where}")
             open_details(driver, busy_vm)
             select_only(driver, busy_vm, stopped_vm)

@@ -523,7 +523,7 @@ export function initInventory(app) {
       return;
     }
     const cur = activeIndex();
-    if (cur === 0 && d < 0 && !extend) {
+    if (cur === 0 && d === -1 && !extend) {
       setHeader(Math.max(0, columns.findIndex((c) => c.id === "name")));
       return;
     }
@@ -538,7 +538,6 @@ export function initInventory(app) {
   /** @param {number} col */
   function setHeader(col) {
     activeHeader = Math.max(0, Math.min(columns.length - 1, col));
-    activeId = activeId ?? null;
     for (const c of head.children) c.classList.remove("active");
     const cell = head.children[activeHeader];
     cell.classList.add("active");
