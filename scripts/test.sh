@@ -2,7 +2,9 @@
 # Runs every test Powerdeck has, installing what is missing first: the
 # formatting and lint gates, the Rust tests (engine, CLI, EC2 against moto,
 # vSphere against vcsim, the hostile world), the provider fakes against their
-# vendors' SDKs, then the desktop app end to end in a real webview.
+# vendors' SDKs, then the window: its modules' unit tests (node --test), its
+# type check (tsc), and the desktop app end to end in a real webview (with
+# axe-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh

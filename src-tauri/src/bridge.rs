@@ -7,7 +7,8 @@ use crate::{notify, tray};
 use powerdeck_core::{Engine, Event};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tauri::{AppHandle, Emitter};
+use crate::AppState;
+use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast::error::RecvError;
 
 pub const EVENTS: &str = "powerdeck://events";
@@ -22,6 +23,7 @@ pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPr
         let first = match rx.recv().await {
             Ok(e) => e,
             Err(RecvError::Lagged(_)) => {
+                app.state::<AppState>().inventory.lagged();
                 let _ = app.emit(RESYNC, ());
                 continue;
             }
@@ -33,15 +35,22 @@ pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPr
             match next {
                 Ok(e) => batch.push(e),
                 Err(RecvError::Lagged(_)) => {
+                    app.state::<AppState>().inventory.lagged();
                     let _ = app.emit(RESYNC, ());
                 }
                 Err(RecvError::Closed) => break,
             }
         }
+        // Until the window has its first inventory, it keeps what was sent.
+        app.state::<AppState>().inventory.sent(&batch);
         if let Err(e) = app.emit(EVENTS, &batch) {
             tracing::warn!(error = %e, "could not forward events to the window");
         }
         notifier.observe(&batch);
+        // A full sync of a big account just allocated and freed a lot.
+        if batch.iter().any(|e| matches!(e, Event::SyncFinished { vms, .. } if *vms >= 10_000)) {
+            tauri::async_runtime::spawn_blocking(crate::memory::give_back);
+        }
         if batch.iter().any(|e| matches!(e, Event::Operation { .. })) {
             tray::update_tooltip(&app, &engine);
         }

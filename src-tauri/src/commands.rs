@@ -2,6 +2,7 @@
 //! the window as one readable sentence.
 
 use crate::prefs::{NotifyPrefs, OperationPrefs};
+use crate::inventory::Inventory;
 use crate::AppState;
 use powerdeck_core::model::{HistoryEntry, OpKind, Operation, Vm};
 use powerdeck_core::provider::Capabilities;
@@ -25,14 +26,6 @@ pub struct AccountInfo {
     capabilities: Option<Capabilities>,
 }
 
-#[derive(Serialize)]
-pub struct Inventory {
-    vms: Vec<Vm>,
-    /// Operations still in flight, so rows can show "Waiting for status update…".
-    operations: Vec<Operation>,
-    accounts: Vec<AccountInfo>,
-}
-
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -44,14 +37,17 @@ impl AccountInfo {
     }
 }
 
+/// Every VM (in columns: see `inventory`), the operations in flight and the
+/// accounts. Read off the main thread: with 100 000 VMs the read takes long
+/// enough to freeze the window's loading state if it ran there.
 #[tauri::command]
-pub fn list_vms(state: State<'_, AppState>) -> Result<Inventory, String> {
-    let store = state.engine.store();
-    Ok(Inventory {
-        vms: store.vms(&VmFilter::default()).map_err(err)?,
-        operations: store.in_flight_operations().map_err(err)?,
-        accounts: accounts_of(&state.engine)?,
-    })
+pub async fn list_vms(state: State<'_, AppState>) -> Result<tauri::ipc::Response, String> {
+    if let Some((json, missed)) = state.inventory.take().await {
+        return Ok(tauri::ipc::Response::new(crate::inventory::answer(&json, &missed)?));
+    }
+    let engine = state.engine.clone();
+    let json = tauri::async_runtime::spawn_blocking(move || Inventory::read_json(&engine)).await.map_err(err)??;
+    Ok(tauri::ipc::Response::new(crate::inventory::answer(&json, &[])?))
 }
 
 #[derive(Serialize)]
@@ -109,7 +105,7 @@ pub fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountInfo>, Str
     accounts_of(&state.engine)
 }
 
-fn accounts_of(engine: &powerdeck_core::Engine) -> Result<Vec<AccountInfo>, String> {
+pub(crate) fn accounts_of(engine: &powerdeck_core::Engine) -> Result<Vec<AccountInfo>, String> {
     Ok(engine.store().accounts().map_err(err)?.into_iter().map(|a| AccountInfo::of(engine, a)).collect())
 }
 

@@ -5,6 +5,10 @@
 
 mod bridge;
 mod commands;
+mod export;
+mod inventory;
+mod memory;
+mod renderer;
 mod notify;
 mod prefs;
 mod tray;
@@ -20,6 +24,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub notify: Arc<RwLock<prefs::NotifyPrefs>>,
     pub operations: RwLock<prefs::OperationPrefs>,
+    /// The first inventory, read while the webview starts.
+    pub inventory: inventory::Prefetch,
 }
 
 impl AppState {
@@ -60,6 +66,7 @@ pub fn run() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("POWERDECK_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    renderer::choose();
     let dir = powerdeck_core::paths::data_dir(data_dir_flag().as_deref());
     let engine = match Engine::open(&dir) {
         Ok(e) => e,
@@ -70,9 +77,10 @@ pub fn run() {
     };
 
     let notify = Arc::new(RwLock::new(prefs::load(engine.store())));
+    let inventory = inventory::Prefetch::start(engine.clone());
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
-        .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())) })
+        .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())), inventory })
         .invoke_handler(tauri::generate_handler![
             commands::list_vms,
             commands::vm_details,
@@ -92,6 +100,7 @@ pub fn run() {
             commands::update_account,
             commands::account_config,
             commands::set_favourite,
+            export::save_csv,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

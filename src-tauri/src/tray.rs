@@ -3,7 +3,6 @@
 
 use crate::AppState;
 use powerdeck_core::model::OpKind;
-use powerdeck_core::store::VmFilter;
 use powerdeck_core::Engine;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
@@ -14,21 +13,40 @@ pub const TRAY_ID: &str = "powerdeck";
 /// Most favourites the tray lists.
 const MAX_FAVOURITES: usize = 20;
 
-/// The tray menu. Favourites are the VMs marked as watched (star in the
-/// window, or `pdk vms watch`), each with quick start and stop.
-fn build_menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
+/// The favourites: the VMs marked as watched, found without loading the
+/// rest of the inventory (which may hold 100 000 VMs).
+fn favourites(engine: &Engine) -> Vec<powerdeck_core::model::Vm> {
+    let store = engine.store();
+    let mut out = Vec::new();
+    for a in store.accounts().unwrap_or_default() {
+        for provider_id in store.watched_provider_ids(a.id).unwrap_or_default() {
+            if out.len() == MAX_FAVOURITES {
+                return out;
+            }
+            if let Ok(mut found) = store.find_vms(&format!("{}/{provider_id}", a.name)) {
+                if found.len() == 1 {
+                    out.push(found.remove(0));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The tray menu. Favourites (the star in the window, or `pdk vms watch`)
+/// each get quick start and stop; `None` while they are being looked up.
+fn build_menu(app: &AppHandle, watched: Option<Vec<powerdeck_core::model::Vm>>) -> tauri::Result<Menu<tauri::Wry>> {
     let show = MenuItem::with_id(app, "show", "Show / hide window", true, None::<&str>)?;
     let refresh = MenuItem::with_id(app, "refresh", "Refresh all", true, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause / resume sync", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Powerdeck", true, None::<&str>)?;
     let favourites = Submenu::with_id(app, "favourites", "Favourites", true)?;
-    let engine = &app.state::<AppState>().engine;
-    let watched: Vec<_> =
-        engine.store().vms(&VmFilter::default()).map(|v| v.into_iter().filter(|v| v.watched).take(MAX_FAVOURITES).collect()).unwrap_or_default();
-    if watched.is_empty() {
-        favourites.append(&MenuItem::with_id(app, "fav-none", "Star a VM in the window to add it here", false, None::<&str>)?)?;
+    match &watched {
+        None => favourites.append(&MenuItem::with_id(app, "fav-none", "Looking for favourites…", false, None::<&str>)?)?,
+        Some(w) if w.is_empty() => favourites.append(&MenuItem::with_id(app, "fav-none", "Star a VM in the window to add it here", false, None::<&str>)?)?,
+        Some(_) => {}
     }
-    for vm in watched {
+    for vm in watched.unwrap_or_default() {
         let entry = Submenu::with_id(app, format!("fav:{}", vm.id), format!("{} ({})", vm.name, vm.account), true)?;
         entry.append(&MenuItem::with_id(app, format!("fav:start:{}", vm.id), "Start", true, None::<&str>)?)?;
         entry.append(&MenuItem::with_id(app, format!("fav:stop:{}", vm.id), "Stop (graceful)", true, None::<&str>)?)?;
@@ -37,11 +55,16 @@ fn build_menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
     Menu::with_items(app, &[&show, &refresh, &pause, &favourites, &PredefinedMenuItem::separator(app)?, &quit])
 }
 
-/// Rebuild the menu after the favourites changed.
+/// Rebuild the menu after the favourites changed. The store is read off the
+/// main thread, so neither start-up nor a click on a star waits for it.
 pub fn refresh_menu(app: &AppHandle) {
-    if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), build_menu(app)) {
-        let _ = tray.set_menu(Some(menu));
-    }
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let watched = favourites(&app.state::<AppState>().engine);
+        if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), build_menu(&app, Some(watched))) {
+            let _ = tray.set_menu(Some(menu));
+        }
+    });
 }
 
 /// A quick action from the favourites menu, like the window's buttons.
@@ -60,7 +83,7 @@ fn quick_action(app: &AppHandle, id: &str) {
 }
 
 pub fn install(app: &AppHandle) -> tauri::Result<()> {
-    let menu = build_menu(app)?;
+    let menu = build_menu(app, None)?;
     let icon = app.default_window_icon().cloned().ok_or_else(|| tauri::Error::AssetNotFound("window icon".into()))?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon)
@@ -83,6 +106,7 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
             _ => {}
         })
         .build(app)?;
+    refresh_menu(app);
     Ok(())
 }
 

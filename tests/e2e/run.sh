@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# End-to-end: the real app in a real WebKit webview, driven over WebDriver,
+# The window's checks: its pure modules under `node --test`, its types under
+# `tsc`, then the real app in a real WebKit webview, driven over WebDriver,
 # on a virtual display with its own D-Bus session (so notifications reach a
 # real daemon we can read back).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/ensure-gui-deps.sh
+source scripts/ensure-node-deps.sh
+node --test tests/ui/*.test.js
+tests/node_modules/.bin/tsc -p tsconfig.json
+echo "ui: unit tests and type check passed"
 export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --locked
 fi
 cargo build --locked --workspace --bins
-xvfb-run -a -s "-screen 0 1440x900x24" dbus-run-session -- bash tests/e2e/session.sh
+xvfb-run -a -s "-screen 0 1920x1080x24" dbus-run-session -- bash tests/e2e/session.sh

@@ -4,6 +4,9 @@
 set -euo pipefail
 POWERDECK_DATA_DIR="$(mktemp -d)"
 export POWERDECK_DATA_DIR
+# The webview keeps its own storage (the window's remembered choices) under
+# the XDG folders: a fresh one each run, so every run is a first launch.
+export XDG_DATA_HOME="$POWERDECK_DATA_DIR/xdg-data" XDG_CACHE_HOME="$POWERDECK_DATA_DIR/xdg-cache"
 # The vSphere account the scenario adds reads its password from here (vcsim accepts any).
 export POWERDECK_E2E_VC_PASSWORD=vcsim-accepts-any
 tauri-driver --port 4444 >"$POWERDECK_DATA_DIR/tauri-driver.log" 2>&1 &

@@ -1,0 +1,204 @@
+// The window's state, without a window: `node --test tests/ui/`.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  actionsFor, applyEvents, comparator, createState, freshEvents, indexOf, loadInventory, mustConfirm, mustTypeCount, planAction, planSummary,
+  recompute, recordRequested, selectionActions, setFilter, setSort, statusOf, LATE_AFTER_MS,
+} from "../../ui/state.js";
+import { changed, inventory, op, vm } from "./fixtures.js";
+
+/** @param {import("../../ui/state.js").State} s */
+const names = (s) => s.shown.map((id) => s.vms.get(id)?.name);
+
+/** Shown as a full filter and sort would show it. @param {import("../../ui/state.js").State} s */
+function assertInPlace(s) {
+  const incremental = [...s.shown];
+  recompute(s);
+  assert.deepEqual(incremental, s.shown, "the incremental order is the order a full sort gives");
+}
+
+test("the inventory loads in name order", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(2, "web-b"), vm(1, "web-a"), vm(3, "api")]));
+  assert.deepEqual(names(s), ["api", "web-a", "web-b"]);
+  assert.equal(s.counts.states.get("running"), 3);
+  assert.equal(indexOf(s, 1), 1);
+});
+
+test("sorted by state, a VM that changes state moves to its place", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a"), vm(2, "b", { state: "stopped", raw_state: "STOPPED" }), vm(3, "c")]));
+  setSort(s, "state");
+  assert.deepEqual(names(s), ["a", "c", "b"]); // running < stopped
+  const res = applyEvents(s, [changed([vm(1, "a", { state: "stopped", raw_state: "STOPPED" })])]);
+  assert.ok(res.reordered);
+  assert.deepEqual(names(s), ["c", "a", "b"]);
+  assertInPlace(s);
+});
+
+test("sorted by last change, newest first on the first click, a changed VM goes to the top", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a"), vm(2, "b"), vm(3, "c")]));
+  setSort(s, "last_state_change_at");
+  assert.equal(s.view.sort.dir, -1, "the first click on Last change shows the newest first");
+  assert.deepEqual(names(s), ["c", "b", "a"]);
+  applyEvents(s, [changed([vm(1, "a", { state: "stopped", last_state_change_at: 9999 })])]);
+  assert.deepEqual(names(s), ["a", "c", "b"]);
+  setSort(s, "last_state_change_at");
+  assert.equal(s.view.sort.dir, 1, "a second click reverses");
+  setSort(s, "name");
+  assert.equal(s.view.sort.dir, 1, "names start A to Z");
+});
+
+test("a burst of changes while sorted by state lands every row in its place", () => {
+  const s = createState();
+  const vms = Array.from({ length: 500 }, (_, i) => vm(i + 1, `vm-${String(i).padStart(3, "0")}`, { state: i % 3 ? "running" : "stopped" }));
+  loadInventory(s, inventory(vms));
+  setSort(s, "state");
+  const flipped = vms.filter((v) => v.id % 4 === 0).map((v) => ({ ...v, state: /** @type {const} */ (v.state === "running" ? "stopped" : "running"), last_state_change_at: 5000 + v.id }));
+  assert.ok(flipped.length > 32, "enough to take the merge path");
+  applyEvents(s, [changed(flipped)]);
+  assertInPlace(s);
+  assert.equal(s.counts.states.get("stopped"), vms.filter((v) => (v.id % 4 === 0 ? v.state === "running" : v.state === "stopped")).length);
+});
+
+test("with a filter, a VM that stops matching leaves and a new one that matches comes in", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a"), vm(2, "b"), vm(3, "c", { state: "stopped" })]));
+  setFilter(s, { state: "running" });
+  assert.deepEqual(names(s), ["a", "b"]);
+  applyEvents(s, [changed([vm(2, "b", { state: "stopped" }), vm(4, "aa")])]);
+  assert.deepEqual(names(s), ["a", "aa"]);
+  assertInPlace(s);
+  setFilter(s, { state: "", query: "AA" });
+  assert.deepEqual(names(s), ["aa"], "the search ignores case");
+});
+
+test("a search finds a VM by a fact (an IP address)", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a", { facts: { ip_address: "10.1.2.3" } }), vm(2, "b")]));
+  setFilter(s, { query: "10.1.2" });
+  assert.deepEqual(names(s), ["a"]);
+});
+
+test("after a resync, operations that ended meanwhile stop spinning at once", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a"), vm(2, "b")], [op(10, 1), op(11, 2)]));
+  assert.equal(statusOf(s, /** @type {any} */ (s.vms.get(1)), 6000).kind, "waiting");
+  // The window missed the events; the store now has only op 11 in flight.
+  loadInventory(s, inventory([vm(1, "a", { state: "stopped" }), vm(2, "b")], [op(11, 2)]));
+  assert.equal(statusOf(s, /** @type {any} */ (s.vms.get(1)), 6000).kind, "ok");
+  assert.equal(statusOf(s, /** @type {any} */ (s.vms.get(2)), 6000).kind, "waiting");
+  assert.equal(s.inFlight.size, 1);
+});
+
+test("a failure stays on its row after a resync; a VM that is gone takes its operation with it", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a"), vm(2, "b")]));
+  applyEvents(s, [{ type: "operation", op: op(10, 1, { phase: "failed", error: "guest said no" }) }, { type: "operation", op: op(11, 2, { phase: "failed" }) }]);
+  loadInventory(s, inventory([vm(1, "a")]));
+  assert.equal(statusOf(s, /** @type {any} */ (s.vms.get(1)), 6000).text, "Stop failed: guest said no");
+  assert.equal(s.ops.has(2), false);
+});
+
+test("an operation past its deadline stops spinning and says so", () => {
+  const s = createState();
+  const o = op(10, 1);
+  loadInventory(s, inventory([vm(1, "a")], [o]));
+  const a = /** @type {any} */ (s.vms.get(1));
+  assert.equal(statusOf(s, a, o.deadline_at).kind, "waiting");
+  assert.equal(statusOf(s, a, o.deadline_at + LATE_AFTER_MS + 1).kind, "late");
+});
+
+test("an older operation's event never replaces a newer one", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a")]));
+  applyEvents(s, [{ type: "operation", op: op(11, 1, { kind: "start" }) }]);
+  applyEvents(s, [{ type: "operation", op: op(10, 1, { phase: "succeeded" }) }]);
+  assert.equal(s.ops.get(1)?.id, 11);
+  assert.equal(s.inFlight.size, 1);
+  applyEvents(s, [{ type: "operation", op: op(11, 1, { kind: "start", phase: "succeeded" }) }]);
+  assert.equal(s.inFlight.size, 0, "the in-flight count follows the operations");
+});
+
+test("the header's counts follow the changes without a scan", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a"), vm(2, "b"), vm(3, "c", { state: "stopped" })]));
+  applyEvents(s, [{ type: "vms-stale", account_id: 1, account: "demo", count: 3, last_seen_at: 900, reason: "timeout" }]);
+  assert.equal(s.counts.stale, 3);
+  applyEvents(s, [changed([vm(1, "a", { state: "stopped" })])]);
+  assert.equal(s.counts.stale, 2, "a fresh read clears the stale mark");
+  assert.equal(s.counts.states.get("stopped"), 2);
+  assert.equal(s.counts.states.get("running"), 1);
+});
+
+test("the selection offers only what its VMs can do now: no Stop for VMs that stopped", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a"), vm(2, "b")]));
+  const ids = [1, 2];
+  assert.equal(selectionActions(s, ids).get("stop"), 2);
+  recordRequested(s, [{ vm_id: 1, operation: op(10, 1), error: null }, { vm_id: 2, operation: op(11, 2), error: null }]);
+  assert.equal(selectionActions(s, ids).get("stop"), 0, "nothing more while the stops are in flight");
+  applyEvents(s, [
+    changed([vm(1, "a", { state: "stopped" }), vm(2, "b", { state: "stopped" })]),
+    { type: "operation", op: op(10, 1, { phase: "succeeded" }) },
+    { type: "operation", op: op(11, 2, { phase: "succeeded" }) },
+  ]);
+  const offered = selectionActions(s, ids);
+  assert.equal(offered.get("stop"), 0);
+  assert.equal(offered.get("start"), 2);
+  assert.deepEqual(actionsFor(s, /** @type {any} */ (s.vms.get(1))), ["start"]);
+});
+
+test("a bulk stop's plan: skipped, needing force, and the words for it", () => {
+  const s = createState();
+  loadInventory(s, inventory([
+    vm(1, "a"), vm(2, "b", { state: "stopped", tools: "not-running" }), vm(3, "c", { tools: "not-installed" }), vm(4, "d", { state: "stopped" }),
+  ]));
+  const plan = planAction(s, [1, 2, 3, 4], "stop");
+  assert.deepEqual(plan.act, [1, 3]);
+  const { headline, notes } = planSummary(plan, false);
+  assert.equal(headline, "Stop 2 VMs");
+  assert.deepEqual(notes, ["2 already stopped will be skipped", "1 has no guest tools running and will need force: allow it below, or they will fail"]);
+  assert.deepEqual(planSummary(plan, true).notes[1], "1 has no guest tools running and will need force");
+  assert.equal(plan.lines.length, 4);
+  assert.match(/** @type {any} */ (plan.lines.find((l) => l.id === 3)).note, /will need force/);
+  assert.equal(mustTypeCount(plan, false), false);
+  assert.equal(mustTypeCount(plan, true), true, "a forced action asks for the count");
+  assert.ok(mustConfirm(plan));
+});
+
+test("a large action asks to type the count; a single start does not even ask", () => {
+  const s = createState();
+  loadInventory(s, inventory(Array.from({ length: 12 }, (_, i) => vm(i + 1, `v${i}`))));
+  const all = [...s.vms.keys()];
+  assert.equal(mustTypeCount(planAction(s, all, "reboot"), false), true);
+  assert.equal(mustTypeCount(planAction(s, all.slice(0, 10), "reboot"), false), false);
+  loadInventory(s, inventory([vm(1, "a", { state: "stopped" })]));
+  assert.equal(mustConfirm(planAction(s, [1], "start")), false);
+  assert.equal(planSummary(planAction(s, [1], "stop"), false).headline, "Nothing to stop");
+});
+
+test("VMs that cannot take the action are skipped with the reason", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a", { state: "stopping" }), vm(2, "b")], [op(10, 2, { kind: "reboot" })]));
+  const { notes } = planSummary(planAction(s, [1, 2], "suspend"), false);
+  assert.deepEqual(notes, ["1 is stopping and will be skipped", "1 has an operation in flight and will be skipped"]);
+});
+
+test("events that came during a load never roll back what the load read", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a", { state: "stopped", last_seen_at: 2000 })]));
+  const late = freshEvents(s, [changed([vm(1, "a", { state: "stopping", last_seen_at: 1500 }), vm(2, "new", { last_seen_at: 1500 })])]);
+  assert.equal(late.length, 1);
+  assert.deepEqual(late[0].type === "vms-changed" && late[0].changes.map((c) => c.vm.name), ["new"]);
+});
+
+test("ties sort by id, so every VM has exactly one place", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(2, "same"), vm(1, "same")]));
+  const cmp = comparator(s);
+  assert.ok(cmp(/** @type {any} */ (s.vms.get(1)), /** @type {any} */ (s.vms.get(2))) < 0);
+  assert.deepEqual(s.shown, [1, 2]);
+});

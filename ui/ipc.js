@@ -1,0 +1,82 @@
+// The only module that talks to the shell (src-tauri/src/commands.rs): each
+// command has one typed function here, and the engine's events arrive
+// through `onEvents`. Every call is counted (window.__powerdeckPerf.calls),
+// so the benchmarks and the end-to-end test can see what the window asks.
+
+import { decodeInventory } from "./wire.js";
+
+/** @typedef {import("./types").Inventory} Inventory */
+/** @typedef {import("./types").EngineEvent} EngineEvent */
+/** @typedef {import("./types").Perf} Perf */
+
+/** @type {Perf} */
+export const perf = { firstPaintMs: null, lastApply: null, calls: {}, marks: { moduleStart: performance.now() } };
+window.__powerdeckPerf = perf;
+
+/**
+ * @template T
+ * @param {string} cmd @param {Record<string, unknown>} [args] @returns {Promise<T>}
+ */
+function call(cmd, args) {
+  perf.calls[cmd] = (perf.calls[cmd] ?? 0) + 1;
+  return window.__TAURI__.core.invoke(cmd, args);
+}
+
+export const ipc = {
+  /**
+   * The inventory, and the changes the window may have missed while it was
+   * read (to apply on top: see src-tauri/src/inventory.rs).
+   * @returns {Promise<{ inventory: Inventory, missed: EngineEvent[] }>}
+   */
+  listVms: async () => {
+    perf.marks.inventoryAsked ??= performance.now();
+    const answer = /** @type {import("./types").InventoryAnswer} */ (await call("list_vms"));
+    perf.marks.inventoryReceived ??= performance.now();
+    return { inventory: decodeInventory(answer.inventory), missed: answer.missed };
+  },
+  /** @param {number} vmId @returns {Promise<import("./types").VmDetails>} */
+  vmDetails: (vmId) => call("vm_details", { vmId }),
+  /** @param {number[]} vmIds @param {import("./types").OpKind} kind @param {boolean} force @returns {Promise<import("./types").Requested[]>} */
+  requestOperation: (vmIds, kind, force) => call("request_operation", { vmIds, kind, force }),
+  /** @param {string} endpoint @returns {Promise<import("./types").CertificateCheck>} */
+  checkCertificate: (endpoint) => call("check_certificate", { endpoint }),
+  /** @returns {Promise<import("./types").AccountInfo[]>} */
+  listAccounts: () => call("list_accounts"),
+  /** @returns {Promise<import("./types").Activity>} */
+  recentActivity: () => call("recent_activity"),
+  /** @returns {Promise<number>} */
+  syncAll: () => call("sync_all"),
+  /**
+   * @param {{ name: string, kind: string, config: Record<string, unknown>, secret: string | null, secretEnv: string | null }} a
+   * @returns {Promise<import("./types").AccountInfo>}
+   */
+  addAccount: (a) => call("add_account", a),
+  /** @param {string} name @returns {Promise<string>} */
+  testAccount: (name) => call("test_account", { name }),
+  /** @param {string} name @returns {Promise<string>} */
+  removeAccount: (name) => call("remove_account", { name }),
+  /** @param {string} name @param {Record<string, unknown>} config @returns {Promise<string>} */
+  updateAccount: (name, config) => call("update_account", { name, config }),
+  /** @param {string} name @returns {Promise<Record<string, any>>} */
+  accountConfig: (name) => call("account_config", { name }),
+  /** @returns {Promise<import("./types").Settings>} */
+  getSettings: () => call("get_settings"),
+  /** @param {import("./types").Settings} settings @returns {Promise<void>} */
+  saveSettings: (settings) => call("save_settings", { settings }),
+  /** @param {boolean} paused @returns {Promise<boolean>} */
+  setSyncPaused: (paused) => call("set_sync_paused", { paused }),
+  /** @param {number} vmId @param {boolean} on @returns {Promise<boolean>} */
+  setFavourite: (vmId, on) => call("set_favourite", { vmId, on }),
+  /** @param {string} what @param {string} text @returns {Promise<string>} the saved file's path */
+  saveCsv: (what, text) => call("save_csv", { what, text }),
+};
+
+/** Engine events, batched by the shell (src-tauri/src/bridge.rs). @param {(events: EngineEvent[]) => void} handler */
+export function onEvents(handler) {
+  return window.__TAURI__.event.listen("powerdeck://events", (/** @type {{ payload: EngineEvent[] }} */ e) => handler(e.payload));
+}
+
+/** The window missed events and must reload the inventory. @param {() => void} handler */
+export function onResync(handler) {
+  return window.__TAURI__.event.listen("powerdeck://resync", () => handler());
+}

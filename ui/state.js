@@ -1,0 +1,600 @@
+// The window's view of the inventory, as plain data and pure functions: no
+// DOM, no IPC, so `node --test` checks it (tests/ui/). It applies what the
+// engine sends and answers what a row shows, in which order, and what a
+// selection may do. It never decides a VM's state: that is the engine's.
+//
+// Costs are kept proportional to what changed, never to the fleet: an event
+// batch touches the VMs it names (a changed row moves to its place by binary
+// search), the counts in the header are kept up to date as VMs change, and
+// the operations in flight have their own map. Only a new filter or sort
+// looks at every VM.
+
+/** @typedef {import("./types").Vm} Vm */
+/** @typedef {import("./types").Operation} Operation */
+/** @typedef {import("./types").OpKind} OpKind */
+/** @typedef {import("./types").AccountInfo} AccountInfo */
+/** @typedef {import("./types").Inventory} Inventory */
+/** @typedef {import("./types").EngineEvent} EngineEvent */
+/** @typedef {import("./types").PowerState} PowerState */
+
+export const TRANSITIONAL = new Set(["starting", "stopping", "rebooting", "suspending", "resuming", "deallocating", "migrating"]);
+export const TERMINAL = new Set(["succeeded", "failed", "timed-out"]);
+export const DESTRUCTIVE = new Set(["stop", "force-stop", "reboot", "suspend", "hibernate"]);
+/** @type {OpKind[]} */
+export const ACTIONS = ["start", "stop", "force-stop", "reboot", "suspend", "hibernate"];
+/** @type {Record<OpKind, string>} */
+export const ACTION_LABELS = { start: "Start", stop: "Stop", "force-stop": "Force stop", reboot: "Reboot", suspend: "Suspend", hibernate: "Hibernate" };
+/** Past its deadline by this much, an operation's row stops spinning and says so. */
+export const LATE_AFTER_MS = 5000;
+/** Above this many VMs, a confirmation asks to type the count. */
+export const TYPE_COUNT_OVER = 10;
+
+const OFF = new Set(["stopped", "deallocated"]);
+const STARTABLE = new Set(["stopped", "suspended", "deallocated", "paused"]);
+const GONE = new Set(["missing", "terminated"]);
+
+/**
+ * How each sortable column reads a VM.
+ * @type {Record<string, (vm: Vm) => string | number>}
+ */
+export const SORT_KEYS = {
+  name: (vm) => vm.name,
+  account: (vm) => vm.account,
+  state: (vm) => vm.state,
+  raw_state: (vm) => vm.raw_state,
+  tools: (vm) => vm.tools ?? "",
+  last_state_change_at: (vm) => vm.last_state_change_at,
+  location: (vm) => vm.location ?? "",
+  provider_id: (vm) => vm.provider_id,
+};
+
+/**
+ * @typedef {object} View
+ * @property {string} query   lower-cased search text
+ * @property {string} state   a power state, or "" for all
+ * @property {string} account an account id, or "" for all
+ * @property {string} kind    a provider kind, or "" for all
+ * @property {{ key: string, dir: 1 | -1 }} sort
+ */
+
+/**
+ * @typedef {object} State
+ * @property {Map<number, Vm>} vms
+ * @property {Map<number, AccountInfo>} accounts
+ * @property {Map<number, Operation>} ops       VM id → its latest operation (in flight, or ended with something to say)
+ * @property {Map<number, Operation>} inFlight  VM id → operation not yet ended
+ * @property {Map<number, Set<number>>} byAccount account id → its VM ids
+ * @property {{ stale: number, states: Map<string, number> }} counts
+ * @property {View} view
+ * @property {number[]} shown   VM ids that pass the filter, in sort order
+ * @property {Set<number>} selected
+ * @property {boolean} loaded
+ */
+
+/** @returns {State} */
+export function createState() {
+  return {
+    vms: new Map(),
+    accounts: new Map(),
+    ops: new Map(),
+    inFlight: new Map(),
+    byAccount: new Map(),
+    counts: { stale: 0, states: new Map() },
+    view: { query: "", state: "", account: "", kind: "", sort: { key: "name", dir: 1 } },
+    shown: [],
+    selected: new Set(),
+    loaded: false,
+  };
+}
+
+// ---------- filter and sort ----------
+
+/** @param {State} s @param {Vm} vm */
+export function matches(s, vm) {
+  const v = s.view;
+  if (v.state && vm.state !== v.state) return false;
+  if (v.account && String(vm.account_id) !== v.account) return false;
+  if (v.kind && s.accounts.get(vm.account_id)?.kind !== v.kind) return false;
+  const q = v.query;
+  if (!q) return true;
+  if (vm.name.toLowerCase().includes(q) || vm.provider_id.toLowerCase().includes(q) || vm.account.toLowerCase().includes(q) || (vm.location || "").toLowerCase().includes(q)) return true;
+  for (const k in vm.facts) if (vm.facts[k].toLowerCase().includes(q)) return true; // an IP, a UUID…
+  return false;
+}
+
+/** @param {State} s @returns {(a: Vm, b: Vm) => number} */
+export function comparator(s) {
+  const { key, dir } = s.view.sort;
+  const get = SORT_KEYS[key] ?? SORT_KEYS.name;
+  return (a, b) => {
+    const x = get(a), y = get(b);
+    return (x < y ? -1 : x > y ? 1 : a.id - b.id) * dir;
+  };
+}
+
+/** Filter and sort the whole fleet: only when the filter or sort changes, or on a (re)load. @param {State} s */
+export function recompute(s) {
+  /** @type {Vm[]} */
+  const out = [];
+  for (const vm of s.vms.values()) if (matches(s, vm)) out.push(vm);
+  const cmp = comparator(s);
+  // The shell sends the inventory in the default order: checking is cheaper than sorting.
+  let sorted = true;
+  for (let i = 1; i < out.length && sorted; i++) sorted = cmp(out[i - 1], out[i]) <= 0;
+  if (!sorted) out.sort(cmp);
+  s.shown = out.map((vm) => vm.id);
+}
+
+/**
+ * @param {State} s
+ * @param {Partial<Omit<View, "sort">>} patch
+ */
+export function setFilter(s, patch) {
+  Object.assign(s.view, patch);
+  s.view.query = s.view.query.trim().toLowerCase();
+  recompute(s);
+}
+
+/** A first click on "Last change" shows the newest first; a second click reverses. @param {State} s @param {string} key */
+export function setSort(s, key) {
+  const cur = s.view.sort;
+  s.view.sort = cur.key === key ? { key, dir: cur.dir === 1 ? -1 : 1 } : { key, dir: key === "last_state_change_at" ? -1 : 1 };
+  recompute(s);
+}
+
+/** @param {State} s @param {string} key @returns {"ascending" | "descending" | "none"} */
+export function ariaSort(s, key) {
+  if (s.view.sort.key !== key) return "none";
+  return s.view.sort.dir === 1 ? "ascending" : "descending";
+}
+
+/**
+ * First index in `shown` whose VM does not sort before `vm`.
+ * @param {State} s @param {Vm} vm @param {(a: Vm, b: Vm) => number} cmp
+ */
+function lowerBound(s, vm, cmp) {
+  let lo = 0, hi = s.shown.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const other = /** @type {Vm} */ (s.vms.get(s.shown[mid]));
+    if (cmp(other, vm) < 0) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/** Where a VM is in `shown`, or -1 (binary search: no scan). @param {State} s @param {number} id */
+export function indexOf(s, id) {
+  const vm = s.vms.get(id);
+  if (!vm) return -1;
+  const i = lowerBound(s, vm, comparator(s));
+  return s.shown[i] === id ? i : -1;
+}
+
+// ---------- loading and events ----------
+
+/** @param {State} s @param {Vm} vm @param {1 | -1} d */
+function count(s, vm, d) {
+  if (vm.stale) s.counts.stale += d;
+  s.counts.states.set(vm.state, (s.counts.states.get(vm.state) ?? 0) + d);
+}
+
+/** @param {State} s @param {Vm} vm */
+function indexAccount(s, vm) {
+  let ids = s.byAccount.get(vm.account_id);
+  if (!ids) s.byAccount.set(vm.account_id, (ids = new Set()));
+  ids.add(vm.id);
+}
+
+/**
+ * The whole inventory, at start and after a resync. Operations that were in
+ * flight here but are no longer in flight there ended meanwhile: they stop
+ * spinning now (the VM's verified state shows how it went).
+ * @param {State} s @param {Inventory} inv
+ */
+export function loadInventory(s, inv) {
+  s.vms = new Map();
+  s.byAccount = new Map();
+  s.counts = { stale: 0, states: new Map() };
+  for (const vm of inv.vms) {
+    s.vms.set(vm.id, vm);
+    count(s, vm, 1);
+    indexAccount(s, vm);
+  }
+  s.accounts = new Map(inv.accounts.map((a) => [a.id, a]));
+  s.inFlight = new Map(inv.operations.map((op) => [op.vm_id, op]));
+  for (const [vmId, op] of s.ops) {
+    if (!s.vms.has(vmId) || (!TERMINAL.has(op.phase) && !s.inFlight.has(vmId))) s.ops.delete(vmId);
+  }
+  for (const op of inv.operations) s.ops.set(op.vm_id, op);
+  for (const id of s.selected) if (!s.vms.has(id)) s.selected.delete(id);
+  recompute(s);
+  s.loaded = true;
+}
+
+/** Above this many moved rows in one batch, one merge beats one binary search each. */
+const MERGE_OVER = 32;
+
+/**
+ * @typedef {object} Applied
+ * @property {Set<number>} changed  VMs whose row may show something new
+ * @property {boolean} reordered    `shown` changed (rows moved, came or went)
+ * @property {boolean} statesChanged a power state appeared or disappeared
+ * @property {string[]} messages    things to tell the admin (account errors)
+ */
+
+/**
+ * Apply one batch of engine events.
+ * @param {State} s @param {EngineEvent[]} events @returns {Applied}
+ */
+export function applyEvents(s, events) {
+  /** @type {Applied} */
+  const out = { changed: new Set(), reordered: false, statesChanged: false, messages: [] };
+  const statesBefore = s.counts.states.size;
+  /** @type {Map<number, Vm>} the last word on each VM in this batch */
+  const latest = new Map();
+  for (const ev of events) {
+    switch (ev.type) {
+      case "vms-changed":
+        for (const c of ev.changes) latest.set(c.vm.id, c.vm);
+        break;
+      case "vms-stale":
+        // Applied after the changes below would be wrong if a change in the
+        // same batch came later; the engine sends stale marks on their own.
+        flushChanges(s, latest, out);
+        for (const id of s.byAccount.get(ev.account_id) ?? []) {
+          const vm = /** @type {Vm} */ (s.vms.get(id));
+          if (vm.stale || vm.state === "missing") continue;
+          s.vms.set(id, { ...vm, stale: true, last_seen_at: ev.last_seen_at ?? vm.last_seen_at });
+          s.counts.stale++;
+          out.changed.add(id);
+        }
+        break;
+      case "operation": {
+        const op = ev.op;
+        const prev = s.ops.get(op.vm_id);
+        if (prev && prev.id > op.id) break;
+        s.ops.set(op.vm_id, op);
+        if (TERMINAL.has(op.phase)) s.inFlight.delete(op.vm_id); else s.inFlight.set(op.vm_id, op);
+        out.changed.add(op.vm_id);
+        break;
+      }
+      case "account-error":
+        out.messages.push(`${ev.account}: ${ev.message}`);
+        break;
+    }
+  }
+  flushChanges(s, latest, out);
+  for (const [st, n] of s.counts.states) if (n === 0) s.counts.states.delete(st);
+  out.statesChanged = s.counts.states.size !== statesBefore || out.statesChanged;
+  return out;
+}
+
+/**
+ * Store changed VMs and move each row whose place changed.
+ * @param {State} s @param {Map<number, Vm>} latest @param {Applied} out
+ */
+function flushChanges(s, latest, out) {
+  if (latest.size === 0) return;
+  const cmp = comparator(s);
+  const key = SORT_KEYS[s.view.sort.key] ?? SORT_KEYS.name;
+  /** @type {{ prev: Vm | undefined, vm: Vm, was: boolean, is: boolean }[]} */
+  const moves = [];
+  for (const [id, vm] of latest) {
+    const prev = s.vms.get(id);
+    const was = prev !== undefined && matches(s, prev);
+    const is = matches(s, vm);
+    if (!prev) {
+      indexAccount(s, vm);
+      out.statesChanged ||= !s.counts.states.has(vm.state);
+    } else {
+      count(s, prev, -1);
+      if (prev.state !== vm.state && !s.counts.states.has(vm.state)) out.statesChanged = true;
+    }
+    count(s, vm, 1);
+    out.changed.add(id);
+    if (was !== is || (is && prev !== undefined && key(prev) !== key(vm))) moves.push({ prev, vm, was, is });
+    else s.vms.set(id, vm);
+  }
+  latest.clear();
+  if (moves.length === 0) return;
+  out.reordered = true;
+  if (moves.length <= MERGE_OVER) {
+    // Each move: out at the old place (found with the old values, which the
+    // map still holds), in at the new one.
+    for (const m of moves) {
+      if (m.was && m.prev) {
+        const at = lowerBound(s, m.prev, cmp);
+        if (s.shown[at] === m.vm.id) s.shown.splice(at, 1);
+      }
+      s.vms.set(m.vm.id, m.vm);
+      if (m.is) s.shown.splice(lowerBound(s, m.vm, cmp), 0, m.vm.id);
+    }
+    return;
+  }
+  // Many moves (a burst while sorted by state): one pass that drops the
+  // movers and merges them back in at their places.
+  const gone = new Set();
+  for (const m of moves) {
+    s.vms.set(m.vm.id, m.vm);
+    if (m.was) gone.add(m.vm.id);
+  }
+  const incoming = moves.filter((m) => m.is).map((m) => m.vm).sort(cmp);
+  /** @type {number[]} */
+  const merged = [];
+  let j = 0;
+  for (const id of s.shown) {
+    if (gone.has(id)) continue;
+    const vm = /** @type {Vm} */ (s.vms.get(id));
+    while (j < incoming.length && cmp(incoming[j], vm) < 0) merged.push(incoming[j++].id);
+    merged.push(id);
+  }
+  while (j < incoming.length) merged.push(incoming[j++].id);
+  s.shown = merged;
+}
+
+// ---------- what a row shows ----------
+
+/** @param {State} s @param {Vm} vm */
+export function activeOp(s, vm) {
+  return s.inFlight.get(vm.id) ?? null;
+}
+
+/**
+ * @typedef {object} Status
+ * @property {"ok" | "waiting" | "late" | "failed" | "stale"} kind
+ * @property {string} text
+ * @property {number} [since] an elapsed-time clock runs from here
+ * @property {number} [seenAt] "last seen … ago" counts from here
+ */
+
+/**
+ * Waiting while an operation is in flight or the VM is passing through a
+ * transitional state; a finished failure stays visible until the next action.
+ * @param {State} s @param {Vm} vm @param {number} now @returns {Status}
+ */
+export function statusOf(s, vm, now) {
+  const op = s.inFlight.get(vm.id);
+  if (op) {
+    if (now > op.deadline_at + LATE_AFTER_MS) return { kind: "late", text: `No verified state by the ${ACTION_LABELS[op.kind].toLowerCase()} deadline` };
+    if (op.kind === "start" && op.wait_for_tools && vm.state === "running") return { kind: "waiting", text: "Powered on; waiting for guest tools…", since: op.requested_at };
+    return { kind: "waiting", text: "Waiting for status update…", since: op.requested_at };
+  }
+  if (TRANSITIONAL.has(vm.state)) return { kind: "waiting", text: "Waiting for status update…", since: vm.last_state_change_at };
+  const ended = s.ops.get(vm.id);
+  if (ended && ended.phase === "failed") return { kind: "failed", text: `${ACTION_LABELS[ended.kind]} failed: ${ended.error || "refused"}` };
+  if (ended && ended.phase === "timed-out") return { kind: "failed", text: `${ACTION_LABELS[ended.kind]} timed out${ended.error ? `: ${ended.error}` : ""}` };
+  if (vm.stale) return { kind: "stale", text: "Provider unreachable — last seen", seenAt: vm.last_seen_at };
+  return { kind: "ok", text: "" };
+}
+
+/** The state badge's words. @param {Vm} vm */
+export function stateText(vm) {
+  return vm.stale ? `${vm.state} (stale)` : vm.state;
+}
+
+/** An address worth showing in a column: the provider's main one. @param {Vm} vm */
+export function ipOf(vm) {
+  return vm.facts.ip_address ?? vm.facts.private_ip ?? vm.facts.public_ip ?? "";
+}
+
+/** @param {State} s @param {Vm} vm */
+export function accountText(s, vm) {
+  const kind = s.accounts.get(vm.account_id)?.kind;
+  return kind ? `${vm.account} · ${kind}` : vm.account;
+}
+
+// ---------- what may be done ----------
+
+/** What this VM offers now. @param {State} s @param {Vm} vm @returns {OpKind[]} */
+export function actionsFor(s, vm) {
+  const caps = s.accounts.get(vm.account_id)?.capabilities;
+  if (!caps || s.inFlight.has(vm.id) || TRANSITIONAL.has(vm.state) || GONE.has(vm.state)) return [];
+  /** @type {OpKind[]} */
+  const out = [];
+  if (STARTABLE.has(vm.state)) out.push("start");
+  if (vm.state === "running") {
+    if (caps.graceful_stop || caps.force_stop) out.push("stop");
+    if (caps.force_stop) out.push("force-stop");
+    if (caps.guest_reboot || caps.reset) out.push("reboot");
+    if (caps.suspend) out.push("suspend");
+    if (caps.hibernate) out.push("hibernate");
+  }
+  return out;
+}
+
+/**
+ * For each action, how many of these VMs offer it (the Power menu's items).
+ * @param {State} s @param {Iterable<number>} ids @returns {Map<OpKind, number>}
+ */
+export function selectionActions(s, ids) {
+  /** @type {Map<OpKind, number>} */
+  const counts = new Map(ACTIONS.map((k) => [k, 0]));
+  for (const id of ids) {
+    const vm = s.vms.get(id);
+    if (!vm) continue;
+    for (const k of actionsFor(s, vm)) counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Already where the action would take it. @param {Vm} vm @param {OpKind} kind */
+function alreadyThere(vm, kind) {
+  if (kind === "start") return vm.state === "running";
+  if (kind === "stop" || kind === "force-stop" || kind === "hibernate") return OFF.has(vm.state);
+  if (kind === "suspend") return vm.state === "suspended";
+  return false;
+}
+
+/** Why a VM will not get this action (it does not offer it). @param {State} s @param {Vm} vm @param {OpKind} kind */
+function whyNot(s, vm, kind) {
+  const account = s.accounts.get(vm.account_id);
+  if (s.inFlight.has(vm.id)) return "have an operation in flight";
+  if (TRANSITIONAL.has(vm.state) || GONE.has(vm.state)) return `are ${vm.state}`;
+  if (!account?.capabilities) return "belong to an account that cannot be reached";
+  if (kind === "start") return `are ${vm.state}`;
+  if (vm.state !== "running") return "are not running";
+  return `are on ${account.kind}, which cannot ${ACTION_LABELS[kind].toLowerCase()}`;
+}
+
+/**
+ * Why a graceful action on this VM would need force, or null.
+ * @param {State} s @param {Vm} vm @param {OpKind} kind
+ */
+export function forceReason(s, vm, kind) {
+  if (kind !== "stop" && kind !== "reboot") return null;
+  const caps = s.accounts.get(vm.account_id)?.capabilities;
+  if (!caps) return null;
+  if (kind === "stop" && !caps.graceful_stop) return "have no graceful stop at their provider";
+  if (kind === "reboot" && !caps.guest_reboot) return "have no guest reboot at their provider";
+  if (caps.tools_status && vm.tools !== "running") return "have no guest tools running";
+  return null;
+}
+
+/**
+ * @typedef {object} Plan
+ * @property {OpKind} kind
+ * @property {number[]} act            VMs the action will be asked for
+ * @property {Map<string, number[]>} skipped reason → VMs left alone
+ * @property {Map<string, number[]>} force   reason → VMs (among `act`) that will need force
+ * @property {{ id: number, name: string, note: string }[]} lines one per VM, for the full list
+ */
+
+/**
+ * What an action on these VMs will do, from what the window already knows.
+ * @param {State} s @param {Iterable<number>} ids @param {OpKind} kind @returns {Plan}
+ */
+export function planAction(s, ids, kind) {
+  /** @type {Plan} */
+  const plan = { kind, act: [], skipped: new Map(), force: new Map(), lines: [] };
+  /** @param {Map<string, number[]>} m @param {string} reason @param {number} id */
+  const add = (m, reason, id) => { const l = m.get(reason); if (l) l.push(id); else m.set(reason, [id]); };
+  for (const id of ids) {
+    const vm = s.vms.get(id);
+    if (!vm) continue;
+    if (alreadyThere(vm, kind)) {
+      const reason = `already ${vm.state}`;
+      add(plan.skipped, reason, id);
+      plan.lines.push({ id, name: vm.name, note: `skipped: ${reason}` });
+    } else if (!actionsFor(s, vm).includes(kind)) {
+      const reason = whyNot(s, vm, kind);
+      add(plan.skipped, reason, id);
+      plan.lines.push({ id, name: vm.name, note: `skipped: ${reason.replace(/^are /, "is ").replace(/^have /, "has ").replace(/^belong /, "belongs ")}` });
+    } else {
+      plan.act.push(id);
+      const need = forceReason(s, vm, kind);
+      if (need) add(plan.force, need, id);
+      plan.lines.push({ id, name: vm.name, note: need ? `${ACTION_LABELS[kind].toLowerCase()}, will need force (${need.replace(/^have /, "has ")})` : ACTION_LABELS[kind].toLowerCase() });
+    }
+  }
+  return plan;
+}
+
+/** @param {number} n @param {string} one */
+export function plural(n, one) {
+  return `${n} ${one}${n === 1 ? "" : "s"}`;
+}
+
+/** Subject-verb agreement for the reasons ("are", "have"), which read in the plural. @param {number} n @param {string} reason */
+function agree(n, reason) {
+  if (n !== 1) return reason;
+  return reason.replace(/^are /, "is ").replace(/^have /, "has ").replace(/^belong /, "belongs ");
+}
+
+/**
+ * The plan in words: "Stop 25 VMs", then "15 already stopped will be
+ * skipped", "2 have no guest tools running and will need force".
+ * @param {Plan} plan @param {boolean} force the forced fallback is allowed
+ */
+export function planSummary(plan, force) {
+  const verb = ACTION_LABELS[plan.kind];
+  const headline = plan.act.length ? `${verb} ${plural(plan.act.length, "VM")}` : `Nothing to ${verb.toLowerCase()}`;
+  /** @type {string[]} */
+  const notes = [];
+  for (const [reason, ids] of plan.skipped) {
+    notes.push(reason.startsWith("already") ? `${ids.length} ${reason} will be skipped` : `${ids.length} ${agree(ids.length, reason)} and will be skipped`);
+  }
+  for (const [reason, ids] of plan.force) {
+    notes.push(`${ids.length} ${agree(ids.length, reason)} and will need force${force ? "" : ": allow it below, or they will fail"}`);
+  }
+  return { headline, notes };
+}
+
+/**
+ * Whether the confirmation asks to type the count: forced or large actions.
+ * @param {Plan} plan @param {boolean} force
+ */
+export function mustTypeCount(plan, force) {
+  if (plan.act.length === 0) return false;
+  return plan.kind === "force-stop" || force || plan.act.length > TYPE_COUNT_OVER;
+}
+
+/** Whether to ask at all: destructive, several VMs, or some will be skipped. @param {Plan} plan */
+export function mustConfirm(plan) {
+  return DESTRUCTIVE.has(plan.kind) || plan.lines.length > 1 || plan.act.length === 0;
+}
+
+// ---------- selection ----------
+
+/** @param {State} s @param {number} id @param {boolean} on */
+export function select(s, id, on) {
+  if (on) s.selected.add(id); else s.selected.delete(id);
+}
+
+/** Every VM from `from` to `to` in the current order (shift-click, shift-arrows). @param {State} s @param {number} from @param {number} to */
+export function selectRange(s, from, to) {
+  const [a, b] = from <= to ? [from, to] : [to, from];
+  for (let i = Math.max(0, a); i <= Math.min(b, s.shown.length - 1); i++) s.selected.add(s.shown[i]);
+}
+
+/** How many selected VMs the filter hides. @param {State} s */
+export function hiddenSelected(s) {
+  let n = 0;
+  for (const id of s.selected) {
+    const vm = s.vms.get(id);
+    if (vm && !matches(s, vm)) n++;
+  }
+  return n;
+}
+
+/**
+ * Note the operations the shell accepted (their rows start waiting at once,
+ * before the engine's first event); returns the refusals, by VM name.
+ * @param {State} s @param {import("./types").Requested[]} results @returns {string[]}
+ */
+export function recordRequested(s, results) {
+  /** @type {string[]} */
+  const refused = [];
+  for (const r of results) {
+    if (r.operation) {
+      const prev = s.ops.get(r.vm_id);
+      if (!prev || prev.id <= r.operation.id) {
+        s.ops.set(r.vm_id, r.operation);
+        if (TERMINAL.has(r.operation.phase)) s.inFlight.delete(r.vm_id); else s.inFlight.set(r.vm_id, r.operation);
+      }
+    }
+    if (r.error) refused.push(`${s.vms.get(r.vm_id)?.name ?? `VM #${r.vm_id}`}: ${r.error}`);
+  }
+  return refused;
+}
+
+/**
+ * Events that came while the inventory loaded: drop what the loaded
+ * inventory already knows better (a VM read after the event was sent).
+ * @param {State} s @param {EngineEvent[]} events @returns {EngineEvent[]}
+ */
+export function freshEvents(s, events) {
+  /** @type {EngineEvent[]} */
+  const out = [];
+  for (const ev of events) {
+    if (ev.type !== "vms-changed") {
+      out.push(ev);
+      continue;
+    }
+    const changes = ev.changes.filter((c) => {
+      const known = s.vms.get(c.vm.id);
+      return !known || c.vm.last_seen_at >= known.last_seen_at;
+    });
+    if (changes.length) out.push({ ...ev, changes });
+  }
+  return out;
+}

@@ -1,0 +1,196 @@
+// The shapes the window receives over IPC, written by hand from the Rust
+// types (crates/core/src/model.rs, events.rs, provider/mod.rs and
+// src-tauri/src/commands.rs, inventory.rs). `tsc --checkJs` checks every
+// module against them; nothing here is shipped as code.
+
+export type PowerState =
+  | "running" | "stopped" | "suspended" | "deallocated" | "paused"
+  | "starting" | "stopping" | "rebooting" | "suspending" | "resuming" | "deallocating" | "migrating"
+  | "terminated" | "missing" | "unknown";
+export type ToolsStatus = "running" | "not-running" | "not-installed";
+export type OpKind = "start" | "stop" | "force-stop" | "reboot" | "suspend" | "hibernate";
+export type OpPhase = "submitted" | "tracking" | "verifying" | "succeeded" | "failed" | "timed-out";
+export type Source = "operation" | "sync" | "feed" | "schedule";
+
+export interface Vm {
+  id: number;
+  account_id: number;
+  account: string;
+  provider_id: string;
+  name: string;
+  state: PowerState;
+  raw_state: string;
+  tools: ToolsStatus | null;
+  location: string | null;
+  facts: Record<string, string>;
+  stale: boolean;
+  watched: boolean;
+  last_seen_at: number;
+  last_state_change_at: number;
+}
+
+export interface Operation {
+  id: number;
+  vm_id: number;
+  vm_name: string;
+  account: string;
+  kind: OpKind;
+  phase: OpPhase;
+  allow_force: boolean;
+  graceful_timeout_ms: number;
+  timeout_ms: number;
+  requested_at: number;
+  deadline_at: number;
+  forced_at: number | null;
+  finished_at: number | null;
+  previous_state: PowerState | null;
+  new_state: PowerState | null;
+  shutdown_method: "graceful" | "forced" | "already-off" | null;
+  job_id: string | null;
+  error: string | null;
+  wait_for_tools: boolean;
+}
+
+export interface Capabilities {
+  graceful_stop: boolean;
+  force_stop: boolean;
+  guest_reboot: boolean;
+  reset: boolean;
+  suspend: boolean;
+  hibernate: boolean;
+  deallocate: boolean;
+  tools_status: boolean;
+  change_feed: boolean;
+  reboot_visible: boolean;
+  max_refresh_batch: number;
+}
+
+export interface AccountInfo {
+  id: number;
+  name: string;
+  kind: string;
+  is_demo: boolean;
+  /** `null` when the account cannot be reached or configured right now. */
+  capabilities: Capabilities | null;
+}
+
+/** `list_vms`: VMs in columns (src-tauri/src/inventory.rs). */
+export interface InventoryColumns {
+  words: string[];
+  id: number[];
+  account_id: number[];
+  name: string[];
+  provider_id: string[];
+  state: number[];
+  raw_state: number[];
+  tools: number[];
+  location: number[];
+  flags: number[];
+  last_seen_at: number[];
+  last_state_change_at: number[];
+  facts: [number, Record<string, string>][];
+}
+
+export interface InventoryWire {
+  vms: InventoryColumns;
+  operations: Operation[];
+  accounts: AccountInfo[];
+}
+
+/** `list_vms` answers with the inventory and the changes sent while it was read. */
+export interface InventoryAnswer {
+  inventory: InventoryWire;
+  missed: EngineEvent[];
+}
+
+/** The inventory once `ipc.js` has turned the columns back into VMs. */
+export interface Inventory {
+  vms: Vm[];
+  operations: Operation[];
+  accounts: AccountInfo[];
+}
+
+export interface HistoryEntry {
+  id: number;
+  vm_id: number;
+  at: number;
+  from_state: PowerState | null;
+  to_state: PowerState;
+  raw_state: string;
+  source: Source;
+  operation_id: number | null;
+}
+
+export interface VmDetails {
+  vm: Vm;
+  history: HistoryEntry[];
+  operations: Operation[];
+}
+
+export interface Requested {
+  vm_id: number;
+  operation: Operation | null;
+  error: string | null;
+}
+
+export interface Drift {
+  entry: HistoryEntry;
+  vm: string;
+  account: string;
+}
+
+export interface Activity {
+  operations: Operation[];
+  drift: Drift[];
+}
+
+export interface VmChange {
+  vm: Vm;
+  from: PowerState | null;
+  drift: boolean;
+  operation_id: number | null;
+}
+
+export type EngineEvent =
+  | { type: "vms-changed"; source: Source; changes: VmChange[] }
+  | { type: "vms-stale"; account_id: number; account: string; count: number; last_seen_at: number | null; reason: string }
+  | { type: "operation"; op: Operation }
+  | { type: "sync-finished"; account_id: number; account: string; vms: number; changed: number; calls: number; duration_ms: number }
+  | { type: "account-error"; account_id: number; account: string; message: string };
+
+export type CertificateCheck =
+  | { trust: "not-tls" }
+  | { trust: "trusted" }
+  | { trust: "untrusted"; thumbprint: string; reason: string };
+
+export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean }
+export interface OperationPrefs { start_waits_for_tools: boolean }
+export interface Settings {
+  engine: Record<string, number> & { inflight_interval_ms: number; transitional_interval_ms: number; watched_interval_ms: number; full_interval_ms: number };
+  notifications: NotifyPrefs;
+  operations: OperationPrefs;
+  sync_paused: boolean;
+}
+
+/** Timings the benchmarks and the end-to-end test read. */
+export interface Perf {
+  firstPaintMs: number | null;
+  lastApply: { events: number; changes: number; ms: number } | null;
+  applies?: { events: number; changes: number; ms: number }[];
+  /** How many times each IPC command was called. */
+  calls: Record<string, number>;
+  /** Set to [] by a benchmark: each frame's drawing time is pushed here. */
+  frameWork?: number[];
+  /** When the start-up steps happened (performance.now()). */
+  marks: Record<string, number>;
+}
+
+declare global {
+  interface Window {
+    __TAURI__: {
+      core: { invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T> };
+      event: { listen<T>(event: string, handler: (e: { payload: T }) => void): Promise<() => void> };
+    };
+    __powerdeckPerf: Perf;
+  }
+}

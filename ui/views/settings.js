@@ -1,0 +1,62 @@
+// Settings: the engine's and the app's (saved in the shared store with the
+// Save button), and the window's own appearance (theme and density, applied
+// and remembered at once).
+
+import { $, setText } from "../dom.js";
+import { ipc } from "../ipc.js";
+
+/** @typedef {import("../types").Settings} Settings */
+
+const TIERS = /** @type {const} */ (["inflight_interval_ms", "transitional_interval_ms", "watched_interval_ms", "full_interval_ms"]);
+const NOTIFY = /** @type {const} */ (["operation_done", "operation_failed", "drift"]);
+
+/**
+ * @param {{ prefs: import("../prefs.js").Prefs, setAppearance: (theme: string, density: string) => void }} app
+ */
+export function initSettings(app) {
+  const form = /** @type {HTMLFormElement} */ ($("#settings-form"));
+  const result = $("#settings-result");
+  const input = (/** @type {string} */ name) => /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
+  /** @type {Settings | null} */
+  let loaded = null;
+
+  const appearance = /** @type {HTMLFormElement} */ ($("#appearance-form"));
+  appearance.addEventListener("change", () => {
+    const data = new FormData(appearance);
+    app.setAppearance(String(data.get("theme")), String(data.get("density")));
+  });
+
+  async function render() {
+    for (const r of appearance.querySelectorAll("input[type=radio]")) {
+      const radio = /** @type {HTMLInputElement} */ (r);
+      radio.checked = radio.value === (radio.name === "theme" ? app.prefs.theme : app.prefs.density);
+    }
+    try {
+      loaded = await ipc.getSettings();
+      for (const k of NOTIFY) input(k).checked = loaded.notifications[k];
+      input("start_waits_for_tools").checked = loaded.operations.start_waits_for_tools;
+      input("sync_paused").checked = loaded.sync_paused;
+      for (const k of TIERS) input(k).value = String(loaded.engine[k] / 1000);
+    } catch (e) {
+      setText(result, String(e));
+    }
+  }
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!loaded) return;
+    const engine = { ...loaded.engine };
+    for (const k of TIERS) engine[k] = Math.round(Number(input(k).value) * 1000);
+    const notifications = { operation_done: input("operation_done").checked, operation_failed: input("operation_failed").checked, drift: input("drift").checked };
+    try {
+      const operations = { start_waits_for_tools: input("start_waits_for_tools").checked };
+      await ipc.saveSettings({ engine, notifications, operations, sync_paused: input("sync_paused").checked });
+      await ipc.setSyncPaused(input("sync_paused").checked);
+      setText(result, "Saved.");
+    } catch (err) {
+      setText(result, String(err));
+    }
+  });
+
+  return { render };
+}
