@@ -3,11 +3,11 @@
 //! window and one summary notification, not hundreds.
 
 use crate::prefs::NotifyPrefs;
+use crate::AppState;
 use crate::{notify, tray};
 use powerdeck_core::{Engine, Event};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use crate::AppState;
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast::error::RecvError;
 

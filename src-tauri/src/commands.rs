@@ -1,13 +1,12 @@
 //! IPC commands: each validates its input and calls the core. Errors reach
 //! the window as one readable sentence.
 
-use crate::prefs::{NotifyPrefs, OperationPrefs};
 use crate::inventory::Inventory;
+use crate::prefs::{NotifyPrefs, OperationPrefs};
 use crate::AppState;
 use powerdeck_core::model::{HistoryEntry, OpKind, Operation, Vm};
 use powerdeck_core::provider::Capabilities;
 use powerdeck_core::secrets::{Secret, SecretRef};
-use powerdeck_core::store::VmFilter;
 use powerdeck_core::EngineConfig;
 use serde::Serialize;
 use tauri::State;

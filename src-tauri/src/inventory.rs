@@ -232,7 +232,8 @@ mod tests {
     fn the_answer_carries_the_inventory_and_what_was_missed() {
         let v = vm(1, PowerState::Stopped, None);
         let missed = [Event::VmsStale { account_id: 1, account: "demo".into(), count: 1, last_seen_at: Some(5), reason: "timeout".into() }];
-        let json: serde_json::Value = serde_json::from_str(&answer(&serde_json::to_string(&Inventory::new(vec![v], vec![], vec![])).unwrap(), &missed).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&answer(&serde_json::to_string(&Inventory::new(vec![v], vec![], vec![])).unwrap(), &missed).unwrap()).unwrap();
         assert_eq!(json["inventory"]["vms"]["name"], serde_json::json!(["web-1"]));
         assert_eq!(json["missed"][0]["type"], "vms-stale");
     }

@@ -8,9 +8,9 @@ mod commands;
 mod export;
 mod inventory;
 mod memory;
-mod renderer;
 mod notify;
 mod prefs;
+mod renderer;
 mod tray;
 
 use powerdeck_core::{Engine, Workers};

@@ -71,7 +71,7 @@ async fn main() {
 
     // Idle at the default tiers: the polling loop's first sync, then a window of nothing happening.
     let mut events = engine.bus().subscribe();
-    engine.start(Workers { driver: true, tiers: true, feed: false }, Some(&[account.id])).unwrap();
+    engine.start(Workers { driver: true, tiers: true, feed: false, ..Workers::NONE }, Some(&[account.id])).unwrap();
     while !matches!(events.recv().await, Ok(Event::SyncFinished { .. })) {}
     reset(&arm).await;
     let rows = store.rows_written();

@@ -195,7 +195,7 @@ async fn feed_latency() {
     let (_dir, engine, account) = cloud.engine(JobPolling::Batched, EngineConfig::default());
     engine.full_sync(account).await.unwrap();
     let mut rx = engine.bus().subscribe();
-    engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[account])).unwrap();
+    engine.start(Workers { feed: true, ..Workers::NONE }, Some(&[account])).unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await; // the feed's starting point
     while rx.try_recv().is_ok() {}
     let vms = engine.store().vms(&VmFilter { account_id: Some(account), state: None }).unwrap();

@@ -143,7 +143,7 @@ async fn main() {
     println!("\nout-of-band change -> store, through the events feed every {interval_s} s:");
     engine.full_sync(id).await.unwrap();
     let mut rx = engine.bus().subscribe();
-    engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[id])).unwrap();
+    engine.start(Workers { driver: false, tiers: false, feed: true, ..Workers::NONE }, Some(&[id])).unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let stored = engine.store().vms(&VmFilter { account_id: Some(id), state: None }).unwrap();
     let interval = Duration::from_secs(u64::from(interval_s));

@@ -255,7 +255,7 @@ async fn an_out_of_band_stop_arrives_through_list_events_and_only_that_vm_is_rea
     let cs = CsFake::start(&["--vms", "40", "--stubborn-vms", "0"]).await;
     let lab = Lab::new(&cs, fast_engine_config());
     lab.engine.full_sync(lab.account.id).await.unwrap();
-    lab.engine.start(Workers { driver: false, tiers: false, feed: true }, Some(&[lab.account.id])).unwrap();
+    lab.engine.start(Workers { driver: false, tiers: false, feed: true, ..Workers::NONE }, Some(&[lab.account.id])).unwrap();
     // The feed has its starting point and has polled once since.
     until("the feed polls", async || (cs.calls().await["listEvents"].as_u64().unwrap_or(0) >= 2).then_some(())).await;
     cs.reset_calls().await;

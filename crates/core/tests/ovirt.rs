@@ -302,7 +302,7 @@ async fn a_power_off_made_elsewhere_arrives_through_the_events_feed_and_our_own_
     let fake = fake(10, &[]);
     let lab = Lab::new(&fake);
     lab.engine.full_sync(lab.account.id).await.unwrap();
-    lab.engine.start(Workers { driver: true, tiers: false, feed: true }, Some(&[lab.account.id])).unwrap();
+    lab.engine.start(Workers { driver: true, tiers: false, feed: true, ..Workers::NONE }, Some(&[lab.account.id])).unwrap();
     // Let the feed take its place in the log.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let up = fake_vm_in(&fake, "up", &[]).await;

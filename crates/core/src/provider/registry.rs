@@ -9,7 +9,8 @@ use crate::model::Account;
 use std::path::Path;
 use std::sync::Arc;
 
-pub static KINDS: &[&KindDescriptor] = &[&super::sim::KIND, &super::ec2::KIND, &super::vsphere::KIND, &super::azure::KIND, &super::cloudstack::KIND, &super::ovirt::KIND];
+pub static KINDS: &[&KindDescriptor] =
+    &[&super::sim::KIND, &super::ec2::KIND, &super::vsphere::KIND, &super::azure::KIND, &super::cloudstack::KIND, &super::ovirt::KIND];
 
 /// The kind called `name`, or a sentence listing the known ones.
 pub fn kind(name: &str) -> Result<&'static KindDescriptor, CoreError> {

@@ -596,6 +596,7 @@ CWIl2qOIsPWhLNKfRXNc7JTNoEgjr8Y=
         }
     }
 
+    #[test]
     fn a_ca_file_that_holds_no_certificate_is_a_settings_error_that_does_not_echo_it() {
         for junk in [&b""[..], b"hunter2 is not a certificate", b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"] {
             let err = HttpTransport::new(&HttpOptions { trust: Trust::Roots(junk.to_vec()), ..HttpOptions::default() }).err().expect("refused");
