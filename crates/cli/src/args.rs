@@ -7,15 +7,23 @@ use std::path::PathBuf;
 /// The command line, with the provider kinds this build has named in the
 /// help of `accounts add` (they come from the registry, not from here).
 pub fn parse() -> Cli {
-    use clap::{CommandFactory, FromArgMatches};
-    let kinds: Vec<String> = powerdeck_core::provider::registry::KINDS.iter().map(|k| format!("{} ({})", k.name, k.label)).collect();
-    let help = format!("The provider kind: {}. `pdk accounts kinds` lists their settings", kinds.join(", "));
-    let cmd = Cli::command().mut_subcommand("accounts", |a| a.mut_subcommand("add", |add| add.mut_arg("kind", |k| k.help(help))));
-    Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit())
+    use clap::FromArgMatches;
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
 }
 
+/// The whole command line (also what completions and the man page describe).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let kinds: Vec<String> = powerdeck_core::provider::registry::KINDS.iter().map(|k| format!("{} ({})", k.name, k.label)).collect();
+    let help = format!("The provider kind: {}. `pdk accounts kinds` lists their settings", kinds.join(", "));
+    Cli::command().mut_subcommand("accounts", |a| a.mut_subcommand("add", |add| add.mut_arg("kind", |k| k.help(help))))
+}
+
+/// The version and the commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("POWERDECK_COMMIT"), ")");
+
 #[derive(Parser)]
-#[command(name = "pdk", version, about = "Powerdeck from the command line: inventory and verified power operations for your VMs")]
+#[command(name = "pdk", version = VERSION, about = "Powerdeck from the command line: inventory and verified power operations for your VMs")]
 pub struct Cli {
     /// Data directory (default: $POWERDECK_DATA_DIR, else the platform's data dir).
     #[arg(long, global = true, value_name = "DIR")]
@@ -100,6 +108,13 @@ pub enum Cmd {
     /// Make a demo fleet misbehave on purpose (tests, demos, chaos runs).
     #[command(subcommand)]
     Sim(SimCmd),
+    /// Print shell completions: `pdk completions bash > ~/.local/share/bash-completion/completions/pdk`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `pdk man | man -l -`.
+    Man,
 }
 
 #[derive(Subcommand)]

@@ -48,6 +48,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
+    // What describes pdk itself needs no data directory.
+    match cli.cmd {
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut args::command(), "pdk", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Man => {
+            clap_mangen::Man::new(args::command()).render(&mut std::io::stdout()).map_err(|e| CoreError::Invalid(format!("cannot write the man page: {e}")))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let data_dir = powerdeck_core::paths::data_dir(cli.data_dir.as_deref());
     let engine = Engine::open(&data_dir)?;
     if let Some(warning) = engine.config_warning() {
@@ -87,6 +99,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
         Cmd::Resume { json } => resume(&engine, json).await,
         Cmd::Settings { key, value, reset } => settings(&engine, key, value, reset),
         Cmd::Sim(cmd) => sim(&engine, cmd),
+        Cmd::Completions { .. } | Cmd::Man => unreachable!("answered before the engine opened"),
     }
 }
 
