@@ -48,14 +48,20 @@ pub enum Cmd {
         #[arg(long)]
         account: Option<String>,
     },
-    /// A VM's state history, newest first.
+    /// A VM's state history, newest first; or, with `--export csv`, the
+    /// audit trail of every VM (who changed what, when, through what).
     History {
-        vm: String,
+        vm: Option<String>,
         #[arg(long)]
         json: bool,
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        #[command(flatten)]
+        audit: AuditArgs,
     },
+    /// Hours per state, billable time and estimated cost; findings worth a look.
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Recent operations, newest first.
     Ops {
         /// Only this VM's operations.
@@ -509,4 +515,81 @@ pub struct ScheduleFlags {
     /// Save it switched off.
     #[arg(long)]
     pub disabled: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AuditArgs {
+    /// Export the whole audit trail (every VM) as CSV.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub export: Option<ExportFormat>,
+    /// First day (YYYY-MM-DD, local midnight) of the export.
+    #[arg(long, requires = "export")]
+    pub from: Option<String>,
+    /// Last day (YYYY-MM-DD, included) of the export.
+    #[arg(long, requires = "export")]
+    pub to: Option<String>,
+    /// Time zone the days are in (default: this computer's).
+    #[arg(long, requires = "export")]
+    pub zone: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ExportFormat {
+    Csv,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RangeArgs {
+    /// A calendar month, YYYY-MM (default: this month so far).
+    #[arg(long)]
+    pub month: Option<String>,
+    /// First day, YYYY-MM-DD.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD (included).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Time zone the days start in (default: this computer's).
+    #[arg(long)]
+    pub zone: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ReportGroupBy {
+    Vm,
+    Account,
+    Group,
+}
+
+#[derive(Subcommand)]
+pub enum ReportCmd {
+    /// Hours running, stopped, deallocated, suspended, in transition and
+    /// unknown per VM, account or group; billable hours and an estimated cost.
+    Hours {
+        #[command(flatten)]
+        range: RangeArgs,
+        #[arg(long, value_enum, default_value = "vm")]
+        by: ReportGroupBy,
+        /// Price per billable hour: PRICE for every VM, ACCOUNT=PRICE for one account (repeatable).
+        #[arg(long)]
+        rate: Vec<String>,
+        /// CSV (RFC 4180) instead of a table.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// VMs running for nobody, Azure VMs billed while stopped, VMs running
+    /// outside their schedule's period: each with the command that would act
+    /// on it (nothing is done for you).
+    Findings {
+        /// Running this long with no operation by anyone.
+        #[arg(long, default_value_t = 72)]
+        long_running_hours: u32,
+        /// Azure: stopped (not deallocated) this long.
+        #[arg(long, default_value_t = 24)]
+        stopped_hours: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -8,6 +8,7 @@ mod errors;
 mod kind_args;
 mod output;
 mod plans;
+mod report;
 mod schedules;
 
 use args::{AccountsCmd, Cli, Cmd, SimCmd, VmAction, VmsCmd};
@@ -70,7 +71,11 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
         Cmd::Vms(cmd) => vms(&engine, cmd).await,
         Cmd::Vm(action) => vm(&engine, action).await,
         Cmd::Sync { account } => sync(&engine, account.as_deref()).await,
-        Cmd::History { vm, json, limit } => {
+        Cmd::History { audit, .. } if audit.export.is_some() => report::audit_csv(&engine, &audit),
+        Cmd::History { vm, json, limit, .. } => {
+            let Some(vm) = vm else {
+                return Err(CoreError::Invalid("name a VM, or export every VM's history with --export csv".into()));
+            };
             let vm = engine.resolve_vm(&vm)?;
             let entries = engine.store().history(vm.id, limit)?;
             if json {
@@ -99,6 +104,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
         Cmd::Resume { json } => resume(&engine, json).await,
         Cmd::Settings { key, value, reset } => settings(&engine, key, value, reset),
         Cmd::Sim(cmd) => sim(&engine, cmd),
+        Cmd::Report(cmd) => report::report(&engine, cmd),
         Cmd::Completions { .. } | Cmd::Man => unreachable!("answered before the engine opened"),
     }
 }

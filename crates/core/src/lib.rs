@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod group;
+pub mod hours;
 pub mod model;
 pub mod paths;
 pub mod provider;

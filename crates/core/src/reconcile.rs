@@ -96,6 +96,10 @@ pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome,
             ReconcileError::Store(s) => s,
             ReconcileError::Malformed(m) => StoreError::Corrupt(m),
         })?;
+        if matches!(input.gone, Gone::Unlisted) {
+            // A complete listing: every VM of the account was seen now.
+            crate::store::coverage::extend(tx, input.account_id, now)?;
+        }
         if !changes.is_empty() {
             // Other processes learn of it from the outbox, in this same transaction.
             let vms = changes.iter().map(|c| VmMoved { id: c.vm.id, from: c.from, drift: c.drift, op: c.operation_id }).collect();

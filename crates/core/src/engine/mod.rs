@@ -8,6 +8,7 @@ mod feed;
 mod follow;
 mod groups;
 mod ops;
+pub mod report;
 mod runbooks;
 mod schedules;
 mod sync;

@@ -4,10 +4,12 @@
 
 mod accounts;
 mod batches;
+pub mod coverage;
 mod groups;
 mod history;
 pub mod operations;
 pub mod outbox;
+pub mod report;
 pub mod runbooks;
 pub mod schedules;
 mod schema;

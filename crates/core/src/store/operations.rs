@@ -231,6 +231,15 @@ impl Store {
         Ok(self.query_ops(&format!("{SELECT} WHERE o.phase IN {ACTIVE} ORDER BY o.id"), [])?.into_iter().map(|r| r.op).collect())
     }
 
+    /// When each VM's latest operation was asked for (any initiator).
+    pub fn last_operation_times(&self) -> StoreResult<std::collections::HashMap<i64, Millis>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT vm_id, MAX(requested_at) FROM operations GROUP BY vm_id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Millis>(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// Most recent operations first; `vm_id` narrows to one VM.
     pub fn recent_operations(&self, vm_id: Option<i64>, limit: u32) -> StoreResult<Vec<Operation>> {
         let sql = format!("{SELECT} WHERE (?1 IS NULL OR o.vm_id = ?1) ORDER BY o.id DESC LIMIT ?2");

@@ -205,4 +205,15 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (schedule_id, occurrence, purpose)
      );
      CREATE INDEX schedule_firings_claimed ON schedule_firings(status) WHERE status = 'claimed';",
+    // 9: when Powerdeck was watching each account (the hours report counts
+    // time outside it as unknown); history by VM and time, for a report's
+    // "state at the start of the range".
+    "CREATE TABLE coverage (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        from_ms    INTEGER NOT NULL,
+        to_ms      INTEGER NOT NULL
+     );
+     CREATE INDEX coverage_account ON coverage(account_id, to_ms);
+     CREATE INDEX history_vm_at ON history(vm_id, at);",
 ];

@@ -1,0 +1,248 @@
+//! `pdk report hours|findings` and `pdk history --export csv`: numbers
+//! people bill and plan by, from the verified history.
+
+use crate::args::{AuditArgs, ReportCmd, ReportGroupBy};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use powerdeck_core::engine::report::{hours, HoursReport, HoursRow, Rates, ReportBy};
+use powerdeck_core::model::{now_ms, Millis};
+use powerdeck_core::{CoreError, Engine};
+use std::process::ExitCode;
+
+pub fn report(engine: &Engine, cmd: ReportCmd) -> Result<ExitCode, CoreError> {
+    match cmd {
+        ReportCmd::Hours { range, by, rate, csv, json } => {
+            let zone = zone(range.zone.as_deref())?;
+            let (from, to) = span(&zone, range.month.as_deref(), range.from.as_deref(), range.to.as_deref())?;
+            let by = match by {
+                ReportGroupBy::Vm => ReportBy::Vm,
+                ReportGroupBy::Account => ReportBy::Account,
+                ReportGroupBy::Group => ReportBy::Group,
+            };
+            let report = engine.hours_report(from, to, by, &rates(&rate)?, now_ms())?;
+            if json {
+                crate::output::json(&report);
+            } else if csv {
+                hours_csv(&report)?;
+            } else {
+                hours_table(&report, &zone);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReportCmd::Findings { long_running_hours, stopped_hours, json } => {
+            let findings = engine.findings(long_running_hours, stopped_hours, now_ms())?;
+            if json {
+                crate::output::json(&findings);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if findings.is_empty() {
+                println!("Nothing to look at: no VM has run {long_running_hours} h for nobody, none is billed while stopped, none runs outside its schedule.");
+            }
+            for f in &findings {
+                println!("{}/{}: {}\n    {}", f.account, f.vm, f.detail, f.suggestion);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The audit trail as CSV (RFC 4180), oldest first.
+pub fn audit_csv(engine: &Engine, args: &AuditArgs) -> Result<ExitCode, CoreError> {
+    let zone = zone(args.zone.as_deref())?;
+    let (from, to) = match (&args.from, &args.to) {
+        (None, None) => (0, Millis::MAX),
+        (from, to) => {
+            let from = from.as_deref().map(|d| midnight(&zone, date(d)?)).transpose()?.unwrap_or(0);
+            let to = to.as_deref().map(|d| midnight(&zone, date(d)?.succ_opt().unwrap_or(NaiveDate::MAX))).transpose()?.unwrap_or(Millis::MAX);
+            (from, to)
+        }
+    };
+    let rows = engine.store().audit_trail(from, to)?;
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    let io = |e: csv::Error| CoreError::Invalid(format!("cannot write the CSV: {e}"));
+    w.write_record(["time", "vm", "account", "from", "to", "raw_state", "source", "operation", "initiator", "batch"]).map_err(io)?;
+    for r in rows {
+        let initiator = r.initiator.clone().unwrap_or_else(|| match (r.operation_id, &r.from_state) {
+            (Some(_), _) => String::new(),
+            (None, None) => "first seen".into(),
+            (None, Some(_)) => "outside Powerdeck".into(),
+        });
+        w.write_record([
+            iso(r.at),
+            r.vm,
+            r.account,
+            r.from_state.unwrap_or_default(),
+            r.to_state,
+            r.raw_state,
+            r.source,
+            r.operation_id.map(|o| o.to_string()).unwrap_or_default(),
+            initiator,
+            r.batch.unwrap_or_default(),
+        ])
+        .map_err(io)?;
+    }
+    w.flush().map_err(|e| CoreError::Invalid(format!("cannot write the CSV: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hours_table(r: &HoursReport, zone: &Tz) {
+    let f = |ms: Millis| format!("{:.1}", hours(ms));
+    println!(
+        "Hours from {} to {}{} ({})",
+        local(r.from, zone),
+        local(r.to, zone),
+        if r.until < r.to { format!(", counted up to now ({})", local(r.until, zone)) } else { String::new() },
+        zone
+    );
+    println!(
+        "{:<28} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10} {:>9} {:>9} {:>10}",
+        "NAME", "VMS", "RUNNING", "STOPPED", "DEALLOC", "SUSPEND", "TRANS", "UNKNOWN", "ATTRIBUTED", "BILLABLE", "SAVED", "EST. COST"
+    );
+    let line = |row: &HoursRow| {
+        let h = &row.hours;
+        let cost = row.cost.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<28} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10} {:>9} {:>9} {:>10}",
+            row.name,
+            row.vms,
+            f(h.running),
+            f(h.stopped),
+            f(h.deallocated),
+            f(h.suspended),
+            f(h.transition),
+            f(h.unknown),
+            f(h.attributed),
+            f(h.billable),
+            f(h.saved),
+            cost
+        );
+    };
+    r.rows.iter().for_each(line);
+    line(&r.total);
+    if let Some(saved) = r.total.saved_cost {
+        println!("Estimated saving from Powerdeck's own stops: {saved:.2} (an estimate from the prices given, not a bill).");
+    }
+    if r.total.hours.unknown > 0 {
+        println!("UNKNOWN: time Powerdeck could not see the VMs (closed, or the provider unreachable) and nothing later proves their state.");
+    }
+    if r.unreadable > 0 {
+        println!("{} history rows could not be read and were left out.", r.unreadable);
+    }
+}
+
+fn hours_csv(r: &HoursReport) -> Result<(), CoreError> {
+    let io = |e: csv::Error| CoreError::Invalid(format!("cannot write the CSV: {e}"));
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    w.write_record([
+        "name",
+        "account",
+        "vms",
+        "running_h",
+        "stopped_h",
+        "deallocated_h",
+        "suspended_h",
+        "transition_h",
+        "unknown_h",
+        "attributed_h",
+        "billable_h",
+        "saved_h",
+        "est_cost",
+        "est_saved",
+    ])
+    .map_err(io)?;
+    let f = |ms: Millis| format!("{:.3}", hours(ms));
+    let money = |m: Option<f64>| m.map(|c| format!("{c:.2}")).unwrap_or_default();
+    for row in r.rows.iter().chain(std::iter::once(&r.total)) {
+        let h = &row.hours;
+        w.write_record([
+            row.name.clone(),
+            row.account.clone().unwrap_or_default(),
+            row.vms.to_string(),
+            f(h.running),
+            f(h.stopped),
+            f(h.deallocated),
+            f(h.suspended),
+            f(h.transition),
+            f(h.unknown),
+            f(h.attributed),
+            f(h.billable),
+            f(h.saved),
+            money(row.cost),
+            money(row.saved_cost),
+        ])
+        .map_err(io)?;
+    }
+    w.flush().map_err(|e| CoreError::Invalid(format!("cannot write the CSV: {e}")))?;
+    Ok(())
+}
+
+/// `--rate 0.12` (every VM) and `--rate prod=0.40` (one account's VMs).
+fn rates(given: &[String]) -> Result<Rates, CoreError> {
+    let mut rates = Rates::default();
+    for r in given {
+        let bad = || CoreError::Invalid(format!("--rate '{r}': give a price per billable hour, e.g. 0.12, or ACCOUNT=PRICE"));
+        let price = |p: &str| p.trim().parse::<f64>().ok().filter(|p| p.is_finite() && *p >= 0.0).ok_or_else(bad);
+        match r.split_once('=') {
+            Some((account, p)) => {
+                rates.accounts.insert(account.trim().to_string(), price(p)?);
+            }
+            None => rates.default = Some(price(r)?),
+        }
+    }
+    Ok(rates)
+}
+
+fn zone(given: Option<&str>) -> Result<Tz, CoreError> {
+    let name = given.map(str::to_string).unwrap_or_else(|| iana_time_zone::get_timezone().unwrap_or_else(|_| "UTC".into()));
+    name.parse::<Tz>().map_err(|_| CoreError::Invalid(format!("'{name}' is not an IANA time zone (e.g. Europe/Berlin, UTC)")))
+}
+
+/// The report's range: a month, explicit dates (the end date included), or
+/// this month so far. Days start at local midnight, so a DST day has 23 or
+/// 25 hours.
+fn span(zone: &Tz, month: Option<&str>, from: Option<&str>, to: Option<&str>) -> Result<(Millis, Millis), CoreError> {
+    if let Some(m) = month {
+        if from.is_some() || to.is_some() {
+            return Err(CoreError::Invalid("give --month or --from/--to, not both".into()));
+        }
+        let first = NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").map_err(|_| CoreError::Invalid(format!("--month '{m}': expected YYYY-MM")))?;
+        return Ok((midnight(zone, first)?, midnight(zone, next_month(first))?));
+    }
+    let today = Utc::now().with_timezone(zone).date_naive();
+    let from = match from {
+        Some(d) => date(d)?,
+        None => today.with_day(1).unwrap_or(today),
+    };
+    let to = match to {
+        Some(d) => date(d)?.succ_opt().unwrap_or(NaiveDate::MAX),
+        None => today.succ_opt().unwrap_or(today),
+    };
+    Ok((midnight(zone, from)?, midnight(zone, to)?))
+}
+
+fn next_month(d: NaiveDate) -> NaiveDate {
+    let (y, m) = if d.month() == 12 { (d.year() + 1, 1) } else { (d.year(), d.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(NaiveDate::MAX)
+}
+
+fn date(text: &str) -> Result<NaiveDate, CoreError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| CoreError::Invalid(format!("'{text}': expected a date as YYYY-MM-DD")))
+}
+
+/// The first instant of a local day (a day whose midnight a DST change
+/// skips starts at the first instant that exists).
+fn midnight(zone: &Tz, d: NaiveDate) -> Result<Millis, CoreError> {
+    let start = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    (0..=3)
+        .find_map(|h| zone.from_local_datetime(&(start + chrono::Duration::hours(h))).earliest())
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| CoreError::Invalid(format!("{d} has no start in {zone}")))
+}
+
+fn iso(ms: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default()
+}
+
+fn local(ms: Millis, zone: &Tz) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.with_timezone(zone).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}

@@ -1,0 +1,254 @@
+//! Reports built on the verified history: hours per state (with billable
+//! time, estimated cost and what Powerdeck's own operations saved), and
+//! findings an admin should look at (VMs running for nobody, Azure VMs
+//! stopped but still billed, VMs on the wrong side of a schedule's period).
+//! Findings are listed with a suggested command; nothing is done to them.
+
+use super::Engine;
+use crate::error::CoreError;
+use crate::hours::{Billing, Clock, Coverage, Hours};
+use crate::model::{Millis, PowerState, Vm};
+use crate::schedule::When;
+use crate::store::VmFilter;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// What a report's rows are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportBy {
+    Vm,
+    Account,
+    /// A VM in several groups counts in each; VMs in none under "(no group)".
+    Group,
+}
+
+/// Prices per billable hour: one for every VM, and per account.
+#[derive(Debug, Clone, Default)]
+pub struct Rates {
+    pub default: Option<f64>,
+    pub accounts: HashMap<String, f64>,
+}
+
+impl Rates {
+    fn for_account(&self, account: &str) -> Option<f64> {
+        self.accounts.get(account).copied().or(self.default)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HoursRow {
+    /// The VM's, account's or group's name.
+    pub name: String,
+    /// For a VM row: its account.
+    pub account: Option<String>,
+    pub vms: usize,
+    pub hours: Hours,
+    /// Estimated: billable hours × the price per hour (None without a price).
+    pub cost: Option<f64>,
+    /// Estimated: hours saved × the price per hour.
+    pub saved_cost: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HoursReport {
+    pub from: Millis,
+    pub to: Millis,
+    /// The report counts up to here (now, if the range is not over yet).
+    pub until: Millis,
+    pub by: ReportBy,
+    pub rows: Vec<HoursRow>,
+    pub total: HoursRow,
+    /// History rows that could not be read and were left out.
+    pub unreadable: u64,
+}
+
+/// Something an admin should look at.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub vm: String,
+    pub account: String,
+    pub kind: FindingKind,
+    /// Since when the condition holds.
+    pub since: Millis,
+    pub detail: String,
+    /// The command that would act on it (never run for you).
+    pub suggestion: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// Running for a long time with no operation by anyone.
+    LongRunning,
+    /// Azure: stopped but not deallocated, so compute is still billed.
+    StoppedButBilled,
+    /// Running while a schedule's period says it should be off.
+    OutsidePeriod,
+}
+
+impl Engine {
+    /// Hours per state for every VM in `[from, to)`, rolled up `by`.
+    pub fn hours_report(&self, from: Millis, to: Millis, by: ReportBy, rates: &Rates, now: Millis) -> Result<HoursReport, CoreError> {
+        if to <= from {
+            return Err(CoreError::Invalid("the report's end must come after its start".into()));
+        }
+        let until = to.min(now).max(from);
+        let accounts: HashMap<i64, (String, String)> = self.store.accounts()?.into_iter().map(|a| (a.id, (a.name, a.kind))).collect();
+        let vms: Vec<Vm> = self.store.vms(&VmFilter::default())?;
+        let coverage = self.store.coverage(now)?;
+        let none = Coverage::default();
+        let before = self.store.changes_before(from)?;
+        let after = self.store.first_changes_from(until)?;
+
+        let mut clocks: HashMap<i64, Clock> = HashMap::with_capacity(vms.len());
+        for vm in &vms {
+            let kind = accounts.get(&vm.account_id).map(|a| a.1.as_str()).unwrap_or_default();
+            let cov = coverage.get(&vm.account_id).unwrap_or(&none);
+            clocks.insert(vm.id, Clock::new(cov, Billing::for_kind(kind), from, until, before.get(&vm.id).copied()));
+        }
+        let unreadable = self.store.scan_changes(from, until, |vm, change| {
+            if let Some(c) = clocks.get_mut(&vm) {
+                c.change(change);
+            }
+        })?;
+        let mut per_vm: HashMap<i64, Hours> = HashMap::with_capacity(vms.len());
+        for (id, clock) in clocks {
+            per_vm.insert(id, clock.finish(after.get(&id).copied(), now));
+        }
+
+        let account_name = |vm: &Vm| accounts.get(&vm.account_id).map(|a| a.0.clone()).unwrap_or_default();
+        let priced = |vm: &Vm, h: &Hours| -> (Option<f64>, Option<f64>) {
+            let rate = rates.for_account(&account_name(vm));
+            (rate.map(|r| hours(h.billable) * r), rate.map(|r| hours(h.saved) * r))
+        };
+        let mut rows: BTreeMap<String, HoursRow> = BTreeMap::new();
+        let mut add = |key: String, account: Option<String>, vm: &Vm, h: &Hours| {
+            let (cost, saved) = priced(vm, h);
+            let row = rows.entry(key.clone()).or_insert_with(|| HoursRow { name: key, account, vms: 0, hours: Hours::default(), cost: None, saved_cost: None });
+            row.vms += 1;
+            row.hours.add(h);
+            row.cost = sum(row.cost, cost);
+            row.saved_cost = sum(row.saved_cost, saved);
+        };
+        let mut total = HoursRow { name: "total".into(), account: None, vms: 0, hours: Hours::default(), cost: None, saved_cost: None };
+        let memberships = if by == ReportBy::Group { self.group_memberships()? } else { HashMap::new() };
+        for vm in &vms {
+            let h = per_vm.get(&vm.id).copied().unwrap_or_default();
+            let (cost, saved) = priced(vm, &h);
+            total.vms += 1;
+            total.hours.add(&h);
+            total.cost = sum(total.cost, cost);
+            total.saved_cost = sum(total.saved_cost, saved);
+            match by {
+                // Keyed by account and name: two accounts may hold VMs of one name.
+                ReportBy::Vm => add(format!("{}/{}", account_name(vm), vm.name), Some(account_name(vm)), vm, &h),
+                ReportBy::Account => add(account_name(vm), None, vm, &h),
+                ReportBy::Group => match memberships.get(&vm.id) {
+                    Some(groups) => groups.iter().for_each(|g| add(g.clone(), None, vm, &h)),
+                    None => add("(no group)".into(), None, vm, &h),
+                },
+            }
+        }
+        Ok(HoursReport { from, to, until, by, rows: rows.into_values().collect(), total, unreadable })
+    }
+
+    /// Which groups each VM is in now.
+    fn group_memberships(&self) -> Result<HashMap<i64, Vec<String>>, CoreError> {
+        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+        for g in self.store.groups()? {
+            for vm in self.group_members(&g.name)?.vms {
+                out.entry(vm.id).or_default().push(g.name.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// VMs worth a look now: running for `long_running_h` hours or more with
+    /// no operation by anyone; Azure VMs stopped (not deallocated) for
+    /// `billed_stopped_h` hours or more; VMs running while a schedule's
+    /// period says they should be off.
+    pub fn findings(&self, long_running_h: u32, billed_stopped_h: u32, now: Millis) -> Result<Vec<Finding>, CoreError> {
+        let accounts: HashMap<i64, (String, String)> = self.store.accounts()?.into_iter().map(|a| (a.id, (a.name, a.kind))).collect();
+        let last_ops = self.store.last_operation_times()?;
+        let mut out = Vec::new();
+        for vm in self.store.vms(&VmFilter::default())? {
+            let Some((account, kind)) = accounts.get(&vm.account_id) else { continue };
+            let since = vm.last_state_change_at;
+            let quiet_since = last_ops.get(&vm.id).map_or(since, |op| since.max(*op));
+            let reference = format!("{account}/{}", vm.name);
+            if vm.state == PowerState::Running && now - quiet_since >= long_running_h as Millis * 3_600_000 {
+                out.push(Finding {
+                    vm: vm.name.clone(),
+                    account: account.clone(),
+                    kind: FindingKind::LongRunning,
+                    since,
+                    detail: format!("running for {} with no operation by anyone", span(now - since)),
+                    suggestion: format!("pdk vm stop '{reference}'  (or add it to a schedule: pdk schedules add …)"),
+                });
+            }
+            if kind == "azure" && vm.state == PowerState::Stopped && now - since >= billed_stopped_h as Millis * 3_600_000 {
+                out.push(Finding {
+                    vm: vm.name.clone(),
+                    account: account.clone(),
+                    kind: FindingKind::StoppedButBilled,
+                    since,
+                    detail: format!("stopped but not deallocated for {}: Azure still bills its compute", span(now - since)),
+                    suggestion: format!("pdk vm deallocate '{reference}'"),
+                });
+            }
+        }
+        out.extend(self.outside_period_findings(now)?);
+        out.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.vm.cmp(&b.vm)));
+        Ok(out)
+    }
+
+    fn outside_period_findings(&self, now: Millis) -> Result<Vec<Finding>, CoreError> {
+        let accounts: HashMap<i64, String> = self.store.accounts()?.into_iter().map(|a| (a.id, a.name)).collect();
+        let mut out = Vec::new();
+        for rec in self.store.schedules()? {
+            let s = &rec.schedule;
+            if !s.enabled || !matches!(s.when, When::Period { .. }) {
+                continue;
+            }
+            let Ok(table) = s.timetable() else { continue };
+            if table.in_period(now) != Some(false) {
+                continue;
+            }
+            let Ok(resolved) = self.schedule_targets(s) else { continue };
+            for vm in resolved.vms.iter().filter(|v| v.state == PowerState::Running) {
+                let account = accounts.get(&vm.account_id).cloned().unwrap_or_default();
+                out.push(Finding {
+                    vm: vm.name.clone(),
+                    account: account.clone(),
+                    kind: FindingKind::OutsidePeriod,
+                    since: vm.last_state_change_at,
+                    detail: format!("running outside the period of schedule '{}' ({})", s.name, s.when),
+                    suggestion: format!("pdk vm stop '{account}/{}'  (or: pdk schedules edit '{}' --enforce)", vm.name, s.name),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn sum(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    }
+}
+
+/// Milliseconds as hours.
+pub fn hours(ms: Millis) -> f64 {
+    ms as f64 / 3_600_000.0
+}
+
+fn span(ms: Millis) -> String {
+    let h = ms / 3_600_000;
+    if h >= 48 {
+        format!("{} days", h / 24)
+    } else {
+        format!("{h} h")
+    }
+}

@@ -1,0 +1,120 @@
+//! The hours report and the findings on the demo fleet, through the real
+//! engine: coverage comes from real full syncs, the stop from a verified
+//! operation, and the report's numbers from the stored history.
+
+use powerdeck_core::engine::report::{FindingKind, Rates, ReportBy};
+use powerdeck_core::model::{now_ms, OpKind, OpPhase, PowerState};
+use powerdeck_core::provider::sim::SimConfig;
+use powerdeck_core::schedule::{Days, Schedule, Target, When};
+use powerdeck_core::store::{Store, VmFilter};
+use powerdeck_core::{Engine, OpOptions, Workers};
+use powerdeck_testkit::fast::fast_engine_config;
+use std::sync::Arc;
+
+fn fleet() -> SimConfig {
+    SimConfig {
+        size: 8,
+        latency_ms: 1,
+        page_size: 100,
+        drift_per_hour: 0.0,
+        stubborn_rate: 0.0,
+        feed: false,
+        stop_delay_ms: 100,
+        start_delay_ms: 100,
+        ..SimConfig::default()
+    }
+}
+
+async fn lab() -> (tempfile::TempDir, Arc<Engine>, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
+    let engine = Engine::with_store(store, dir.path(), fast_engine_config()).unwrap();
+    let account = engine.add_account("lab", "sim", serde_json::to_value(fleet()).unwrap(), None).unwrap().id;
+    engine.full_sync(account).await.unwrap();
+    engine.start(Workers::DRIVER, None).unwrap();
+    (dir, engine, account)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_stop_shows_as_stopped_and_saved_time_and_every_millisecond_is_accounted_for() {
+    let (_dir, engine, account) = lab().await;
+    let from = now_ms();
+    let running = engine.store().vms(&VmFilter { account_id: Some(account), state: Some(PowerState::Running) }).unwrap();
+    let vm = running[0].clone();
+    let op = engine.request(vm.id, OpKind::Stop, OpOptions::default()).await.unwrap();
+    let op = engine.wait(op.id, |_| {}).await.unwrap();
+    assert_eq!(op.phase, OpPhase::Succeeded, "{op:?}");
+    engine.full_sync(account).await.unwrap();
+    let now = now_ms() + 50;
+
+    let report = engine.hours_report(from, now + 1, ReportBy::Vm, &Rates { default: Some(0.5), ..Rates::default() }, now).unwrap();
+    assert_eq!(report.until, now);
+    let row = report.rows.iter().find(|r| r.name == format!("lab/{}", vm.name)).expect("a row per VM");
+    let h = &row.hours;
+    // Watched throughout (two full syncs, and the last one is recent): nothing unknown.
+    assert_eq!((h.unknown, h.absent, h.attributed), (0, 0, 0), "{h:?}");
+    assert_eq!(h.total(), now - from, "every millisecond of the range is counted once: {h:?}");
+    assert!(h.running > 0 && h.stopped > 0 && h.saved == h.stopped, "{h:?}");
+    assert_eq!(h.billable, h.running, "billed while running only: {h:?}");
+    assert!((row.cost.unwrap() - h.billable as f64 / 3_600_000.0 * 0.5).abs() < 1e-9);
+    // The account's row and the total add up to the VMs'.
+    let by_account = engine.hours_report(from, now + 1, ReportBy::Account, &Rates::default(), now).unwrap();
+    assert_eq!(by_account.rows.len(), 1);
+    let vms = engine.store().vms(&VmFilter::default()).unwrap().len();
+    assert_eq!(by_account.rows[0].hours, by_account.total.hours);
+    assert_eq!((by_account.total.vms, by_account.total.hours.total()), (vms, (now - from) * vms as i64));
+    let untouched = report.rows.iter().find(|r| r.name == format!("lab/{}", running[1].name)).unwrap();
+    assert_eq!((untouched.hours.running, untouched.hours.saved), (now - from, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_before_the_account_was_watched_is_unknown_not_guessed() {
+    let (_dir, engine, _account) = lab().await;
+    let now = now_ms();
+    let report = engine.hours_report(now - 3_600_000, now, ReportBy::Account, &Rates::default(), now).unwrap();
+    let h = &report.total.hours;
+    let vms = report.total.vms as i64;
+    assert!(h.unknown > vms * 3_500_000, "the hour before the first sync is unknown: {h:?}");
+    assert_eq!(h.total(), vms * 3_600_000);
+    assert_eq!(h.attributed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_list_long_running_vms_and_vms_running_outside_their_period_and_act_on_nothing() {
+    let (_dir, engine, account) = lab().await;
+    let running = engine.store().vms(&VmFilter { account_id: Some(account), state: Some(PowerState::Running) }).unwrap();
+    let now = now_ms();
+    let long = engine.findings(0, 24, now).unwrap();
+    let listed: Vec<_> = long.iter().filter(|f| f.kind == FindingKind::LongRunning).map(|f| f.vm.clone()).collect();
+    assert_eq!(listed.len(), running.len(), "{long:?}");
+    assert!(long.iter().all(|f| f.suggestion.starts_with("pdk vm stop 'lab/")));
+    // Not yet long enough at the default threshold.
+    assert!(engine.findings(72, 24, now).unwrap().is_empty());
+
+    // A period that is not now: its running VMs are on the wrong side.
+    let names: Vec<String> = running.iter().take(2).map(|v| v.name.clone()).collect();
+    engine.save_group("office", &names, None, false).unwrap();
+    let hour = (chrono::Utc::now() + chrono::Duration::hours(3)).format("%H:00").to_string();
+    let until = (chrono::Utc::now() + chrono::Duration::hours(4)).format("%H:00").to_string();
+    let when = When::parse(&format!("mon-sun {hour}-{until}")).unwrap();
+    assert!(matches!(when, When::Period { days: Days::ALL, .. }), "{when:?}");
+    let s = Schedule {
+        id: 0,
+        name: "office-hours".into(),
+        enabled: true,
+        zone: "UTC".into(),
+        when,
+        target: Target::Group("office".into()),
+        action: Some(OpKind::Stop),
+        force: false,
+        skip_dates: vec![],
+        grace_minutes: 15,
+    };
+    engine.save_schedule(s, false).unwrap();
+    let outside: Vec<_> = engine.findings(72, 24, now_ms()).unwrap().into_iter().filter(|f| f.kind == FindingKind::OutsidePeriod).collect();
+    assert_eq!(outside.len(), 2, "{outside:?}");
+    assert!(outside[0].detail.contains("office-hours"));
+    for n in &names {
+        assert_eq!(engine.resolve_vm(n).unwrap().state, PowerState::Running, "a finding changes nothing");
+    }
+}
