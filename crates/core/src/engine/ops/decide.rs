@@ -181,7 +181,11 @@ pub fn next(f: Facts<'_>) -> Step {
             return Step::Mismatch;
         }
     }
-    let graceful_over = f.now >= f.sent_at.saturating_add(op.graceful_timeout_ms);
+    // Without a forced fallback the deadline is the graceful window (counted
+    // from the request, a few ms before it was sent): reaching it means the
+    // guest ignored the request, not a slow provider.
+    let window_is_deadline = !op.allow_force && op.graceful_timeout_ms >= op.deadline_at - op.requested_at;
+    let graceful_over = f.now >= f.sent_at.saturating_add(op.graceful_timeout_ms) || (window_is_deadline && f.now >= op.deadline_at);
     if matches!(kind, OpKind::Stop | OpKind::Reboot) && op.forced_at.is_none() && graceful_over && graceful != forced {
         let what = if kind == OpKind::Stop { "shut down" } else { "reboot" };
         let secs = op.graceful_timeout_ms / 1000;
@@ -380,6 +384,17 @@ mod tests {
         assert!(matches!(next(Facts { job: Some(&ignored), ..facts(&forced, Some(&running), &c, 2) }), Step::Finish { failure: Some(Failure::JobFailed), .. }));
         let start = Operation { allow_force: true, job_id: Some("job-3".into()), ..op(OpKind::Start) };
         assert!(matches!(next(Facts { job: Some(&ignored), ..facts(&start, Some(&running), &c, 1) }), Step::Finish { failure: Some(Failure::JobFailed), .. }));
+    }
+
+    #[test]
+    fn a_deadline_that_is_the_graceful_window_is_a_guest_that_ignored_the_request() {
+        let c = caps();
+        let stopping = seen(PowerState::Stopping, Some(ToolsStatus::Running));
+        // Asked at 0, sent at 17 ms, one second for all: at the deadline the
+        // window counted from sending is 17 ms short, and still it is over.
+        let stop = Operation { requested_at: 0, deadline_at: 1_000, graceful_timeout_ms: 1_000, ..op(OpKind::Stop) };
+        let step = next(Facts { sent_at: 17, ..facts(&stop, Some(&stopping), &c, 1_000) });
+        assert!(matches!(step, Step::Finish { failure: Some(Failure::GracefulIgnored), .. }), "{step:?}");
     }
 
     #[test]
