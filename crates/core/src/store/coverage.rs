@@ -13,16 +13,25 @@ use std::collections::HashMap;
 /// little late, or one failed call retried, leaves no gap.
 pub const SLACK_MS: Millis = 15 * 60_000;
 
+/// A stretch is extended at most once a minute, so an unchanged re-sync
+/// writes nothing (the report counts a recent stretch up to now anyway).
+const RESOLUTION_MS: Millis = 60_000;
+
 /// A complete listing of the account succeeded at `now` (inside the
 /// transaction that recorded what it found).
 pub(crate) fn extend(tx: &Transaction, account_id: i64, now: Millis) -> rusqlite::Result<()> {
-    let stretched = tx.execute(
-        "UPDATE coverage SET to_ms = MAX(to_ms, ?2)
-         WHERE id = (SELECT id FROM coverage WHERE account_id = ?1 ORDER BY to_ms DESC LIMIT 1) AND to_ms >= ?2 - ?3",
-        params![account_id, now, SLACK_MS],
-    )?;
-    if stretched == 0 {
-        tx.execute("INSERT INTO coverage (account_id, from_ms, to_ms) VALUES (?1, ?2, ?2)", params![account_id, now])?;
+    use rusqlite::OptionalExtension;
+    let latest: Option<(i64, Millis)> = tx
+        .query_row("SELECT id, to_ms FROM coverage WHERE account_id = ?1 ORDER BY to_ms DESC LIMIT 1", [account_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match latest {
+        Some((_, to)) if to >= now - RESOLUTION_MS => {}
+        Some((id, to)) if to >= now - SLACK_MS => {
+            tx.execute("UPDATE coverage SET to_ms = ?2 WHERE id = ?1", params![id, now])?;
+        }
+        _ => {
+            tx.execute("INSERT INTO coverage (account_id, from_ms, to_ms) VALUES (?1, ?2, ?2)", params![account_id, now])?;
+        }
     }
     Ok(())
 }
