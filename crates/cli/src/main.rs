@@ -42,7 +42,8 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pdk: {}", errors::render(&e));
+            // Provider texts can be huge or carry escape sequences: one clean line.
+            eprintln!("pdk: {}", powerdeck_core::text::shown(&errors::render(&e), 2000));
             ExitCode::FAILURE
         }
     }

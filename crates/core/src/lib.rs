@@ -18,6 +18,7 @@ pub mod runbook;
 pub mod schedule;
 pub mod secrets;
 pub mod store;
+pub mod text;
 
 pub use engine::{Engine, EngineConfig, FiringView, OpOptions, Resolved, ScheduleView, SyncSummary, Workers};
 pub use error::CoreError;

@@ -82,6 +82,24 @@ struct InFlight {
 }
 
 pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome, ReconcileError> {
+    // Names and raw states are shown in terminals and in the window: they
+    // are stored without escape sequences or control characters, whichever
+    // provider sent them. (A name that is nothing else keeps its id.)
+    let cleaned: Vec<Observation>;
+    let input = if input.observations.iter().any(|o| !crate::text::is_clean(&o.name) || !crate::text::is_clean(&o.raw_state)) {
+        cleaned = input
+            .observations
+            .iter()
+            .map(|o| {
+                let name = crate::text::clean(&o.name);
+                let name = if name.is_empty() { crate::text::clean(&o.provider_id) } else { name };
+                Observation { name, raw_state: crate::text::clean(&o.raw_state), ..o.clone() }
+            })
+            .collect();
+        Input { observations: &cleaned, ..input }
+    } else {
+        input
+    };
     // Validate everything first: a malformed batch changes nothing.
     let mut ids = HashSet::with_capacity(input.observations.len());
     for o in input.observations {

@@ -671,3 +671,18 @@ async fn a_slow_follower_loses_nothing_and_repeats_nothing() {
     }
     assert_eq!(seen.values().sum::<usize>(), expected, "every change exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_terminal_escapes_are_stored_clean_whichever_provider_sent_them() {
+    use powerdeck_core::reconcile::{reconcile, Gone, Input};
+    let fx = Fixture::new(fast_fleet(1));
+    let hostile = [
+        Observation { name: "\u{1b}]0;owned\u{7}web\u{1b}[31m-9\r".into(), raw_state: "on\u{1b}[2J".into(), ..running("vm-9") },
+        Observation { name: "\u{1b}[31m\u{1b}[0m".into(), ..running("vm-10") },
+    ];
+    let input = Input { account_id: fx.account.id, observations: &hostile, source: Source::Sync, gone: Gone::Nothing, closing: None };
+    reconcile(fx.engine.store(), fx.engine.bus(), input).unwrap();
+    let vm = fx.engine.resolve_vm("web-9").unwrap();
+    assert_eq!((vm.name.as_str(), vm.raw_state.as_str()), ("web-9", "on"));
+    assert_eq!(fx.engine.resolve_vm("vm-10").unwrap().name, "vm-10", "a name that was only escapes keeps its id");
+}

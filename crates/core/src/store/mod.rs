@@ -51,8 +51,9 @@ impl Store {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let open_err = |message: String| StoreError::Open { path: path.to_path_buf(), message };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+            private_dir(dir).map_err(|e| open_err(e.to_string()))?;
         }
+        private_file(path).map_err(|e| open_err(e.to_string()))?;
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         Self::init(conn, path.to_path_buf())
     }
@@ -134,6 +135,34 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 /// The rows a query could read. One that cannot be read (a value of the
 /// wrong type written by hand or by an old bug) is skipped with a warning
 /// rather than hiding every other row of the list.
+/// A new data directory is readable by its owner only: it holds endpoints,
+/// user names and key ids (never secrets, but nothing for other users).
+/// An existing one is left as its owner set it.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// A new database file is created 0600 before SQLite opens it (SQLite gives
+/// its -wal and -shm files the database's permissions).
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) fn readable<T, E: std::fmt::Display>(rows: impl Iterator<Item = Result<T, E>>, what: &str) -> Vec<T> {
     rows.filter_map(|r| r.map_err(|e| tracing::warn!(error = %e, "skipped an unreadable {what} row")).ok()).collect()
 }
@@ -145,6 +174,21 @@ pub(crate) fn parse_col<T>(value: &str, what: &str, parse: impl Fn(&str) -> Opti
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn a_new_data_directory_and_database_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("fresh").join("powerdeck.sqlite");
+        let store = super::Store::open(&path).unwrap();
+        store.set_setting("probe", "1").unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let wal = path.with_file_name("powerdeck.sqlite-wal");
+        assert!(wal.exists() && mode(&wal) == 0o600, "the write-ahead log too");
+    }
+
     use super::*;
 
     #[test]

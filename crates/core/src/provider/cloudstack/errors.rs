@@ -5,9 +5,9 @@
 //! are `ApiErrorCode`'s. The text is the server's own, cleaned of control
 //! characters and never carrying the secret key.
 
-use super::text::clean;
 use crate::provider::http::HttpFailure;
 use crate::provider::ProviderError;
+use crate::text::clean;
 use serde::Deserialize;
 use std::time::Duration;
 

@@ -12,7 +12,6 @@ mod errors;
 mod events;
 mod jobs;
 pub mod sign;
-mod text;
 mod vms;
 
 use super::calls::{Call, Calls};
@@ -350,7 +349,8 @@ impl Provider for CloudStackProvider {
 
     async fn test_connection(&self) -> ProviderResult<String> {
         let caps = self.api.call(Call::other(), "listCapabilities", &[]).await?;
-        let version = caps.get("capability").and_then(|c| c.get("cloudstackversion")).and_then(|v| v.as_str()).map(text::clean).unwrap_or_else(|| "?".into());
+        let version =
+            caps.get("capability").and_then(|c| c.get("cloudstackversion")).and_then(|v| v.as_str()).map(crate::text::clean).unwrap_or_else(|| "?".into());
         let page = self.list_vms(Call::list(), &self.listing([("page", "1".into()), ("pagesize", "1".into())])).await?;
         Ok(format!("connected to CloudStack {version}; {} VMs visible", page.count.unwrap_or(0)))
     }

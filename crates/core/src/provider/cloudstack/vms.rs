@@ -3,8 +3,8 @@
 //! what admins look for kept as facts (zone, host, offering, template,
 //! addresses, owner, and a job the server says is running on the VM).
 
-use super::text::clean;
 use crate::model::{Facts, Observation, PowerState};
+use crate::text::clean;
 use serde::Deserialize;
 
 /// The `details` blocks the inventory needs: facts come from the offering
