@@ -76,6 +76,12 @@ impl PowerState {
         }
     }
 
+    /// A state as the store writes it (exact, lower-case; no allocation:
+    /// the hours report reads millions).
+    pub fn from_stored(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
     /// A state the VM is passing through; it gets the faster polling tier.
     pub fn is_transitional(self) -> bool {
         matches!(self, Self::Starting | Self::Stopping | Self::Rebooting | Self::Suspending | Self::Resuming | Self::Deallocating | Self::Migrating)

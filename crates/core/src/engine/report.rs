@@ -101,14 +101,23 @@ impl Engine {
         let before = self.store.changes_before(from)?;
         let after = self.store.first_changes_from(until)?;
 
-        let mut clocks: HashMap<i64, Clock> = HashMap::with_capacity(vms.len());
+        // One clock per VM, found by its row id (ids are dense) for each of
+        // the millions of changes the scan hands over.
+        let mut slot: Vec<u32> = Vec::new();
+        let mut clocks: Vec<(i64, Clock)> = Vec::with_capacity(vms.len());
         for vm in &vms {
             let kind = accounts.get(&vm.account_id).map(|a| a.1.as_str()).unwrap_or_default();
             let cov = coverage.get(&vm.account_id).unwrap_or(&none);
-            clocks.insert(vm.id, Clock::new(cov, Billing::for_kind(kind), from, until, before.get(&vm.id).copied()));
+            let Ok(i) = usize::try_from(vm.id) else { continue };
+            if i >= slot.len() {
+                slot.resize(i + 1, u32::MAX);
+            }
+            slot[i] = clocks.len() as u32;
+            clocks.push((vm.id, Clock::new(cov, Billing::for_kind(kind), from, until, before.get(&vm.id).copied())));
         }
         let unreadable = self.store.scan_changes(from, until, |vm, change| {
-            if let Some(c) = clocks.get_mut(&vm) {
+            let at = usize::try_from(vm).ok().and_then(|i| slot.get(i)).copied().unwrap_or(u32::MAX);
+            if let Some((_, c)) = clocks.get_mut(at as usize) {
                 c.change(change);
             }
         })?;
