@@ -51,6 +51,8 @@ export const ipc = {
    * @returns {Promise<import("./types").AccountInfo>}
    */
   addAccount: (a) => call("add_account", a),
+  /** The provider kinds and their account fields. @returns {Promise<import("./types").KindDescriptor[]>} */
+  accountKinds: () => call("account_kinds"),
   /** @param {string} name @returns {Promise<string>} */
   testAccount: (name) => call("test_account", { name }),
   /** @param {string} name @returns {Promise<string>} */

@@ -158,6 +158,39 @@ export type EngineEvent =
   | { type: "sync-finished"; account_id: number; account: string; vms: number; changed: number; calls: number; duration_ms: number }
   | { type: "account-error"; account_id: number; account: string; message: string };
 
+/** A provider kind's account fields (crates/core/src/provider/kind.rs: `KindDescriptor`). */
+export type FieldKind =
+  | { type: "text" }
+  | { type: "url" }
+  | { type: "integer"; min: number; max: number }
+  | { type: "number"; min: number; max: number }
+  | { type: "bool"; default: boolean; off_flag: string | null }
+  | { type: "list" }
+  | { type: "thumbprint" }
+  | { type: "ca-file"; published_at: string | null }
+  | { type: "env-var" }
+  | { type: "choice"; options: [string, string][] };
+
+export interface AccountField {
+  name: string;
+  label: string;
+  kind: FieldKind;
+  required: boolean;
+  help: string;
+  placeholder: string;
+  advanced: boolean;
+  flag: string | null;
+}
+
+export interface KindDescriptor {
+  name: string;
+  label: string;
+  summary: string;
+  fields: AccountField[];
+  secret: { label: string; need: "none" | "optional" | "required" };
+  tls: { endpoint: string; thumbprint: string; insecure: string } | null;
+}
+
 export type CertificateCheck =
   | { trust: "not-tls" }
   | { trust: "trusted" }

@@ -403,6 +403,13 @@ def columns(driver):
 def accounts(driver, fleet):
     tab(driver, "accounts")
     form = driver.find_element(By.ID, "account-form")
+    # Every kind the engine has can be added: the form is drawn from its descriptor.
+    kinds = [o.get_attribute("value") for o in Select(form.find_element(By.NAME, "kind")).options]
+    assert sorted(kinds) == ["azure", "cloudstack", "ec2", "ovirt", "sim", "vsphere"], kinds
+    for kind, label in (("azure", "Tenant (directory) id"), ("cloudstack", "API key"), ("ovirt", "Engine API URL")):
+        Select(form.find_element(By.NAME, "kind")).select_by_value(kind)
+        wait_until(f"the {kind} fields show", lambda: label in form.find_element(By.ID, "account-main-fields").text)
+    assert form.find_element(By.NAME, "ca_file").get_attribute("placeholder"), "oVirt's CA file can be named"
     Select(form.find_element(By.NAME, "kind")).select_by_value("sim")
     form.find_element(By.NAME, "account_name").send_keys("lab")
     size = form.find_element(By.NAME, "size")
@@ -431,9 +438,9 @@ def vsphere(driver, fleet):
     try:
         Select(form.find_element(By.NAME, "kind")).select_by_value("vsphere")
         form.find_element(By.NAME, "account_name").send_keys("vc")
-        form.find_element(By.NAME, "vs_endpoint").send_keys(endpoint)
-        form.find_element(By.NAME, "vs_username").send_keys("administrator@vsphere.local")
-        form.find_element(By.NAME, "vs_password_env").send_keys(VC_PASSWORD_VAR)
+        form.find_element(By.NAME, "endpoint").send_keys(endpoint)
+        form.find_element(By.NAME, "username").send_keys("administrator@vsphere.local")
+        form.find_element(By.NAME, "secret_env").send_keys(VC_PASSWORD_VAR)
         form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
         wait_until("the certificate prompt opens", lambda: driver.find_element(By.ID, "cert-prompt").is_displayed())
         shown = driver.find_element(By.ID, "cert-thumbprint").text
