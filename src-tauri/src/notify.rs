@@ -47,18 +47,18 @@ impl Notifier {
                         lines.push(("Changed outside Powerdeck".into(), format!("{} ({}) went from {from} to {}", c.vm.name, c.vm.account, c.vm.state)));
                     }
                 }
-                Event::BatchFinished { outcome } if prefs.schedules && outcome.batch.initiator == Initiator::Schedule => {
-                    if self.told_batches.insert(outcome.batch.id) {
-                        let title = if outcome.failed > 0 { "Schedule: some VMs failed" } else { "Schedule done" };
-                        lines.push((title.into(), outcome.headline()));
-                    }
+                Event::BatchFinished { outcome }
+                    if prefs.schedules && outcome.batch.initiator == Initiator::Schedule && self.told_batches.insert(outcome.batch.id) =>
+                {
+                    let title = if outcome.failed > 0 { "Schedule: some VMs failed" } else { "Schedule done" };
+                    lines.push((title.into(), outcome.headline()));
                 }
-                Event::Fired { firing } if prefs.schedules && matches!(firing.status, FiringStatus::Missed | FiringStatus::Failed) => {
-                    if self.told_firings.insert(firing.id) {
-                        let what = if firing.status == FiringStatus::Missed { "missed" } else { "failed" };
-                        let note = firing.note.clone().unwrap_or_else(|| what.to_string());
-                        lines.push((format!("Schedule '{}' {what}", firing.schedule), note));
-                    }
+                Event::Fired { firing }
+                    if prefs.schedules && matches!(firing.status, FiringStatus::Missed | FiringStatus::Failed) && self.told_firings.insert(firing.id) =>
+                {
+                    let what = if firing.status == FiringStatus::Missed { "missed" } else { "failed" };
+                    let note = firing.note.clone().unwrap_or_else(|| what.to_string());
+                    lines.push((format!("Schedule '{}' {what}", firing.schedule), note));
                 }
                 _ => {}
             }

@@ -66,7 +66,9 @@ impl Draft {
         }
         let action = match (&target, self.action.as_deref().map(str::trim).filter(|a| !a.is_empty())) {
             (Target::Runbook(_), _) => None,
-            (_, Some(a)) => Some(OpKind::parse(a).ok_or_else(|| format!("'{a}' is not an action (start, stop, force-stop, reboot, suspend, hibernate, deallocate)"))?),
+            (_, Some(a)) => {
+                Some(OpKind::parse(a).ok_or_else(|| format!("'{a}' is not an action (start, stop, force-stop, reboot, suspend, hibernate, deallocate)"))?)
+            }
             (_, None) if when.is_period() => Some(OpKind::Stop),
             (_, None) => return Err("say what to do: start, stop, reboot…".into()),
         };
@@ -171,7 +173,8 @@ pub fn schedule_run_plan(state: State<'_, AppState>, name: String) -> Result<Run
         (Some(true), _) => Some(OpKind::Start),
         _ => Some(s.action.unwrap_or(OpKind::Stop)),
     };
-    let period_side = inside.map(|i| if i { "inside its period now, so its VMs are started".into() } else { "outside its period now, so its VMs are turned off".into() });
+    let period_side =
+        inside.map(|i| if i { "inside its period now, so its VMs are started".into() } else { "outside its period now, so its VMs are turned off".into() });
     let runbook = match &s.target {
         Target::Runbook(r) => Some(r.clone()),
         _ => None,
