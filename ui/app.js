@@ -20,6 +20,7 @@ import { initDetails } from "./views/details.js";
 import { chooseColumns, confirmPlan, showInFlight, showShortcuts } from "./views/dialogs.js";
 import { COLUMNS, initInventory } from "./views/inventory.js";
 import { closeMenu, openMenu, refreshMenu } from "./views/menu.js";
+import { initSchedules } from "./views/schedules.js";
 import { initSettings } from "./views/settings.js";
 
 /** @typedef {import("./types").OpKind} OpKind */
@@ -102,6 +103,7 @@ const inventory = initInventory(app);
 const details = initDetails(app);
 const activity = initActivity(app);
 const accounts = initAccounts({ reload: () => load() });
+const schedules = initSchedules();
 const settings = initSettings({
   prefs,
   setAppearance: (theme, density) => {
@@ -229,6 +231,7 @@ function showView(view, focus = false) {
   for (const v of document.querySelectorAll(".view")) /** @type {HTMLElement} */ (v).hidden = v.id !== view;
   if (view === "inventory") { inventory.layout(); app.changed(); }
   if (view === "activity") activity.show();
+  if (view === "schedules") schedules.show(); else schedules.hide();
   if (view === "accounts") { accounts.render(); if (focus) accounts.focusForm(); }
   if (view === "settings") settings.render();
 }
@@ -320,6 +323,7 @@ function applyBatch(events) {
   const t = performance.now();
   const res = applyEvents(s, events);
   activity.apply(events);
+  schedules.apply(events);
   for (const m of res.messages) toast(m);
   if (res.statesChanged) inventory.fillFilters();
   details.changed(res.changed);

@@ -51,6 +51,8 @@ export const ipc = {
    * @returns {Promise<import("./types").AccountInfo>}
    */
   addAccount: (a) => call("add_account", a),
+  /** The provider kinds and their account fields. @returns {Promise<import("./types").KindDescriptor[]>} */
+  accountKinds: () => call("account_kinds"),
   /** @param {string} name @returns {Promise<string>} */
   testAccount: (name) => call("test_account", { name }),
   /** @param {string} name @returns {Promise<string>} */
@@ -67,6 +69,26 @@ export const ipc = {
   setSyncPaused: (paused) => call("set_sync_paused", { paused }),
   /** @param {number} vmId @param {boolean} on @returns {Promise<boolean>} */
   setFavourite: (vmId, on) => call("set_favourite", { vmId, on }),
+  /** Every schedule, and whether all are paused. @returns {Promise<import("./types").Schedules>} */
+  listSchedules: () => call("list_schedules"),
+  /** The next five runs of a draft (nothing saved). @param {import("./types").ScheduleDraft} draft @returns {Promise<import("./types").Occurrence[]>} */
+  previewSchedule: (draft) => call("preview_schedule", { draft }),
+  /** Add (`original` null) or change the schedule called `original`. @param {import("./types").ScheduleDraft} draft @param {string | null} original @returns {Promise<import("./types").Schedule>} */
+  saveSchedule: (draft, original) => call("save_schedule", { draft, original }),
+  /** @param {string} name @returns {Promise<void>} */
+  removeSchedule: (name) => call("remove_schedule", { name }),
+  /** @param {string} name @param {boolean} enabled @returns {Promise<void>} */
+  setScheduleEnabled: (name, enabled) => call("set_schedule_enabled", { name, enabled }),
+  /** Every schedule, in every process on this data directory. @param {boolean} paused @returns {Promise<boolean>} */
+  pauseSchedules: (paused) => call("pause_schedules", { paused }),
+  /** What "Run now" would do. @param {string} name @returns {Promise<import("./types").RunNowPlan>} */
+  scheduleRunPlan: (name) => call("schedule_run_plan", { name }),
+  /** @param {string} name @returns {Promise<import("./types").FiringView>} */
+  runScheduleNow: (name) => call("run_schedule_now", { name }),
+  /** @param {string} name @returns {Promise<import("./types").FiringView[]>} */
+  scheduleHistory: (name) => call("schedule_history", { name }),
+  /** The saved groups and runbooks a schedule can act on. @returns {Promise<import("./types").ScheduleTargets>} */
+  scheduleTargets: () => call("schedule_targets"),
   /** @param {string} what @param {string} text @returns {Promise<string>} the saved file's path */
   saveCsv: (what, text) => call("save_csv", { what, text }),
 };

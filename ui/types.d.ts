@@ -156,14 +156,131 @@ export type EngineEvent =
   | { type: "vms-stale"; account_id: number; account: string; count: number; last_seen_at: number | null; reason: string }
   | { type: "operation"; op: Operation }
   | { type: "sync-finished"; account_id: number; account: string; vms: number; changed: number; calls: number; duration_ms: number }
-  | { type: "account-error"; account_id: number; account: string; message: string };
+  | { type: "account-error"; account_id: number; account: string; message: string }
+  | { type: "schedules-changed" }
+  | { type: "fired"; firing: Firing }
+  | { type: "batch-finished"; outcome: BatchOutcome }
+  | { type: "run-changed"; run: unknown };
+
+/** A provider kind's account fields (crates/core/src/provider/kind.rs: `KindDescriptor`). */
+export type FieldKind =
+  | { type: "text" }
+  | { type: "url" }
+  | { type: "integer"; min: number; max: number }
+  | { type: "number"; min: number; max: number }
+  | { type: "bool"; default: boolean; off_flag: string | null }
+  | { type: "list" }
+  | { type: "thumbprint" }
+  | { type: "ca-file"; published_at: string | null }
+  | { type: "env-var" }
+  | { type: "choice"; options: [string, string][] };
+
+export interface AccountField {
+  name: string;
+  label: string;
+  kind: FieldKind;
+  required: boolean;
+  help: string;
+  placeholder: string;
+  advanced: boolean;
+  flag: string | null;
+}
+
+export interface KindDescriptor {
+  name: string;
+  label: string;
+  summary: string;
+  fields: AccountField[];
+  secret: { label: string; need: "none" | "optional" | "required" };
+  tls: { endpoint: string; thumbprint: string; insecure: string } | null;
+}
+
+/** What a schedule may do (an operation kind; Azure adds deallocate). */
+export type ScheduleAction = OpKind | "deallocate";
+
+/** crates/core/src/schedule.rs */
+export interface Schedule {
+  id?: number;
+  name: string;
+  enabled: boolean;
+  zone: string;
+  when: { at: { days: string; time: string } } | { cron: string } | { dates: string[] } | { period: { days: string; from: string; to: string; enforce?: boolean } };
+  target: { vms: string[] } | { group: string } | { runbook: string };
+  action?: ScheduleAction;
+  force?: boolean;
+  skip_dates?: string[];
+  grace_minutes: number;
+}
+
+export interface Occurrence { at: number; edge: "start" | "end" | "run"; holiday: boolean }
+
+export interface Firing {
+  id: number;
+  schedule_id: number;
+  schedule: string;
+  occurrence: number;
+  purpose: "scheduled" | "manual" | "enforce";
+  edge: "start" | "end" | "run";
+  status: "claimed" | "started" | "skipped" | "missed" | "failed" | "nothing";
+  late_ms: number;
+  claimed_at: number;
+  batch_id: number | null;
+  run_id: number | null;
+  note: string | null;
+}
+
+export interface BatchOutcome { batch: { id: number; label: string; kind: ScheduleAction; finished_at: number | null }; succeeded: number; failed: number; failures: [string, string][] }
+
+export interface FiringView {
+  firing: Firing;
+  /** One line: "stopped 12 VMs; 1 failed (…)", "missed…", "under way…". */
+  result: string;
+  outcome: BatchOutcome | null;
+  run: { id: number; name: string; phase: string; summary: string | null } | null;
+}
+
+export interface ScheduleView {
+  schedule: Schedule;
+  when_text: string;
+  next: Occurrence[];
+  last: FiringView | null;
+  problem: string | null;
+}
+
+export interface Schedules { paused: boolean; schedules: ScheduleView[] }
+
+/** What the schedule form sends (src-tauri/src/schedules.rs: `Draft`). */
+export interface ScheduleDraft {
+  name: string;
+  when: string;
+  enforce: boolean;
+  zone: string;
+  action: ScheduleAction | null;
+  target_kind: "group" | "vms" | "runbook";
+  target: string;
+  force: boolean;
+  grace_minutes: number | null;
+  skip_dates: string[];
+  enabled: boolean;
+}
+
+export interface RunNowPlan {
+  action: ScheduleAction | null;
+  force: boolean;
+  vms: string[];
+  missing: string[];
+  runbook: string | null;
+  period_side: string | null;
+}
+
+export interface ScheduleTargets { groups: string[]; runbooks: string[] }
 
 export type CertificateCheck =
   | { trust: "not-tls" }
   | { trust: "trusted" }
   | { trust: "untrusted"; thumbprint: string; reason: string };
 
-export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean }
+export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean; schedules: boolean }
 export interface OperationPrefs { start_waits_for_tools: boolean }
 export interface Settings {
   engine: Record<string, number> & { inflight_interval_ms: number; transitional_interval_ms: number; watched_interval_ms: number; full_interval_ms: number };

@@ -54,5 +54,9 @@ pub async fn run(app: AppHandle, engine: Arc<Engine>, prefs: Arc<RwLock<NotifyPr
         if batch.iter().any(|e| matches!(e, Event::Operation { .. })) {
             tray::update_tooltip(&app, &engine);
         }
+        // The tray's "Pause all schedules" and "Next: …" follow the schedules.
+        if batch.iter().any(|e| matches!(e, Event::SchedulesChanged | Event::Fired { .. })) {
+            tray::refresh_menu(&app);
+        }
     }
 }

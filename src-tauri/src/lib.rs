@@ -11,6 +11,7 @@ mod memory;
 mod notify;
 mod prefs;
 mod renderer;
+mod schedules;
 mod tray;
 
 use powerdeck_core::{Engine, Workers};
@@ -101,6 +102,16 @@ pub fn run() {
             commands::account_config,
             commands::set_favourite,
             export::save_csv,
+            schedules::list_schedules,
+            schedules::preview_schedule,
+            schedules::save_schedule,
+            schedules::remove_schedule,
+            schedules::set_schedule_enabled,
+            schedules::pause_schedules,
+            schedules::schedule_run_plan,
+            schedules::run_schedule_now,
+            schedules::schedule_history,
+            schedules::schedule_targets,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

@@ -1,9 +1,11 @@
 //! Native notifications for what an admin wants to hear about without
-//! looking: operations that ended, and drift (someone else changed a VM).
-//! Each operation is announced once; a burst becomes one summary.
+//! looking: operations that ended, drift (someone else changed a VM), and
+//! schedules (a firing's batch ended: its headline; a firing missed or
+//! failed: its note). Each is announced once; a burst becomes one summary.
 
 use crate::prefs::NotifyPrefs;
-use powerdeck_core::model::{OpPhase, Operation};
+use powerdeck_core::model::{Initiator, OpPhase, Operation};
+use powerdeck_core::schedule::FiringStatus;
 use powerdeck_core::Event;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -17,11 +19,15 @@ pub struct Notifier {
     app: AppHandle,
     prefs: Arc<RwLock<NotifyPrefs>>,
     announced: HashSet<i64>,
+    /// Schedule batches and firings already told (both may arrive again
+    /// from another process through the shared store).
+    told_batches: HashSet<i64>,
+    told_firings: HashSet<i64>,
 }
 
 impl Notifier {
     pub fn new(app: AppHandle, prefs: Arc<RwLock<NotifyPrefs>>) -> Self {
-        Self { app, prefs, announced: HashSet::new() }
+        Self { app, prefs, announced: HashSet::new(), told_batches: HashSet::new(), told_firings: HashSet::new() }
     }
 
     pub fn observe(&mut self, batch: &[Event]) {
@@ -41,6 +47,19 @@ impl Notifier {
                         lines.push(("Changed outside Powerdeck".into(), format!("{} ({}) went from {from} to {}", c.vm.name, c.vm.account, c.vm.state)));
                     }
                 }
+                Event::BatchFinished { outcome }
+                    if prefs.schedules && outcome.batch.initiator == Initiator::Schedule && self.told_batches.insert(outcome.batch.id) =>
+                {
+                    let title = if outcome.failed > 0 { "Schedule: some VMs failed" } else { "Schedule done" };
+                    lines.push((title.into(), outcome.headline()));
+                }
+                Event::Fired { firing }
+                    if prefs.schedules && matches!(firing.status, FiringStatus::Missed | FiringStatus::Failed) && self.told_firings.insert(firing.id) =>
+                {
+                    let what = if firing.status == FiringStatus::Missed { "missed" } else { "failed" };
+                    let note = firing.note.clone().unwrap_or_else(|| what.to_string());
+                    lines.push((format!("Schedule '{}' {what}", firing.schedule), note));
+                }
                 _ => {}
             }
         }
@@ -58,6 +77,10 @@ impl Notifier {
         // Keep the memory of announced operations bounded.
         if self.announced.len() > 10_000 {
             self.announced.clear();
+        }
+        if self.told_batches.len() + self.told_firings.len() > 10_000 {
+            self.told_batches.clear();
+            self.told_firings.clear();
         }
     }
 

@@ -17,11 +17,13 @@ pub struct NotifyPrefs {
     pub operation_failed: bool,
     /// VMs changed outside Powerdeck.
     pub drift: bool,
+    /// A schedule's firing ended, was missed or failed.
+    pub schedules: bool,
 }
 
 impl Default for NotifyPrefs {
     fn default() -> Self {
-        Self { operation_done: true, operation_failed: true, drift: true }
+        Self { operation_done: true, operation_failed: true, drift: true, schedules: true }
     }
 }
 

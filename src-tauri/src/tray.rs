@@ -4,7 +4,7 @@
 use crate::AppState;
 use powerdeck_core::model::OpKind;
 use powerdeck_core::Engine;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
@@ -33,9 +33,35 @@ fn favourites(engine: &Engine) -> Vec<powerdeck_core::model::Vm> {
     out
 }
 
+/// What the tray says about schedules: whether all are paused, and the next
+/// run ("Next: nightly-stop at Mon 19:00", in this computer's time).
+#[derive(Default)]
+struct ScheduleLine {
+    paused: bool,
+    next: Option<String>,
+}
+
+fn schedule_line(engine: &Engine) -> ScheduleLine {
+    use chrono::TimeZone;
+    let paused = engine.schedules_paused().unwrap_or(false);
+    let now = powerdeck_core::model::now_ms();
+    let next = engine
+        .schedule_views(now)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| v.schedule.enabled)
+        .filter_map(|v| v.next.iter().find(|o| !o.holiday).map(|o| (o.at, v.schedule.name.clone())))
+        .min();
+    let next = next.map(|(at, name)| {
+        let when = chrono::Local.timestamp_millis_opt(at).single().map(|t| t.format("%a %H:%M").to_string()).unwrap_or_default();
+        format!("Next: {name} at {when}")
+    });
+    ScheduleLine { paused, next }
+}
+
 /// The tray menu. Favourites (the star in the window, or `pdk vms watch`)
 /// each get quick start and stop; `None` while they are being looked up.
-fn build_menu(app: &AppHandle, watched: Option<Vec<powerdeck_core::model::Vm>>) -> tauri::Result<Menu<tauri::Wry>> {
+fn build_menu(app: &AppHandle, watched: Option<Vec<powerdeck_core::model::Vm>>, sched: ScheduleLine) -> tauri::Result<Menu<tauri::Wry>> {
     let show = MenuItem::with_id(app, "show", "Show / hide window", true, None::<&str>)?;
     let refresh = MenuItem::with_id(app, "refresh", "Refresh all", true, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause / resume sync", true, None::<&str>)?;
@@ -52,7 +78,17 @@ fn build_menu(app: &AppHandle, watched: Option<Vec<powerdeck_core::model::Vm>>) 
         entry.append(&MenuItem::with_id(app, format!("fav:stop:{}", vm.id), "Stop (graceful)", true, None::<&str>)?)?;
         favourites.append(&entry)?;
     }
-    Menu::with_items(app, &[&show, &refresh, &pause, &favourites, &PredefinedMenuItem::separator(app)?, &quit])
+    let pause_schedules = CheckMenuItem::with_id(app, "pause-schedules", "Pause all schedules", true, sched.paused, None::<&str>)?;
+    let next_text = match (&sched.next, sched.paused) {
+        (_, true) => "Schedules are paused".to_string(),
+        (Some(n), false) => n.clone(),
+        (None, false) => "No schedule runs next".to_string(),
+    };
+    let next = MenuItem::with_id(app, "next-run", next_text, false, None::<&str>)?;
+    Menu::with_items(
+        app,
+        &[&show, &refresh, &pause, &favourites, &PredefinedMenuItem::separator(app)?, &pause_schedules, &next, &PredefinedMenuItem::separator(app)?, &quit],
+    )
 }
 
 /// Rebuild the menu after the favourites changed. The store is read off the
@@ -60,8 +96,9 @@ fn build_menu(app: &AppHandle, watched: Option<Vec<powerdeck_core::model::Vm>>) 
 pub fn refresh_menu(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn_blocking(move || {
-        let watched = favourites(&app.state::<AppState>().engine);
-        if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), build_menu(&app, Some(watched))) {
+        let engine = app.state::<AppState>().engine.clone();
+        let (watched, sched) = (favourites(&engine), schedule_line(&engine));
+        if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), build_menu(&app, Some(watched), sched)) {
             let _ = tray.set_menu(Some(menu));
         }
     });
@@ -83,7 +120,7 @@ fn quick_action(app: &AppHandle, id: &str) {
 }
 
 pub fn install(app: &AppHandle) -> tauri::Result<()> {
-    let menu = build_menu(app, None)?;
+    let menu = build_menu(app, None, ScheduleLine::default())?;
     let icon = app.default_window_icon().cloned().ok_or_else(|| tauri::Error::AssetNotFound("window icon".into()))?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon)
@@ -101,6 +138,14 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
                 let engine = &app.state::<AppState>().engine;
                 engine.set_sync_paused(!engine.sync_paused());
                 update_tooltip(app, engine);
+            }
+            "pause-schedules" => {
+                let engine = &app.state::<AppState>().engine;
+                let paused = engine.schedules_paused().unwrap_or(false);
+                if let Err(e) = engine.pause_schedules(!paused) {
+                    tracing::warn!(error = %e, "pausing schedules from the tray failed");
+                }
+                // The menu follows from the SchedulesChanged event (bridge.rs).
             }
             "quit" => app.exit(0),
             _ => {}

@@ -403,6 +403,13 @@ def columns(driver):
 def accounts(driver, fleet):
     tab(driver, "accounts")
     form = driver.find_element(By.ID, "account-form")
+    # Every kind the engine has can be added: the form is drawn from its descriptor.
+    kinds = [o.get_attribute("value") for o in Select(form.find_element(By.NAME, "kind")).options]
+    assert sorted(kinds) == ["azure", "cloudstack", "ec2", "ovirt", "sim", "vsphere"], kinds
+    for kind, label in (("azure", "Tenant (directory) id"), ("cloudstack", "API key"), ("ovirt", "Engine API URL")):
+        Select(form.find_element(By.NAME, "kind")).select_by_value(kind)
+        wait_until(f"the {kind} fields show", lambda: label in form.find_element(By.ID, "account-main-fields").text)
+    assert form.find_element(By.NAME, "ca_file").get_attribute("placeholder"), "oVirt's CA file can be named"
     Select(form.find_element(By.NAME, "kind")).select_by_value("sim")
     form.find_element(By.NAME, "account_name").send_keys("lab")
     size = form.find_element(By.NAME, "size")
@@ -431,9 +438,9 @@ def vsphere(driver, fleet):
     try:
         Select(form.find_element(By.NAME, "kind")).select_by_value("vsphere")
         form.find_element(By.NAME, "account_name").send_keys("vc")
-        form.find_element(By.NAME, "vs_endpoint").send_keys(endpoint)
-        form.find_element(By.NAME, "vs_username").send_keys("administrator@vsphere.local")
-        form.find_element(By.NAME, "vs_password_env").send_keys(VC_PASSWORD_VAR)
+        form.find_element(By.NAME, "endpoint").send_keys(endpoint)
+        form.find_element(By.NAME, "username").send_keys("administrator@vsphere.local")
+        form.find_element(By.NAME, "secret_env").send_keys(VC_PASSWORD_VAR)
         form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
         wait_until("the certificate prompt opens", lambda: driver.find_element(By.ID, "cert-prompt").is_displayed())
         shown = driver.find_element(By.ID, "cert-thumbprint").text
@@ -479,6 +486,105 @@ def vsphere(driver, fleet):
         wait_until("the vSphere account is gone", lambda: summary(driver).startswith(f"{len(fleet)} VMs"))
     finally:
         vcsim.terminate()
+
+
+def schedules(driver, targets):
+    """A schedule written in the form (its next runs previewed as it is
+    typed, a typo shown inline), run now after a confirmation that says what
+    it does, its firing's result in History and in a notification; pause
+    and resume with a banner; a schedule added by pdk shows up by itself;
+    every new dialog cancels on Escape, Cancel, a click outside and Enter."""
+    pdk("groups", "add", "e2e-sched", *[a for vm in targets for a in ("--vm", vm)])
+    tab(driver, "schedules")
+    form = driver.find_element(By.ID, "schedule-form")
+    field = lambda name: form.find_element(By.NAME, name)
+    wait_until("the schedules list loads", lambda: "No schedules yet" in driver.find_element(By.ID, "schedules-table").text)
+    field("name").send_keys("e2e-nightly")
+    field("when").send_keys("weekdays 25:00")
+    wait_until("a typo is shown inline", lambda: "not a time of day" in driver.find_element(By.ID, "schedule-preview").text)
+    assert field("when").get_attribute("aria-invalid") == "true"
+    field("when").clear()
+    field("when").send_keys("weekdays 19:00")
+    wait_until("the next five runs are previewed", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#schedule-preview-list li")) == 5)
+    assert field("when").get_attribute("aria-invalid") is None
+    first = driver.find_element(By.CSS_SELECTOR, "#schedule-preview-list li").text
+    assert " 19:00 " in first and first.split()[0] in ("Mon", "Tue", "Wed", "Thu", "Fri"), first
+    field("when").clear()
+    field("when").send_keys("weekdays 08:00-18:00")
+    wait_until("a period previews its edges", lambda: "— start" in driver.find_element(By.ID, "schedule-preview").text)
+    field("when").clear()
+    field("when").send_keys("weekdays 19:00")
+    Select(field("target_kind")).select_by_value("group")
+    field("target").send_keys("e2e-sched")
+    Select(field("action")).select_by_value("stop")
+    form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+    row_of = lambda name: driver.find_element(By.CSS_SELECTOR, f'#schedules-table tr[data-schedule="{name}"]')
+    wait_until("the schedule is listed", lambda: driver.find_elements(By.CSS_SELECTOR, '#schedules-table tr[data-schedule="e2e-nightly"]'))
+    listed = json.loads(pdk("schedules", "list", "--json"))
+    assert [v["schedule"]["name"] for v in listed] == ["e2e-nightly"], listed
+    assert listed[0]["schedule"]["target"] == {"group": "e2e-sched"} and listed[0]["schedule"]["action"] == "stop", listed
+    assert "Stop group 'e2e-sched'" in row_of("e2e-nightly").text
+    assert "never ran" in row_of("e2e-nightly").text
+
+    # Run now asks first, says what it will do to how many VMs, and only its confirm button runs it.
+    never_ran = lambda: not json.loads(pdk("schedules", "history", "e2e-nightly", "--json"))
+    run_now = lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="run-now"]').click()
+    dismiss_every_way(driver, run_now, never_ran, "run-now")
+    run_now()
+    wait_until("the run-now dialog opens", lambda: dialog_open(driver))
+    assert driver.find_element(By.ID, "confirm-title").text == f"Stop {len(targets)} VMs now?", driver.find_element(By.ID, "confirm-title").text
+    driver.find_element(By.ID, "confirm-ok").click()
+    headline = f"Schedule 'e2e-nightly' stopped {len(targets)} VMs"
+    wait_until("its VMs end verified stopped", lambda: all(vms()[vm]["state"] == "stopped" for vm in targets), patience=60)
+    wait_until("the list shows the last result", lambda: f"stopped {len(targets)} VMs" in row_of("e2e-nightly").text)
+    wait_until("the firing's headline is a notification", lambda: any(headline in b for _, b in notifications()))
+
+    # History lists the firing with its status and outcome.
+    history = lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="history"]').click()
+    history()
+    wait_until("the history shows the run", lambda: "run now" in driver.find_element(By.ID, "history-table").text)
+    firing = driver.find_element(By.CSS_SELECTOR, "#history-table tbody tr")
+    assert firing.find_element(By.CSS_SELECTOR, ".status").text == "started", firing.text
+    assert f"stopped {len(targets)} VMs" in firing.find_element(By.CSS_SELECTOR, ".result").text, firing.text
+    keys(driver, Keys.ESCAPE)
+    wait_until("Escape closes the history", lambda: not dialog_open(driver, "history-dialog"))
+    dismiss_every_way(driver, history, lambda: True, "history", dialog_id="history-dialog", cancel_id="history-close")
+
+    # Pause all: a banner says so, in every process; Resume from the banner.
+    driver.find_element(By.ID, "schedules-pause").click()
+    wait_until("the paused banner shows", lambda: driver.find_element(By.ID, "schedules-paused").is_displayed())
+    assert "paused" in pdk("schedules", "show", "e2e-nightly").splitlines()[0]
+    assert driver.find_element(By.ID, "schedules-pause").get_attribute("aria-pressed") == "true"
+    driver.find_element(By.ID, "schedules-resume").click()
+    wait_until("the banner goes", lambda: not driver.find_element(By.ID, "schedules-paused").is_displayed())
+    assert "(enabled)" in pdk("schedules", "show", "e2e-nightly").splitlines()[0]
+
+    # Disable / enable, and one added by pdk shows up by itself.
+    row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]').click()
+    wait_until("it shows disabled", lambda: "disabled" in row_of("e2e-nightly").text)
+    assert not json.loads(pdk("schedules", "list", "--json"))[0]["schedule"]["enabled"]
+    row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]').click()
+    wait_until("and enabled again", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]').text == "Disable")
+    pdk("schedules", "add", "office-hours", "--when", "mon-fri 08:00-18:00", "--zone", "Asia/Tokyo", "--group", "e2e-sched", "--skip", "2026-12-24")
+    wait_until("the pdk-added schedule shows up", lambda: driver.find_elements(By.CSS_SELECTOR, '#schedules-table tr[data-schedule="office-hours"]'))
+    assert "Asia/Tokyo" in row_of("office-hours").text
+
+    # Edit loads it back as typed; Remove asks first.
+    row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="edit"]').click()
+    wait_until("the form edits it", lambda: field("when").get_attribute("value") == "weekdays at 19:00")
+    field("grace_minutes").clear()
+    field("grace_minutes").send_keys("30")
+    form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+    wait_until("the edit is saved", lambda: json.loads(pdk("schedules", "list", "--json"))[0]["schedule"]["grace_minutes"] == 30)
+    still_there = lambda: any(v["schedule"]["name"] == "e2e-nightly" for v in json.loads(pdk("schedules", "list", "--json")))
+    remove = lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="remove"]').click()
+    dismiss_every_way(driver, remove, still_there, "schedule removal")
+    remove()
+    wait_until("the removal dialog opens", lambda: dialog_open(driver))
+    driver.find_element(By.ID, "confirm-ok").click()
+    wait_until("the schedule is gone", lambda: not driver.find_elements(By.CSS_SELECTOR, '#schedules-table tr[data-schedule="e2e-nightly"]'))
+    assert not still_there()
+    tab(driver, "inventory")
 
 
 def settings(driver):
@@ -531,7 +637,7 @@ def accessible(driver, what):
 
 def layout_everywhere(driver, busy_vm, stopped_vm):
     """Each size, each theme: the inventory (with and without the details),
-    the Activity, Accounts and Settings pages, and a plan dialog."""
+    the Activity, Schedules, Accounts and Settings pages, and a plan dialog."""
     for theme in ("light", "dark"):
         set_theme(driver, theme)
         for w, h in SIZES:
@@ -566,9 +672,10 @@ def layout_everywhere(driver, busy_vm, stopped_vm):
                 look(driver, f"{dialog} at {where}")
                 driver.find_element(By.ID, close).click()
                 wait_until("closed", lambda: not dialog_open(driver, dialog))
-            for view in ("activity", "accounts", "settings"):
+            for view in ("activity", "schedules", "accounts", "settings"):
                 tab(driver, view)
-                look(driver, f"{view} at {where}")
+                shot = SCREENS / f"{view}-{w}x{h}-{theme}.png" if view in ("schedules", "accounts") and (w, h) in ((1024, 640), (1440, 900)) else None
+                look(driver, f"{view} at {where}", shot)
                 if (w, h) == (1280, 800):
                     accessible(driver, f"{view}, {theme}")
             tab(driver, "inventory")
@@ -579,9 +686,10 @@ def main():
     running = [n for n, v in sorted(fleet.items()) if v["state"] == "running" and v.get("tools") == "running"]
     assert len(running) >= 8, "the demo fleet has running VMs with tools"
     ui_vm, cli_vm, other, victim, kb_vm, slow_vm = running[0], running[1], running[2], running[3], running[5], running[6]
+    sched_vms = running[7:9]
     stopped_vm = next(n for n, v in sorted(fleet.items()) if v["state"] == "stopped")
     no_tools_vm = next(n for n, v in sorted(fleet.items()) if v["state"] == "running" and v.get("tools") != "running")
-    for name in (ui_vm, cli_vm, kb_vm):
+    for name in (ui_vm, cli_vm, kb_vm, *sched_vms):
         pdk("sim", "stubborn", "demo", name, "--on", "false")
 
     options = ArgOptions()
@@ -622,6 +730,7 @@ def main():
         accounts(driver, fleet)
         vsphere(driver, fleet)
         settings(driver)
+        schedules(driver, sched_vms)
 
         layout_everywhere(driver, running[4], stopped_vm)
 

@@ -1,15 +1,19 @@
 // Accounts: the list (test, edit, remove) and the form that adds or edits
-// one. A vSphere host's certificate is checked before the account is saved;
-// if this computer does not trust it, its thumbprint is shown for the admin
-// to compare and accept (trust on first use).
+// one. The form is drawn from the provider kinds' descriptors (the shell's
+// `account_kinds`), so every kind the engine has can be added here and a
+// new provider needs no change in the window. For kinds whose hosts often
+// carry self-signed certificates, the host's certificate is checked before
+// the account is saved; if this computer does not trust it, its thumbprint
+// is shown for the admin to compare and accept (trust on first use).
 
 import { $, el, setText } from "../dom.js";
 import { ipc } from "../ipc.js";
+import { bareThumbprint, readConfig, shownValue, wantsCertificateCheck } from "../account-fields.js";
 import { confirmText } from "./dialogs.js";
 
 /** @typedef {import("../types").Capabilities} Capabilities */
-
-const SECRET_FIELDS = ["secret", "secret_env", "vs_password", "vs_password_env"];
+/** @typedef {import("../types").KindDescriptor} KindDescriptor */
+/** @typedef {import("../types").AccountField} AccountField */
 
 /** @param {Capabilities | null} c */
 function capsText(c) {
@@ -24,18 +28,91 @@ function capsText(c) {
   return can.join(", ");
 }
 
+/** @param {string} s */
+const capitalise = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** One input for a descriptor's field, with its help below. @param {AccountField} f */
+function fieldInput(f) {
+  const k = f.kind;
+  const helpId = `help-${f.name}`;
+  const help = el("p", { class: "help muted", id: helpId }, f.help);
+  if (k.type === "bool") {
+    const box = el("input", { type: "checkbox", name: f.name, checked: k.default, "aria-describedby": helpId });
+    return el("div", { class: "field", "data-field": f.name }, el("label", { class: "check" }, box, ` ${f.label}`), help);
+  }
+  /** @type {HTMLInputElement | HTMLSelectElement} */
+  let input;
+  if (k.type === "choice") {
+    input = el("select", { name: f.name, "aria-describedby": helpId }, ...k.options.map(([v, label]) => el("option", { value: v }, label)));
+    if (f.placeholder) input.value = f.placeholder;
+  } else {
+    input = el("input", { name: f.name, placeholder: f.placeholder, "aria-describedby": helpId, spellcheck: false });
+    if (k.type === "integer" || k.type === "number") {
+      input.type = "number";
+      input.min = String(k.min);
+      if (k.max < Number.MAX_SAFE_INTEGER) input.max = String(k.max);
+      input.step = k.type === "integer" ? "1" : "any";
+    } else if (k.type === "url") {
+      input.type = "url";
+    }
+  }
+  if (f.required) input.setAttribute("aria-required", "true");
+  const label = el("label", {}, f.label, f.required ? el("span", { class: "muted" }, " (required)") : null, " ", input);
+  return el("div", { class: "field", "data-field": f.name }, label, help);
+}
+
 /** @param {{ reload: () => Promise<void> }} app */
 export function initAccounts(app) {
   const form = /** @type {HTMLFormElement} */ ($("#account-form"));
   const result = $("#accounts-result");
   const certPrompt = $("#cert-prompt");
-  /** The field named `name` of the form. @param {string} name */
-  const field = (name) => /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
+  /** The control named `name` of the form. @param {string} name */
+  const field = (name) => /** @type {HTMLInputElement | null} */ (form.elements.namedItem(name));
   const kindSelect = /** @type {HTMLSelectElement} */ (form.elements.namedItem("kind"));
-  /** @type {string | null} the account's name while the form edits it */
+  const submit = /** @type {HTMLButtonElement} */ ($('button[type="submit"]', form));
+  const cancelEdit = $("#account-cancel-edit");
+  /** @type {KindDescriptor[]} */
+  let kinds = [];
+  /** @type {{ name: string, base: Record<string, unknown> } | null} the account the form edits */
   let editing = null;
   /** @type {string | null} */
   let presented = null;
+
+  const kindOf = (/** @type {string} */ name) => kinds.find((k) => k.name === name);
+
+  const ready = ipc.accountKinds().then((list) => {
+    // Real providers first; the demo fleet last.
+    kinds = [...list.filter((k) => k.name !== "sim"), ...list.filter((k) => k.name === "sim")];
+    kindSelect.replaceChildren(...kinds.map((k) => el("option", { value: k.name }, k.label)));
+    showKind();
+  }).catch((e) => setText(result, `Cannot list the provider kinds: ${e}`));
+
+  /** Draw the chosen kind's inputs, filled from `stored` (an account being edited). @param {Record<string, unknown>} [stored] */
+  function showKind(stored = {}) {
+    const kind = kindOf(kindSelect.value);
+    certPrompt.hidden = true;
+    if (!kind) return;
+    setText($("#account-kind-summary"), kind.summary);
+    setText($("#account-fields-legend"), kind.label);
+    const main = kind.fields.filter((f) => !f.advanced).map(fieldInput);
+    const more = kind.fields.filter((f) => f.advanced).map(fieldInput);
+    $("#account-main-fields").replaceChildren(...main);
+    $("#account-advanced-fields").replaceChildren(...more);
+    const details = /** @type {HTMLDetailsElement} */ ($("#account-more"));
+    details.hidden = more.length === 0;
+    details.open = kind.fields.some((f) => f.advanced && stored[f.name] !== undefined && f.kind.type !== "bool");
+    for (const f of kind.fields) {
+      const input = field(f.name);
+      if (!input) continue;
+      const v = shownValue(f, stored[f.name]);
+      if (typeof v === "boolean") input.checked = v; else if (stored[f.name] !== undefined || f.kind.type !== "choice") input.value = v;
+    }
+    const secretBox = $("#account-secret");
+    secretBox.hidden = kind.secret.need === "none";
+    setText($("#account-secret-legend"), capitalise(kind.secret.label) + (kind.secret.need === "optional" ? " (if this account uses one)" : ""));
+    setText($("#account-secret-label"), capitalise(kind.secret.label));
+  }
+  kindSelect.addEventListener("change", () => showKind());
 
   async function render() {
     const body = $("#accounts-table tbody");
@@ -46,15 +123,14 @@ export function initAccounts(app) {
           setText(result, `Testing ${a.name}…`);
           try { setText(result, `${a.name}: ${await ipc.testAccount(a.name)}`); } catch (e) { setText(result, `${a.name}: ${e}`); }
         } }, "Test");
+        const edit = el("button", { onclick: () => startEdit(a.name, a.kind) }, "Edit");
         const remove = el("button", { class: "danger-outline", onclick: async () => {
           const ok = await confirmText(`Remove ${a.name}?`, `Remove the account ${a.name} and its local inventory? Nothing changes at the provider.`, `Remove ${a.name}`);
           if (!ok) return;
           try { setText(result, await ipc.removeAccount(a.name)); await app.reload(); render(); } catch (e) { setText(result, String(e)); }
         } }, "Remove");
-        const cells = [test, " "];
-        if (a.kind === "ec2" || a.kind === "vsphere") cells.push(el("button", { onclick: () => startEdit(a.name, a.kind) }, "Edit"), " ");
-        cells.push(remove);
-        return el("tr", { "data-account": a.name }, el("td", {}, a.is_demo ? `${a.name} (demo)` : a.name), el("td", {}, a.kind), el("td", {}, capsText(a.capabilities)), el("td", { class: "nowrap" }, ...cells));
+        const label = kindOf(a.kind)?.label ?? a.kind;
+        return el("tr", { "data-account": a.name }, el("td", {}, a.is_demo ? `${a.name} (demo)` : a.name), el("td", {}, label), el("td", {}, capsText(a.capabilities)), el("td", { class: "nowrap" }, test, " ", edit, " ", remove));
       }));
     } catch (e) {
       setText(result, String(e));
@@ -64,29 +140,26 @@ export function initAccounts(app) {
   /** Load an account's settings into the form; saving updates it in place. @param {string} name @param {string} kind */
   async function startEdit(name, kind) {
     try {
+      await ready;
       const cfg = await ipc.accountConfig(name);
-      editing = name;
-      field("account_name").value = name;
-      field("account_name").readOnly = true;
+      editing = { name, base: cfg };
+      const nameInput = /** @type {HTMLInputElement} */ (field("account_name"));
+      nameInput.value = name;
+      nameInput.readOnly = true;
       kindSelect.value = kind;
       kindSelect.disabled = true;
-      showKind();
-      if (kind === "ec2") {
-        field("regions").value = (cfg.regions || []).join(", ");
-        field("endpoint").value = cfg.endpoint || "";
-        field("access_key_id").value = cfg.access_key_id || "";
-        field("profile").value = cfg.profile || "";
-      } else {
-        field("vs_endpoint").value = cfg.endpoint || "";
-        field("vs_username").value = cfg.username || "";
-        field("vs_thumbprint").value = cfg.thumbprint || "";
+      showKind(cfg);
+      for (const f of ["secret", "secret_env"]) {
+        const input = /** @type {HTMLInputElement} */ (field(f));
+        input.value = "";
+        input.disabled = true;
+        input.placeholder = "unchanged (remove and add the account to change it)";
       }
-      for (const f of SECRET_FIELDS) {
-        field(f).disabled = true;
-        field(f).placeholder = "unchanged (remove and add the account to change it)";
-      }
-      setText($('button[type="submit"]', form), `Save ${name}`);
-      field("account_name").focus();
+      setText($("#account-form-title"), `Edit ${name}`);
+      setText(submit, `Save ${name}`);
+      cancelEdit.hidden = false;
+      form.scrollIntoView({ block: "start" });
+      nameInput.focus();
     } catch (e) {
       setText(result, String(e));
     }
@@ -95,33 +168,36 @@ export function initAccounts(app) {
   function endEdit() {
     editing = null;
     form.reset();
-    field("account_name").readOnly = false;
+    /** @type {HTMLInputElement} */ (field("account_name")).readOnly = false;
     kindSelect.disabled = false;
-    for (const f of SECRET_FIELDS) {
-      field(f).disabled = false;
-      field(f).placeholder = "";
-    }
-    field("secret").placeholder = field("vs_password").placeholder = "stored in the OS keychain";
-    certPrompt.hidden = true;
-    setText($('button[type="submit"]', form), "Add account");
+    const secret = /** @type {HTMLInputElement} */ (field("secret"));
+    const env = /** @type {HTMLInputElement} */ (field("secret_env"));
+    secret.disabled = env.disabled = false;
+    secret.placeholder = "stored in the OS keychain";
+    env.placeholder = "only its name is kept";
+    setText($("#account-form-title"), "Add an account");
+    setText(submit, "Add account");
+    cancelEdit.hidden = true;
     showKind();
   }
-
-  function showKind() {
-    for (const f of form.querySelectorAll("fieldset")) f.hidden = f.dataset.kind !== kindSelect.value;
-  }
-  kindSelect.addEventListener("change", showKind);
+  cancelEdit.addEventListener("click", () => { endEdit(); setText(result, ""); });
 
   $("#cert-trust").addEventListener("click", () => {
-    field("vs_thumbprint").value = presented ?? "";
+    const kind = kindOf(kindSelect.value);
+    const pin = kind?.tls ? field(kind.tls.thumbprint) : null;
+    if (pin) pin.value = presented ?? "";
     certPrompt.hidden = true;
     form.requestSubmit();
   });
   $("#cert-cancel").addEventListener("click", () => { certPrompt.hidden = true; });
 
-  /** Whether the add or save may go on (shows the certificate prompt if not), and a warning to keep beside the outcome. */
-  async function certificateAccepted() {
-    const endpoint = field("vs_endpoint").value.trim();
+  /**
+   * Whether the add or save may go on (shows the certificate prompt if not), and a warning to keep beside the outcome.
+   * @param {KindDescriptor} kind @param {Record<string, unknown>} config
+   */
+  async function certificateAccepted(kind, config) {
+    if (!kind.tls || !wantsCertificateCheck(kind, config)) return { ok: true, warning: "" };
+    const endpoint = String(config[kind.tls.endpoint]);
     let check;
     try {
       check = await ipc.checkCertificate(endpoint);
@@ -129,8 +205,8 @@ export function initAccounts(app) {
       setText(result, `Cannot reach ${endpoint}: ${err}`);
       return { ok: false, warning: "" };
     }
-    const pinned = field("vs_thumbprint").value.trim().toUpperCase().replace(/[^0-9A-F]/g, "");
-    if (check.trust === "untrusted" && pinned !== check.thumbprint.replace(/:/g, "")) {
+    const pinned = bareThumbprint(config[kind.tls.thumbprint]);
+    if (check.trust === "untrusted" && pinned !== bareThumbprint(check.thumbprint)) {
       presented = check.thumbprint;
       setText($("#cert-thumbprint"), check.thumbprint);
       setText($("#cert-reason"), pinned ? "It is not the certificate pinned for this account: the host's certificate changed." : "");
@@ -138,35 +214,38 @@ export function initAccounts(app) {
       setText(result, "Check the host's certificate before going on.");
       return { ok: false, warning: "" };
     }
-    const warning = check.trust === "not-tls" ? " Warning: plain HTTP, so the password crosses the network unencrypted." : "";
+    const warning = check.trust === "not-tls" ? ` Warning: plain HTTP, so the ${kind.secret.label} crosses the network unencrypted.` : "";
     return { ok: true, warning };
+  }
+
+  /** The form's values, by input name. @param {KindDescriptor} kind */
+  function values(kind) {
+    /** @type {Record<string, string | boolean | undefined>} */
+    const out = {};
+    for (const f of kind.fields) {
+      const input = field(f.name);
+      if (input) out[f.name] = f.kind.type === "bool" ? input.checked : input.value;
+    }
+    return out;
   }
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const kind = kindSelect.value;
-    let warning = "";
-    if (kind === "vsphere") {
-      const cert = await certificateAccepted();
-      if (!cert.ok) return;
-      warning = cert.warning;
+    const kind = kindOf(kindSelect.value);
+    if (!kind) return;
+    for (const bad of form.querySelectorAll('[aria-invalid="true"]')) bad.removeAttribute("aria-invalid");
+    const { config, errors } = readConfig(kind, values(kind), editing?.base);
+    if (errors.length) {
+      for (const err of errors) field(err.field)?.setAttribute("aria-invalid", "true");
+      setText(result, errors.map((err) => err.message).join(" "));
+      field(errors[0].field)?.focus();
+      return;
     }
-    /** @type {Record<string, unknown>} */
-    let config;
-    if (kind === "ec2") {
-      config = { regions: field("regions").value.split(",").map((r) => r.trim()).filter(Boolean) };
-      if (field("endpoint").value.trim()) config.endpoint = field("endpoint").value.trim();
-      if (field("access_key_id").value.trim()) config.access_key_id = field("access_key_id").value.trim();
-      if (field("profile").value.trim()) config.profile = field("profile").value.trim();
-    } else if (kind === "vsphere") {
-      config = { endpoint: field("vs_endpoint").value.trim(), username: field("vs_username").value.trim() };
-      if (field("vs_thumbprint").value.trim()) config.thumbprint = field("vs_thumbprint").value.trim();
-    } else {
-      config = { size: Number(field("size").value), seed: Number(field("seed").value) };
-    }
+    const cert = await certificateAccepted(kind, config);
+    if (!cert.ok) return;
     if (editing) {
       try {
-        setText(result, (await ipc.updateAccount(editing, config)) + warning);
+        setText(result, (await ipc.updateAccount(editing.name, config)) + cert.warning);
         endEdit();
         await app.reload();
         render();
@@ -175,14 +254,14 @@ export function initAccounts(app) {
       }
       return;
     }
-    const secret = kind === "ec2" ? field("secret").value : kind === "vsphere" ? field("vs_password").value : null;
-    const secretEnv = kind === "ec2" ? field("secret_env").value : kind === "vsphere" ? field("vs_password_env").value : null;
+    const secretInput = /** @type {HTMLInputElement} */ (field("secret"));
+    const secret = kind.secret.need === "none" ? "" : secretInput.value;
+    const secretEnv = kind.secret.need === "none" ? "" : /** @type {HTMLInputElement} */ (field("secret_env")).value.trim();
     // Never kept in the page longer than the call.
-    field("secret").value = "";
-    field("vs_password").value = "";
+    secretInput.value = "";
     try {
-      const a = await ipc.addAccount({ name: field("account_name").value, kind, config, secret: secret || null, secretEnv: secretEnv || null });
-      setText(result, `Added ${a.name}. Its inventory is on the way.${warning}`);
+      const a = await ipc.addAccount({ name: /** @type {HTMLInputElement} */ (field("account_name")).value, kind: kind.name, config, secret: secret || null, secretEnv: secretEnv || null });
+      setText(result, `Added ${a.name}. Its inventory is on the way.${cert.warning}`);
       form.reset();
       showKind();
       await app.reload();
@@ -197,7 +276,7 @@ export function initAccounts(app) {
     /** The "Add your account" call to action lands here. */
     focusForm() {
       if (editing) endEdit();
-      field("account_name").focus();
+      /** @type {HTMLInputElement} */ (field("account_name")).focus();
     },
   };
 }

@@ -172,3 +172,36 @@ export async function showInFlight(fill) {
   await ask(dlg);
   clearInterval(timer);
 }
+
+/**
+ * "Run now" for a schedule: what it will do to how many VMs, the names one
+ * click away. A destructive run opens with the focus on Cancel.
+ * @param {{ title: string, text: string, notes: string[], ok: string, destructive: boolean, vms: string[] }} q
+ */
+export function confirmRunNow(q) {
+  const p = resetConfirm();
+  p.title.textContent = q.title;
+  p.text.textContent = q.text;
+  p.notes.replaceChildren(...q.notes.map((n) => el("li", {}, n)));
+  p.notes.hidden = q.notes.length === 0;
+  p.list.hidden = q.vms.length < 2;
+  $("#confirm-list-summary").textContent = `Show all ${plural(q.vms.length, "VM")}`;
+  $("#confirm-list-items").replaceChildren(...q.vms.map((name) => el("li", {}, name)));
+  p.ok.textContent = q.ok;
+  p.ok.className = q.destructive ? "danger" : "primary";
+  return ask(p.dlg, q.destructive ? null : p.ok);
+}
+
+/**
+ * A schedule's firings (History); `fill` renders them into the table body.
+ * @param {string} title @param {(body: HTMLElement) => Promise<void>} fill
+ */
+export async function showScheduleHistory(title, fill) {
+  const dlg = /** @type {HTMLDialogElement} */ ($("#history-dialog"));
+  $("#history-title").textContent = title;
+  const body = $("#history-table tbody");
+  body.replaceChildren(el("tr", {}, el("td", { colSpan: 4, class: "muted" }, "Loading…")));
+  const shown = ask(dlg);
+  await fill(body);
+  await shown;
+}
