@@ -35,6 +35,33 @@ class Element(WebElement):
             "const cs = getComputedStyle(e); return cs.display !== 'none' && cs.visibility !== 'hidden' && e.getClientRects().length > 0", self)
 
 
+# WebKit answers a screenshot after its next presentation update, and a
+# page where nothing changes (Settings, Accounts, Schedules: no ticking
+# clock) never has one, so the command would wait forever. A 1-pixel,
+# nearly transparent element that changes every frame for a few seconds
+# gives it one; it is removed afterwards and shows in no screenshot.
+REPAINT = """
+  let el = document.getElementById('e2e-repaint');
+  if (!el) {
+    el = document.createElement('div');
+    el.id = 'e2e-repaint';
+    el.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none;opacity:0.01';
+    document.body.appendChild(el);
+  }
+  const until = performance.now() + 3000;
+  const tick = () => {
+    el.style.opacity = el.style.opacity === '0.01' ? '0.02' : '0.01';
+    if (performance.now() < until) requestAnimationFrame(tick); else el.remove();
+  };
+  requestAnimationFrame(tick);
+"""
+
+
+def save_screenshot(driver, path):
+    driver.execute_script(REPAINT)
+    driver.save_screenshot(str(path))
+
+
 def pdk(*args):
     out = subprocess.run([str(PDK), "--data-dir", DATA, *args], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import Select
 import window_checks
 from helpers import (
     ROOT, click, clear_selection, dialog_open, dismiss_every_way, focused, grid_order, keys, menu_items, menu_open,
-    no_operation_on, notifications, pdk, power_menu, row, row_text, search, select_only, shift_key, summary, tab, vms, wait_until, Element,
+    no_operation_on, notifications, pdk, save_screenshot, power_menu, row, row_text, search, select_only, shift_key, summary, tab, vms, wait_until, Element,
 )
 
 APP = ROOT / "target" / "debug" / "powerdeck"
@@ -627,7 +627,7 @@ def look(driver, what, shot=None):
     assert not faint, f"{what}: contrast below WCAG AA: {faint[:8]}"
     if shot:
         shot.parent.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(shot))
+        save_screenshot(driver, shot)
 
 
 def accessible(driver, what):
@@ -763,7 +763,7 @@ def main():
         print(f"e2e: all checks passed; screenshots in {SCREENS} and {SCREENSHOT}")
     except AssertionError:
         # What the window looked like when it went wrong.
-        driver.save_screenshot(str(FAILURE))
+        save_screenshot(driver, FAILURE)
         print(f"e2e: the window at the failure: {FAILURE}", file=sys.stderr)
         raise
     finally:
