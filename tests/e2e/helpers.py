@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import ElementNotInteractableException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -90,8 +90,19 @@ def wait_until(what, check, patience=PATIENCE):
 
 
 def click(what, find):
-    """Click what `find` returns, finding it again if a re-render replaced it."""
-    wait_until(what, lambda: find().click() or True)
+    """Click what `find` returns, finding it again if a re-render replaced it,
+    and scrolled to the middle of its view first (a page's own scroll can
+    leave a button at an edge WebKit will not click at)."""
+    def attempt():
+        el = find()
+        el.parent.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+        try:
+            el.click()
+        except ElementNotInteractableException:
+            return False
+        return True
+
+    wait_until(what, attempt)
 
 
 def keys(driver, *sequence):

@@ -523,12 +523,11 @@ def schedules(driver, targets):
     listed = json.loads(pdk("schedules", "list", "--json"))
     assert [v["schedule"]["name"] for v in listed] == ["e2e-nightly"], listed
     assert listed[0]["schedule"]["target"] == {"group": "e2e-sched"} and listed[0]["schedule"]["action"] == "stop", listed
-    assert "Stop group 'e2e-sched'" in row_of("e2e-nightly").text
-    assert "never ran" in row_of("e2e-nightly").text
-
+    wait_until('"Stop group \'e2e-sched\'" in row_of("e2e-nightly").text', lambda: "Stop group 'e2e-sched'" in row_of("e2e-nightly").text)
+    wait_until('"never ran" in row_of("e2e-nightly").text', lambda: "never ran" in row_of("e2e-nightly").text)
     # Run now asks first, says what it will do to how many VMs, and only its confirm button runs it.
     never_ran = lambda: not json.loads(pdk("schedules", "history", "e2e-nightly", "--json"))
-    run_now = lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="run-now"]').click()
+    run_now = lambda: click("run now", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="run-now"]'))
     dismiss_every_way(driver, run_now, never_ran, "run-now")
     run_now()
     wait_until("the run-now dialog opens", lambda: dialog_open(driver))
@@ -540,7 +539,7 @@ def schedules(driver, targets):
     wait_until("the firing's headline is a notification", lambda: any(headline in b for _, b in notifications()))
 
     # History lists the firing with its status and outcome.
-    history = lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="history"]').click()
+    history = lambda: click("history", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="history"]'))
     history()
     wait_until("the history shows the run", lambda: "run now" in driver.find_element(By.ID, "history-table").text)
     firing = driver.find_element(By.CSS_SELECTOR, "#history-table tbody tr")
@@ -551,33 +550,32 @@ def schedules(driver, targets):
     dismiss_every_way(driver, history, lambda: True, "history", dialog_id="history-dialog", cancel_id="history-close")
 
     # Pause all: a banner says so, in every process; Resume from the banner.
-    driver.find_element(By.ID, "schedules-pause").click()
+    click("pause all schedules", lambda: driver.find_element(By.ID, "schedules-pause"))
     wait_until("the paused banner shows", lambda: driver.find_element(By.ID, "schedules-paused").is_displayed())
     assert "paused" in pdk("schedules", "show", "e2e-nightly").splitlines()[0]
     assert driver.find_element(By.ID, "schedules-pause").get_attribute("aria-pressed") == "true"
-    driver.find_element(By.ID, "schedules-resume").click()
+    click("resume from the banner", lambda: driver.find_element(By.ID, "schedules-resume"))
     wait_until("the banner goes", lambda: not driver.find_element(By.ID, "schedules-paused").is_displayed())
     assert "(enabled)" in pdk("schedules", "show", "e2e-nightly").splitlines()[0]
 
     # Disable / enable, and one added by pdk shows up by itself.
-    row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]').click()
+    click("toggle on e2e-nightly", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]'))
     wait_until("it shows disabled", lambda: "disabled" in row_of("e2e-nightly").text)
     assert not json.loads(pdk("schedules", "list", "--json"))[0]["schedule"]["enabled"]
-    row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]').click()
+    click("toggle on e2e-nightly", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]'))
     wait_until("and enabled again", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]').text == "Disable")
     pdk("schedules", "add", "office-hours", "--when", "mon-fri 08:00-18:00", "--zone", "Asia/Tokyo", "--group", "e2e-sched", "--skip", "2026-12-24")
     wait_until("the pdk-added schedule shows up", lambda: driver.find_elements(By.CSS_SELECTOR, '#schedules-table tr[data-schedule="office-hours"]'))
-    assert "Asia/Tokyo" in row_of("office-hours").text
-
+    wait_until('"Asia/Tokyo" in row_of("office-hours").text', lambda: "Asia/Tokyo" in row_of("office-hours").text)
     # Edit loads it back as typed; Remove asks first.
-    row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="edit"]').click()
+    click("edit on e2e-nightly", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="edit"]'))
     wait_until("the form edits it", lambda: field("when").get_attribute("value") == "weekdays at 19:00")
     field("grace_minutes").clear()
     field("grace_minutes").send_keys("30")
     form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
     wait_until("the edit is saved", lambda: json.loads(pdk("schedules", "list", "--json"))[0]["schedule"]["grace_minutes"] == 30)
     still_there = lambda: any(v["schedule"]["name"] == "e2e-nightly" for v in json.loads(pdk("schedules", "list", "--json")))
-    remove = lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="remove"]').click()
+    remove = lambda: click("remove", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="remove"]'))
     dismiss_every_way(driver, remove, still_there, "schedule removal")
     remove()
     wait_until("the removal dialog opens", lambda: dialog_open(driver))
