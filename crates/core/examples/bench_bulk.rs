@@ -112,9 +112,18 @@ async fn main() {
         after.submit - before.submit,
         after.poll - before.poll
     );
-    println!("Outcome: {} succeeded, {} failed{}", outcome.succeeded, outcome.failed, outcome.failures.first().map(|(vm, why)| format!(" (first: {vm}: {why})")).unwrap_or_default());
+    println!(
+        "Outcome: {} succeeded, {} failed{}",
+        outcome.succeeded,
+        outcome.failed,
+        outcome.failures.first().map(|(vm, why)| format!(" (first: {vm}: {why})")).unwrap_or_default()
+    );
     println!();
-    println!("Runbook: 3 steps × 100 VMs (stop), ended {:?} in {:.1} s; in-flight polling interval {inflight_ms} ms:", run.phase, (now_ms() - r0) as f64 / 1000.0);
+    println!(
+        "Runbook: 3 steps × 100 VMs (stop), ended {:?} in {:.1} s; in-flight polling interval {inflight_ms} ms:",
+        run.phase,
+        (now_ms() - r0) as f64 / 1000.0
+    );
     println!("| gap: step 1 verified → step 2 first submit | step 2 → step 3 |");
     println!("|---:|---:|");
     println!("| {} ms | {} ms |", gaps.first().copied().unwrap_or(-1), gaps.get(1).copied().unwrap_or(-1));
@@ -129,11 +138,9 @@ async fn wait_batch(db: &std::path::Path, batch: i64, n: usize) -> (Millis, Mill
     let conn = rusqlite::Connection::open(db).unwrap();
     loop {
         let (done, last_submit, last_end): (i64, Option<Millis>, Option<Millis>) = conn
-            .query_row(
-                "SELECT COUNT(finished_at), MAX(submitted_at), MAX(finished_at) FROM operations WHERE batch_id = ?1",
-                [batch],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            .query_row("SELECT COUNT(finished_at), MAX(submitted_at), MAX(finished_at) FROM operations WHERE batch_id = ?1", [batch], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .unwrap();
         if done as usize >= n {
             return (last_submit.unwrap(), last_end.unwrap());
