@@ -17,6 +17,15 @@ import { ACTION_LABELS } from "./state.js";
 
 export const INITIATOR_POWERDECK = "Powerdeck";
 export const INITIATOR_DRIFT = "outside (drift)";
+export const INITIATOR_SCHEDULE = "Schedule";
+export const INITIATOR_RUNBOOK = "Runbook";
+
+/** Who asked, as the table says it: a schedule or a runbook by name of its kind, anyone else is Powerdeck. @param {Operation} op */
+function initiatorOf(op) {
+  if (op.initiator === "schedule") return INITIATOR_SCHEDULE;
+  if (op.initiator === "runbook") return INITIATOR_RUNBOOK;
+  return INITIATOR_POWERDECK;
+}
 /** The table keeps this many rows, newest first. */
 export const KEEP = 1000;
 
@@ -52,7 +61,7 @@ export function fromOperation(op) {
     vm: op.vm_name,
     account: op.account,
     action: ACTION_LABELS[op.kind],
-    initiator: INITIATOR_POWERDECK,
+    initiator: initiatorOf(op),
     result,
     detail,
     durationMs: op.finished_at === null ? null : op.finished_at - op.requested_at,

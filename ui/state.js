@@ -347,6 +347,9 @@ export function activeOp(s, vm) {
  * @property {number} [seenAt] "last seen … ago" counts from here
  */
 
+/** @type {Record<string, string>} what a row says about who asked, when it was not someone at a keyboard */
+const BY = { schedule: " (scheduled)", runbook: " (runbook)" };
+
 /**
  * Waiting while an operation is in flight or the VM is passing through a
  * transitional state; a finished failure stays visible until the next action.
@@ -357,7 +360,7 @@ export function statusOf(s, vm, now) {
   if (op) {
     if (now > op.deadline_at + LATE_AFTER_MS) return { kind: "late", text: `No verified state by the ${ACTION_LABELS[op.kind].toLowerCase()} deadline` };
     if (op.kind === "start" && op.wait_for_tools && vm.state === "running") return { kind: "waiting", text: "Powered on; waiting for guest tools…", since: op.requested_at };
-    return { kind: "waiting", text: "Waiting for status update…", since: op.requested_at };
+    return { kind: "waiting", text: `Waiting for status update…${BY[op.initiator ?? ""] ?? ""}`, since: op.requested_at };
   }
   if (TRANSITIONAL.has(vm.state)) return { kind: "waiting", text: "Waiting for status update…", since: vm.last_state_change_at };
   const ended = s.ops.get(vm.id);

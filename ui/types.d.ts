@@ -49,7 +49,11 @@ export interface Operation {
   job_id: string | null;
   error: string | null;
   wait_for_tools: boolean;
+  /** Who asked for it (absent from older stores). */
+  initiator?: Initiator;
 }
+
+export type Initiator = "window" | "tray" | "cli" | "schedule" | "runbook" | "unknown";
 
 export interface Capabilities {
   graceful_stop: boolean;

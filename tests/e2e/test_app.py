@@ -538,6 +538,12 @@ def schedules(driver, targets):
     wait_until("the list shows the last result", lambda: f"stopped {len(targets)} VMs" in row_of("e2e-nightly").text)
     wait_until("the firing's headline is a notification", lambda: any(headline in b for _, b in notifications()))
 
+    # Activity names the schedule as who asked for those stops.
+    tab(driver, "activity")
+    scheduled = lambda: [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#activity-table tbody tr") if "Schedule" in r.text and "Stop" in r.text]
+    wait_until("Activity shows the schedule's stops as the schedule's", lambda: len(scheduled()) >= len(targets))
+    tab(driver, "schedules")
+
     # History lists the firing with its status and outcome.
     history = lambda: click("history", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="history"]'))
     history()

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { applyActivityEvents, createActivity, listActivity, loadActivity, KEEP, INITIATOR_DRIFT, INITIATOR_POWERDECK } from "../../ui/activity-state.js";
+import { applyActivityEvents, createActivity, listActivity, loadActivity, KEEP, INITIATOR_DRIFT, INITIATOR_POWERDECK, INITIATOR_RUNBOOK, INITIATOR_SCHEDULE } from "../../ui/activity-state.js";
 import { changed, op, vm } from "./fixtures.js";
 
 const ALL = { vm: "", result: "", initiator: "" };
@@ -50,4 +50,12 @@ test("the table keeps the newest rows only", () => {
   loadActivity(a, { operations: Array.from({ length: KEEP + 5 }, (_, i) => op(i + 1, 1, { requested_at: i })), drift: [] });
   assert.equal(a.entries.size, KEEP);
   assert.equal(Math.min(...[...a.entries.values()].map((e) => e.at)), 5);
+});
+
+test("a schedule's or a runbook's operations name who asked, and can be filtered so", () => {
+  const a = createActivity();
+  loadActivity(a, { operations: [op(1, 1, { initiator: "schedule", phase: "succeeded" }), op(2, 2, { vm_name: "web-2", initiator: "runbook" }), op(3, 3, { vm_name: "web-3", initiator: "cli" })], drift: [] });
+  const by = Object.fromEntries(listActivity(a, ALL).map((r) => [r.vm, r.initiator]));
+  assert.deepEqual(by, { "vm-1": INITIATOR_SCHEDULE, "web-2": INITIATOR_RUNBOOK, "web-3": INITIATOR_POWERDECK });
+  assert.deepEqual(listActivity(a, { ...ALL, initiator: INITIATOR_SCHEDULE }).map((r) => r.vm), ["vm-1"]);
 });

@@ -202,3 +202,12 @@ test("ties sort by id, so every VM has exactly one place", () => {
   assert.ok(cmp(/** @type {any} */ (s.vms.get(1)), /** @type {any} */ (s.vms.get(2))) < 0);
   assert.deepEqual(s.shown, [1, 2]);
 });
+
+test("a row says when a schedule or a runbook asked, and still says it is waiting", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "a"), vm(2, "b"), vm(3, "c")], [op(10, 1, { initiator: "schedule" }), op(11, 2, { initiator: "runbook" }), op(12, 3, { initiator: "window" })]));
+  const text = (/** @type {number} */ id) => statusOf(s, /** @type {any} */ (s.vms.get(id)), 6000).text;
+  assert.equal(text(1), "Waiting for status update… (scheduled)");
+  assert.equal(text(2), "Waiting for status update… (runbook)");
+  assert.equal(text(3), "Waiting for status update…");
+});
