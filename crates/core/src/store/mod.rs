@@ -70,9 +70,6 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Long reads (the hours report's scan of a month of history) go
-        // through the OS page cache without a copy per page.
-        conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
         migrate(&mut conn)?;
         Ok(Self { conn: Mutex::new(conn), path, origin: uuid::Uuid::new_v4().to_string() })
     }

@@ -7,6 +7,10 @@ use crate::model::{Millis, PowerState};
 use rusqlite::params;
 use std::collections::HashMap;
 
+/// How much of the database a long scan may map (SQLite caps it at its
+/// compile-time maximum).
+const MMAP_FOR_SCANS: i64 = 256 * 1024 * 1024;
+
 /// One row of the audit trail: a state change with who caused it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditRow {
@@ -63,19 +67,27 @@ impl Store {
     /// how many rows could not be read (an unknown state name) and were left out.
     pub fn scan_changes(&self, from: Millis, to: Millis, mut each: impl FnMut(i64, Change)) -> StoreResult<u64> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT vm_id, at, to_state, operation_id IS NOT NULL FROM history INDEXED BY history_at WHERE at >= ?1 AND at < ?2 ORDER BY at",
-            )?;
-            let mut rows = stmt.query(params![from, to])?;
-            let mut unreadable = 0;
-            while let Some(r) = rows.next()? {
-                let state = r.get_ref(2)?.as_str().ok().and_then(|s| PowerState::from_stored(s).or_else(|| s.parse().ok()));
-                match state {
-                    Some(state) => each(r.get(0)?, Change { at: r.get(1)?, state, ours: r.get(3)? }),
-                    None => unreadable += 1,
+            // A month of history goes through the OS page cache without a
+            // copy per page; only for this scan, so the pages it maps do not
+            // stay counted in the app's memory afterwards.
+            c.pragma_update(None, "mmap_size", MMAP_FOR_SCANS)?;
+            let scanned = (|| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT vm_id, at, to_state, operation_id IS NOT NULL FROM history INDEXED BY history_at WHERE at >= ?1 AND at < ?2 ORDER BY at",
+                )?;
+                let mut rows = stmt.query(params![from, to])?;
+                let mut unreadable = 0;
+                while let Some(r) = rows.next()? {
+                    let state = r.get_ref(2)?.as_str().ok().and_then(|s| PowerState::from_stored(s).or_else(|| s.parse().ok()));
+                    match state {
+                        Some(state) => each(r.get(0)?, Change { at: r.get(1)?, state, ours: r.get(3)? }),
+                        None => unreadable += 1,
+                    }
                 }
-            }
-            Ok(unreadable)
+                Ok::<u64, rusqlite::Error>(unreadable)
+            })();
+            c.pragma_update(None, "mmap_size", 0)?;
+            Ok(scanned?)
         })
     }
 
