@@ -37,10 +37,11 @@ class Element(WebElement):
 
 # WebKit answers a screenshot after its next presentation update, and a
 # page where nothing changes (Settings, Accounts, Schedules: no ticking
-# clock) never has one, so the command would wait forever. A 1-pixel,
-# nearly transparent element that changes every frame for a few seconds
-# gives it one; it is removed afterwards and shows in no screenshot.
-REPAINT = """
+# clock) may never have one, so the command would wait forever. A 1-pixel,
+# nearly transparent element changes every frame for as long as the
+# screenshot takes (at most a minute), then is removed; it shows in no
+# screenshot.
+REPAINT_START = """
   let el = document.getElementById('e2e-repaint');
   if (!el) {
     el = document.createElement('div');
@@ -48,18 +49,23 @@ REPAINT = """
     el.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none;opacity:0.01';
     document.body.appendChild(el);
   }
-  const until = performance.now() + 3000;
+  window.__e2eRepaint = true;
+  const until = performance.now() + 60000;
   const tick = () => {
     el.style.opacity = el.style.opacity === '0.01' ? '0.02' : '0.01';
-    if (performance.now() < until) requestAnimationFrame(tick); else el.remove();
+    if (window.__e2eRepaint && performance.now() < until) requestAnimationFrame(tick); else el.remove();
   };
   requestAnimationFrame(tick);
 """
+REPAINT_STOP = "window.__e2eRepaint = false;"
 
 
 def save_screenshot(driver, path):
-    driver.execute_script(REPAINT)
-    driver.save_screenshot(str(path))
+    driver.execute_script(REPAINT_START)
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        driver.execute_script(REPAINT_STOP)
 
 
 def pdk(*args):
