@@ -10,14 +10,16 @@ import { count } from "./format.js";
 import { ipc, onEvents, onResync, perf } from "./ipc.js";
 import { loadPrefs, savePrefs } from "./prefs.js";
 import {
-  ACTIONS, ACTION_LABELS, applyEvents, createState, freshEvents, loadInventory, mustConfirm, planAction, recordRequested, selectionActions,
+  ACTIONS, ACTION_LABELS, anyAccountOffers, applyEvents, createState, freshEvents, inFlightControls, loadInventory, mustConfirm, planAction,
+  recordRequested, retryWithForce, selectionActions,
 } from "./state.js";
 import { clock } from "./format.js";
+import { HARD, useVocabulary } from "./vocabulary.js";
 import { initKeyboard, ACTION_KEYS } from "./keyboard.js";
 import { initAccounts } from "./views/accounts.js";
 import { initActivity } from "./views/activity.js";
 import { initDetails } from "./views/details.js";
-import { chooseColumns, confirmPlan, showInFlight, showShortcuts } from "./views/dialogs.js";
+import { chooseColumns, confirmPlan, confirmText, showInFlight, showShortcuts } from "./views/dialogs.js";
 import { COLUMNS, initInventory } from "./views/inventory.js";
 import { closeMenu, openMenu, refreshMenu } from "./views/menu.js";
 import { initSchedules } from "./views/schedules.js";
@@ -86,6 +88,9 @@ const app = {
   detailsFor: () => details.vmId(),
   contextMenu: (at) => openMenu(() => contextItems(), at, $("#grid"), "Actions for the selected VMs"),
   act: (ids, kind) => act(ids, kind),
+  cancelOp: (vmId) => cancelOp(vmId),
+  forceOp: (vmId) => forceOp(vmId),
+  retryForce: (vmId) => retryForce(vmId),
   showView: (view, focus) => showView(view, focus),
   revealVm: (id) => {
     showView("inventory");
@@ -148,7 +153,7 @@ function renderHeader() {
 async function act(ids, kind) {
   if (!ids.length) return;
   const plan = planAction(s, ids, kind);
-  let force = kind === "force-stop";
+  let force = HARD.has(kind);
   if (mustConfirm(plan)) {
     const answer = await confirmPlan(plan, new Map(plan.lines.map((l) => [l.id, l.name])));
     if (!answer) return;
@@ -165,6 +170,57 @@ async function act(ids, kind) {
   app.selectionChanged();
 }
 
+/** The engine's answer about an operation replaces the window's copy at once (events follow). @param {import("./types").Operation} op */
+function noteOperation(op) {
+  const prev = s.inFlight.get(op.vm_id);
+  if (prev && prev.id === op.id) s.inFlight.set(op.vm_id, op);
+  s.ops.set(op.vm_id, op);
+  details.changed(new Set([op.vm_id]));
+  app.changed();
+}
+
+/** @param {number} vmId */
+async function cancelOp(vmId) {
+  const vm = s.vms.get(vmId);
+  const c = vm ? inFlightControls(s, vm) : null;
+  if (!vm || !c?.cancel) return;
+  const what = `${ACTION_LABELS[c.op.kind].toLowerCase()} of ${vm.name}`;
+  const ok = await confirmText(`Cancel the ${what}?`,
+    `Nothing more is sent to the provider. The operation ends as cancelled, with ${vm.name}'s state read as it is — a request already accepted may still take effect.`,
+    "Cancel the operation", "Keep waiting");
+  if (!ok) return;
+  try { noteOperation(await ipc.cancelOperation(c.op.id)); toast(`Cancelling the ${what}.`, "info"); } catch (e) { toast(String(e)); }
+}
+
+/** @param {number} vmId */
+async function forceOp(vmId) {
+  const vm = s.vms.get(vmId);
+  const c = vm ? inFlightControls(s, vm) : null;
+  if (!vm || !c?.force) return;
+  const hard = c.op.kind === "stop" ? "powered off" : "reset";
+  const ok = await confirmText(`Force ${vm.name} now?`,
+    `${vm.name} is ${hard} hard now, without waiting longer for its guest: unsaved work in the guest is lost.`,
+    c.op.kind === "stop" ? "Power off now" : "Reset now");
+  if (!ok) return;
+  try { noteOperation(await ipc.forceOperation(c.op.id)); } catch (e) { toast(String(e)); }
+}
+
+/** @param {number} vmId */
+async function retryForce(vmId) {
+  const vm = s.vms.get(vmId);
+  const kind = vm ? retryWithForce(s, vm) : null;
+  if (!vm || !kind) return;
+  const ok = await confirmText(`${ACTION_LABELS[kind]} ${vm.name} with force?`,
+    `The guest is asked first; if it does not comply in time (or cannot be asked), ${vm.name} is ${kind === "stop" ? "powered off" : "reset"} hard.`,
+    `${ACTION_LABELS[kind]} with force`);
+  if (!ok) return;
+  try {
+    for (const refusal of recordRequested(s, await ipc.requestOperation([vm.id], kind, true))) toast(refusal);
+  } catch (e) { toast(String(e)); }
+  details.changed(new Set([vm.id]));
+  app.changed();
+}
+
 /** The VMs an action key or menu acts on: the selection, else the row the keyboard is on, else the open details. */
 function targets() {
   if (s.selected.size) return [...s.selected];
@@ -175,10 +231,11 @@ function targets() {
 /** @param {number[]} ids @returns {import("./views/menu.js").MenuItem[]} */
 function actionItems(ids) {
   const counts = selectionActions(s, ids);
-  return ACTIONS.map((kind) => {
+  // An action no account offers (Deallocate without Azure) is not listed at all.
+  return ACTIONS.filter((kind) => anyAccountOffers(s, kind)).map((kind) => {
     const n = counts.get(kind) ?? 0;
     return {
-      id: kind, label: ACTION_LABELS[kind], shortcut: SHORTCUT_OF[kind], danger: kind === "force-stop",
+      id: kind, label: ACTION_LABELS[kind], shortcut: SHORTCUT_OF[kind], danger: HARD.has(kind),
       hint: n && n < ids.length ? `${n} of ${ids.length}` : "", disabled: n === 0,
       run: () => { act(ids, kind); },
     };
@@ -200,6 +257,13 @@ function contextItems() {
   const items = actionItems(ids);
   if (one) {
     items.unshift({ id: "details", label: "Open details", shortcut: "Enter", run: () => app.openDetails(one.id) });
+    const c = inFlightControls(s, one);
+    if (c) {
+      items.push(
+        { id: "force-now", label: "Force now", danger: true, disabled: !c.force, run: () => { forceOp(one.id); } },
+        { id: "cancel-op", label: "Cancel operation", disabled: !c.cancel, run: () => { cancelOp(one.id); } },
+      );
+    }
     items.push(
       { id: "copy-name", label: "Copy name", run: () => { copy("name", one.name); } },
       { id: "copy-id", label: "Copy provider id", run: () => { copy("provider id", one.provider_id); } },
@@ -340,11 +404,14 @@ function applyBatch(events) {
   }));
 }
 
+// Asked for once, alongside the first inventory: the window's words come from the backend.
+const vocabularyReady = ipc.vocabulary().then(useVocabulary);
+
 async function load() {
   if (waiting) return;
   waiting = [];
   try {
-    const { inventory: inv, missed } = await ipc.listVms();
+    const [{ inventory: inv, missed }] = await Promise.all([ipc.listVms(), vocabularyReady]);
     perf.marks.decoded ??= performance.now();
     loadInventory(s, inv);
     perf.marks.loaded ??= performance.now();

@@ -17,6 +17,9 @@
  * @property {() => number | null} detailsFor
  * @property {(at: { x: number, y: number }) => void} contextMenu
  * @property {(ids: number[], kind: import("./types").OpKind) => Promise<void>} act
+ * @property {(vmId: number) => Promise<void>} cancelOp   cancel the VM's operation in flight (asks first)
+ * @property {(vmId: number) => Promise<void>} forceOp    force the VM's graceful operation now (asks first)
+ * @property {(vmId: number) => Promise<void>} retryForce retry the VM's failed graceful action with force (asks first)
  * @property {(view: string, focus?: boolean) => void} showView
  * @property {(id: number) => void} revealVm  show a VM in the inventory and open its details
  */

@@ -14,12 +14,40 @@ export const perf = { firstPaintMs: null, lastApply: null, calls: {}, marks: { m
 window.__powerdeckPerf = perf;
 
 /**
+ * A command's failure: its kind ("not-found", "in-flight", "unsupported",
+ * "auth", "untrusted", "invalid", …) to react to, and one sentence to show
+ * (what `String(e)` gives).
+ */
+export class IpcError extends Error {
+  /** @param {import("./types").IpcErrorWire} wire */
+  constructor(wire) {
+    super(wire.message);
+    this.kind = wire.kind;
+    this.fields = wire.fields ?? [];
+    this.presented = wire.presented ?? null;
+    this.operation = wire.operation ?? null;
+  }
+  toString() { return this.message; }
+}
+
+/** What the shell rejected with, as an IpcError. @param {unknown} e */
+export function asIpcError(e) {
+  if (e instanceof IpcError) return e;
+  if (e && typeof e === "object" && "kind" in e && "message" in e) return new IpcError(/** @type {import("./types").IpcErrorWire} */ (e));
+  return new IpcError({ kind: "internal", message: String(e) });
+}
+
+/**
  * @template T
  * @param {string} cmd @param {Record<string, unknown>} [args] @returns {Promise<T>}
  */
-function call(cmd, args) {
+async function call(cmd, args) {
   perf.calls[cmd] = (perf.calls[cmd] ?? 0) + 1;
-  return window.__TAURI__.core.invoke(cmd, args);
+  try {
+    return await window.__TAURI__.core.invoke(cmd, args);
+  } catch (e) {
+    throw asIpcError(e);
+  }
 }
 
 export const ipc = {
@@ -34,10 +62,16 @@ export const ipc = {
     perf.marks.inventoryReceived ??= performance.now();
     return { inventory: decodeInventory(answer.inventory), missed: answer.missed };
   },
+  /** The backend's states, actions and phases. @returns {Promise<import("./types").Vocabulary>} */
+  vocabulary: () => call("vocabulary"),
   /** @param {number} vmId @returns {Promise<import("./types").VmDetails>} */
   vmDetails: (vmId) => call("vm_details", { vmId }),
   /** @param {number[]} vmIds @param {import("./types").OpKind} kind @param {boolean} force @returns {Promise<import("./types").Requested[]>} */
   requestOperation: (vmIds, kind, force) => call("request_operation", { vmIds, kind, force }),
+  /** Nothing more is sent; it ends cancelled. @param {number} opId @returns {Promise<import("./types").Operation>} */
+  cancelOperation: (opId) => call("cancel_operation", { opId }),
+  /** Send the forced fallback now. @param {number} opId @returns {Promise<import("./types").Operation>} */
+  forceOperation: (opId) => call("force_operation", { opId }),
   /** @param {string} endpoint @returns {Promise<import("./types").CertificateCheck>} */
   checkCertificate: (endpoint) => call("check_certificate", { endpoint }),
   /** @returns {Promise<import("./types").AccountInfo[]>} */

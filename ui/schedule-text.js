@@ -3,16 +3,14 @@
 // what a schedule does, the form's draft from a saved schedule, and the
 // "Run now" confirmation.
 
-import { ACTION_LABELS, plural } from "./state.js";
+import { plural } from "./state.js";
+import { DESTRUCTIVE, FALLBACK, actionLabel } from "./vocabulary.js";
 
 /** @typedef {import("./types").Schedule} Schedule */
 /** @typedef {import("./types").ScheduleView} ScheduleView */
 /** @typedef {import("./types").ScheduleDraft} ScheduleDraft */
 /** @typedef {import("./types").RunNowPlan} RunNowPlan */
 /** @typedef {import("./types").ScheduleAction} ScheduleAction */
-
-/** @type {Record<ScheduleAction, string>} */
-export const SCHEDULE_ACTIONS = { ...ACTION_LABELS, deallocate: "Deallocate" };
 
 /** This computer's IANA zone (what a new schedule defaults to). */
 export function localZone() {
@@ -66,7 +64,7 @@ export function targetText(t) {
 }
 
 /** @param {ScheduleAction} kind */
-const verb = (kind) => SCHEDULE_ACTIONS[kind] ?? kind;
+const verb = (kind) => actionLabel(kind);
 
 /** What a schedule does: "Stop group 'dev' (force allowed)", "Start / Stop VMs a, b", "Run runbook 'x'". @param {Schedule} s */
 export function doesText(s) {
@@ -129,7 +127,7 @@ export function runNowQuestion(name, plan) {
   const n = plan.vms.length;
   const notes = [];
   if (plan.period_side) notes.push(`It is ${plan.period_side}.`);
-  if (plan.force && (action === "stop" || action === "reboot")) notes.push("A guest that ignores the request is powered off hard (force allowed).");
+  if (plan.force && FALLBACK.has(action)) notes.push("A guest that ignores the request is powered off hard (force allowed).");
   if (plan.missing.length) notes.push(`${plural(plan.missing.length, "VM")} it names no longer exist: ${plan.missing.join(", ")}.`);
   const shown = plan.vms.slice(0, 3).join(", ") + (n > 3 ? ` and ${n - 3} more` : "");
   return {
@@ -137,7 +135,7 @@ export function runNowQuestion(name, plan) {
     text: n ? `Schedule '${name}' will ${verb(action).toLowerCase()} ${shown} now. VMs already there are skipped.` : `Schedule '${name}' has no VMs now; running it does nothing.`,
     notes,
     ok: n ? `${verb(action)} ${plural(n, "VM")}` : "Run it",
-    destructive: action !== "start",
+    destructive: DESTRUCTIVE.has(action),
     vms: plan.vms,
   };
 }

@@ -17,21 +17,16 @@
 /** @typedef {import("./types").EngineEvent} EngineEvent */
 /** @typedef {import("./types").PowerState} PowerState */
 
-export const TRANSITIONAL = new Set(["starting", "stopping", "rebooting", "suspending", "resuming", "deallocating", "migrating"]);
-export const TERMINAL = new Set(["succeeded", "failed", "timed-out"]);
-export const DESTRUCTIVE = new Set(["stop", "force-stop", "reboot", "suspend", "hibernate"]);
-/** @type {OpKind[]} */
-export const ACTIONS = ["start", "stop", "force-stop", "reboot", "suspend", "hibernate"];
-/** @type {Record<OpKind, string>} */
-export const ACTION_LABELS = { start: "Start", stop: "Stop", "force-stop": "Force stop", reboot: "Reboot", suspend: "Suspend", hibernate: "Hibernate" };
+import { errorText } from "./error-text.js";
+import { ACTIONS, ACTION_LABELS, DESTRUCTIVE, FALLBACK, GONE, HARD, OFF, TARGETS, TERMINAL, TRANSITIONAL } from "./vocabulary.js";
+
+// The backend's words, for the modules that take them from here.
+export { ACTIONS, ACTION_LABELS, DESTRUCTIVE, TERMINAL, TRANSITIONAL };
 /** Past its deadline by this much, an operation's row stops spinning and says so. */
 export const LATE_AFTER_MS = 5000;
 /** Above this many VMs, a confirmation asks to type the count. */
 export const TYPE_COUNT_OVER = 10;
 
-const OFF = new Set(["stopped", "deallocated"]);
-const STARTABLE = new Set(["stopped", "suspended", "deallocated", "paused"]);
-const GONE = new Set(["missing", "terminated"]);
 
 /**
  * How each sortable column reads a VM.
@@ -345,6 +340,7 @@ export function activeOp(s, vm) {
  * @property {string} text
  * @property {number} [since] an elapsed-time clock runs from here
  * @property {number} [seenAt] "last seen … ago" counts from here
+ * @property {string} [hint] what the operation in flight does next ("forcing in 75 s")
  */
 
 /** @type {Record<string, string>} what a row says about who asked, when it was not someone at a keyboard */
@@ -360,7 +356,8 @@ export function statusOf(s, vm, now) {
   if (op) {
     if (now > op.deadline_at + LATE_AFTER_MS) return { kind: "late", text: `No verified state by the ${ACTION_LABELS[op.kind].toLowerCase()} deadline` };
     if (op.kind === "start" && op.wait_for_tools && vm.state === "running") return { kind: "waiting", text: "Powered on; waiting for guest tools…", since: op.requested_at };
-    return { kind: "waiting", text: `Waiting for status update…${BY[op.initiator ?? ""] ?? ""}`, since: op.requested_at };
+    const hint = opProgress(op, now)?.short || undefined;
+    return { kind: "waiting", text: `Waiting for status update…${BY[op.initiator ?? ""] ?? ""}`, since: op.requested_at, hint };
   }
   if (TRANSITIONAL.has(vm.state)) return { kind: "waiting", text: "Waiting for status update…", since: vm.last_state_change_at };
   const ended = s.ops.get(vm.id);
@@ -368,6 +365,65 @@ export function statusOf(s, vm, now) {
   if (ended && ended.phase === "timed-out") return { kind: "failed", text: `${ACTION_LABELS[ended.kind]} timed out${ended.error ? `: ${ended.error}` : ""}` };
   if (vm.stale) return { kind: "stale", text: "Provider unreachable — last seen", seenAt: vm.last_seen_at };
   return { kind: "ok", text: "" };
+}
+
+/** Whole seconds, for countdowns. @param {number} ms */
+const secs = (ms) => `${Math.max(0, Math.ceil(ms / 1000))} s`;
+
+/**
+ * What an operation in flight is doing, in words: `text` for the details,
+ * `short` for the row ("forcing in 75 s"), or null when there is nothing to
+ * add to "Waiting for status update…".
+ * @param {Operation} op @param {number} now @returns {{ text: string, short: string } | null}
+ */
+export function opProgress(op, now) {
+  if (TERMINAL.has(op.phase)) return null;
+  if (op.cancel_requested) return { text: "Cancelling: nothing more will be sent; the VM's state is read as it is.", short: "cancelling" };
+  if (op.forced_at) return { text: `Forced ${secs(now - op.forced_at)} ago; waiting for the provider to confirm.`, short: "forced" };
+  if (op.force_requested) return { text: "Forcing now, as asked.", short: "forcing now" };
+  const sent = op.submitted_at ?? null;
+  if (sent === null) return { text: `Asked ${secs(now - op.requested_at)} ago; waiting for the provider to accept.`, short: "" };
+  const toDeadline = op.deadline_at - now;
+  if (FALLBACK.has(op.kind) && op.graceful_timeout_ms > 0) {
+    const noun = op.kind === "stop" ? "shutdown" : "reboot";
+    const waited = `Guest has not responded to the ${noun} for ${secs(now - sent)}`;
+    if (op.allow_force) {
+      const toForce = sent + op.graceful_timeout_ms - now;
+      return toForce > 0 ? { text: `${waited}; forcing in ${secs(toForce)}.`, short: `forcing in ${secs(toForce)}` } : { text: `${waited}; forcing now.`, short: "forcing now" };
+    }
+    return { text: `${waited}; the ${ACTION_LABELS[op.kind]?.toLowerCase() ?? op.kind} fails in ${secs(toDeadline)} unless it does (force is not allowed).`, short: `fails in ${secs(toDeadline)}` };
+  }
+  return { text: `Accepted ${secs(now - sent)} ago; gives up in ${secs(toDeadline)} without a verified state.`, short: "" };
+}
+
+/**
+ * What can be done about this VM's operation in flight: cancel it (unless
+ * asked already), force it now (a graceful stop or reboot not yet forced,
+ * on an account that can force).
+ * @param {State} s @param {Vm} vm @returns {{ op: Operation, cancel: boolean, force: boolean } | null}
+ */
+export function inFlightControls(s, vm) {
+  const op = s.inFlight.get(vm.id);
+  if (!op || TERMINAL.has(op.phase)) return null;
+  const canForce = s.accounts.get(vm.account_id)?.offers?.can_force.includes(op.kind) ?? false;
+  return {
+    op,
+    cancel: !op.cancel_requested,
+    force: canForce && !op.forced_at && !op.force_requested && !op.cancel_requested,
+  };
+}
+
+/**
+ * The failed graceful action this VM's last operation could be retried
+ * with force, or null: the guest ignored it or could not be asked, and
+ * force was not allowed.
+ * @param {State} s @param {Vm} vm @returns {OpKind | null}
+ */
+export function retryWithForce(s, vm) {
+  const op = s.ops.get(vm.id);
+  if (!op || s.inFlight.has(vm.id) || op.allow_force || !FALLBACK.has(op.kind)) return null;
+  if (op.failure !== "graceful-ignored" && op.failure !== "graceful-impossible") return null;
+  return actionsFor(s, vm).includes(op.kind) ? op.kind : null;
 }
 
 /** The state badge's words. @param {Vm} vm */
@@ -388,21 +444,19 @@ export function accountText(s, vm) {
 
 // ---------- what may be done ----------
 
-/** What this VM offers now. @param {State} s @param {Vm} vm @returns {OpKind[]} */
+/** What this VM offers now: what its account serves for its state, unless an operation is in flight. @param {State} s @param {Vm} vm @returns {OpKind[]} */
 export function actionsFor(s, vm) {
-  const caps = s.accounts.get(vm.account_id)?.capabilities;
-  if (!caps || s.inFlight.has(vm.id) || TRANSITIONAL.has(vm.state) || GONE.has(vm.state)) return [];
-  /** @type {OpKind[]} */
-  const out = [];
-  if (STARTABLE.has(vm.state)) out.push("start");
-  if (vm.state === "running") {
-    if (caps.graceful_stop || caps.force_stop) out.push("stop");
-    if (caps.force_stop) out.push("force-stop");
-    if (caps.guest_reboot || caps.reset) out.push("reboot");
-    if (caps.suspend) out.push("suspend");
-    if (caps.hibernate) out.push("hibernate");
+  const offers = s.accounts.get(vm.account_id)?.offers;
+  if (!offers || s.inFlight.has(vm.id)) return [];
+  return offers.by_state[vm.state] ?? [];
+}
+
+/** Whether any account offers this action in any state (the Power menu lists only those). @param {State} s @param {OpKind} kind */
+export function anyAccountOffers(s, kind) {
+  for (const a of s.accounts.values()) {
+    if (a.offers && Object.values(a.offers.by_state).some((kinds) => kinds.includes(kind))) return true;
   }
-  return out;
+  return false;
 }
 
 /**
@@ -420,12 +474,11 @@ export function selectionActions(s, ids) {
   return counts;
 }
 
-/** Already where the action would take it. @param {Vm} vm @param {OpKind} kind */
+/** Already where the action would take it (a stop is done once the guest is off, in any flavour). @param {Vm} vm @param {OpKind} kind */
 function alreadyThere(vm, kind) {
-  if (kind === "start") return vm.state === "running";
-  if (kind === "stop" || kind === "force-stop" || kind === "hibernate") return OFF.has(vm.state);
-  if (kind === "suspend") return vm.state === "suspended";
-  return false;
+  const target = TARGETS[kind];
+  if (kind === "reboot" || !target) return false;
+  return target === "stopped" ? OFF.has(vm.state) : vm.state === target;
 }
 
 /** Why a VM will not get this action (it does not offer it). @param {State} s @param {Vm} vm @param {OpKind} kind */
@@ -433,23 +486,28 @@ function whyNot(s, vm, kind) {
   const account = s.accounts.get(vm.account_id);
   if (s.inFlight.has(vm.id)) return "have an operation in flight";
   if (TRANSITIONAL.has(vm.state) || GONE.has(vm.state)) return `are ${vm.state}`;
-  if (!account?.capabilities) return "belong to an account that cannot be reached";
-  if (kind === "start") return `are ${vm.state}`;
-  if (vm.state !== "running") return "are not running";
-  return `are on ${account.kind}, which cannot ${ACTION_LABELS[kind].toLowerCase()}`;
+  if (!account?.offers) return "belong to an account that cannot be reached";
+  if (anyStateOffers(account.offers, kind)) return `are ${vm.state}`;
+  return `are on ${account.kind}, which cannot ${(ACTION_LABELS[kind] ?? kind).toLowerCase()}`;
+}
+
+/** @param {import("./types").AccountOffers} offers @param {OpKind} kind */
+function anyStateOffers(offers, kind) {
+  return Object.values(offers.by_state).some((kinds) => kinds.includes(kind));
 }
 
 /**
- * Why a graceful action on this VM would need force, or null.
+ * Why a graceful action on this VM would need force, or null (the account's
+ * served offers say which kinds always need it, and which need it whenever
+ * the guest's tools are not running).
  * @param {State} s @param {Vm} vm @param {OpKind} kind
  */
 export function forceReason(s, vm, kind) {
-  if (kind !== "stop" && kind !== "reboot") return null;
-  const caps = s.accounts.get(vm.account_id)?.capabilities;
-  if (!caps) return null;
-  if (kind === "stop" && !caps.graceful_stop) return "have no graceful stop at their provider";
-  if (kind === "reboot" && !caps.guest_reboot) return "have no guest reboot at their provider";
-  if (caps.tools_status && vm.tools !== "running") return "have no guest tools running";
+  const offers = s.accounts.get(vm.account_id)?.offers;
+  if (!offers) return null;
+  const always = offers.needs_force[kind];
+  if (always) return always;
+  if (offers.force_without_tools.includes(kind) && vm.tools !== "running") return "have no guest tools running";
   return null;
 }
 
@@ -528,7 +586,7 @@ export function planSummary(plan, force) {
  */
 export function mustTypeCount(plan, force) {
   if (plan.act.length === 0) return false;
-  return plan.kind === "force-stop" || force || plan.act.length > TYPE_COUNT_OVER;
+  return HARD.has(plan.kind) || force || plan.act.length > TYPE_COUNT_OVER;
 }
 
 /** Whether to ask at all: destructive, several VMs, or some will be skipped. @param {Plan} plan */
@@ -575,7 +633,7 @@ export function recordRequested(s, results) {
         if (TERMINAL.has(r.operation.phase)) s.inFlight.delete(r.vm_id); else s.inFlight.set(r.vm_id, r.operation);
       }
     }
-    if (r.error) refused.push(`${s.vms.get(r.vm_id)?.name ?? `VM #${r.vm_id}`}: ${r.error}`);
+    if (r.error) refused.push(`${s.vms.get(r.vm_id)?.name ?? `VM #${r.vm_id}`}: ${errorText(r.error)}`);
   }
   return refused;
 }

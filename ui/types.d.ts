@@ -8,8 +8,36 @@ export type PowerState =
   | "starting" | "stopping" | "rebooting" | "suspending" | "resuming" | "deallocating" | "migrating"
   | "terminated" | "missing" | "unknown";
 export type ToolsStatus = "running" | "not-running" | "not-installed";
-export type OpKind = "start" | "stop" | "force-stop" | "reboot" | "suspend" | "hibernate";
-export type OpPhase = "submitted" | "tracking" | "verifying" | "succeeded" | "failed" | "timed-out";
+export type OpKind = "start" | "stop" | "force-stop" | "reboot" | "suspend" | "hibernate" | "deallocate";
+export type OpPhase = "submitted" | "tracking" | "verifying" | "succeeded" | "failed" | "timed-out" | "cancelled";
+
+/** `vocabulary` (crates/core/src/vocabulary.rs). */
+export interface Vocabulary {
+  states: { name: PowerState; label: string; transitional: boolean; off: boolean; startable: boolean; gone: boolean }[];
+  actions: { kind: OpKind; label: string; past_tense: string; destructive: boolean; hard: boolean; forced_fallback: boolean; target: PowerState; transitional: PowerState }[];
+  phases: { name: OpPhase; terminal: boolean }[];
+}
+
+/** What an account's VMs offer, served with the account. */
+export interface AccountOffers {
+  /** state → the actions a VM in it offers */
+  by_state: Record<string, OpKind[]>;
+  /** kind → why it always needs force on this account */
+  needs_force: Record<string, string>;
+  /** kinds that need force whenever the guest's tools are not running */
+  force_without_tools: OpKind[];
+  /** graceful kinds whose forced fallback the provider can send ("Force now") */
+  can_force: OpKind[];
+}
+
+/** A command's failure (src-tauri/src/ipc_error.rs). */
+export interface IpcErrorWire {
+  kind: string;
+  message: string;
+  fields?: { field: string | null; message: string }[];
+  presented?: string;
+  operation?: number;
+}
 export type Source = "operation" | "sync" | "feed" | "schedule";
 
 export interface Vm {
@@ -51,7 +79,16 @@ export interface Operation {
   wait_for_tools: boolean;
   /** Who asked for it (absent from older stores). */
   initiator?: Initiator;
+  /** When the provider accepted (null while unconfirmed). */
+  submitted_at?: number | null;
+  /** Why it did not succeed. */
+  failure?: Failure | null;
+  cancel_requested?: boolean;
+  force_requested?: boolean;
 }
+
+export type Failure = "refused" | "invalid-state" | "graceful-impossible" | "graceful-ignored" | "force-failed" | "job-failed"
+  | "verification-failed" | "timed-out" | "unconfirmed" | "cancelled";
 
 export type Initiator = "window" | "tray" | "cli" | "schedule" | "runbook" | "unknown";
 
@@ -76,6 +113,7 @@ export interface AccountInfo {
   is_demo: boolean;
   /** `null` when the account cannot be reached or configured right now. */
   capabilities: Capabilities | null;
+  offers: AccountOffers | null;
 }
 
 /** `list_vms`: VMs in columns (src-tauri/src/inventory.rs). */
@@ -134,7 +172,7 @@ export interface VmDetails {
 export interface Requested {
   vm_id: number;
   operation: Operation | null;
-  error: string | null;
+  error: IpcErrorWire | null;
 }
 
 export interface Drift {

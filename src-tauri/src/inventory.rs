@@ -119,7 +119,7 @@ impl Inventory {
         let t = std::time::Instant::now();
         let vms = store.vms(&VmFilter::default()).map_err(e)?;
         let read = t.elapsed().as_millis() as u64;
-        let inv = Inventory::new(vms, store.in_flight_operations().map_err(e)?, accounts_of(engine)?);
+        let inv = Inventory::new(vms, store.in_flight_operations().map_err(e)?, accounts_of(engine).map_err(|e| e.to_string())?);
         let json = serde_json::to_string(&inv).map_err(|e| e.to_string());
         drop(inv);
         crate::memory::give_back();

@@ -7,6 +7,7 @@ mod bridge;
 mod commands;
 mod export;
 mod inventory;
+mod ipc_error;
 mod memory;
 mod notify;
 mod prefs;
@@ -84,8 +85,11 @@ pub fn run() {
         .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())), inventory })
         .invoke_handler(tauri::generate_handler![
             commands::list_vms,
+            commands::vocabulary,
             commands::vm_details,
             commands::request_operation,
+            commands::cancel_operation,
+            commands::force_operation,
             commands::check_certificate,
             commands::list_accounts,
             commands::recent_activity,

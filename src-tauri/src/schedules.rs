@@ -3,6 +3,7 @@
 //! writes a schedule as an admin would type it to `pdk schedules add`; the
 //! same parser reads it here, and its errors reach the window as sentences.
 
+use crate::ipc_error::IpcError;
 use crate::AppState;
 use chrono::NaiveDate;
 use powerdeck_core::model::{now_ms, OpKind};
@@ -10,10 +11,6 @@ use powerdeck_core::schedule::{Occurrence, Schedule, Target, When, DEFAULT_GRACE
 use powerdeck_core::{FiringView, ScheduleView};
 use serde::{Deserialize, Serialize};
 use tauri::State;
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
 
 /// A schedule as the form writes it.
 #[derive(Deserialize)]
@@ -103,46 +100,46 @@ pub struct Schedules {
 
 /// Every schedule with its next runs and last result, and whether all are paused.
 #[tauri::command]
-pub fn list_schedules(state: State<'_, AppState>) -> Result<Schedules, String> {
+pub fn list_schedules(state: State<'_, AppState>) -> Result<Schedules, IpcError> {
     let engine = &state.engine;
-    Ok(Schedules { paused: engine.schedules_paused().map_err(err)?, schedules: engine.schedule_views(now_ms()).map_err(err)? })
+    Ok(Schedules { paused: engine.schedules_paused().map_err(IpcError::from)?, schedules: engine.schedule_views(now_ms()).map_err(IpcError::from)? })
 }
 
 /// The next five runs of a schedule being written (nothing is saved).
 #[tauri::command]
-pub fn preview_schedule(state: State<'_, AppState>, draft: Draft) -> Result<Vec<Occurrence>, String> {
+pub fn preview_schedule(state: State<'_, AppState>, draft: Draft) -> Result<Vec<Occurrence>, IpcError> {
     let mut s = draft.schedule()?;
     // The preview needs a timetable, not a name: an unnamed draft previews too.
     if s.name.is_empty() {
         s.name = "preview".into();
     }
-    state.engine.preview_schedule(&s, now_ms(), 5).map_err(err)
+    state.engine.preview_schedule(&s, now_ms(), 5).map_err(IpcError::from)
 }
 
 /// Add a schedule, or (`original`: its name before the edit) change one.
 #[tauri::command]
-pub fn save_schedule(state: State<'_, AppState>, draft: Draft, original: Option<String>) -> Result<Schedule, String> {
+pub fn save_schedule(state: State<'_, AppState>, draft: Draft, original: Option<String>) -> Result<Schedule, IpcError> {
     let s = draft.schedule()?;
     match original {
-        Some(name) => state.engine.update_schedule(&name, s).map_err(err),
-        None => state.engine.save_schedule(s, false).map_err(err),
+        Some(name) => state.engine.update_schedule(&name, s).map_err(IpcError::from),
+        None => state.engine.save_schedule(s, false).map_err(IpcError::from),
     }
 }
 
 #[tauri::command]
-pub fn remove_schedule(state: State<'_, AppState>, name: String) -> Result<(), String> {
-    state.engine.remove_schedule(&name).map_err(err)
+pub fn remove_schedule(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
+    state.engine.remove_schedule(&name).map_err(IpcError::from)
 }
 
 #[tauri::command]
-pub fn set_schedule_enabled(state: State<'_, AppState>, name: String, enabled: bool) -> Result<(), String> {
-    state.engine.set_schedule_enabled(&name, enabled).map(|_| ()).map_err(err)
+pub fn set_schedule_enabled(state: State<'_, AppState>, name: String, enabled: bool) -> Result<(), IpcError> {
+    state.engine.set_schedule_enabled(&name, enabled).map(|_| ()).map_err(IpcError::from)
 }
 
 /// Pause or resume every schedule (in every process on this data directory).
 #[tauri::command]
-pub fn pause_schedules(app: tauri::AppHandle, state: State<'_, AppState>, paused: bool) -> Result<bool, String> {
-    state.engine.pause_schedules(paused).map_err(err)?;
+pub fn pause_schedules(app: tauri::AppHandle, state: State<'_, AppState>, paused: bool) -> Result<bool, IpcError> {
+    state.engine.pause_schedules(paused).map_err(IpcError::from)?;
     crate::tray::refresh_menu(&app);
     Ok(paused)
 }
@@ -163,10 +160,10 @@ pub struct RunPlan {
 }
 
 #[tauri::command]
-pub fn schedule_run_plan(state: State<'_, AppState>, name: String) -> Result<RunPlan, String> {
+pub fn schedule_run_plan(state: State<'_, AppState>, name: String) -> Result<RunPlan, IpcError> {
     let engine = &state.engine;
-    let s = engine.schedule_record(&name).map_err(err)?.schedule;
-    let resolved = engine.schedule_targets(&s).map_err(err)?;
+    let s = engine.schedule_record(&name).map_err(IpcError::from)?.schedule;
+    let resolved = engine.schedule_targets(&s).map_err(IpcError::from)?;
     let inside = s.timetable().ok().and_then(|t| t.in_period(now_ms()));
     let action = match (inside, &s.target) {
         (_, Target::Runbook(_)) => None,
@@ -184,16 +181,16 @@ pub fn schedule_run_plan(state: State<'_, AppState>, name: String) -> Result<Run
 
 /// "Run now": returns once its operations (or its runbook run) are started.
 #[tauri::command]
-pub async fn run_schedule_now(state: State<'_, AppState>, name: String) -> Result<FiringView, String> {
+pub async fn run_schedule_now(state: State<'_, AppState>, name: String) -> Result<FiringView, IpcError> {
     let engine = state.engine.clone();
-    let firing = engine.run_schedule_now(&name).await.map_err(err)?;
-    engine.firing_view(firing).map_err(err)
+    let firing = engine.run_schedule_now(&name).await.map_err(IpcError::from)?;
+    engine.firing_view(firing).map_err(IpcError::from)
 }
 
 /// A schedule's firings, newest first, each with its result.
 #[tauri::command]
-pub fn schedule_history(state: State<'_, AppState>, name: String) -> Result<Vec<FiringView>, String> {
-    state.engine.firing_history(Some(&name), 50).map_err(err)
+pub fn schedule_history(state: State<'_, AppState>, name: String) -> Result<Vec<FiringView>, IpcError> {
+    state.engine.firing_history(Some(&name), 50).map_err(IpcError::from)
 }
 
 /// What a schedule can act on: the saved groups and runbooks, by name.
@@ -204,11 +201,11 @@ pub struct Targets {
 }
 
 #[tauri::command]
-pub fn schedule_targets(state: State<'_, AppState>) -> Result<Targets, String> {
+pub fn schedule_targets(state: State<'_, AppState>) -> Result<Targets, IpcError> {
     let store = state.engine.store();
     Ok(Targets {
-        groups: store.groups().map_err(err)?.into_iter().map(|g| g.name).collect(),
-        runbooks: store.runbooks().map_err(err)?.into_iter().map(|r| r.name).collect(),
+        groups: store.groups().map_err(IpcError::from)?.into_iter().map(|g| g.name).collect(),
+        runbooks: store.runbooks().map_err(IpcError::from)?.into_iter().map(|r| r.name).collect(),
     })
 }
 

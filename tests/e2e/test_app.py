@@ -346,8 +346,14 @@ def activity(driver, ui_vm, other):
     clear_selection(driver)
 
 
+def latest_op(name):
+    return json.loads(pdk("ops", name, "--json", "--limit", "1"))[0]
+
+
 def in_flight(driver, slow_vm):
-    """"N in flight" in the header lists the operations in flight."""
+    """"N in flight" in the header lists the operations in flight; the
+    details say what the stop is waiting for, and Cancel and Force now act
+    on it (each asked first; every way of leaving the question keeps it)."""
     pdk("sim", "stubborn", "demo", slow_vm, "--on", "true")
     pdk("vm", "stop", slow_vm, "--yes", "--no-wait")
     button = driver.find_element(By.ID, "inflight-button")
@@ -359,9 +365,30 @@ def in_flight(driver, slow_vm):
     driver.find_element(By.CSS_SELECTOR, "#inflight-list button.link").click()
     wait_until("its VM opens", lambda: not dialog_open(driver, "inflight-dialog") and driver.find_element(By.ID, "details-title").text == slow_vm)
     wait_until("its details say it is waiting", lambda: "Waiting for status update…" in driver.find_element(By.ID, "details-status").text)
-    # The guest gives in (someone powers it off): the operation ends, the count goes.
-    pdk("sim", "set-state", "demo", slow_vm, "STOPPED")
-    wait_until("nothing is in flight", lambda: not button.is_displayed(), patience=60)
+    wait_until("and what for", lambda: "Guest has not responded to the shutdown for" in driver.find_element(By.ID, "details-progress").text)
+    first = latest_op(slow_vm)
+    # Cancel: asked first, and no way of leaving the question cancels.
+    dismiss_every_way(driver, lambda: click("Cancel operation", lambda: driver.find_element(By.ID, "details-cancel-op")),
+                      lambda: not latest_op(slow_vm)["cancel_requested"], "cancel operation")
+    click("Cancel operation", lambda: driver.find_element(By.ID, "details-cancel-op"))
+    wait_until("the question opens", lambda: dialog_open(driver))
+    driver.find_element(By.ID, "confirm-ok").click()
+    wait_until("the stop ends cancelled", lambda: latest_op(slow_vm)["phase"] == "cancelled" and not button.is_displayed())
+    assert vms()[slow_vm]["state"] == "running", "a cancelled stop leaves the VM as it is"
+    assert latest_op(slow_vm)["id"] == first["id"]
+
+    # Force now: the stubborn guest is powered off hard without waiting out its window.
+    pdk("vm", "stop", slow_vm, "--yes", "--no-wait", "--force", "--graceful-timeout", "600")
+    wait_until("the details offer Force now", lambda: driver.find_element(By.ID, "details-force").is_displayed())
+    assert "forcing in" in row_text(driver, slow_vm, ".c-status") or "forcing in" in driver.find_element(By.ID, "details-progress").text
+    dismiss_every_way(driver, lambda: click("Force now", lambda: driver.find_element(By.ID, "details-force")),
+                      lambda: latest_op(slow_vm)["forced_at"] is None and not latest_op(slow_vm)["force_requested"], "force now")
+    click("Force now", lambda: driver.find_element(By.ID, "details-force"))
+    wait_until("the question opens", lambda: dialog_open(driver))
+    driver.find_element(By.ID, "confirm-ok").click()
+    wait_until("the stop ends verified, forced", lambda: latest_op(slow_vm)["phase"] == "succeeded" and latest_op(slow_vm)["shutdown_method"] == "forced", patience=60)
+    wait_until("nothing is in flight", lambda: not button.is_displayed())
+    assert vms()[slow_vm]["state"] == "stopped"
     driver.find_element(By.CSS_SELECTOR, "#details .close").click()
     clear_selection(driver)
     search(driver, "")

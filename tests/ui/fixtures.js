@@ -1,4 +1,18 @@
 // Small inventories for the state tests, shaped like what the shell sends.
+// The vocabulary and the demo account's offers are the backend's own, as
+// served (tests/ui/vocabulary.json is checked against the core by
+// `cargo test -p powerdeck-core vocabulary`).
+
+import { readFileSync } from "node:fs";
+import { useVocabulary } from "../../ui/vocabulary.js";
+
+const served = JSON.parse(readFileSync(new URL("./vocabulary.json", import.meta.url), "utf8"));
+useVocabulary(served.vocabulary);
+
+/** The offers the backend serves for an account with SIM_CAPS. @type {import("../../ui/types").AccountOffers} */
+export const SIM_OFFERS = served.sim_offers;
+/** …and for an account that can deallocate but not suspend or reset (Azure). @type {import("../../ui/types").AccountOffers} */
+export const AZURE_OFFERS = served.azure_offers;
 
 /** @typedef {import("../../ui/types").Vm} Vm */
 /** @typedef {import("../../ui/types").Operation} Operation */
@@ -29,7 +43,7 @@ export function op(id, vmId, more = {}) {
 
 /** @param {Vm[]} vms @param {Operation[]} [operations] */
 export function inventory(vms, operations = []) {
-  return { vms, operations, accounts: [{ id: 1, name: "demo", kind: "sim", is_demo: true, capabilities: SIM_CAPS }] };
+  return { vms, operations, accounts: [{ id: 1, name: "demo", kind: "sim", is_demo: true, capabilities: SIM_CAPS, offers: SIM_OFFERS }] };
 }
 
 /** A "vms-changed" event for these VMs. @param {Vm[]} vms @param {boolean} [drift] */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import "./fixtures.js"; // the served vocabulary
 import { bothClocks, doesText, draftOf, edgeText, runNowQuestion, splitDates, targetText, wallClock } from "../../ui/schedule-text.js";
 
 // 2026-12-24 18:00 UTC (a Thursday; Berlin is UTC+1 in winter).

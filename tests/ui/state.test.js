@@ -2,11 +2,12 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { errorText } from "../../ui/error-text.js";
 import {
-  actionsFor, applyEvents, comparator, createState, freshEvents, indexOf, loadInventory, mustConfirm, mustTypeCount, planAction, planSummary,
+  actionsFor, anyAccountOffers, applyEvents, inFlightControls, opProgress, retryWithForce, comparator, createState, freshEvents, indexOf, loadInventory, mustConfirm, mustTypeCount, planAction, planSummary,
   recompute, recordRequested, selectionActions, setFilter, setSort, statusOf, LATE_AFTER_MS,
 } from "../../ui/state.js";
-import { changed, inventory, op, vm } from "./fixtures.js";
+import { AZURE_OFFERS, SIM_CAPS, changed, inventory, op, vm } from "./fixtures.js";
 
 /** @param {import("../../ui/state.js").State} s */
 const names = (s) => s.shown.map((id) => s.vms.get(id)?.name);
@@ -210,4 +211,73 @@ test("a row says when a schedule or a runbook asked, and still says it is waitin
   assert.equal(text(1), "Waiting for status update… (scheduled)");
   assert.equal(text(2), "Waiting for status update… (runbook)");
   assert.equal(text(3), "Waiting for status update…");
+});
+
+test("what a VM offers is what its account serves: an Azure VM offers Deallocate, stopped or running", () => {
+  const s = createState();
+  const inv = inventory([vm(1, "web"), vm(2, "db", { account_id: 2, account: "az" }), vm(3, "old", { account_id: 2, account: "az", state: "stopped" })]);
+  inv.accounts.push({ id: 2, name: "az", kind: "azure", is_demo: false, capabilities: { ...SIM_CAPS, suspend: false, deallocate: true }, offers: AZURE_OFFERS });
+  loadInventory(s, inv);
+  assert.deepEqual(actionsFor(s, /** @type {any} */ (s.vms.get(1))), ["stop", "force-stop", "reboot", "suspend"]);
+  assert.deepEqual(actionsFor(s, /** @type {any} */ (s.vms.get(2))), ["stop", "force-stop", "reboot", "deallocate"]);
+  assert.deepEqual(actionsFor(s, /** @type {any} */ (s.vms.get(3))), ["start", "deallocate"]);
+  assert.ok(anyAccountOffers(s, "deallocate") && !anyAccountOffers(s, "hibernate"), "the Power menu lists only what some account can do");
+  const plan = planAction(s, [1, 2, 3], "deallocate");
+  assert.deepEqual(plan.act, [2, 3]);
+  assert.deepEqual([...plan.skipped.keys()], ["are on sim, which cannot deallocate"]);
+});
+
+test("a graceful stop in flight says when it will be forced, or when it fails without force", () => {
+  const now = 100_000;
+  const forced = op(10, 1, { allow_force: true, graceful_timeout_ms: 120_000, submitted_at: now - 45_000, deadline_at: now + 135_000 });
+  assert.deepEqual(opProgress(forced, now), { text: "Guest has not responded to the shutdown for 45 s; forcing in 75 s.", short: "forcing in 75 s" });
+  const strict = op(11, 1, { kind: "reboot", allow_force: false, graceful_timeout_ms: 120_000, submitted_at: now - 45_000, deadline_at: now + 75_000 });
+  assert.equal(opProgress(strict, now)?.short, "fails in 75 s");
+  assert.match(opProgress(strict, now)?.text ?? "", /reboot for 45 s; the reboot fails in 75 s unless it does \(force is not allowed\)/);
+  assert.equal(opProgress({ ...forced, forced_at: now - 2_000 }, now)?.short, "forced");
+  assert.equal(opProgress({ ...forced, cancel_requested: true }, now)?.short, "cancelling");
+  assert.match(opProgress({ ...forced, submitted_at: null }, now)?.text ?? "", /waiting for the provider to accept/);
+  assert.equal(opProgress({ ...forced, phase: "succeeded" }, now), null);
+
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "web")], [forced]));
+  const st = statusOf(s, /** @type {any} */ (s.vms.get(1)), now);
+  assert.equal(st.text, "Waiting for status update…");
+  assert.equal(st.hint, "forcing in 75 s");
+});
+
+test("an operation in flight can be forced once and cancelled once; a start cannot be forced", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "web"), vm(2, "app")], [op(10, 1), op(11, 2, { kind: "start" })]));
+  const web = /** @type {any} */ (s.vms.get(1));
+  assert.deepEqual(inFlightControls(s, web), { op: s.inFlight.get(1), cancel: true, force: true });
+  assert.deepEqual(inFlightControls(s, /** @type {any} */ (s.vms.get(2)))?.force, false);
+  applyEvents(s, [{ type: "operation", op: op(10, 1, { force_requested: true, cancel_requested: true }) }]);
+  assert.deepEqual({ ...inFlightControls(s, web), op: null }, { op: null, cancel: false, force: false });
+  applyEvents(s, [{ type: "operation", op: op(10, 1, { phase: "cancelled", failure: "cancelled" }) }]);
+  assert.equal(inFlightControls(s, web), null, "a cancelled operation has ended");
+  assert.equal(s.inFlight.has(1), false);
+});
+
+test("a graceful stop the guest ignored offers a retry with force; other failures do not", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "web"), vm(2, "app")]));
+  applyEvents(s, [
+    { type: "operation", op: op(10, 1, { phase: "failed", failure: "graceful-ignored", error: "the guest ignored the request" }) },
+    { type: "operation", op: op(11, 2, { phase: "failed", failure: "refused", error: "quota" }) },
+  ]);
+  assert.equal(retryWithForce(s, /** @type {any} */ (s.vms.get(1))), "stop");
+  assert.equal(retryWithForce(s, /** @type {any} */ (s.vms.get(2))), null);
+  applyEvents(s, [{ type: "operation", op: op(12, 1, { phase: "failed", failure: "graceful-ignored", allow_force: true }) }]);
+  assert.equal(retryWithForce(s, /** @type {any} */ (s.vms.get(1))), null, "force was allowed already: retrying with it changes nothing");
+});
+
+test("a refusal reads as the engine's sentence and what to do about its kind", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "web")]));
+  const refused = recordRequested(s, [{ vm_id: 1, operation: null, error: { kind: "in-flight", message: "web already has a stop operation in flight (#4, tracking); wait for it to finish" } }]);
+  assert.equal(refused.length, 1);
+  assert.match(refused[0], /^web: web already has a stop operation in flight .*finish\. Wait for it to end, or use Force now or Cancel operation/);
+  assert.equal(errorText({ kind: "not-found", message: "VM #3 no longer exists" }), "VM #3 no longer exists");
+  assert.match(errorText({ kind: "auth", message: "account 'lab': the provider rejected the credentials: 401" }), /401\. Check the account's credentials/);
 });

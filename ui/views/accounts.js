@@ -7,7 +7,8 @@
 // is shown for the admin to compare and accept (trust on first use).
 
 import { $, el, setText } from "../dom.js";
-import { ipc } from "../ipc.js";
+import { asIpcError, ipc } from "../ipc.js";
+import { errorText } from "../error-text.js";
 import { bareThumbprint, readConfig, shownValue, wantsCertificateCheck } from "../account-fields.js";
 import { confirmText } from "./dialogs.js";
 
@@ -121,7 +122,7 @@ export function initAccounts(app) {
       body.replaceChildren(...accounts.map((a) => {
         const test = el("button", { onclick: async () => {
           setText(result, `Testing ${a.name}…`);
-          try { setText(result, `${a.name}: ${await ipc.testAccount(a.name)}`); } catch (e) { setText(result, `${a.name}: ${e}`); }
+          try { setText(result, `${a.name}: ${await ipc.testAccount(a.name)}`); } catch (e) { setText(result, `${a.name}: ${errorText(e)}`); }
         } }, "Test");
         const edit = el("button", { onclick: () => startEdit(a.name, a.kind) }, "Edit");
         const remove = el("button", { class: "danger-outline", onclick: async () => {
@@ -250,7 +251,7 @@ export function initAccounts(app) {
         await app.reload();
         render();
       } catch (err) {
-        setText(result, String(err));
+        refused(kind, err);
       }
       return;
     }
@@ -267,9 +268,28 @@ export function initAccounts(app) {
       await app.reload();
       render();
     } catch (err) {
-      setText(result, String(err));
+      refused(kind, err);
     }
   });
+
+  /**
+   * The engine refused the account: mark the fields it names, offer to
+   * compare and pin a certificate it does not trust, and say what to do.
+   * @param {KindDescriptor} kind @param {unknown} err
+   */
+  function refused(kind, err) {
+    const e = asIpcError(err);
+    const named = e.fields.map((f) => (f.field ? field(f.field) : null)).filter((x) => x !== null);
+    for (const input of named) input?.setAttribute("aria-invalid", "true");
+    named[0]?.focus();
+    if (e.kind === "untrusted" && e.presented && kind.tls) {
+      presented = e.presented;
+      setText($("#cert-thumbprint"), e.presented);
+      setText($("#cert-reason"), "");
+      certPrompt.hidden = false;
+    }
+    setText(result, errorText(e));
+  }
 
   return {
     render,

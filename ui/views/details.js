@@ -5,7 +5,8 @@
 
 import { $, copyText, el, setText, toast } from "../dom.js";
 import { ago, clock, duration, timestamp } from "../format.js";
-import { ACTION_LABELS, actionsFor, stateText, statusOf } from "../state.js";
+import { ACTION_LABELS, actionsFor, inFlightControls, opProgress, retryWithForce, stateText, statusOf } from "../state.js";
+import { HARD } from "../vocabulary.js";
 import { ipc } from "../ipc.js";
 
 /** @typedef {import("../context.js").App} App */
@@ -32,6 +33,7 @@ export function initDetails(app) {
   /** @type {ReturnType<typeof setTimeout> | null} */
   let pending = null;
   let actionsKey = "";
+  let controlsKey = "";
 
   /** @param {string} label @param {string} value */
   const copyButton = (label, value) => el("button", {
@@ -59,6 +61,12 @@ export function initDetails(app) {
     const text = st.since !== undefined ? `${st.text} ${clock(st.since, now)}` : st.seenAt !== undefined ? `${st.text} ${ago(st.seenAt, now)}` : st.text;
     setText(status, text);
     status.hidden = st.kind === "ok";
+    const op = s.inFlight.get(vm.id);
+    const progress = op ? opProgress(op, now) : null;
+    const progressLine = $("#details-progress", panel);
+    setText(progressLine, progress?.text ?? "");
+    progressLine.hidden = !progress;
+    renderControls(vm);
     const badge = $("#details-badge", panel);
     badge.className = `badge state-${vm.state}${vm.stale ? " stale" : ""}`;
     setText(badge, stateText(vm));
@@ -70,7 +78,7 @@ export function initDetails(app) {
       const bar = $("#details-actions", panel);
       const focused = document.activeElement instanceof HTMLElement && bar.contains(document.activeElement) ? document.activeElement.dataset.action : null;
       bar.replaceChildren(...(actions.length ? actions.map((a) => el("button", {
-        class: a === "force-stop" ? "danger-outline" : a === "start" ? "primary" : "", "data-action": a,
+        class: HARD.has(a) ? "danger-outline" : a === "start" ? "primary" : "", "data-action": a,
         onclick: () => app.act([vm.id], a),
       }, ACTION_LABELS[a])) : [el("span", { class: "muted" }, s.inFlight.has(vm.id) ? "An operation is in flight." : "No action available now.")]));
       const again = focused ? bar.querySelector(`[data-action="${focused}"]`) : null;
@@ -79,6 +87,27 @@ export function initDetails(app) {
     }
     setText($("#details-seen", panel), `${ago(vm.last_seen_at, now)}${vm.stale ? " (provider unreachable)" : ""}`);
     setText($("#details-change", panel), `${ago(vm.last_state_change_at, now)} · ${timestamp(vm.last_state_change_at)}`);
+  }
+
+  /** Force now / Cancel for the operation in flight, Retry with force after a graceful failure. @param {Vm} vm */
+  function renderControls(vm) {
+    const c = inFlightControls(s, vm);
+    const retry = retryWithForce(s, vm);
+    const key = c ? `op${c.op.id}:${c.force}:${c.cancel}` : retry ? `retry:${retry}:${s.ops.get(vm.id)?.id}` : "";
+    if (key === controlsKey) return;
+    controlsKey = key;
+    const bar = $("#details-controls", panel);
+    const focused = document.activeElement instanceof HTMLElement && bar.contains(document.activeElement) ? document.activeElement.id : null;
+    /** @type {HTMLElement[]} */
+    const buttons = [];
+    if (c?.force) buttons.push(el("button", { id: "details-force", class: "danger-outline", onclick: () => app.forceOp(vm.id) }, "Force now"));
+    if (c?.cancel) buttons.push(el("button", { id: "details-cancel-op", onclick: () => app.cancelOp(vm.id) }, "Cancel operation"));
+    if (!c && retry) buttons.push(el("button", { id: "details-retry-force", class: "danger-outline", onclick: () => app.retryForce(vm.id) }, `Retry ${ACTION_LABELS[retry].toLowerCase()} with force`));
+    bar.replaceChildren(...buttons);
+    bar.hidden = buttons.length === 0;
+    const again = focused ? bar.querySelector(`#${focused}`) : null;
+    if (again instanceof HTMLElement) again.focus();
+    else if (focused) /** @type {HTMLElement} */ ($(".close", panel)).focus();
   }
 
   /** The full panel, once per VM and again when its history may have grown. */
@@ -125,6 +154,8 @@ export function initDetails(app) {
         el("button", { class: "quiet close", "aria-label": "Close details", title: "Close details (Escape)", onclick: () => app.closeDetails() }, "×")),
       el("div", { class: "details-state" }, el("span", { id: "details-badge", class: "badge" }), " ", el("span", { id: "details-raw", class: "muted" })),
       el("p", { id: "details-status", class: "details-status", role: "status" }),
+      el("p", { id: "details-progress", class: "details-progress", hidden: true }),
+      el("div", { id: "details-controls", class: "details-actions", role: "group", "aria-label": "The operation in flight", hidden: true }),
       el("div", { id: "details-actions", class: "details-actions", role: "group", "aria-label": "Actions" }),
       star,
       el("dl", {},
@@ -140,6 +171,7 @@ export function initDetails(app) {
       el("h3", {}, "History"), history,
     );
     actionsKey = "\u0000";
+    controlsKey = "\u0000";
     renderLive();
     if (focusedKey) {
       const again = [...panel.querySelectorAll("button")].find((b) => focusKey(b) === focusedKey);

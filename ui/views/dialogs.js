@@ -7,6 +7,7 @@
 
 import { $, el } from "../dom.js";
 import { ACTION_LABELS, mustTypeCount, planSummary, plural } from "../state.js";
+import { FALLBACK, HARD } from "../vocabulary.js";
 
 /** @typedef {import("../state.js").Plan} Plan */
 
@@ -80,18 +81,20 @@ function resetConfirm() {
   p.ok.disabled = false;
   p.type.oninput = null;
   p.force.onchange = null;
+  p.cancel.textContent = "Cancel";
   return p;
 }
 
 /**
  * A plain destructive question (removing an account…). Cancel has the focus.
- * @param {string} title @param {string} text @param {string} confirmLabel
+ * @param {string} title @param {string} text @param {string} confirmLabel @param {string} [cancelLabel]
  */
-export function confirmText(title, text, confirmLabel) {
+export function confirmText(title, text, confirmLabel, cancelLabel = "Cancel") {
   const p = resetConfirm();
   p.title.textContent = title;
   p.text.textContent = text;
   p.ok.textContent = confirmLabel;
+  p.cancel.textContent = cancelLabel;
   p.ok.className = "danger";
   return ask(p.dlg);
 }
@@ -106,7 +109,7 @@ export function confirmText(title, text, confirmLabel) {
 export async function confirmPlan(plan, names) {
   const p = resetConfirm();
   const verb = ACTION_LABELS[plan.kind];
-  const offerForce = (plan.kind === "stop" || plan.kind === "reboot") && plan.act.length > 0;
+  const offerForce = FALLBACK.has(plan.kind) && plan.act.length > 0;
   const render = () => {
     const force = p.force.checked;
     const { headline, notes } = planSummary(plan, force);
@@ -133,7 +136,7 @@ export async function confirmPlan(plan, names) {
   const yes = await ask(p.dlg);
   p.force.onchange = null;
   p.type.oninput = null;
-  return yes ? { force: p.force.checked || plan.kind === "force-stop" } : null;
+  return yes ? { force: p.force.checked || HARD.has(plan.kind) } : null;
 }
 
 /** The keyboard shortcuts (the `?` key). */

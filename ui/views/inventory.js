@@ -73,6 +73,7 @@ function cellValue(app, col, vm, now) {
       let text = st.text;
       if (st.since !== undefined) text = `${st.text} ${clock(st.since, now)}`;
       if (st.seenAt !== undefined) text = `${st.text} ${ago(st.seenAt, now)}`;
+      if (st.hint) text = `${text} · ${st.hint}`;
       return { text, title: text, cls: `status-${st.kind}` };
     }
     default: return { text: "", title: "" };

@@ -19,6 +19,7 @@ pub mod schedule;
 pub mod secrets;
 pub mod store;
 pub mod text;
+pub mod vocabulary;
 
 pub use engine::{Engine, EngineConfig, FiringView, OpOptions, Resolved, ScheduleView, SyncSummary, Workers};
 pub use error::CoreError;

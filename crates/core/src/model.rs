@@ -342,8 +342,10 @@ impl OpPhase {
             Self::Cancelled => "cancelled",
         }
     }
+    pub const ALL: [OpPhase; 7] = [Self::Submitted, Self::Tracking, Self::Verifying, Self::Succeeded, Self::Failed, Self::TimedOut, Self::Cancelled];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Submitted, Self::Tracking, Self::Verifying, Self::Succeeded, Self::Failed, Self::TimedOut, Self::Cancelled].into_iter().find(|p| p.as_str() == s)
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut | Self::Cancelled)
