@@ -367,8 +367,11 @@ export function statusOf(s, vm, now) {
   return { kind: "ok", text: "" };
 }
 
-/** Whole seconds, for countdowns. @param {number} ms */
-const secs = (ms) => `${Math.max(0, Math.ceil(ms / 1000))} s`;
+/** A countdown or a wait in whole seconds: "75 s", "9 min 59 s". @param {number} ms */
+function secs(ms) {
+  const t = Math.max(0, Math.ceil(ms / 1000));
+  return t < 60 ? `${t} s` : t < 3600 ? `${Math.floor(t / 60)} min ${t % 60} s` : `${Math.floor(t / 3600)} h ${Math.floor((t % 3600) / 60)} min`;
+}
 
 /**
  * What an operation in flight is doing, in words: `text` for the details,

@@ -230,10 +230,10 @@ test("what a VM offers is what its account serves: an Azure VM offers Deallocate
 test("a graceful stop in flight says when it will be forced, or when it fails without force", () => {
   const now = 100_000;
   const forced = op(10, 1, { allow_force: true, graceful_timeout_ms: 120_000, submitted_at: now - 45_000, deadline_at: now + 135_000 });
-  assert.deepEqual(opProgress(forced, now), { text: "Guest has not responded to the shutdown for 45 s; forcing in 75 s.", short: "forcing in 75 s" });
+  assert.deepEqual(opProgress(forced, now), { text: "Guest has not responded to the shutdown for 45 s; forcing in 1 min 15 s.", short: "forcing in 1 min 15 s" });
   const strict = op(11, 1, { kind: "reboot", allow_force: false, graceful_timeout_ms: 120_000, submitted_at: now - 45_000, deadline_at: now + 75_000 });
-  assert.equal(opProgress(strict, now)?.short, "fails in 75 s");
-  assert.match(opProgress(strict, now)?.text ?? "", /reboot for 45 s; the reboot fails in 75 s unless it does \(force is not allowed\)/);
+  assert.equal(opProgress(strict, now)?.short, "fails in 1 min 15 s");
+  assert.match(opProgress(strict, now)?.text ?? "", /reboot for 45 s; the reboot fails in 1 min 15 s unless it does \(force is not allowed\)/);
   assert.equal(opProgress({ ...forced, forced_at: now - 2_000 }, now)?.short, "forced");
   assert.equal(opProgress({ ...forced, cancel_requested: true }, now)?.short, "cancelling");
   assert.match(opProgress({ ...forced, submitted_at: null }, now)?.text ?? "", /waiting for the provider to accept/);
@@ -243,7 +243,7 @@ test("a graceful stop in flight says when it will be forced, or when it fails wi
   loadInventory(s, inventory([vm(1, "web")], [forced]));
   const st = statusOf(s, /** @type {any} */ (s.vms.get(1)), now);
   assert.equal(st.text, "Waiting for status update…");
-  assert.equal(st.hint, "forcing in 75 s");
+  assert.equal(st.hint, "forcing in 1 min 15 s");
 });
 
 test("an operation in flight can be forced once and cancelled once; a start cannot be forced", () => {
@@ -280,4 +280,10 @@ test("a refusal reads as the engine's sentence and what to do about its kind", (
   assert.match(refused[0], /^web: web already has a stop operation in flight .*finish\. Wait for it to end, or use Force now or Cancel operation/);
   assert.equal(errorText({ kind: "not-found", message: "VM #3 no longer exists" }), "VM #3 no longer exists");
   assert.match(errorText({ kind: "auth", message: "account 'lab': the provider rejected the credentials: 401" }), /401\. Check the account's credentials/);
+});
+
+test("a long countdown reads in minutes", () => {
+  const now = 1_000_000;
+  const long = op(10, 1, { allow_force: true, graceful_timeout_ms: 600_000, submitted_at: now - 1_000, deadline_at: now + 700_000 });
+  assert.equal(opProgress(long, now)?.short, "forcing in 9 min 59 s");
 });

@@ -72,7 +72,9 @@ export function initDetails(app) {
     setText(badge, stateText(vm));
     setText($("#details-raw", panel), `provider: ${vm.raw_state}`);
     const actions = actionsFor(s, vm);
-    const key = actions.join(",");
+    const controls = inFlightControls(s, vm);
+    const controlled = !!(controls && (controls.force || controls.cancel));
+    const key = `${actions.join(",")}:${controlled}`;
     if (key !== actionsKey) {
       actionsKey = key;
       const bar = $("#details-actions", panel);
@@ -80,7 +82,7 @@ export function initDetails(app) {
       bar.replaceChildren(...(actions.length ? actions.map((a) => el("button", {
         class: HARD.has(a) ? "danger-outline" : a === "start" ? "primary" : "", "data-action": a,
         onclick: () => app.act([vm.id], a),
-      }, ACTION_LABELS[a])) : [el("span", { class: "muted" }, s.inFlight.has(vm.id) ? "An operation is in flight." : "No action available now.")]));
+      }, ACTION_LABELS[a])) : [el("span", { class: "muted" }, s.inFlight.has(vm.id) ? (controlled ? "" : "An operation is in flight.") : "No action available now.")]));
       const again = focused ? bar.querySelector(`[data-action="${focused}"]`) : null;
       if (again instanceof HTMLElement) again.focus();
       else if (focused) /** @type {HTMLElement} */ ($(".close", panel)).focus();
