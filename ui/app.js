@@ -10,7 +10,7 @@ import { count } from "./format.js";
 import { ipc, onEvents, onResync, perf } from "./ipc.js";
 import { loadPrefs, savePrefs } from "./prefs.js";
 import {
-  ACTIONS, ACTION_LABELS, anyAccountOffers, applyEvents, createState, freshEvents, inFlightControls, loadInventory, mustConfirm, planAction,
+  ACTIONS, ACTION_LABELS, anyAccountOffers, applyEvents, createState, freshEvents, healthBanner, inFlightControls, loadInventory, mustConfirm, planAction,
   recordRequested, retryWithForce, selectionActions,
 } from "./state.js";
 import { clock } from "./format.js";
@@ -107,7 +107,7 @@ applyAppearance();
 const inventory = initInventory(app);
 const details = initDetails(app);
 const activity = initActivity(app);
-const accounts = initAccounts({ reload: () => load() });
+const accounts = initAccounts({ reload: () => load(), vmCount: (id) => s.byAccount.get(id)?.size ?? 0 });
 const schedules = initSchedules();
 const settings = initSettings({
   prefs,
@@ -332,11 +332,30 @@ $("#inflight-button").addEventListener("click", () => showInFlight((list) => {
 }));
 $("#help-button").addEventListener("click", () => showShortcuts());
 
-// The demo banner: first launch is a simulated fleet, and says so.
+// The demo banner: first launch is a simulated fleet, and says so. The
+// health banner: an account that broke, until it answers again.
 function renderBanner() {
   const demo = [...s.accounts.values()].some((a) => a.is_demo);
   $("#demo-banner").hidden = !demo || prefs.demoBannerHidden;
+  renderHealth();
 }
+
+let healthShown = "";
+function renderHealth() {
+  const b = healthBanner(s, Date.now());
+  const text = b?.text ?? "";
+  if (text === healthShown) return;
+  const layoutChanges = !text !== !healthShown;
+  healthShown = text;
+  setText($("#health-text"), text);
+  $("#health-banner").hidden = !b;
+  if (layoutChanges) inventory.layout();
+}
+$("#health-fix").addEventListener("click", () => {
+  const b = healthBanner(s, Date.now());
+  showView("accounts");
+  if (b && b.accounts.length === 1) accounts.fix(b.accounts[0].name, b.accounts[0].kind);
+});
 $("#demo-add").addEventListener("click", () => showView("accounts", true));
 $("#demo-hide").addEventListener("click", () => {
   prefs.demoBannerHidden = true;
@@ -389,6 +408,7 @@ function applyBatch(events) {
   activity.apply(events);
   schedules.apply(events);
   for (const m of res.messages) toast(m);
+  if (res.healthChanged) { renderHealth(); if (!$("#accounts").hidden) accounts.render(); }
   if (res.statesChanged) inventory.fillFilters();
   details.changed(res.changed);
   if (s.selected.size) {
@@ -451,4 +471,5 @@ setInterval(() => {
   inventory.tick();
   details.tick();
   activity.tick();
+  renderHealth();
 }, 1000);

@@ -18,6 +18,7 @@
 /** @typedef {import("./types").PowerState} PowerState */
 
 import { errorText } from "./error-text.js";
+import { count as grouped } from "./format.js";
 import { ACTIONS, ACTION_LABELS, DESTRUCTIVE, FALLBACK, GONE, HARD, OFF, TARGETS, TERMINAL, TRANSITIONAL } from "./vocabulary.js";
 
 // The backend's words, for the modules that take them from here.
@@ -215,6 +216,7 @@ const MERGE_OVER = 32;
  * @property {boolean} reordered    `shown` changed (rows moved, came or went)
  * @property {boolean} statesChanged a power state appeared or disappeared
  * @property {string[]} messages    things to tell the admin (account errors)
+ * @property {boolean} healthChanged an account broke or recovered
  */
 
 /**
@@ -223,7 +225,7 @@ const MERGE_OVER = 32;
  */
 export function applyEvents(s, events) {
   /** @type {Applied} */
-  const out = { changed: new Set(), reordered: false, statesChanged: false, messages: [] };
+  const out = { changed: new Set(), reordered: false, statesChanged: false, messages: [], healthChanged: false };
   const statesBefore = s.counts.states.size;
   /** @type {Map<number, Vm>} the last word on each VM in this batch */
   const latest = new Map();
@@ -253,8 +255,15 @@ export function applyEvents(s, events) {
         out.changed.add(op.vm_id);
         break;
       }
+      case "account-health": {
+        const a = s.accounts.get(ev.account_id);
+        if (a) s.accounts.set(ev.account_id, { ...a, health: ev.health });
+        out.healthChanged = true;
+        break;
+      }
       case "account-error":
-        out.messages.push(`${ev.account}: ${ev.message}`);
+        // A broken account has its banner; a toast would say it twice.
+        if (!isBroken(s.accounts.get(ev.account_id)?.health)) out.messages.push(`${ev.account}: ${ev.message}`);
         break;
     }
   }
@@ -427,6 +436,50 @@ export function retryWithForce(s, vm) {
   if (!op || s.inFlight.has(vm.id) || op.allow_force || !FALLBACK.has(op.kind)) return null;
   if (op.failure !== "graceful-ignored" && op.failure !== "graceful-impossible") return null;
   return actionsFor(s, vm).includes(op.kind) ? op.kind : null;
+}
+
+// ---------- account health ----------
+
+/** Whether an account needs a person (as the core's Health::is_broken). @param {import("./types").Health | undefined} h */
+export function isBroken(h) {
+  return !!h && !["ok", "unknown", "throttled"].includes(h.status);
+}
+
+/** @type {Record<string, string>} */
+const HEALTH_WORDS = {
+  ok: "OK", unknown: "Connecting…", unreachable: "cannot be reached", auth: "credentials refused",
+  untrusted: "certificate not trusted (it may have changed)", configuration: "settings cannot work",
+  throttled: "throttling requests", malformed: "answers cannot be read",
+};
+
+/** An account's health in words: "cannot be reached for 5 min 3 s". @param {import("./types").Health} h @param {number} now */
+export function healthText(h, now) {
+  const words = HEALTH_WORDS[h.status] ?? h.status;
+  return isBroken(h) && h.since !== null ? `${words} for ${clockText(now - h.since)}` : words;
+}
+
+/** @param {number} ms */
+function clockText(ms) {
+  const t = Math.max(0, Math.round(ms / 1000));
+  return t < 60 ? `${t} s` : t < 3600 ? `${Math.floor(t / 60)} min` : `${Math.floor(t / 3600)} h ${Math.floor((t % 3600) / 60)} min`;
+}
+
+/**
+ * The broken accounts' banner, or null when every account answers.
+ * @param {State} s @param {number} now @returns {{ text: string, accounts: AccountInfo[] } | null}
+ */
+export function healthBanner(s, now) {
+  const broken = [...s.accounts.values()].filter((a) => isBroken(a.health));
+  if (!broken.length) return null;
+  if (broken.length === 1) {
+    const a = broken[0];
+    const n = s.byAccount.get(a.id)?.size ?? 0;
+    const why = a.health.last_error ? ` (${a.health.last_error})` : "";
+    const vms = n === 1 ? " Its VM shows its last known state." : n ? ` Its ${grouped(n)} VMs show their last known state.` : "";
+    return { text: `Account '${a.name}' ${healthText(a.health, now)}${why}.${vms}`, accounts: broken };
+  }
+  const list = broken.map((a) => `${a.name} (${HEALTH_WORDS[a.health.status] ?? a.health.status})`).join(", ");
+  return { text: `${broken.length} accounts need attention: ${list}. Their VMs show their last known state.`, accounts: broken };
 }
 
 /** The state badge's words. @param {Vm} vm */

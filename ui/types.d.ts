@@ -114,6 +114,17 @@ export interface AccountInfo {
   /** `null` when the account cannot be reached or configured right now. */
   capabilities: Capabilities | null;
   offers: AccountOffers | null;
+  health: Health;
+  /** The last successful contact with its provider. */
+  last_contact_at: number | null;
+}
+
+/** An account's health (crates/core/src/engine/health.rs). */
+export interface Health {
+  status: "ok" | "unknown" | "unreachable" | "auth" | "untrusted" | "configuration" | "throttled" | "malformed";
+  since: number | null;
+  last_error: string | null;
+  last_error_at: number | null;
 }
 
 /** `list_vms`: VMs in columns (src-tauri/src/inventory.rs). */
@@ -199,6 +210,7 @@ export type EngineEvent =
   | { type: "operation"; op: Operation }
   | { type: "sync-finished"; account_id: number; account: string; vms: number; changed: number; calls: number; duration_ms: number }
   | { type: "account-error"; account_id: number; account: string; message: string }
+  | { type: "account-health"; account_id: number; account: string; health: Health }
   | { type: "schedules-changed" }
   | { type: "fired"; firing: Firing }
   | { type: "batch-finished"; outcome: BatchOutcome }
@@ -322,7 +334,7 @@ export type CertificateCheck =
   | { trust: "trusted" }
   | { trust: "untrusted"; thumbprint: string; reason: string };
 
-export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean; schedules: boolean }
+export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean; schedules: boolean; accounts: boolean }
 export interface OperationPrefs { start_waits_for_tools: boolean }
 export interface Settings {
   engine: Record<string, number> & { inflight_interval_ms: number; transitional_interval_ms: number; watched_interval_ms: number; full_interval_ms: number };

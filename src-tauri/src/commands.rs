@@ -5,6 +5,7 @@ use crate::inventory::Inventory;
 use crate::ipc_error::IpcError;
 use crate::prefs::{NotifyPrefs, OperationPrefs};
 use crate::AppState;
+use powerdeck_core::engine::health::Health;
 use powerdeck_core::model::{HistoryEntry, OpKind, Operation, Vm};
 use powerdeck_core::provider::Capabilities;
 use powerdeck_core::secrets::{Secret, SecretRef};
@@ -27,13 +28,18 @@ pub struct AccountInfo {
     capabilities: Option<Capabilities>,
     /// What its VMs offer in each state (`None` with the capabilities).
     offers: Option<AccountOffers>,
+    /// Whether its provider answers, since when, the last error.
+    health: Health,
+    /// The last successful contact with its provider (any process).
+    last_contact_at: Option<i64>,
 }
 
 impl AccountInfo {
     fn of(engine: &powerdeck_core::Engine, a: powerdeck_core::model::Account) -> Self {
         let capabilities = engine.runtime(a.id).ok().map(|rt| rt.caps);
         let offers = capabilities.as_ref().map(powerdeck_core::vocabulary::account_offers);
-        Self { id: a.id, name: a.name, kind: a.kind, is_demo: a.is_demo, capabilities, offers }
+        let health = engine.account_health(a.id);
+        Self { id: a.id, name: a.name, kind: a.kind, is_demo: a.is_demo, capabilities, offers, health, last_contact_at: a.last_contact_at }
     }
 }
 

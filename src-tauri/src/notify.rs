@@ -1,7 +1,9 @@
 //! Native notifications for what an admin wants to hear about without
 //! looking: operations that ended, drift (someone else changed a VM), and
 //! schedules (a firing's batch ended: its headline; a firing missed or
-//! failed: its note). Each is announced once; a burst becomes one summary.
+//! failed: its note), and accounts that break or recover while the window is
+//! hidden (shown, the window's banner says it). Each is announced once; a
+//! burst becomes one summary.
 
 use crate::prefs::NotifyPrefs;
 use powerdeck_core::model::{Initiator, OpPhase, Operation};
@@ -23,11 +25,13 @@ pub struct Notifier {
     /// from another process through the shared store).
     told_batches: HashSet<i64>,
     told_firings: HashSet<i64>,
+    /// Accounts told broken, so their recovery is told too (and only then).
+    told_broken: HashSet<i64>,
 }
 
 impl Notifier {
     pub fn new(app: AppHandle, prefs: Arc<RwLock<NotifyPrefs>>) -> Self {
-        Self { app, prefs, announced: HashSet::new(), told_batches: HashSet::new(), told_firings: HashSet::new() }
+        Self { app, prefs, announced: HashSet::new(), told_batches: HashSet::new(), told_firings: HashSet::new(), told_broken: HashSet::new() }
     }
 
     pub fn observe(&mut self, batch: &[Event]) {
@@ -60,6 +64,13 @@ impl Notifier {
                     let note = firing.note.clone().unwrap_or_else(|| what.to_string());
                     lines.push((format!("Schedule '{}' {what}", firing.schedule), note));
                 }
+                Event::AccountHealth { account_id, account, health } if prefs.accounts => {
+                    if health.is_broken() && !self.window_shown() && self.told_broken.insert(*account_id) {
+                        lines.push((format!("Account '{account}': {}", health_title(health.status)), health.last_error.clone().unwrap_or_default()));
+                    } else if health.status == "ok" && self.told_broken.remove(account_id) {
+                        lines.push((format!("Account '{account}' is back"), "Its VMs are being refreshed.".into()));
+                    }
+                }
                 _ => {}
             }
         }
@@ -84,6 +95,12 @@ impl Notifier {
         }
     }
 
+    /// Whether the window is on screen (then its banner says it all).
+    fn window_shown(&self) -> bool {
+        use tauri::Manager;
+        self.app.get_webview_window("main").and_then(|w| w.is_visible().ok()).unwrap_or(false)
+    }
+
     fn show(&self, title: &str, body: &str) {
         if let Err(e) = self.app.notification().builder().title(title).body(body).show() {
             tracing::warn!(error = %e, "notification not shown");
@@ -101,6 +118,16 @@ fn operation_message(op: &Operation) -> (String, String) {
         }
         OpPhase::TimedOut => (format!("{what}: timed out"), op.error.clone().unwrap_or_else(|| "no verified state before the deadline".into())),
         _ => (format!("{what}: failed"), op.error.clone().unwrap_or_else(|| "the provider refused".into())),
+    }
+}
+
+fn health_title(status: &str) -> &'static str {
+    match status {
+        "unreachable" => "cannot be reached",
+        "auth" => "credentials refused",
+        "untrusted" => "certificate not trusted",
+        "configuration" => "settings cannot work",
+        _ => "answers cannot be read",
     }
 }
 

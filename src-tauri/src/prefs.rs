@@ -19,11 +19,14 @@ pub struct NotifyPrefs {
     pub drift: bool,
     /// A schedule's firing ended, was missed or failed.
     pub schedules: bool,
+    /// An account broke (unreachable, credentials refused, certificate
+    /// changed…) or recovered, told while the window is hidden.
+    pub accounts: bool,
 }
 
 impl Default for NotifyPrefs {
     fn default() -> Self {
-        Self { operation_done: true, operation_failed: true, drift: true, schedules: true }
+        Self { operation_done: true, operation_failed: true, drift: true, schedules: true, accounts: true }
     }
 }
 

@@ -398,6 +398,28 @@ def in_flight(driver, slow_vm):
     search(driver, "")
 
 
+def outage(driver):
+    """An account that stops answering gets a banner above the inventory
+    with a Fix that opens it in Accounts, where its status says why; the
+    banner goes by itself when the provider answers again."""
+    pdk("sim", "outage", "demo", "--seconds", "600")
+    banner = driver.find_element(By.ID, "health-banner")
+    wait_until("the banner says the account cannot be reached", lambda: banner.is_displayed() and "Account 'demo' cannot be reached" in banner.text)
+    assert "show their last known state" in banner.text, banner.text
+    driver.set_window_size(1024, 640)
+    look(driver, "an outage at 1024x640", SCREENS / "outage-1024x640-light.png")
+    driver.set_window_size(1280, 800)
+    driver.find_element(By.ID, "health-fix").click()
+    wait_until("Fix opens the account", lambda: driver.find_element(By.ID, "accounts").is_displayed() and driver.find_element(By.ID, "account-form-title").text == "Edit demo")
+    status = lambda: driver.find_element(By.CSS_SELECTOR, '#accounts-table tr[data-account="demo"] .c-health').text
+    wait_until("its status says why", lambda: "cannot be reached" in status())
+    driver.find_element(By.ID, "account-cancel-edit").click()
+    pdk("sim", "outage", "demo", "--seconds", "0")
+    wait_until("its status is OK again", lambda: status().startswith("OK"), patience=60)
+    tab(driver, "inventory")
+    wait_until("the banner goes", lambda: not banner.is_displayed())
+
+
 def columns(driver):
     """Choose columns (remembered); resize one by dragging its edge (remembered)."""
     headers = lambda: [h.get_attribute("id") for h in driver.find_elements(By.CSS_SELECTOR, "#grid-head [role=columnheader]")]
@@ -754,6 +776,7 @@ def main():
         sorting(driver, other)
         activity(driver, ui_vm, other)
         in_flight(driver, slow_vm)
+        outage(driver)
         name_width = columns(driver)
         assert driver.execute_script("return window.__noReload") == "still here", "the page was never reloaded"
 

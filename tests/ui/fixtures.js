@@ -24,6 +24,9 @@ export const SIM_CAPS = {
   deallocate: false, tools_status: true, change_feed: true, reboot_visible: true, max_refresh_batch: 500,
 };
 
+/** @type {import("../../ui/types").Health} */
+export const OK = { status: "ok", since: 0, last_error: null, last_error_at: null };
+
 /** @param {number} id @param {string} name @param {Partial<Vm>} [more] @returns {Vm} */
 export function vm(id, name, more = {}) {
   return {
@@ -43,7 +46,7 @@ export function op(id, vmId, more = {}) {
 
 /** @param {Vm[]} vms @param {Operation[]} [operations] */
 export function inventory(vms, operations = []) {
-  return { vms, operations, accounts: [{ id: 1, name: "demo", kind: "sim", is_demo: true, capabilities: SIM_CAPS, offers: SIM_OFFERS }] };
+  return { vms, operations, accounts: [{ id: 1, name: "demo", kind: "sim", is_demo: true, capabilities: SIM_CAPS, offers: SIM_OFFERS, health: OK, last_contact_at: 1000 }] };
 }
 
 /** A "vms-changed" event for these VMs. @param {Vm[]} vms @param {boolean} [drift] */

@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { errorText } from "../../ui/error-text.js";
 import {
-  actionsFor, anyAccountOffers, applyEvents, inFlightControls, opProgress, retryWithForce, comparator, createState, freshEvents, indexOf, loadInventory, mustConfirm, mustTypeCount, planAction, planSummary,
+  actionsFor, anyAccountOffers, applyEvents, healthBanner, healthText, inFlightControls, isBroken, opProgress, retryWithForce, comparator, createState, freshEvents, indexOf, loadInventory, mustConfirm, mustTypeCount, planAction, planSummary,
   recompute, recordRequested, selectionActions, setFilter, setSort, statusOf, LATE_AFTER_MS,
 } from "../../ui/state.js";
-import { AZURE_OFFERS, SIM_CAPS, changed, inventory, op, vm } from "./fixtures.js";
+import { AZURE_OFFERS, OK, SIM_CAPS, changed, inventory, op, vm } from "./fixtures.js";
 
 /** @param {import("../../ui/state.js").State} s */
 const names = (s) => s.shown.map((id) => s.vms.get(id)?.name);
@@ -216,7 +216,7 @@ test("a row says when a schedule or a runbook asked, and still says it is waitin
 test("what a VM offers is what its account serves: an Azure VM offers Deallocate, stopped or running", () => {
   const s = createState();
   const inv = inventory([vm(1, "web"), vm(2, "db", { account_id: 2, account: "az" }), vm(3, "old", { account_id: 2, account: "az", state: "stopped" })]);
-  inv.accounts.push({ id: 2, name: "az", kind: "azure", is_demo: false, capabilities: { ...SIM_CAPS, suspend: false, deallocate: true }, offers: AZURE_OFFERS });
+  inv.accounts.push({ id: 2, name: "az", kind: "azure", is_demo: false, capabilities: { ...SIM_CAPS, suspend: false, deallocate: true }, offers: AZURE_OFFERS, health: OK, last_contact_at: null });
   loadInventory(s, inv);
   assert.deepEqual(actionsFor(s, /** @type {any} */ (s.vms.get(1))), ["stop", "force-stop", "reboot", "suspend"]);
   assert.deepEqual(actionsFor(s, /** @type {any} */ (s.vms.get(2))), ["stop", "force-stop", "reboot", "deallocate"]);
@@ -286,4 +286,22 @@ test("a long countdown reads in minutes", () => {
   const now = 1_000_000;
   const long = op(10, 1, { allow_force: true, graceful_timeout_ms: 600_000, submitted_at: now - 1_000, deadline_at: now + 700_000 });
   assert.equal(opProgress(long, now)?.short, "forcing in 9 min 59 s");
+});
+
+test("a broken account gets one banner, updated by its health events; a recovered one takes it down", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "web"), vm(2, "db")]));
+  assert.equal(healthBanner(s, 0), null, "a fleet that answers has no banner");
+  const since = 1_000_000;
+  const res = applyEvents(s, [
+    { type: "account-health", account_id: 1, account: "demo", health: { status: "unreachable", since, last_error: "connection refused", last_error_at: since } },
+    { type: "account-error", account_id: 1, account: "demo", message: "full sync failed" },
+  ]);
+  assert.ok(res.healthChanged);
+  assert.deepEqual(res.messages, [], "the banner says it; no toast repeats it");
+  assert.equal(healthBanner(s, since + 125_000)?.text, "Account 'demo' cannot be reached for 2 min (connection refused). Its 2 VMs show their last known state.");
+  applyEvents(s, [{ type: "account-health", account_id: 1, account: "demo", health: { status: "ok", since: since + 130_000, last_error: "connection refused", last_error_at: since } }]);
+  assert.equal(healthBanner(s, since + 131_000), null);
+  assert.equal(healthText({ status: "throttled", since, last_error: null, last_error_at: null }, since), "throttling requests");
+  assert.equal(isBroken({ status: "auth", since, last_error: "401", last_error_at: since }), true);
 });

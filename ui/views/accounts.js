@@ -9,6 +9,8 @@
 import { $, el, setText } from "../dom.js";
 import { asIpcError, ipc } from "../ipc.js";
 import { errorText } from "../error-text.js";
+import { ago, count, timestamp } from "../format.js";
+import { healthText, isBroken } from "../state.js";
 import { bareThumbprint, readConfig, shownValue, wantsCertificateCheck } from "../account-fields.js";
 import { confirmText } from "./dialogs.js";
 
@@ -62,7 +64,7 @@ function fieldInput(f) {
   return el("div", { class: "field", "data-field": f.name }, label, help);
 }
 
-/** @param {{ reload: () => Promise<void> }} app */
+/** @param {{ reload: () => Promise<void>, vmCount: (accountId: number) => number }} app */
 export function initAccounts(app) {
   const form = /** @type {HTMLFormElement} */ ($("#account-form"));
   const result = $("#accounts-result");
@@ -131,7 +133,16 @@ export function initAccounts(app) {
           try { setText(result, await ipc.removeAccount(a.name)); await app.reload(); render(); } catch (e) { setText(result, String(e)); }
         } }, "Remove");
         const label = kindOf(a.kind)?.label ?? a.kind;
-        return el("tr", { "data-account": a.name }, el("td", {}, a.is_demo ? `${a.name} (demo)` : a.name), el("td", {}, label), el("td", {}, capsText(a.capabilities)), el("td", { class: "nowrap" }, test, " ", edit, " ", remove));
+        const now = Date.now();
+        const broken = isBroken(a.health);
+        const status = el("td", { class: "c-health" }, el("span", { class: broken ? "health-bad" : "" }, healthText(a.health, now)),
+          a.health.last_error ? el("span", { class: "health-error muted", title: a.health.last_error_at ? `at ${timestamp(a.health.last_error_at)}` : "" },
+            `${broken ? "" : "Last error: "}${a.health.last_error}`) : null);
+        const contact = a.last_contact_at ? el("span", { title: timestamp(a.last_contact_at) }, ago(a.last_contact_at, now)) : "never";
+        return el("tr", { "data-account": a.name, class: broken ? "account-broken" : "" },
+          el("td", {}, a.is_demo ? `${a.name} (demo)` : a.name), el("td", {}, label), status,
+          el("td", { class: "num" }, count(app.vmCount(a.id))), el("td", {}, contact),
+          el("td", {}, capsText(a.capabilities)), el("td", { class: "nowrap" }, test, " ", edit, " ", remove));
       }));
     } catch (e) {
       setText(result, String(e));
@@ -293,6 +304,10 @@ export function initAccounts(app) {
 
   return {
     render,
+    /** "Fix" on the broken-account banner lands here. @param {string} name @param {string} kind */
+    fix(name, kind) {
+      startEdit(name, kind);
+    },
     /** The "Add your account" call to action lands here. */
     focusForm() {
       if (editing) endEdit();

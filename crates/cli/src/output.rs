@@ -180,6 +180,7 @@ pub fn event(ev: &Event, as_json: bool) {
             println!("{account}: synced {vms} VMs ({changed} changed, {calls} calls, {duration_ms} ms)")
         }
         Event::AccountError { account, message, .. } => println!("{account}: {message}"),
+        Event::AccountHealth { account, health, .. } => println!("{account}: {}", health.summary()),
         Event::SchedulesChanged => {}
         Event::Fired { firing } => {
             let note = firing.note.as_deref().unwrap_or(firing.status.as_str());

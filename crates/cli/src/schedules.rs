@@ -425,6 +425,7 @@ fn daemon_line(ev: &Event) {
         }
         Event::VmsStale { account, count, reason, .. } => eprintln!("{now} {account}: {count} VM(s) stale: {reason}"),
         Event::AccountError { account, message, .. } => eprintln!("{now} {account}: {message}"),
+        Event::AccountHealth { account, health, .. } => eprintln!("{now} {account}: {}", health.summary()),
         _ => {}
     }
 }

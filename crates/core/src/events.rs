@@ -28,6 +28,9 @@ pub enum Event {
     SyncFinished { account_id: i64, account: String, vms: usize, changed: usize, calls: u64, duration_ms: u64 },
     /// Something went wrong with an account that an admin should see.
     AccountError { account_id: i64, account: String, message: String },
+    /// An account's health changed status (broke, recovered, or another
+    /// problem took over): see `engine/health.rs`.
+    AccountHealth { account_id: i64, account: String, health: crate::engine::health::Health },
     /// Every operation of a batch (a bulk action, a runbook step) ended:
     /// one summary for all of them.
     BatchFinished { outcome: crate::model::BatchOutcome },

@@ -199,10 +199,17 @@ pub async fn change_feed_resumes_and_asks_for_a_resync_when_lost(peer: &dyn Peer
 
 pub async fn an_outage_marks_vms_stale_and_recovery_clears_it(peer: &dyn Peer, lab: &Lab) {
     lab.engine.full_sync(lab.account.id).await.unwrap();
+    assert_eq!(lab.engine.account_health(lab.account.id).status, "ok");
+    let mut events = lab.engine.bus().subscribe();
     peer.set_reachable(false).await;
     let err = lab.engine.full_sync(lab.account.id).await.expect_err("the peer is down");
     assert!(matches!(err.kind(), "unreachable" | "timeout" | "outcome-unknown"), "{err}");
     assert!(lab.vms().iter().filter(|v| v.state != PowerState::Missing).all(|v| v.stale), "every VM is flagged stale, never shown as current");
+    let health = lab.engine.account_health(lab.account.id);
+    assert!(health.is_broken() && health.status == "unreachable", "{health:?}");
+    assert!(health.since.is_some() && health.last_error.is_some(), "{health:?}");
+    let told = std::iter::from_fn(|| events.try_recv().ok()).find(|e| matches!(e, powerdeck_core::Event::AccountHealth { .. }));
+    assert!(told.is_some(), "the outage is announced once, as a change of the account's health");
     peer.set_reachable(true).await;
     let started = Instant::now();
     while lab.engine.full_sync(lab.account.id).await.is_err() {
@@ -210,6 +217,9 @@ pub async fn an_outage_marks_vms_stale_and_recovery_clears_it(peer: &dyn Peer, l
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(lab.vms().iter().all(|v| !v.stale), "fresh again after recovery");
+    let health = lab.engine.account_health(lab.account.id);
+    assert_eq!(health.status, "ok", "healthy again after recovery");
+    assert!(health.last_error.is_some(), "the last failure is kept after recovery, for the accounts table");
 }
 
 pub async fn a_wrong_secret_is_an_auth_error_that_never_echoes_it(peer: &dyn Peer) {
@@ -219,5 +229,8 @@ pub async fn a_wrong_secret_is_an_auth_error_that_never_echoes_it(peer: &dyn Pee
     let err = lab.engine.full_sync(lab.account.id).await.expect_err("a wrong secret is refused");
     assert_eq!(err.kind(), "auth", "{err}");
     assert!(!format!("{err} {err:?}").contains(&secret), "the secret is never echoed: {err}");
+    let health = lab.engine.account_health(lab.account.id);
+    assert_eq!(health.status, "auth", "{health:?}");
+    assert!(!format!("{health:?}").contains(&secret), "nor kept in the account's health");
     assert!(lab.vms().is_empty(), "nothing is stored from a refused call");
 }

@@ -7,6 +7,7 @@ pub mod config;
 mod feed;
 mod follow;
 mod groups;
+pub mod health;
 mod ops;
 pub mod report;
 mod runbooks;
@@ -92,6 +93,8 @@ pub struct AccountRuntime {
     /// marked stale; the next successful call of any loop clears it and asks
     /// for a full sync, so VMs turn fresh as soon as the provider is back.
     unreachable: AtomicBool,
+    /// Whether the provider answers, as this process sees it (health.rs).
+    health: Mutex<health::Health>,
 }
 
 impl AccountRuntime {
@@ -248,6 +251,7 @@ impl Engine {
             handed_over: Mutex::default(),
             requests_pending: AtomicBool::new(false),
             unreachable: AtomicBool::new(false),
+            health: Mutex::new(health::Health::default()),
         });
         Ok(self.runtimes.lock().unwrap().entry(account_id).or_insert(rt).clone())
     }
@@ -255,6 +259,7 @@ impl Engine {
     /// A provider call failed: if the provider is unreachable, keep every VM's
     /// last state but flag it stale (never shown as current).
     pub(crate) fn note_failure(&self, rt: &AccountRuntime, e: &ProviderError) {
+        self.health_failed(rt, e);
         if e.means_unreachable() {
             rt.unreachable.store(true, Ordering::Relaxed);
             if let Err(err) = reconcile::mark_stale(&self.store, &self.bus, rt.account.id, &e.to_string()) {
@@ -266,6 +271,7 @@ impl Engine {
     /// A provider call succeeded: record the contact, and after an outage ask
     /// for a full sync at once instead of waiting for the next backoff.
     pub(crate) fn note_contact(&self, rt: &AccountRuntime) -> Result<(), CoreError> {
+        self.health_ok(rt);
         self.store.touch_contact(rt.account.id, now_ms())?;
         if rt.unreachable.swap(false, Ordering::Relaxed) {
             rt.wake_sync.notify_one();

@@ -58,10 +58,9 @@ impl Engine {
                 // A provider that hands back a token it already gave would
                 // page forever; stop and say so.
                 Some(next) if !seen_tokens.insert(next.clone()) => {
-                    return Err(CoreError::provider(
-                        &rt.account.name,
-                        crate::provider::ProviderError::malformed(format!("the provider repeated page token '{next}'")),
-                    ));
+                    let e = crate::provider::ProviderError::malformed(format!("the provider repeated page token '{next}'"));
+                    self.note_failure(rt, &e);
+                    return Err(CoreError::provider(&rt.account.name, e));
                 }
                 Some(next) => token = Some(next),
                 None => break,
