@@ -15,11 +15,13 @@ import {
 } from "./state.js";
 import { clock } from "./format.js";
 import { HARD, useVocabulary } from "./vocabulary.js";
+import { errorText } from "./error-text.js";
 import { initKeyboard, ACTION_KEYS } from "./keyboard.js";
 import { initAccounts } from "./views/accounts.js";
 import { initActivity } from "./views/activity.js";
 import { initDetails } from "./views/details.js";
-import { chooseColumns, confirmPlan, confirmText, showInFlight, showShortcuts } from "./views/dialogs.js";
+import { askName, chooseColumns, confirmPlan, confirmText, showInFlight, showShortcuts } from "./views/dialogs.js";
+import { initGroups } from "./views/groups.js";
 import { COLUMNS, initInventory } from "./views/inventory.js";
 import { closeMenu, openMenu, refreshMenu } from "./views/menu.js";
 import { initSchedules } from "./views/schedules.js";
@@ -109,6 +111,17 @@ const details = initDetails(app);
 const activity = initActivity(app);
 const accounts = initAccounts({ reload: () => load(), vmCount: (id) => s.byAccount.get(id)?.size ?? 0 });
 const schedules = initSchedules();
+const groups = initGroups({
+  s,
+  powerMenu: (ids, anchor, label) => openMenu(() => actionItems(ids), anchor, anchor, label),
+  select: (ids) => {
+    showView("inventory");
+    s.selected.clear();
+    for (const id of ids) s.selected.add(id);
+    if (ids.length) inventory.reveal(ids[0]);
+    app.selectionChanged();
+  },
+});
 const settings = initSettings({
   prefs,
   setAppearance: (theme, density) => {
@@ -296,6 +309,7 @@ function showView(view, focus = false) {
   if (view === "inventory") { inventory.layout(); app.changed(); }
   if (view === "activity") activity.show();
   if (view === "schedules") schedules.show(); else schedules.hide();
+  if (view === "groups") groups.show();
   if (view === "accounts") { accounts.render(); if (focus) accounts.focusForm(); }
   if (view === "settings") settings.render();
 }
@@ -310,6 +324,13 @@ $("#refresh-all").addEventListener("click", async () => {
 });
 $("#power-button").addEventListener("click", powerMenu);
 $("#clear-selection").addEventListener("click", () => { s.selected.clear(); app.selectionChanged(); });
+$("#save-group").addEventListener("click", async () => {
+  const ids = [...s.selected];
+  if (!ids.length) return;
+  const name = await askName("Save as group", `Save the ${ids.length === 1 ? "selected VM" : `${ids.length} selected VMs`} as a group that schedules and runbooks can act on.`, "Save group");
+  if (name === null) return;
+  try { toast(await groups.saveSelection(ids, name), "info"); } catch (e) { toast(errorText(e)); }
+});
 $("#columns-button").addEventListener("click", async () => {
   const visible = new Set(inventory.chosenColumns().map((c) => c.id));
   const chosen = await chooseColumns(COLUMNS, visible);

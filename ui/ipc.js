@@ -103,6 +103,14 @@ export const ipc = {
   setSyncPaused: (paused) => call("set_sync_paused", { paused }),
   /** @param {number} vmId @param {boolean} on @returns {Promise<boolean>} */
   setFavourite: (vmId, on) => call("set_favourite", { vmId, on }),
+  /** Every group and the VMs it is now. @returns {Promise<import("./types").GroupNow[]>} */
+  listGroups: () => call("list_groups"),
+  /** The VMs a draft group would be now. @param {string[]} vms @param {import("./types").GroupRule | null} rule @returns {Promise<number[]>} */
+  previewGroup: (vms, rule) => call("preview_group", { vms, rule }),
+  /** Add a group, or (`replace`) change the one with this name. @param {string} name @param {string[]} vms @param {import("./types").GroupRule | null} rule @param {boolean} replace @returns {Promise<import("./types").Group>} */
+  saveGroup: (name, vms, rule, replace) => call("save_group", { name, vms, rule, replace }),
+  /** @param {string} name @returns {Promise<void>} */
+  removeGroup: (name) => call("remove_group", { name }),
   /** Every schedule, and whether all are paused. @returns {Promise<import("./types").Schedules>} */
   listSchedules: () => call("list_schedules"),
   /** The next five runs of a draft (nothing saved). @param {import("./types").ScheduleDraft} draft @returns {Promise<import("./types").Occurrence[]>} */

@@ -246,15 +246,9 @@ export function applyEvents(s, events) {
           out.changed.add(id);
         }
         break;
-      case "operation": {
-        const op = ev.op;
-        const prev = s.ops.get(op.vm_id);
-        if (prev && prev.id > op.id) break;
-        s.ops.set(op.vm_id, op);
-        if (TERMINAL.has(op.phase)) s.inFlight.delete(op.vm_id); else s.inFlight.set(op.vm_id, op);
-        out.changed.add(op.vm_id);
+      case "operation":
+        if (noteOperation(s, ev.op)) out.changed.add(ev.op.vm_id);
         break;
-      }
       case "account-health": {
         const a = s.accounts.get(ev.account_id);
         if (a) s.accounts.set(ev.account_id, { ...a, health: ev.health });
@@ -674,6 +668,35 @@ export function hiddenSelected(s) {
 }
 
 /**
+ * Take an operation's news. `ops` keeps each VM's latest operation (what
+ * its row says about the last action); `inFlight` the one not yet ended,
+ * whichever is newer: a request refused at once (ended, newer) must not
+ * hide an older operation still in flight, and that older one's later
+ * news still counts. Returns whether anything changed.
+ * @param {State} s @param {Operation} op
+ */
+export function noteOperation(s, op) {
+  const vmId = op.vm_id;
+  const latest = s.ops.get(vmId);
+  const current = s.inFlight.get(vmId);
+  let changed = false;
+  if (!latest || latest.id <= op.id) {
+    s.ops.set(vmId, op);
+    changed = true;
+  }
+  if (TERMINAL.has(op.phase)) {
+    if (current && current.id === op.id) {
+      s.inFlight.delete(vmId);
+      changed = true;
+    }
+  } else if (!current || current.id <= op.id) {
+    s.inFlight.set(vmId, op);
+    changed = true;
+  }
+  return changed;
+}
+
+/**
  * Note the operations the shell accepted (their rows start waiting at once,
  * before the engine's first event); returns the refusals, by VM name.
  * @param {State} s @param {import("./types").Requested[]} results @returns {string[]}
@@ -682,13 +705,7 @@ export function recordRequested(s, results) {
   /** @type {string[]} */
   const refused = [];
   for (const r of results) {
-    if (r.operation) {
-      const prev = s.ops.get(r.vm_id);
-      if (!prev || prev.id <= r.operation.id) {
-        s.ops.set(r.vm_id, r.operation);
-        if (TERMINAL.has(r.operation.phase)) s.inFlight.delete(r.vm_id); else s.inFlight.set(r.vm_id, r.operation);
-      }
-    }
+    if (r.operation) noteOperation(s, r.operation);
     if (r.error) refused.push(`${s.vms.get(r.vm_id)?.name ?? `VM #${r.vm_id}`}: ${errorText(r.error)}`);
   }
   return refused;

@@ -11,6 +11,12 @@ export type ToolsStatus = "running" | "not-running" | "not-installed";
 export type OpKind = "start" | "stop" | "force-stop" | "reboot" | "suspend" | "hibernate" | "deallocate";
 export type OpPhase = "submitted" | "tracking" | "verifying" | "succeeded" | "failed" | "timed-out" | "cancelled";
 
+/** A saved group (crates/core/src/group.rs). */
+export interface GroupRule { account?: string; kind?: string; name?: string; facts?: Record<string, string>; state?: PowerState }
+export interface Group { id: number; name: string; vms: number[]; rule: GroupRule | null; created_at: number; updated_at: number }
+/** `list_groups`: a group and the VMs it is now. */
+export interface GroupNow { group: Group; vm_ids: number[]; missing: number[] }
+
 /** `vocabulary` (crates/core/src/vocabulary.rs). */
 export interface Vocabulary {
   states: { name: PowerState; label: string; transitional: boolean; off: boolean; startable: boolean; gone: boolean }[];
@@ -334,7 +340,7 @@ export type CertificateCheck =
   | { trust: "trusted" }
   | { trust: "untrusted"; thumbprint: string; reason: string };
 
-export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean; schedules: boolean; accounts: boolean }
+export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean; schedules: boolean; accounts: boolean; each_failure: boolean }
 export interface OperationPrefs { start_waits_for_tools: boolean }
 export interface Settings {
   engine: Record<string, number> & { inflight_interval_ms: number; transitional_interval_ms: number; watched_interval_ms: number; full_interval_ms: number };

@@ -6,7 +6,7 @@ use crate::ipc_error::IpcError;
 use crate::prefs::{NotifyPrefs, OperationPrefs};
 use crate::AppState;
 use powerdeck_core::engine::health::Health;
-use powerdeck_core::model::{HistoryEntry, OpKind, Operation, Vm};
+use powerdeck_core::model::{HistoryEntry, Initiator, OpKind, Operation, Vm};
 use powerdeck_core::provider::Capabilities;
 use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::vocabulary::{AccountOffers, Vocabulary};
@@ -81,8 +81,11 @@ pub struct Requested {
     error: Option<IpcError>,
 }
 
-/// Start one operation per VM. Returns once each provider accepted or
-/// refused; the window follows the rest through events.
+/// Ask for one operation per VM through the core's bulk entry point (one
+/// batched read per account, submits under each account's rate limit, one
+/// batch whose outcome is announced once). Returns once each provider
+/// accepted or refused; a refusal is journalled, so its row and Activity
+/// keep it. The window follows the rest through events.
 #[tauri::command]
 pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kind: String, force: bool) -> Result<Vec<Requested>, IpcError> {
     let kind = OpKind::parse(&kind).ok_or_else(|| format!("'{kind}' is not an operation Powerdeck knows"))?;
@@ -90,14 +93,23 @@ pub async fn request_operation(state: State<'_, AppState>, vm_ids: Vec<i64>, kin
         return Err(format!("name between 1 and {MAX_BULK} VMs").into());
     }
     let engine = state.engine.clone();
+    // A start that waits for guest tools does so only where the provider
+    // reports them: those VMs go in their own request.
+    let (with_tools, without): (Vec<i64>, Vec<i64>) =
+        vm_ids.iter().copied().partition(|&id| state.op_options(id, kind, force, Initiator::Window).wait_for_tools);
     let mut out = Vec::with_capacity(vm_ids.len());
-    for vm_id in vm_ids {
-        let opts = state.op_options(vm_id, kind, force, powerdeck_core::model::Initiator::Window);
-        let r = engine.request(vm_id, kind, opts).await;
-        out.push(match r {
-            Ok(op) => Requested { vm_id, operation: Some(op), error: None },
-            Err(e) => Requested { vm_id, operation: None, error: Some(e.into()) },
-        });
+    for (ids, tools) in [(with_tools, true), (without, false)] {
+        if ids.is_empty() {
+            continue;
+        }
+        let opts = powerdeck_core::OpOptions { allow_force: force, wait_for_tools: tools, initiator: Initiator::Window, ..Default::default() };
+        let done = engine.request_many(&ids, kind, opts, None).await?;
+        out.extend(done.operations.into_iter().map(|op| Requested { vm_id: op.vm_id, operation: Some(op), error: None }));
+        out.extend(done.unknown.into_iter().map(|vm_id| Requested {
+            vm_id,
+            operation: None,
+            error: Some(IpcError::new("not-found", format!("VM #{vm_id} no longer exists"))),
+        }));
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@
 mod bridge;
 mod commands;
 mod export;
+mod groups;
 mod inventory;
 mod ipc_error;
 mod memory;
@@ -85,6 +86,10 @@ pub fn run() {
         .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())), inventory })
         .invoke_handler(tauri::generate_handler![
             commands::list_vms,
+            groups::list_groups,
+            groups::preview_group,
+            groups::save_group,
+            groups::remove_group,
             commands::vocabulary,
             commands::vm_details,
             commands::request_operation,

@@ -40,9 +40,25 @@ impl Notifier {
         for e in batch {
             match e {
                 Event::Operation { op } if op.phase.is_terminal() && self.announced.insert(op.id) => {
-                    let wanted = if op.phase == OpPhase::Succeeded { prefs.operation_done } else { prefs.operation_failed };
+                    // An operation of a bulk action is told in its batch's summary (its
+                    // failures one by one too, if asked for).
+                    let wanted = match (op.phase == OpPhase::Succeeded, op.batch_id.is_some()) {
+                        (true, false) => prefs.operation_done,
+                        (false, false) => prefs.operation_failed,
+                        (true, true) => false,
+                        (false, true) => prefs.operation_failed && prefs.each_failure,
+                    };
                     if wanted {
                         lines.push(operation_message(op));
+                    }
+                }
+                Event::BatchFinished { outcome }
+                    if matches!(outcome.batch.initiator, Initiator::Window | Initiator::Tray) && self.told_batches.insert(outcome.batch.id) =>
+                {
+                    let wanted = if outcome.failed > 0 { prefs.operation_failed } else { prefs.operation_done };
+                    if wanted {
+                        let title = if outcome.failed > 0 { format!("{}: some failed", outcome.batch.label) } else { format!("{}: done", outcome.batch.label) };
+                        lines.push((title, capitalise(&outcome.result_text())));
                     }
                 }
                 Event::VmsChanged { changes, .. } if prefs.drift => {

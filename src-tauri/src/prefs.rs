@@ -22,11 +22,14 @@ pub struct NotifyPrefs {
     /// An account broke (unreachable, credentials refused, certificate
     /// changed…) or recovered, told while the window is hidden.
     pub accounts: bool,
+    /// A bulk action is told once, as a summary; with this, each VM that
+    /// failed in it is told as well.
+    pub each_failure: bool,
 }
 
 impl Default for NotifyPrefs {
     fn default() -> Self {
-        Self { operation_done: true, operation_failed: true, drift: true, schedules: true, accounts: true }
+        Self { operation_done: true, operation_failed: true, drift: true, schedules: true, accounts: true, each_failure: false }
     }
 }
 

@@ -420,6 +420,74 @@ def outage(driver):
     wait_until("the banner goes", lambda: not banner.is_displayed())
 
 
+def group_names():
+    return {g["name"] for g in json.loads(pdk("groups", "list", "--json"))}
+
+
+def groups(driver, pair, stopped_vm):
+    """"Save as group…" saves the selection (every way out of its question
+    saves nothing); the Groups view lists each group with the VMs it is
+    now, acts on them through the Power menu, selects them in the
+    inventory, adds a group by rule with a live preview, and removes one."""
+    select_only(driver, *pair)
+    save = lambda: driver.find_element(By.ID, "save-group").click()
+
+    def outside():
+        dlg = driver.find_element(By.ID, "name-dialog")
+        ActionChains(driver).move_to_element_with_offset(dlg, 0, -(dlg.size["height"] // 2) - 20).click().perform()
+
+    for way, dismiss in {"Escape": lambda: keys(driver, Keys.ESCAPE), "Cancel": lambda: driver.find_element(By.ID, "name-cancel").click(), "a click outside": outside}.items():
+        save()
+        wait_until("the name is asked", lambda: dialog_open(driver, "name-dialog"))
+        assert focused(driver) == "name-input", "the name field has the focus"
+        driver.find_element(By.ID, "name-input").send_keys("e2e-never")
+        dismiss()
+        wait_until(f"{way} closes the question", lambda: not dialog_open(driver, "name-dialog"))
+        time.sleep(0.5)
+        assert "e2e-never" not in group_names(), f"{way} saved a group"
+    save()
+    wait_until("the name is asked", lambda: dialog_open(driver, "name-dialog"))
+    driver.find_element(By.ID, "name-input").send_keys("e2e-pair", Keys.ENTER)
+    wait_until("it is saved", lambda: "Saved 2 VMs as the group e2e-pair." in driver.find_element(By.ID, "toasts").text)
+    assert "e2e-pair" in group_names()
+    clear_selection(driver)
+
+    tab(driver, "groups")
+    row_of = lambda name: driver.find_element(By.CSS_SELECTOR, f'#groups-table tr[data-group="{name}"]')
+    wait_until("the Groups view lists it with its VMs", lambda: all(n in row_of("e2e-pair").text for n in pair) and "2:" in row_of("e2e-pair").text)
+    # Its Power menu offers what its VMs can do now.
+    row_of("e2e-pair").find_element(By.XPATH, ".//button[starts-with(., 'Power')]").click()
+    wait_until("the Power menu opens", lambda: menu_open(driver))
+    items = menu_items(driver)
+    assert items["stop"][0] and items["reboot"][0], items
+    keys(driver, Keys.ESCAPE)
+    wait_until("the menu closes", lambda: not menu_open(driver))
+    # A group by rule, with a live preview of the VMs it is now.
+    form = driver.find_element(By.ID, "group-form")
+    form.find_element(By.NAME, "name").send_keys("e2e-stopped")
+    Select(form.find_element(By.NAME, "state")).select_by_value("stopped")
+    wait_until("the preview counts the stopped VMs", lambda: "Now" in driver.find_element(By.ID, "group-preview").text and stopped_vm in driver.find_element(By.ID, "group-preview").text)
+    form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+    wait_until("it is listed", lambda: stopped_vm in row_of("e2e-stopped").text)
+    assert "stopped" in row_of("e2e-stopped").text
+    driver.set_window_size(1024, 640)
+    look(driver, "groups at 1024x640", SCREENS / "groups-1024x640-light.png")
+    driver.set_window_size(1280, 800)
+    # "Select in inventory" selects the group's VMs there.
+    row_of("e2e-pair").find_element(By.XPATH, ".//button[.='Select in inventory']").click()
+    wait_until("the inventory shows them selected", lambda: driver.find_element(By.ID, "inventory").is_displayed() and driver.find_element(By.ID, "selection-count").text.startswith("2 selected"))
+    clear_selection(driver)
+    # Remove: asked first; every way out keeps it.
+    tab(driver, "groups")
+    remove = lambda: row_of("e2e-stopped").find_element(By.XPATH, ".//button[.='Remove']").click()
+    dismiss_every_way(driver, remove, lambda: "e2e-stopped" in group_names(), "remove group")
+    remove()
+    wait_until("the question opens", lambda: dialog_open(driver))
+    driver.find_element(By.ID, "confirm-ok").click()
+    wait_until("it is gone", lambda: "e2e-stopped" not in group_names() and not driver.find_elements(By.CSS_SELECTOR, '#groups-table tr[data-group="e2e-stopped"]'))
+    tab(driver, "inventory")
+
+
 def columns(driver):
     """Choose columns (remembered); resize one by dragging its edge (remembered)."""
     headers = lambda: [h.get_attribute("id") for h in driver.find_elements(By.CSS_SELECTOR, "#grid-head [role=columnheader]")]
@@ -777,6 +845,7 @@ def main():
         activity(driver, ui_vm, other)
         in_flight(driver, slow_vm)
         outage(driver)
+        groups(driver, (other, victim), stopped_vm)
         name_width = columns(driver)
         assert driver.execute_script("return window.__noReload") == "still here", "the page was never reloaded"
 

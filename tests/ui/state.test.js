@@ -305,3 +305,14 @@ test("a broken account gets one banner, updated by its health events; a recovere
   assert.equal(healthText({ status: "throttled", since, last_error: null, last_error_at: null }, since), "throttling requests");
   assert.equal(isBroken({ status: "auth", since, last_error: "401", last_error_at: since }), true);
 });
+
+test("a request refused at once never hides an older operation still in flight, whose news still counts", () => {
+  const s = createState();
+  loadInventory(s, inventory([vm(1, "web")], [op(10, 1)]));
+  const refused = op(11, 1, { kind: "reboot", phase: "failed", failure: "refused", error: "web already has a stop operation in flight" });
+  recordRequested(s, [{ vm_id: 1, operation: refused, error: null }]);
+  assert.equal(s.inFlight.get(1)?.id, 10, "the stop is still in flight");
+  assert.equal(s.ops.get(1)?.id, 11, "the row remembers the refusal");
+  applyEvents(s, [{ type: "operation", op: op(10, 1, { phase: "succeeded", new_state: "stopped" }) }]);
+  assert.equal(s.inFlight.has(1), false, "the older stop's end is taken");
+});

@@ -86,6 +86,27 @@ function resetConfirm() {
 }
 
 /**
+ * Ask for a name (saving the selection as a group). Enter in the field
+ * saves; every other way out says no. Returns the name, or null.
+ * @param {string} title @param {string} text @param {string} okLabel
+ * @returns {Promise<string | null>}
+ */
+export async function askName(title, text, okLabel) {
+  const dlg = /** @type {HTMLDialogElement} */ ($("#name-dialog"));
+  const input = /** @type {HTMLInputElement} */ ($("#name-input"));
+  const ok = /** @type {HTMLButtonElement} */ ($("#name-ok"));
+  $("#name-title").textContent = title;
+  $("#name-text").textContent = text;
+  ok.textContent = okLabel;
+  input.value = "";
+  ok.disabled = true;
+  input.oninput = () => { ok.disabled = input.value.trim() === ""; };
+  input.onkeydown = (e) => { if (e.key === "Enter" && !ok.disabled) { e.preventDefault(); ok.click(); } };
+  const yes = await ask(dlg, input);
+  return yes ? input.value.trim() : null;
+}
+
+/**
  * A plain destructive question (removing an account…). Cancel has the focus.
  * @param {string} title @param {string} text @param {string} confirmLabel @param {string} [cancelLabel]
  */

@@ -441,6 +441,7 @@ export function initInventory(app) {
     powerButton.disabled = n === 0;
     powerButton.title = n === 0 ? "Select VMs first (click a row, or Space)" : "Power actions for the selected VMs (P)";
     /** @type {HTMLButtonElement} */ ($("#clear-selection")).disabled = n === 0;
+    /** @type {HTMLButtonElement} */ ($("#save-group")).disabled = n === 0;
   }
 
   // ---------- pointer ----------

@@ -9,6 +9,15 @@ use crate::store::VmFilter;
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// A group and the VMs it is now, by id.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupNow {
+    pub group: Group,
+    pub vm_ids: Vec<i64>,
+    /// VMs the group names that no longer exist.
+    pub missing: Vec<i64>,
+}
+
 /// A group and the VMs it is now.
 #[derive(Debug, Clone, Serialize)]
 pub struct Members {
@@ -58,6 +67,39 @@ impl Engine {
         let (members, missing) = group::resolve(&group, &all, |account| kinds.get(&account).cloned().unwrap_or_default());
         let vms = members.into_iter().cloned().collect();
         Ok(Members { group, vms, missing })
+    }
+
+    /// Every group and the VMs it is now, by id, reading the inventory once
+    /// (the window's Groups view).
+    pub fn groups_now(&self) -> Result<Vec<GroupNow>, CoreError> {
+        let groups = self.store.groups()?;
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all = self.store.vms(&VmFilter::default())?;
+        let kinds: HashMap<i64, String> = self.store.accounts()?.into_iter().map(|a| (a.id, a.kind)).collect();
+        Ok(groups
+            .into_iter()
+            .map(|group| {
+                let (members, missing) = group::resolve(&group, &all, |account| kinds.get(&account).cloned().unwrap_or_default());
+                let vm_ids = members.iter().map(|v| v.id).collect();
+                GroupNow { group, vm_ids, missing }
+            })
+            .collect())
+    }
+
+    /// The VMs a group with these references and this rule would be now;
+    /// nothing is saved (the form's preview).
+    pub fn preview_group(&self, vms: &[String], rule: Option<GroupRule>) -> Result<Vec<i64>, CoreError> {
+        let rule = rule.filter(|r| !r.is_empty());
+        if let Some(r) = &rule {
+            r.validate().map_err(CoreError::Invalid)?;
+        }
+        let draft = Group { id: 0, name: String::new(), vms: self.resolve_all(vms)?, rule, created_at: 0, updated_at: 0 };
+        let all = self.store.vms(&VmFilter::default())?;
+        let kinds: HashMap<i64, String> = self.store.accounts()?.into_iter().map(|a| (a.id, a.kind)).collect();
+        let (members, _) = group::resolve(&draft, &all, |account| kinds.get(&account).cloned().unwrap_or_default());
+        Ok(members.iter().map(|v| v.id).collect())
     }
 
     /// Every reference resolved to one VM, or the first that does not (no

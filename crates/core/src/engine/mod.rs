@@ -16,7 +16,7 @@ mod sync;
 
 pub use bulk::{BulkPlan, BulkResult};
 pub use config::EngineConfig;
-pub use groups::Members;
+pub use groups::{GroupNow, Members};
 pub use ops::OpOptions;
 pub use schedules::{FiringView, Resolved, ScheduleView, Tick};
 pub use sync::SyncSummary;

@@ -215,7 +215,14 @@ impl SimProvider {
             return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: latest.to_string(), resync_needed: true });
         }
         let deadline = Instant::now() + max_wait;
+        let mut first = true;
         loop {
+            // After the first look, only a cheap read-only check until there may be news.
+            if !first && Instant::now() < deadline && !self.world.may_have_news(seq)? {
+                tokio::time::sleep(Duration::from_millis(250).min(deadline.saturating_duration_since(Instant::now()))).await;
+                continue;
+            }
+            first = false;
             let (vms, new_seq, gap) = self.world.changes_since(seq, 1000)?;
             if !vms.is_empty() || gap || Instant::now() >= deadline {
                 let changes = vms.into_iter().map(observe).collect();

@@ -236,6 +236,25 @@ impl World {
         self.with(|tx, _, _| set_meta(tx, "outage_until", until).map_err(sql_err))
     }
 
+    /// Whether a feed reader at `seq` may have something new: a change
+    /// recorded (here or by another process), a transition due, or drift to
+    /// roll. Read-only, so an idle reader costs no write transaction (and no
+    /// fsync) each time it looks.
+    pub fn may_have_news(&self, seq: i64) -> Result<bool, ProviderError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now_ms();
+        let latest: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0)).map_err(sql_err)?;
+        if latest > seq {
+            return Ok(true);
+        }
+        let due: Option<Millis> = conn.query_row("SELECT MIN(pending_at) FROM vms WHERE pending_at IS NOT NULL", [], |r| r.get(0)).map_err(sql_err)?;
+        if due.is_some_and(|t| t <= now) {
+            return Ok(true);
+        }
+        // Drift is rolled for the time since the last advance: once a second is as often as it needs.
+        Ok(self.cfg.drift_per_hour > 0.0 && now - get_meta(&conn, "last_advance").map_err(sql_err)? >= 1000)
+    }
+
     pub fn outage_until(&self) -> Result<Millis, ProviderError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         get_meta(&conn, "outage_until").map_err(sql_err)
