@@ -8,7 +8,7 @@
 // (drift). The engine does not record yet which front end asked; when it
 // does, `initiator` carries it.
 
-import { ACTION_LABELS } from "./state.js";
+import { ACTION_LABELS, TERMINAL } from "./state.js";
 
 /** @typedef {import("./types").Operation} Operation */
 /** @typedef {import("./types").Drift} Drift */
@@ -38,7 +38,7 @@ export const KEEP = 1000;
  * @property {string} account
  * @property {string} action
  * @property {string} initiator
- * @property {"succeeded" | "failed" | "timed out" | "in flight" | "observed"} result
+ * @property {"succeeded" | "failed" | "timed out" | "cancelled" | "in flight" | "observed"} result
  * @property {string} detail
  * @property {number | null} durationMs  null while in flight, or for drift
  */
@@ -52,7 +52,8 @@ export function createActivity() {
 
 /** @param {Operation} op @returns {Entry} */
 export function fromOperation(op) {
-  const result = op.phase === "succeeded" ? "succeeded" : op.phase === "failed" ? "failed" : op.phase === "timed-out" ? "timed out" : "in flight";
+  // Every phase that ends an operation (the served vocabulary) reads as what it is; the rest are in flight.
+  const result = TERMINAL.has(op.phase) ? /** @type {Entry["result"]} */ (op.phase.replace("-", " ")) : "in flight";
   const detail = [op.shutdown_method ?? "", op.error ?? ""].filter(Boolean).join(" · ");
   return {
     key: `op:${op.id}`,

@@ -178,11 +178,13 @@ def power_menu(driver):
 
 
 def menu_items(driver):
-    items = {}
-    for b in driver.find_elements(By.CSS_SELECTOR, '#menu [role="menuitem"]'):
-        hint = b.find_elements(By.CSS_SELECTOR, ".menu-hint")
-        items[b.get_attribute("data-item")] = (b.get_attribute("aria-disabled") != "true", hint[0].text if hint else "")
-    return items
+    """{item: (enabled, hint)}, read in one script: the menu follows the
+    VMs' state and may be redrawn between two WebDriver calls."""
+    items = driver.execute_script("""
+        return [...document.querySelectorAll('#menu [role="menuitem"]')].map((b) => [
+            b.dataset.item, b.getAttribute('aria-disabled') !== 'true', b.querySelector('.menu-hint')?.textContent ?? '']);
+    """)
+    return {item: (enabled, hint) for item, enabled, hint in items}
 
 
 def menu_open(driver):

@@ -59,3 +59,10 @@ test("a schedule's or a runbook's operations name who asked, and can be filtered
   assert.deepEqual(by, { "vm-1": INITIATOR_SCHEDULE, "web-2": INITIATOR_RUNBOOK, "web-3": INITIATOR_POWERDECK });
   assert.deepEqual(listActivity(a, { ...ALL, initiator: INITIATOR_SCHEDULE }).map((r) => r.vm), ["vm-1"]);
 });
+
+test("a cancelled operation reads as cancelled, not in flight, and can be filtered so", () => {
+  const a = createActivity();
+  loadActivity(a, { operations: [op(1, 1, { requested_at: 100, finished_at: 900, phase: "cancelled", error: "cancelled; nothing more was sent" }), op(2, 2)], drift: [] });
+  assert.deepEqual(listActivity(a, ALL).map((r) => r.result).sort(), ["cancelled", "in flight"]);
+  assert.deepEqual(listActivity(a, { ...ALL, result: "cancelled" }).map((r) => r.vm), ["vm-1"]);
+});
