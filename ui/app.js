@@ -22,6 +22,7 @@ import { initActivity } from "./views/activity.js";
 import { initDetails } from "./views/details.js";
 import { askName, chooseColumns, confirmPlan, confirmText, showInFlight, showShortcuts } from "./views/dialogs.js";
 import { initGroups } from "./views/groups.js";
+import { initRunbooks } from "./views/runbooks.js";
 import { COLUMNS, initInventory } from "./views/inventory.js";
 import { closeMenu, openMenu, refreshMenu } from "./views/menu.js";
 import { initSchedules } from "./views/schedules.js";
@@ -111,6 +112,7 @@ const details = initDetails(app);
 const activity = initActivity(app);
 const accounts = initAccounts({ reload: () => load(), vmCount: (id) => s.byAccount.get(id)?.size ?? 0 });
 const schedules = initSchedules();
+const runbooks = initRunbooks({ s });
 const groups = initGroups({
   s,
   powerMenu: (ids, anchor, label) => openMenu(() => actionItems(ids), anchor, anchor, label),
@@ -310,6 +312,7 @@ function showView(view, focus = false) {
   if (view === "activity") activity.show();
   if (view === "schedules") schedules.show(); else schedules.hide();
   if (view === "groups") groups.show();
+  if (view === "runbooks") runbooks.show(); else runbooks.hide();
   if (view === "accounts") { accounts.render(); if (focus) accounts.focusForm(); }
   if (view === "settings") settings.render();
 }
@@ -428,6 +431,7 @@ function applyBatch(events) {
   const res = applyEvents(s, events);
   activity.apply(events);
   schedules.apply(events);
+  runbooks.apply(events);
   for (const m of res.messages) toast(m);
   if (res.healthChanged) { renderHealth(); if (!$("#accounts").hidden) accounts.render(); }
   if (res.statesChanged) inventory.fillFilters();

@@ -111,6 +111,22 @@ export const ipc = {
   saveGroup: (name, vms, rule, replace) => call("save_group", { name, vms, rule, replace }),
   /** @param {string} name @returns {Promise<void>} */
   removeGroup: (name) => call("remove_group", { name }),
+  /** @returns {Promise<import("./types").Runbook[]>} */
+  listRunbooks: () => call("list_runbooks"),
+  /** Add a runbook, or (`replace`) change the one with its name. @param {import("./types").Runbook} runbook @param {boolean} replace @returns {Promise<import("./types").Runbook>} */
+  saveRunbook: (runbook, replace) => call("save_runbook", { runbook, replace }),
+  /** @param {string} name @returns {Promise<void>} */
+  removeRunbook: (name) => call("remove_runbook", { name }),
+  /** What running it would do now (nothing sent). @param {string} name @returns {Promise<import("./types").RunPlan>} */
+  planRunbook: (name) => call("plan_runbook", { name }),
+  /** Run the plan the user approved. @param {string} name @param {import("./types").RunPlan} plan @returns {Promise<import("./types").Run>} */
+  startRun: (name, plan) => call("start_run", { name, plan }),
+  /** Recent runs, newest first. @returns {Promise<import("./types").Run[]>} */
+  listRuns: () => call("list_runs"),
+  /** @param {number} id @returns {Promise<import("./types").Run>} */
+  cancelRun: (id) => call("cancel_run", { id }),
+  /** Roll back, or leave as it is, a run waiting for a decision. @param {number} id @param {boolean} rollback @returns {Promise<import("./types").Run>} */
+  decideRun: (id, rollback) => call("decide_run", { id, rollback }),
   /** Every schedule, and whether all are paused. @returns {Promise<import("./types").Schedules>} */
   listSchedules: () => call("list_schedules"),
   /** The next five runs of a draft (nothing saved). @param {import("./types").ScheduleDraft} draft @returns {Promise<import("./types").Occurrence[]>} */

@@ -17,6 +17,21 @@ export interface Group { id: number; name: string; vms: number[]; rule: GroupRul
 /** `list_groups`: a group and the VMs it is now. */
 export interface GroupNow { group: Group; vm_ids: number[]; missing: number[] }
 
+/** A runbook (crates/core/src/runbook.rs). */
+export type FailurePolicy = "stop" | "continue" | "rollback" | "ask";
+export interface RunbookStep { name?: string; action: OpKind | "wait"; force?: boolean; group?: string; vms?: string[]; parallel: number; wait_for_tools?: boolean; seconds?: number }
+export interface Runbook { id?: number; name: string; description?: string; on_failure: FailurePolicy; steps: RunbookStep[] }
+export type Will = { will: "run" } | { will: "skip"; reason: string } | { will: "refuse"; reason: string };
+export interface PlannedVm { vm_id: number; name: string; account: string; expected_state: PowerState; will: Will }
+export interface PlannedStep { index: number; label: string; action: OpKind | "wait"; force: boolean; parallel: number; wait_for_tools: boolean; seconds: number; vms: PlannedVm[] }
+export interface RunPlan { runbook: string; on_failure: FailurePolicy; steps: PlannedStep[] }
+export type RunPhase = "running" | "rolling-back" | "awaiting-decision" | "succeeded" | "failed" | "cancelled" | "rolled-back";
+export interface RunStep { step: number; rollback: boolean; batch_id: number | null; phase: "running" | "done" | "failed" | "skipped"; started_at: number; finished_at: number | null }
+export interface Run {
+  id: number; runbook_id: number | null; name: string; plan: RunPlan; phase: RunPhase; step: number; rolling_back: boolean; initiator: Initiator;
+  requested_at: number; finished_at: number | null; cancel_requested: boolean; rollback_requested: boolean; summary: string | null; steps: RunStep[];
+}
+
 /** `vocabulary` (crates/core/src/vocabulary.rs). */
 export interface Vocabulary {
   states: { name: PowerState; label: string; transitional: boolean; off: boolean; startable: boolean; gone: boolean }[];
@@ -91,6 +106,8 @@ export interface Operation {
   failure?: Failure | null;
   cancel_requested?: boolean;
   force_requested?: boolean;
+  /** The batch (a bulk action, a runbook step) it belongs to. */
+  batch_id?: number | null;
 }
 
 export type Failure = "refused" | "invalid-state" | "graceful-impossible" | "graceful-ignored" | "force-failed" | "job-failed"
@@ -220,7 +237,7 @@ export type EngineEvent =
   | { type: "schedules-changed" }
   | { type: "fired"; firing: Firing }
   | { type: "batch-finished"; outcome: BatchOutcome }
-  | { type: "run-changed"; run: unknown };
+  | { type: "run-changed"; run: Run }
 
 /** A provider kind's account fields (crates/core/src/provider/kind.rs: `KindDescriptor`). */
 export type FieldKind =

@@ -13,6 +13,7 @@ mod memory;
 mod notify;
 mod prefs;
 mod renderer;
+mod runbooks;
 mod schedules;
 mod tray;
 
@@ -90,6 +91,14 @@ pub fn run() {
             groups::preview_group,
             groups::save_group,
             groups::remove_group,
+            runbooks::list_runbooks,
+            runbooks::save_runbook,
+            runbooks::remove_runbook,
+            runbooks::plan_runbook,
+            runbooks::start_run,
+            runbooks::list_runs,
+            runbooks::cancel_run,
+            runbooks::decide_run,
             commands::vocabulary,
             commands::vm_details,
             commands::request_operation,

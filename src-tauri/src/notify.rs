@@ -7,6 +7,7 @@
 
 use crate::prefs::NotifyPrefs;
 use powerdeck_core::model::{Initiator, OpPhase, Operation};
+use powerdeck_core::runbook::RunPhase;
 use powerdeck_core::schedule::FiringStatus;
 use powerdeck_core::Event;
 use std::collections::HashSet;
@@ -27,11 +28,21 @@ pub struct Notifier {
     told_firings: HashSet<i64>,
     /// Accounts told broken, so their recovery is told too (and only then).
     told_broken: HashSet<i64>,
+    /// Runbook runs told ended or waiting for a decision.
+    told_runs: HashSet<(i64, &'static str)>,
 }
 
 impl Notifier {
     pub fn new(app: AppHandle, prefs: Arc<RwLock<NotifyPrefs>>) -> Self {
-        Self { app, prefs, announced: HashSet::new(), told_batches: HashSet::new(), told_firings: HashSet::new(), told_broken: HashSet::new() }
+        Self {
+            app,
+            prefs,
+            announced: HashSet::new(),
+            told_batches: HashSet::new(),
+            told_firings: HashSet::new(),
+            told_broken: HashSet::new(),
+            told_runs: HashSet::new(),
+        }
     }
 
     pub fn observe(&mut self, batch: &[Event]) {
@@ -79,6 +90,21 @@ impl Notifier {
                     let what = if firing.status == FiringStatus::Missed { "missed" } else { "failed" };
                     let note = firing.note.clone().unwrap_or_else(|| what.to_string());
                     lines.push((format!("Schedule '{}' {what}", firing.schedule), note));
+                }
+                Event::RunChanged { run }
+                    if (run.phase.is_terminal() || run.phase == RunPhase::AwaitingDecision) && self.told_runs.insert((run.id, run.phase.as_str())) =>
+                {
+                    let good = run.phase == RunPhase::Succeeded;
+                    if (good && prefs.operation_done) || (!good && prefs.operation_failed) {
+                        let what = match run.phase {
+                            RunPhase::Succeeded => "done",
+                            RunPhase::AwaitingDecision => "needs a decision: roll back, or leave it as it is",
+                            RunPhase::RolledBack => "rolled back",
+                            RunPhase::Cancelled => "cancelled",
+                            _ => "failed",
+                        };
+                        lines.push((format!("Runbook '{}': {what}", run.name), run.summary.clone().unwrap_or_default()));
+                    }
                 }
                 Event::AccountHealth { account_id, account, health } if prefs.accounts => {
                     if health.is_broken() && !self.window_shown() && self.told_broken.insert(*account_id) {
