@@ -135,7 +135,6 @@ export function initRunbooks(app) {
     cancelEdit.hidden = true;
   }
   cancelEdit.addEventListener("click", () => { endEdit(); setText(result, ""); });
-  addStepRow();
 
   // ---- run: plan, approve, start ----
 
@@ -258,7 +257,12 @@ export function initRunbooks(app) {
   }
 
   return {
-    show() { shown = true; render(); },
+    show() {
+      shown = true;
+      // The first empty step is drawn once the vocabulary (its actions) has come.
+      if (!stepsList.children.length) addStepRow();
+      render();
+    },
     hide() { shown = false; },
     /** Runs move; their steps' operations too. @param {EngineEvent[]} events */
     apply(events) {
