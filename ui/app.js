@@ -451,6 +451,7 @@ function applyBatch(events) {
 
 // Asked for once, alongside the first inventory: the window's words come from the backend.
 const vocabularyReady = ipc.vocabulary().then(useVocabulary);
+ipc.notices().then((notices) => { for (const n of notices) toast(n); }, () => {});
 
 async function load() {
   if (waiting) return;

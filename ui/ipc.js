@@ -62,6 +62,8 @@ export const ipc = {
     perf.marks.inventoryReceived ??= performance.now();
     return { inventory: decodeInventory(answer.inventory), missed: answer.missed };
   },
+  /** What to tell the admin about this start (a database started anew…). @returns {Promise<string[]>} */
+  notices: () => call("notices"),
   /** The backend's states, actions and phases. @returns {Promise<import("./types").Vocabulary>} */
   vocabulary: () => call("vocabulary"),
   /** @param {number} vmId @returns {Promise<import("./types").VmDetails>} */

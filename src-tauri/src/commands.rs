@@ -217,6 +217,14 @@ pub fn account_kinds() -> &'static [&'static powerdeck_core::provider::kind::Kin
     powerdeck_core::provider::registry::KINDS
 }
 
+/// What the admin must be told about how this start went (a database found
+/// empty and started anew, settings that could not be read), once.
+#[tauri::command]
+pub fn notices(state: State<'_, AppState>) -> Vec<String> {
+    let engine = &state.engine;
+    engine.store().notice().map(str::to_string).into_iter().chain(engine.config_warning()).collect()
+}
+
 /// The states, actions and phases with their labels and rules: the window
 /// asks once at start and re-types none of them.
 #[tauri::command]

@@ -100,6 +100,7 @@ pub fn run() {
             runbooks::cancel_run,
             runbooks::decide_run,
             commands::vocabulary,
+            commands::notices,
             commands::vm_details,
             commands::request_operation,
             commands::cancel_operation,

@@ -73,7 +73,8 @@ impl Notifier {
                     }
                 }
                 Event::VmsChanged { changes, .. } if prefs.drift => {
-                    for c in changes.iter().filter(|c| c.drift) {
+                    // A VM passing through (stopping, starting…) is told once it arrives.
+                    for c in changes.iter().filter(|c| c.drift && !c.vm.state.is_transitional()) {
                         let from = c.from.map(|f| f.to_string()).unwrap_or_default();
                         lines.push(("Changed outside Powerdeck".into(), format!("{} ({}) went from {from} to {}", c.vm.name, c.vm.account, c.vm.state)));
                     }
@@ -131,9 +132,10 @@ impl Notifier {
         if self.announced.len() > 10_000 {
             self.announced.clear();
         }
-        if self.told_batches.len() + self.told_firings.len() > 10_000 {
+        if self.told_batches.len() + self.told_firings.len() + self.told_runs.len() > 10_000 {
             self.told_batches.clear();
             self.told_firings.clear();
+            self.told_runs.clear();
         }
     }
 

@@ -14,7 +14,7 @@ use tauri::State;
 const RECENT_RUNS: u32 = 30;
 
 fn named(state: &AppState, name: &str) -> Result<Runbook, IpcError> {
-    Ok(state.engine.store().runbook(name)?.ok_or_else(|| CoreError::Invalid(format!("there is no runbook named '{name}'")))?)
+    Ok(state.engine.store().runbook(name)?.ok_or_else(|| CoreError::not_found("runbook", name))?)
 }
 
 #[tauri::command]
@@ -35,7 +35,7 @@ pub fn save_runbook(state: State<'_, AppState>, runbook: Runbook, replace: bool)
 #[tauri::command]
 pub fn remove_runbook(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
     if !state.engine.store().remove_runbook(&name)? {
-        return Err(CoreError::Invalid(format!("there is no runbook named '{name}'")).into());
+        return Err(CoreError::not_found("runbook", &name).into());
     }
     Ok(())
 }

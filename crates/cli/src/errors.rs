@@ -14,6 +14,18 @@ pub fn render(e: &CoreError) -> String {
             format!("{e} (after comparing: pdk accounts edit {account} --thumbprint {t}, or --trust-presented to see and pin it)")
         }
         CoreError::Secret(powerdeck_core::secrets::SecretError::NoKeychain(_)) => format!("{e} (pdk accounts add … --secret-env VAR)"),
+        // The core names what is missing; the CLI says where to look.
+        CoreError::UnknownVm(_) => format!("{e} (try `pdk vms list`)"),
+        CoreError::UnknownAccount(_) => format!("{e} (try `pdk accounts list`)"),
+        CoreError::NotFound { what, .. } => {
+            let list = match *what {
+                "group" => "pdk groups list",
+                "runbook" => "pdk runbook list",
+                "schedule" => "pdk schedules list",
+                _ => return e.to_string(),
+            };
+            format!("{e} (try `{list}`)")
+        }
         _ => e.to_string(),
     }
 }

@@ -67,6 +67,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
     if let Some(warning) = engine.config_warning() {
         eprintln!("pdk: warning: {warning}");
     }
+    if let Some(notice) = engine.store().notice() {
+        eprintln!("pdk: warning: {notice}");
+    }
     match cli.cmd {
         Cmd::Accounts(cmd) => accounts(&engine, cmd).await,
         Cmd::Vms(cmd) => vms(&engine, cmd).await,
@@ -178,8 +181,9 @@ async fn vms(engine: &Arc<Engine>, cmd: VmsCmd) -> Result<ExitCode, CoreError> {
 }
 
 fn set_watched(engine: &Arc<Engine>, refs: &[String], on: bool) -> Result<(), CoreError> {
-    for r in refs {
-        let vm = engine.resolve_vm(r)?;
+    // Every reference resolved first, so a wrong one changes nothing.
+    let ids = engine.resolve_all(refs)?;
+    for vm in engine.store().vms_by_ids(&ids)? {
         engine.store().set_watched(vm.id, on)?;
         println!("{}: {}", vm.name, if on { "watched (polled every watched-tier interval)" } else { "no longer watched" });
     }

@@ -132,7 +132,7 @@ fn read_file(path: &std::path::Path) -> Result<Runbook, CoreError> {
 }
 
 fn runbook(engine: &Engine, name: &str) -> Result<Runbook, CoreError> {
-    engine.store().runbook(name)?.ok_or_else(|| CoreError::Invalid(format!("there is no runbook named '{name}' (try `pdk runbook list`)")))
+    engine.store().runbook(name)?.ok_or_else(|| CoreError::not_found("runbook", name))
 }
 
 pub async fn runbooks(engine: &Arc<Engine>, cmd: RunbookCmd) -> Result<ExitCode, CoreError> {
@@ -175,7 +175,7 @@ pub async fn runbooks(engine: &Arc<Engine>, cmd: RunbookCmd) -> Result<ExitCode,
         RunbookCmd::Export { name } => print!("{}", runbook(engine, &name)?.to_toml()),
         RunbookCmd::Remove { name } => {
             if !engine.store().remove_runbook(&name)? {
-                return Err(CoreError::Invalid(format!("there is no runbook named '{name}'")));
+                return Err(CoreError::not_found("runbook", &name));
             }
             println!("removed runbook '{name}' (its past runs stay in the journal)");
         }

@@ -205,12 +205,21 @@ fn watch_streams_one_json_event_per_line() {
     lab(d, &[]);
     let mut child = pdk(d).args(["watch", "--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // The first full sync of the watch session announces itself.
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).expect("a JSON object per line");
+    // The first full sync of the watch session announces itself (after the
+    // account's health turned from unknown to ok on its first answer).
+    let mut seen = Vec::new();
+    let first = loop {
+        let line: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).expect("a JSON object per line");
+        if line["type"] == "sync-finished" {
+            break line;
+        }
+        seen.push(line);
+        assert!(seen.len() < 5, "no sync-finished among {seen:?}");
+    };
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(first["type"], "sync-finished", "{first}");
     assert_eq!(first["vms"], 6);
+    assert!(seen.iter().all(|e| e["type"] == "account-health" && e["health"]["status"] == "ok"), "{seen:?}");
 }
 
 #[test]
@@ -227,4 +236,23 @@ fn a_new_data_directory_shows_the_demo_fleet() {
     }
     ok(dir.path(), &["accounts", "remove", "demo"]);
     assert_eq!(json(dir.path(), &["accounts", "list", "--json"]), serde_json::json!([]), "a removed demo account stays removed");
+}
+
+#[test]
+fn a_name_given_twice_is_acted_on_once_and_a_wrong_one_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    lab(d, &[]);
+    let vm = first_vm(d, "running");
+    let name = format!("lab/{}", vm["name"].as_str().unwrap());
+    // Stopping the same VM named twice: one stop, verified, exit 0.
+    let out = run(d, &["vm", "stop", &name, &name, "--yes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(d, &["ops", &name, "--json"]).as_array().map(Vec::len), Some(1), "one operation");
+    // Watching a good VM and a wrong one: refused, and the good one is not watched either.
+    let err = error_of(&run(d, &["vms", "watch", &name, "nosuch"]));
+    assert_eq!(err, "pdk: no VM matches 'nosuch' (try `pdk vms list`)");
+    let listed = json(d, &["vms", "list", "--account", "lab", "--json"]);
+    let watched = listed.as_array().unwrap().iter().find(|v| v["id"] == vm["id"]).unwrap()["watched"].clone();
+    assert_eq!(watched, Value::Bool(false), "nothing was applied");
 }

@@ -10,12 +10,15 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum CoreError {
-    #[error("no VM matches '{0}' (try `pdk vms list`)")]
+    #[error("no VM matches '{0}'")]
     UnknownVm(String),
     #[error("'{reference}' matches {} VMs: {}; use an id or account/name", .candidates.len(), .candidates.join(", "))]
     AmbiguousVm { reference: String, candidates: Vec<String> },
-    #[error("there is no account named '{0}' (try `pdk accounts list`)")]
+    #[error("there is no account named '{0}'")]
     UnknownAccount(String),
+    /// A group, runbook or schedule named by the user that does not exist.
+    #[error("there is no {what} named '{name}'")]
+    NotFound { what: &'static str, name: String },
     #[error("an account named '{0}' already exists")]
     AccountExists(String),
     #[error("unknown account kind '{kind}' (known: {known})")]
@@ -40,6 +43,10 @@ pub enum CoreError {
 }
 
 impl CoreError {
+    pub fn not_found(what: &'static str, name: &str) -> Self {
+        Self::NotFound { what, name: name.to_string() }
+    }
+
     pub fn provider(account: &str, source: ProviderError) -> Self {
         Self::Provider { account: account.to_string(), source }
     }
@@ -48,7 +55,7 @@ impl CoreError {
     /// (offer "Fix", "Retry with force", "Trust") instead of reading text.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::UnknownVm(_) | Self::UnknownAccount(_) => "not-found",
+            Self::UnknownVm(_) | Self::UnknownAccount(_) | Self::NotFound { .. } => "not-found",
             Self::AmbiguousVm { .. } => "ambiguous",
             Self::AccountExists(_) => "exists",
             Self::UnknownKind { .. } | Self::Invalid(_) | Self::InvalidSettings { .. } => "invalid",

@@ -441,7 +441,7 @@ async fn user_references_resolve_or_fail_clearly() {
     assert_eq!(fx.engine.resolve_vm(&format!("twin/{name}")).unwrap().account, "twin");
 
     let err = fx.engine.resolve_vm("no-such-vm").unwrap_err();
-    assert_eq!(err.to_string(), "no VM matches 'no-such-vm' (try `pdk vms list`)");
+    assert_eq!(err.to_string(), "no VM matches 'no-such-vm'");
 
     let err = fx.engine.add_account("x", "vmware-classic", serde_json::json!({}), None).unwrap_err();
     // Every kind the registry has is named (the list grows with each provider).
@@ -685,4 +685,32 @@ async fn names_with_terminal_escapes_are_stored_clean_whichever_provider_sent_th
     let vm = fx.engine.resolve_vm("web-9").unwrap();
     assert_eq!((vm.name.as_str(), vm.raw_state.as_str()), ("web-9", "on"));
     assert_eq!(fx.engine.resolve_vm("vm-10").unwrap().name, "vm-10", "a name that was only escapes keeps its id");
+}
+
+/// The polling tiers find their VMs through indexes: what a tier reads
+/// does not grow with the account (idle cost must not grow with the fleet).
+#[tokio::test]
+async fn the_tiers_find_their_few_vms_without_reading_the_whole_account() {
+    let fx = Fixture::new(fast_fleet(50));
+    fx.engine.full_sync(fx.account.id).await.unwrap();
+    let vms = fx.vms();
+    let (a, b) = (vms[0].clone(), vms[1].clone());
+    fx.world().set_raw(&a.provider_id, "STOPPING").unwrap();
+    fx.engine.full_sync(fx.account.id).await.unwrap();
+    fx.engine.store().set_watched(b.id, true).unwrap();
+    let store = fx.engine.store();
+    let transitional: Vec<PowerState> = PowerState::ALL.into_iter().filter(|s| s.is_transitional()).collect();
+    assert_eq!(store.provider_ids_in_states(fx.account.id, &transitional).unwrap(), vec![a.provider_id.clone()]);
+    assert_eq!(store.watched_provider_ids(fx.account.id).unwrap(), vec![b.provider_id.clone()]);
+    // Both through an index, never a scan of the account's VMs.
+    let conn = rusqlite::Connection::open(fx.dir.path().join("powerdeck.sqlite")).unwrap();
+    for sql in [
+        "SELECT provider_id FROM vms WHERE account_id = 1 AND state IN ('starting', 'stopping')",
+        "SELECT provider_id FROM vms WHERE account_id = 1 AND watched = 1",
+    ] {
+        let plan: Vec<String> =
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap().query_map([], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        assert!(plan.iter().any(|p| p.contains("USING INDEX vms_state") || p.contains("USING INDEX vms_watched")), "{sql}: {plan:?}");
+        assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{sql}: {plan:?}");
+    }
 }

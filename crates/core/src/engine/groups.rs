@@ -48,14 +48,14 @@ impl Engine {
     }
 
     pub fn group(&self, name: &str) -> Result<Group, CoreError> {
-        self.store.group(name)?.ok_or_else(|| CoreError::Invalid(format!("there is no group named '{name}' (try `pdk groups list`)")))
+        self.store.group(name)?.ok_or_else(|| CoreError::not_found("group", name))
     }
 
     pub fn remove_group(&self, name: &str) -> Result<(), CoreError> {
         if self.store.remove_group(name)? {
             Ok(())
         } else {
-            Err(CoreError::Invalid(format!("there is no group named '{name}'")))
+            Err(CoreError::not_found("group", name))
         }
     }
 

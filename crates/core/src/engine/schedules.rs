@@ -110,7 +110,7 @@ impl Engine {
                 self.group(g)?;
             }
             Target::Runbook(r) => {
-                self.store.runbook(r)?.ok_or_else(|| CoreError::Invalid(format!("there is no runbook named '{r}' (try `pdk runbook list`)")))?;
+                self.store.runbook(r)?.ok_or_else(|| CoreError::not_found("runbook", r))?;
             }
             Target::Vms(refs) => {
                 self.resolve_all(refs)?;
@@ -145,12 +145,12 @@ impl Engine {
     }
 
     pub fn schedule_record(&self, name: &str) -> Result<ScheduleRecord, CoreError> {
-        self.store.schedule(name)?.ok_or_else(|| CoreError::Invalid(format!("there is no schedule named '{name}' (try `pdk schedules list`)")))
+        self.store.schedule(name)?.ok_or_else(|| CoreError::not_found("schedule", name))
     }
 
     pub fn remove_schedule(&self, name: &str) -> Result<(), CoreError> {
         if !self.store.remove_schedule(name)? {
-            return Err(CoreError::Invalid(format!("there is no schedule named '{name}'")));
+            return Err(CoreError::not_found("schedule", name));
         }
         self.schedules_changed();
         Ok(())

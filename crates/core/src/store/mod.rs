@@ -34,6 +34,11 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// `user_version` says an older schema than the tables hold (a file
+    /// restored over, or a version set by hand): re-running the migrations
+    /// would fail half-way or lose data, so nothing is changed.
+    #[error("the inventory database says it is at schema {found} but already holds a later change ({message}): it was probably restored or edited by hand. Nothing was changed; restore a backup, or move the file away to start with an empty inventory")]
+    SchemaMismatch { found: i64, message: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -44,6 +49,8 @@ pub struct Store {
     /// Names this handle (one per process) in the outbox, so each process
     /// publishes only what the others changed.
     origin: String,
+    /// Something a person must be told about how the store was opened.
+    notice: Option<String>,
 }
 
 impl Store {
@@ -53,9 +60,30 @@ impl Store {
         if let Some(dir) = path.parent() {
             private_dir(dir).map_err(|e| open_err(e.to_string()))?;
         }
+        // A file that exists but holds nothing (nor has a write-ahead log
+        // with something in it) was truncated, or never written: SQLite
+        // would silently make a new database of it. Do so, but say it.
+        let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+        let wal = path.with_file_name(format!("{}-wal", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let emptied = len(path) == Some(0) && len(&wal).unwrap_or(0) == 0;
         private_file(path).map_err(|e| open_err(e.to_string()))?;
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        Self::init(conn, path.to_path_buf())
+        let mut store = Self::init(conn, path.to_path_buf())?;
+        if emptied {
+            let text = format!(
+                "the inventory database at {} was empty (0 bytes: truncated, or never written), so it was started anew; accounts, operations and history kept in it before are gone",
+                path.display()
+            );
+            tracing::warn!("{text}");
+            store.notice = Some(text);
+        }
+        Ok(store)
+    }
+
+    /// What a person must be told about how the store was opened (a
+    /// database found empty and started anew), if anything.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
     }
 
     /// A private in-memory store, for tests and benchmarks.
@@ -71,7 +99,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), path, origin: uuid::Uuid::new_v4().to_string() })
+        Ok(Self { conn: Mutex::new(conn), path, origin: uuid::Uuid::new_v4().to_string(), notice: None })
     }
 
     pub fn path(&self) -> &Path {
@@ -125,7 +153,12 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         return Err(StoreError::TooNew { found: current, known });
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(sql)?;
+        // A table, index or column that already exists means the version
+        // lies; the transaction is dropped, so nothing at all changes.
+        tx.execute_batch(sql).map_err(|e| match e.to_string() {
+            m if m.contains("duplicate column name") || m.contains("already exists") => StoreError::SchemaMismatch { found: current, message: m },
+            _ => StoreError::from(e),
+        })?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()?;
@@ -202,5 +235,41 @@ mod tests {
         drop(conn);
         let err = Store::open(&path).err().expect("newer schema must be refused");
         assert!(err.to_string().contains("newer Powerdeck"), "{err}");
+    }
+
+    #[test]
+    fn a_database_truncated_to_nothing_is_started_anew_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pd.sqlite");
+        let fresh = Store::open(&path).unwrap();
+        assert_eq!(fresh.notice(), None, "a new database is nothing to report");
+        fresh.set_setting("k", "v").unwrap();
+        drop(fresh);
+        assert_eq!(Store::open(&path).unwrap().notice(), None, "nor is reopening one");
+        std::fs::write(&path, b"").unwrap();
+        let _ = std::fs::remove_file(path.with_file_name("pd.sqlite-wal"));
+        let again = Store::open(&path).unwrap();
+        let notice = again.notice().expect("an emptied database is reported");
+        assert!(notice.contains("0 bytes") && notice.contains("gone") && notice.contains("pd.sqlite"), "{notice}");
+        assert_eq!(again.setting("k").unwrap(), None);
+    }
+
+    #[test]
+    fn a_version_older_than_the_tables_changes_nothing_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pd.sqlite");
+        let store = Store::open(&path).unwrap();
+        store.set_setting("kept", "yes").unwrap();
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let err = Store::open(&path).err().expect("a lying version is refused");
+        assert!(matches!(err, StoreError::SchemaMismatch { found: 1, .. }), "{err}");
+        assert!(err.to_string().contains("Nothing was changed"), "{err}");
+        let conn = Connection::open(&path).unwrap();
+        let kept: String = conn.query_row("SELECT value FROM settings WHERE key = 'kept'", [], |r| r.get(0)).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!((kept.as_str(), version), ("yes", 1), "the data and the version are as they were");
     }
 }

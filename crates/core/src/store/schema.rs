@@ -219,4 +219,7 @@ pub const MIGRATIONS: &[&str] = &[
      -- The hours report reads a range of history in time order; this index
      -- holds all it needs, so the scan never touches the wider table rows.
      CREATE INDEX history_at ON history(at, vm_id, to_state, operation_id);",
+    // 10: the watched tier finds an account's few favourites without
+    // reading all its VMs (idle cost must not grow with the fleet).
+    "CREATE INDEX vms_watched ON vms(account_id) WHERE watched = 1;",
 ];
