@@ -884,6 +884,11 @@ def layout_everywhere(driver, busy_vm, stopped_vm):
 
 
 def main():
+    vms()  # the first pdk call makes the demo fleet
+    # The demo fleet drifts at random (that is what it shows a new user); the
+    # checks below change VMs on purpose and must not race a random drift on
+    # the VM they watch. Drift itself is checked with `pdk sim set-state`.
+    pdk("accounts", "edit", "demo", "--drift-per-hour", "0")
     fleet = vms()
     running = [n for n, v in sorted(fleet.items()) if v["state"] == "running" and v.get("tools") == "running"]
     assert len(running) >= 8, "the demo fleet has running VMs with tools"
