@@ -357,7 +357,7 @@ export type CertificateCheck =
   | { trust: "trusted" }
   | { trust: "untrusted"; thumbprint: string; reason: string };
 
-export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean; schedules: boolean; accounts: boolean; each_failure: boolean }
+export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean; schedules: boolean; accounts: boolean; each_failure: boolean; failures_only: boolean }
 export interface OperationPrefs { start_waits_for_tools: boolean }
 export interface Settings {
   engine: Record<string, number> & { inflight_interval_ms: number; transitional_interval_ms: number; watched_interval_ms: number; full_interval_ms: number };

@@ -51,22 +51,14 @@ impl Notifier {
         for e in batch {
             match e {
                 Event::Operation { op } if op.phase.is_terminal() && self.announced.insert(op.id) => {
-                    // An operation of a bulk action is told in its batch's summary (its
-                    // failures one by one too, if asked for).
-                    let wanted = match (op.phase == OpPhase::Succeeded, op.batch_id.is_some()) {
-                        (true, false) => prefs.operation_done,
-                        (false, false) => prefs.operation_failed,
-                        (true, true) => false,
-                        (false, true) => prefs.operation_failed && prefs.each_failure,
-                    };
-                    if wanted {
+                    if operation_wanted(&prefs, op.phase == OpPhase::Succeeded, op.batch_id.is_some()) {
                         lines.push(operation_message(op));
                     }
                 }
                 Event::BatchFinished { outcome }
                     if matches!(outcome.batch.initiator, Initiator::Window | Initiator::Tray) && self.told_batches.insert(outcome.batch.id) =>
                 {
-                    let wanted = if outcome.failed > 0 { prefs.operation_failed } else { prefs.operation_done };
+                    let wanted = if outcome.failed > 0 { prefs.operation_failed } else { prefs.operation_done && !prefs.failures_only };
                     if wanted {
                         let title = if outcome.failed > 0 { format!("{}: some failed", outcome.batch.label) } else { format!("{}: done", outcome.batch.label) };
                         lines.push((title, capitalise(&outcome.result_text())));
@@ -80,7 +72,10 @@ impl Notifier {
                     }
                 }
                 Event::BatchFinished { outcome }
-                    if prefs.schedules && outcome.batch.initiator == Initiator::Schedule && self.told_batches.insert(outcome.batch.id) =>
+                    if prefs.schedules
+                        && outcome.batch.initiator == Initiator::Schedule
+                        && (outcome.failed > 0 || !prefs.failures_only)
+                        && self.told_batches.insert(outcome.batch.id) =>
                 {
                     let title = if outcome.failed > 0 { "Schedule: some VMs failed" } else { "Schedule done" };
                     lines.push((title.into(), outcome.headline()));
@@ -96,7 +91,7 @@ impl Notifier {
                     if (run.phase.is_terminal() || run.phase == RunPhase::AwaitingDecision) && self.told_runs.insert((run.id, run.phase.as_str())) =>
                 {
                     let good = run.phase == RunPhase::Succeeded;
-                    if (good && prefs.operation_done) || (!good && prefs.operation_failed) {
+                    if (good && prefs.operation_done && !prefs.failures_only) || (!good && prefs.operation_failed) {
                         let what = match run.phase {
                             RunPhase::Succeeded => "done",
                             RunPhase::AwaitingDecision => "needs a decision: roll back, or leave it as it is",
@@ -165,6 +160,18 @@ fn operation_message(op: &Operation) -> (String, String) {
     }
 }
 
+/// Whether an operation that ended is told on its own: one of a bulk
+/// action is told in its batch's summary (its failures one by one too, if
+/// asked for); nothing that succeeded is told in "failures only".
+fn operation_wanted(prefs: &NotifyPrefs, succeeded: bool, in_batch: bool) -> bool {
+    match (succeeded, in_batch) {
+        (true, false) => prefs.operation_done && !prefs.failures_only,
+        (false, false) => prefs.operation_failed,
+        (true, true) => false,
+        (false, true) => prefs.operation_failed && prefs.each_failure,
+    }
+}
+
 fn health_title(status: &str) -> &'static str {
     match status {
         "unreachable" => "cannot be reached",
@@ -178,4 +185,20 @@ fn health_title(status: &str) -> &'static str {
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_an_ended_operation_tells_follows_the_choices() {
+        let all = NotifyPrefs::default();
+        assert!(operation_wanted(&all, true, false) && operation_wanted(&all, false, false));
+        assert!(!operation_wanted(&all, true, true) && !operation_wanted(&all, false, true), "a bulk action's are in its summary");
+        let each = NotifyPrefs { each_failure: true, ..all };
+        assert!(operation_wanted(&each, false, true) && !operation_wanted(&each, true, true));
+        let failures = NotifyPrefs { failures_only: true, ..all };
+        assert!(!operation_wanted(&failures, true, false) && operation_wanted(&failures, false, false));
+    }
 }

@@ -25,11 +25,14 @@ pub struct NotifyPrefs {
     /// A bulk action is told once, as a summary; with this, each VM that
     /// failed in it is told as well.
     pub each_failure: bool,
+    /// Nothing that went well is told (operations, bulk actions, schedule
+    /// batches and runbook runs that succeeded): only what needs a person.
+    pub failures_only: bool,
 }
 
 impl Default for NotifyPrefs {
     fn default() -> Self {
-        Self { operation_done: true, operation_failed: true, drift: true, schedules: true, accounts: true, each_failure: false }
+        Self { operation_done: true, operation_failed: true, drift: true, schedules: true, accounts: true, each_failure: false, failures_only: false }
     }
 }
 

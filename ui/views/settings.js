@@ -8,7 +8,7 @@ import { ipc } from "../ipc.js";
 /** @typedef {import("../types").Settings} Settings */
 
 const TIERS = /** @type {const} */ (["inflight_interval_ms", "transitional_interval_ms", "watched_interval_ms", "full_interval_ms"]);
-const NOTIFY = /** @type {const} */ (["operation_done", "operation_failed", "each_failure", "drift", "schedules", "accounts"]);
+const NOTIFY = /** @type {const} */ (["failures_only", "operation_done", "operation_failed", "each_failure", "drift", "schedules", "accounts"]);
 
 /**
  * @param {{ prefs: import("../prefs.js").Prefs, setAppearance: (theme: string, density: string) => void }} app
@@ -47,7 +47,7 @@ export function initSettings(app) {
     if (!loaded) return;
     const engine = { ...loaded.engine };
     for (const k of TIERS) engine[k] = Math.round(Number(input(k).value) * 1000);
-    const notifications = { operation_done: input("operation_done").checked, operation_failed: input("operation_failed").checked, each_failure: input("each_failure").checked, drift: input("drift").checked, schedules: input("schedules").checked, accounts: input("accounts").checked };
+    const notifications = { operation_done: input("operation_done").checked, operation_failed: input("operation_failed").checked, each_failure: input("each_failure").checked, failures_only: input("failures_only").checked, drift: input("drift").checked, schedules: input("schedules").checked, accounts: input("accounts").checked };
     try {
       const operations = { start_waits_for_tools: input("start_waits_for_tools").checked };
       await ipc.saveSettings({ engine, notifications, operations, sync_paused: input("sync_paused").checked });
