@@ -50,10 +50,12 @@ impl Notifier {
         let mut lines: Vec<(String, String)> = Vec::new();
         for e in batch {
             match e {
-                Event::Operation { op } if op.phase.is_terminal() && self.announced.insert(op.id) => {
-                    if operation_wanted(&prefs, op.phase == OpPhase::Succeeded, op.batch_id.is_some()) {
-                        lines.push(operation_message(op));
-                    }
+                Event::Operation { op }
+                    if op.phase.is_terminal()
+                        && self.announced.insert(op.id)
+                        && operation_wanted(&prefs, op.phase == OpPhase::Succeeded, op.batch_id.is_some()) =>
+                {
+                    lines.push(operation_message(op));
                 }
                 Event::BatchFinished { outcome }
                     if matches!(outcome.batch.initiator, Initiator::Window | Initiator::Tray) && self.told_batches.insert(outcome.batch.id) =>
