@@ -41,12 +41,10 @@ pub enum Billing {
 }
 
 impl Billing {
+    /// The rule the kind declares (its descriptor); a kind this build does
+    /// not know bills while running.
     pub fn for_kind(kind: &str) -> Billing {
-        if kind == "azure" {
-            Billing::WhileAllocated
-        } else {
-            Billing::WhileRunning
-        }
+        crate::provider::registry::kind(kind).map_or(Billing::WhileRunning, |k| k.billing)
     }
 
     fn bills(self, state: PowerState) -> bool {

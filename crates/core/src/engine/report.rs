@@ -196,7 +196,7 @@ impl Engine {
                     suggestion: format!("pdk vm stop '{reference}'  (or add it to a schedule: pdk schedules add …)"),
                 });
             }
-            if kind == "azure" && vm.state == PowerState::Stopped && now - since >= billed_stopped_h as Millis * 3_600_000 {
+            if Billing::for_kind(kind) == Billing::WhileAllocated && vm.state == PowerState::Stopped && now - since >= billed_stopped_h as Millis * 3_600_000 {
                 out.push(Finding {
                     vm: vm.name.clone(),
                     account: account.clone(),

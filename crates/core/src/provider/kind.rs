@@ -24,6 +24,9 @@ pub struct KindDescriptor {
     /// The fields that say how the endpoint's certificate is trusted, for
     /// kinds whose hosts often carry self-signed certificates.
     pub tls: Option<TlsFields>,
+    /// Which states the provider bills compute for (the hours report's
+    /// billable time, and the "stopped but still billed" finding).
+    pub billing: crate::hours::Billing,
     /// Check settings before they are stored. `has_secret`: the account has
     /// a secret source.
     #[serde(skip)]

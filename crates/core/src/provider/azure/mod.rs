@@ -40,6 +40,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     // certificates, so a private cloud's CA (the CA file setting) is what
     // can be trusted, not one pinned certificate.
     tls: None,
+    billing: crate::hours::Billing::WhileAllocated,
     validate: |config, has_secret| kind::parse::<AzureConfig>(config)?.validate(has_secret),
     complete: kind::nothing_to_complete,
     build: |ctx| Ok(Arc::new(AzureProvider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),

@@ -46,6 +46,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     fields: config::FIELDS,
     secret: SecretSpec { label: "secret key", need: SecretNeed::Required },
     tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
+    billing: crate::hours::Billing::WhileRunning,
     validate: |config, has_secret| kind::parse::<CloudStackConfig>(config)?.validate(has_secret),
     complete: config::complete,
     build: |ctx| Ok(Arc::new(CloudStackProvider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),

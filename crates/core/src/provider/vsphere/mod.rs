@@ -82,6 +82,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     fields: config::FIELDS,
     secret: SecretSpec { label: "password", need: SecretNeed::Required },
     tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
+    billing: crate::hours::Billing::WhileRunning,
     validate: |config, has_secret| kind::parse::<VsphereConfig>(config)?.validate(has_secret),
     complete: kind::nothing_to_complete,
     build: |ctx| Ok(std::sync::Arc::new(VsphereProvider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),
