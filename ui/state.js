@@ -19,7 +19,7 @@
 
 import { errorText } from "./error-text.js";
 import { count as grouped } from "./format.js";
-import { ACTIONS, ACTION_LABELS, DESTRUCTIVE, FALLBACK, GONE, HARD, OFF, TARGETS, TERMINAL, TRANSITIONAL } from "./vocabulary.js";
+import { ACTIONS, ACTION_LABELS, BROKEN, DESTRUCTIVE, FALLBACK, GONE, HARD, HEALTH_LABELS, OFF, TARGETS, TERMINAL, TRANSITIONAL } from "./vocabulary.js";
 
 // The backend's words, for the modules that take them from here.
 export { ACTIONS, ACTION_LABELS, DESTRUCTIVE, TERMINAL, TRANSITIONAL };
@@ -434,21 +434,14 @@ export function retryWithForce(s, vm) {
 
 // ---------- account health ----------
 
-/** Whether an account needs a person (as the core's Health::is_broken). @param {import("./types").Health | undefined} h */
+/** Whether an account needs a person (served: the core's health words). @param {import("./types").Health | undefined} h */
 export function isBroken(h) {
-  return !!h && !["ok", "unknown", "throttled"].includes(h.status);
+  return !!h && BROKEN.has(h.status);
 }
-
-/** @type {Record<string, string>} */
-const HEALTH_WORDS = {
-  ok: "OK", unknown: "Connecting…", unreachable: "cannot be reached", auth: "credentials refused",
-  untrusted: "certificate not trusted (it may have changed)", configuration: "settings cannot work",
-  throttled: "throttling requests", malformed: "answers cannot be read",
-};
 
 /** An account's health in words: "cannot be reached for 5 min 3 s". @param {import("./types").Health} h @param {number} now */
 export function healthText(h, now) {
-  const words = HEALTH_WORDS[h.status] ?? h.status;
+  const words = HEALTH_LABELS[h.status] ?? h.status;
   return isBroken(h) && h.since !== null ? `${words} for ${clockText(now - h.since)}` : words;
 }
 
@@ -472,7 +465,7 @@ export function healthBanner(s, now) {
     const vms = n === 1 ? " Its VM shows its last known state." : n ? ` Its ${grouped(n)} VMs show their last known state.` : "";
     return { text: `Account '${a.name}' ${healthText(a.health, now)}${why}.${vms}`, accounts: broken };
   }
-  const list = broken.map((a) => `${a.name} (${HEALTH_WORDS[a.health.status] ?? a.health.status})`).join(", ");
+  const list = broken.map((a) => `${a.name} (${HEALTH_LABELS[a.health.status] ?? a.health.status})`).join(", ");
   return { text: `${broken.length} accounts need attention: ${list}. Their VMs show their last known state.`, accounts: broken };
 }
 

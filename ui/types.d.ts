@@ -37,6 +37,7 @@ export interface Vocabulary {
   states: { name: PowerState; label: string; transitional: boolean; off: boolean; startable: boolean; gone: boolean }[];
   actions: { kind: OpKind; label: string; past_tense: string; destructive: boolean; hard: boolean; forced_fallback: boolean; target: PowerState; transitional: PowerState }[];
   phases: { name: OpPhase; terminal: boolean }[];
+  health: { status: string; label: string; broken: boolean }[];
 }
 
 /** What an account's VMs offer, served with the account. */

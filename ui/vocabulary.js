@@ -27,10 +27,14 @@ export const ACTIONS = [];
 export const ACTION_LABELS = {};
 /** @type {Record<string, string>} where an action leads */
 export const TARGETS = {};
+/** @type {Record<string, string>} an account's health status in words */
+export const HEALTH_LABELS = {};
+/** @type {Set<string>} health statuses that need a person (banner, notification) */
+export const BROKEN = new Set();
 
 /** Take the served vocabulary. @param {Vocabulary} v */
 export function useVocabulary(v) {
-  for (const set of [TRANSITIONAL, OFF, GONE, TERMINAL, DESTRUCTIVE, HARD, FALLBACK]) set.clear();
+  for (const set of [TRANSITIONAL, OFF, GONE, TERMINAL, DESTRUCTIVE, HARD, FALLBACK, BROKEN]) set.clear();
   ACTIONS.length = 0;
   for (const st of v.states) {
     if (st.transitional) TRANSITIONAL.add(st.name);
@@ -46,6 +50,10 @@ export function useVocabulary(v) {
     if (a.forced_fallback) FALLBACK.add(a.kind);
   }
   for (const p of v.phases) if (p.terminal) TERMINAL.add(p.name);
+  for (const h of v.health) {
+    HEALTH_LABELS[h.status] = h.label;
+    if (h.broken) BROKEN.add(h.status);
+  }
 }
 
 /** An action's label, or its name when the vocabulary does not know it. @param {string} kind */

@@ -106,7 +106,10 @@ impl Notifier {
                 }
                 Event::AccountHealth { account_id, account, health } if prefs.accounts => {
                     if health.is_broken() && !self.window_shown() && self.told_broken.insert(*account_id) {
-                        lines.push((format!("Account '{account}': {}", health_title(health.status)), health.last_error.clone().unwrap_or_default()));
+                        lines.push((
+                            format!("Account '{account}': {}", powerdeck_core::engine::health::health_label(health.status)),
+                            health.last_error.clone().unwrap_or_default(),
+                        ));
                     } else if health.status == "ok" && self.told_broken.remove(account_id) {
                         lines.push((format!("Account '{account}' is back"), "Its VMs are being refreshed.".into()));
                     }
@@ -171,16 +174,6 @@ fn operation_wanted(prefs: &NotifyPrefs, succeeded: bool, in_batch: bool) -> boo
         (false, false) => prefs.operation_failed,
         (true, true) => false,
         (false, true) => prefs.operation_failed && prefs.each_failure,
-    }
-}
-
-fn health_title(status: &str) -> &'static str {
-    match status {
-        "unreachable" => "cannot be reached",
-        "auth" => "credentials refused",
-        "untrusted" => "certificate not trusted",
-        "configuration" => "settings cannot work",
-        _ => "answers cannot be read",
     }
 }
 

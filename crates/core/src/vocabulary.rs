@@ -15,6 +15,8 @@ pub struct Vocabulary {
     pub states: Vec<StateWord>,
     pub actions: Vec<ActionWord>,
     pub phases: Vec<PhaseWord>,
+    /// An account's health statuses in words, and which need a person.
+    pub health: Vec<crate::engine::health::HealthWord>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +74,7 @@ pub fn vocabulary() -> Vocabulary {
             })
             .collect(),
         phases: OpPhase::ALL.into_iter().map(|p| PhaseWord { name: p, terminal: p.is_terminal() }).collect(),
+        health: crate::engine::health::HEALTH_WORDS.to_vec(),
     }
 }
 

@@ -31,23 +31,43 @@ impl Default for Health {
     }
 }
 
+/// Each status in words, and whether it needs a person: the one table every
+/// front end uses (served with the vocabulary).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HealthWord {
+    pub status: &'static str,
+    pub label: &'static str,
+    pub broken: bool,
+}
+
+pub const HEALTH_WORDS: [HealthWord; 8] = [
+    HealthWord { status: "ok", label: "OK", broken: false },
+    HealthWord { status: "unknown", label: "Connecting…", broken: false },
+    HealthWord { status: "unreachable", label: "cannot be reached", broken: true },
+    HealthWord { status: "auth", label: "credentials refused", broken: true },
+    HealthWord { status: "untrusted", label: "certificate not trusted (it may have changed)", broken: true },
+    HealthWord { status: "configuration", label: "settings cannot work", broken: true },
+    HealthWord { status: "throttled", label: "throttling requests", broken: false },
+    HealthWord { status: "malformed", label: "answers cannot be read", broken: true },
+];
+
+/// A status in words ("cannot be reached").
+pub fn health_label(status: &str) -> &'static str {
+    HEALTH_WORDS.iter().find(|w| w.status == status).map_or("in an unknown state", |w| w.label)
+}
+
 impl Health {
     /// Whether the account needs a person (a banner, a notification).
     pub fn is_broken(&self) -> bool {
-        !matches!(self.status, "ok" | "unknown" | "throttled")
+        HEALTH_WORDS.iter().any(|w| w.status == self.status && w.broken)
     }
 
-    /// One line for a terminal: "ok", "cannot be reached: connection refused".
+    /// One line for a terminal: "answering again", "cannot be reached: connection refused".
     pub fn summary(&self) -> String {
         let what = match self.status {
             "ok" => return "answering again".into(),
             "unknown" => return "not contacted yet".into(),
-            "unreachable" => "cannot be reached",
-            "auth" => "credentials refused",
-            "untrusted" => "certificate not trusted",
-            "configuration" => "settings cannot work",
-            "throttled" => "throttled",
-            _ => "answers cannot be read",
+            other => health_label(other),
         };
         match &self.last_error {
             Some(e) => format!("{what}: {e}"),
@@ -117,6 +137,15 @@ impl Engine {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn every_status_a_failure_can_give_has_words() {
+        for e in [ProviderError::Unreachable { message: String::new() }, ProviderError::Auth { message: String::new() }, ProviderError::malformed("x")] {
+            let status = status_of(&e).unwrap();
+            assert!(HEALTH_WORDS.iter().any(|w| w.status == status), "{status}");
+        }
+        assert_eq!(health_label("unreachable"), "cannot be reached");
+    }
 
     #[test]
     fn only_account_level_failures_change_health() {
