@@ -5,6 +5,7 @@ use crate::args::{AuditArgs, ReportCmd, ReportGroupBy};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use powerdeck_core::engine::report::{hours, HoursReport, HoursRow, Rates, ReportBy};
+use powerdeck_core::hours::Hours;
 use powerdeck_core::model::{now_ms, Millis};
 use powerdeck_core::{CoreError, Engine};
 use std::process::ExitCode;
@@ -85,6 +86,11 @@ pub fn audit_csv(engine: &Engine, args: &AuditArgs) -> Result<ExitCode, CoreErro
     Ok(ExitCode::SUCCESS)
 }
 
+/// The hour columns, in the order both the table and the CSV show them.
+fn hour_columns(h: &Hours) -> [Millis; 9] {
+    [h.running, h.stopped, h.deallocated, h.suspended, h.transition, h.unknown, h.attributed, h.billable, h.saved]
+}
+
 fn hours_table(r: &HoursReport, zone: &Tz) {
     let f = |ms: Millis| format!("{:.1}", hours(ms));
     println!(
@@ -99,22 +105,11 @@ fn hours_table(r: &HoursReport, zone: &Tz) {
         "NAME", "VMS", "RUNNING", "STOPPED", "DEALLOC", "SUSPEND", "TRANS", "UNKNOWN", "ATTRIBUTED", "BILLABLE", "SAVED", "EST. COST"
     );
     let line = |row: &HoursRow| {
-        let h = &row.hours;
         let cost = row.cost.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into());
+        let [running, stopped, dealloc, suspended, transition, unknown, attributed, billable, saved] = hour_columns(&row.hours).map(f);
         println!(
-            "{:<28} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10} {:>9} {:>9} {:>10}",
-            row.name,
-            row.vms,
-            f(h.running),
-            f(h.stopped),
-            f(h.deallocated),
-            f(h.suspended),
-            f(h.transition),
-            f(h.unknown),
-            f(h.attributed),
-            f(h.billable),
-            f(h.saved),
-            cost
+            "{:<28} {:>5} {running:>9} {stopped:>9} {dealloc:>9} {suspended:>9} {transition:>7} {unknown:>9} {attributed:>10} {billable:>9} {saved:>9} {cost:>10}",
+            row.name, row.vms,
         );
     };
     r.rows.iter().for_each(line);
@@ -153,24 +148,9 @@ fn hours_csv(r: &HoursReport) -> Result<(), CoreError> {
     let f = |ms: Millis| format!("{:.3}", hours(ms));
     let money = |m: Option<f64>| m.map(|c| format!("{c:.2}")).unwrap_or_default();
     for row in r.rows.iter().chain(std::iter::once(&r.total)) {
-        let h = &row.hours;
-        w.write_record([
-            row.name.clone(),
-            row.account.clone().unwrap_or_default(),
-            row.vms.to_string(),
-            f(h.running),
-            f(h.stopped),
-            f(h.deallocated),
-            f(h.suspended),
-            f(h.transition),
-            f(h.unknown),
-            f(h.attributed),
-            f(h.billable),
-            f(h.saved),
-            money(row.cost),
-            money(row.saved_cost),
-        ])
-        .map_err(io)?;
+        let head = [row.name.clone(), row.account.clone().unwrap_or_default(), row.vms.to_string()];
+        let tail = [money(row.cost), money(row.saved_cost)];
+        w.write_record(head.into_iter().chain(hour_columns(&row.hours).map(f)).chain(tail)).map_err(io)?;
     }
     w.flush().map_err(|e| CoreError::Invalid(format!("cannot write the CSV: {e}")))?;
     Ok(())
