@@ -9,6 +9,19 @@ use crate::store::VmFilter;
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// Every VM and each account's kind: what a group rule is evaluated on.
+pub(super) struct GroupInventory {
+    vms: Vec<Vm>,
+    kinds: HashMap<i64, String>,
+}
+
+impl GroupInventory {
+    /// The group's VMs now, and the named ones that no longer exist.
+    pub(super) fn resolve(&self, group: &Group) -> (Vec<&Vm>, Vec<i64>) {
+        group::resolve(group, &self.vms, |account| self.kinds.get(&account).cloned().unwrap_or_default())
+    }
+}
+
 /// A group and the VMs it is now, by id.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupNow {
@@ -59,12 +72,17 @@ impl Engine {
         }
     }
 
+    /// The inventory as groups are resolved against: read once, however
+    /// many groups are resolved with it.
+    pub(super) fn group_inventory(&self) -> Result<GroupInventory, CoreError> {
+        Ok(GroupInventory { vms: self.store.vms(&VmFilter::default())?, kinds: self.store.accounts()?.into_iter().map(|a| (a.id, a.kind)).collect() })
+    }
+
     /// The VMs the group is now.
     pub fn group_members(&self, name: &str) -> Result<Members, CoreError> {
         let group = self.group(name)?;
-        let all = self.store.vms(&VmFilter::default())?;
-        let kinds: HashMap<i64, String> = self.store.accounts()?.into_iter().map(|a| (a.id, a.kind)).collect();
-        let (members, missing) = group::resolve(&group, &all, |account| kinds.get(&account).cloned().unwrap_or_default());
+        let inventory = self.group_inventory()?;
+        let (members, missing) = inventory.resolve(&group);
         let vms = members.into_iter().cloned().collect();
         Ok(Members { group, vms, missing })
     }
@@ -76,12 +94,11 @@ impl Engine {
         if groups.is_empty() {
             return Ok(Vec::new());
         }
-        let all = self.store.vms(&VmFilter::default())?;
-        let kinds: HashMap<i64, String> = self.store.accounts()?.into_iter().map(|a| (a.id, a.kind)).collect();
+        let inventory = self.group_inventory()?;
         Ok(groups
             .into_iter()
             .map(|group| {
-                let (members, missing) = group::resolve(&group, &all, |account| kinds.get(&account).cloned().unwrap_or_default());
+                let (members, missing) = inventory.resolve(&group);
                 let vm_ids = members.iter().map(|v| v.id).collect();
                 GroupNow { group, vm_ids, missing }
             })
@@ -96,10 +113,7 @@ impl Engine {
             r.validate().map_err(CoreError::Invalid)?;
         }
         let draft = Group { id: 0, name: String::new(), vms: self.resolve_all(vms)?, rule, created_at: 0, updated_at: 0 };
-        let all = self.store.vms(&VmFilter::default())?;
-        let kinds: HashMap<i64, String> = self.store.accounts()?.into_iter().map(|a| (a.id, a.kind)).collect();
-        let (members, _) = group::resolve(&draft, &all, |account| kinds.get(&account).cloned().unwrap_or_default());
-        Ok(members.iter().map(|v| v.id).collect())
+        Ok(self.group_inventory()?.resolve(&draft).0.iter().map(|v| v.id).collect())
     }
 
     /// Every reference resolved to one VM, or the first that does not (no

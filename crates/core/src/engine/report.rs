@@ -165,8 +165,14 @@ impl Engine {
     /// Which groups each VM is in now.
     fn group_memberships(&self) -> Result<HashMap<i64, Vec<String>>, CoreError> {
         let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-        for g in self.store.groups()? {
-            for vm in self.group_members(&g.name)?.vms {
+        let groups = self.store.groups()?;
+        if groups.is_empty() {
+            return Ok(out);
+        }
+        // The inventory once, not once per group.
+        let inventory = self.group_inventory()?;
+        for g in &groups {
+            for vm in inventory.resolve(g).0 {
                 out.entry(vm.id).or_default().push(g.name.clone());
             }
         }

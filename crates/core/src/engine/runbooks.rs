@@ -34,12 +34,14 @@ impl Engine {
         // Each VM's state (and guest tools) as the steps before leave it.
         let mut projected: HashMap<i64, (PowerState, Option<ToolsStatus>)> = HashMap::new();
         let mut steps = Vec::with_capacity(rb.steps.len());
+        // The inventory once for every step that names a group, not once per step.
+        let inventory = if rb.steps.iter().any(|s| s.group.is_some()) { Some(self.group_inventory()?) } else { None };
         for (index, step) in rb.steps.iter().enumerate() {
             let mut vms = Vec::new();
             if let Action::Power(kind) = step.action {
                 let mut ids = self.resolve_all(&step.vms)?;
-                if let Some(g) = &step.group {
-                    for vm in self.group_members(g)?.vms {
+                if let (Some(g), Some(inventory)) = (&step.group, &inventory) {
+                    for vm in inventory.resolve(&self.group(g)?).0 {
                         if !ids.contains(&vm.id) {
                             ids.push(vm.id);
                         }
