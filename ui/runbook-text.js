@@ -3,7 +3,7 @@
 // step (from the operations the window already follows), and the form's
 // step rows as a runbook.
 
-import { actionLabel } from "./vocabulary.js";
+import { TERMINAL, actionLabel } from "./vocabulary.js";
 import { plural } from "./state.js";
 
 /** @typedef {import("./types").RunPlan} RunPlan */
@@ -73,7 +73,7 @@ export function stepProgress(run, index, ops) {
     const op = ops.get(v.vm_id);
     if (batch === null || !op || op.batch_id !== batch) return { vm_id: v.vm_id, name: v.name, status: "waiting", detail: "" };
     if (op.phase === "succeeded") return { vm_id: v.vm_id, name: v.name, status: "verified", detail: op.new_state ?? "" };
-    if (["failed", "timed-out", "cancelled"].includes(op.phase)) return { vm_id: v.vm_id, name: v.name, status: "failed", detail: op.error ?? op.phase };
+    if (TERMINAL.has(op.phase)) return { vm_id: v.vm_id, name: v.name, status: "failed", detail: op.error ?? op.phase };
     return { vm_id: v.vm_id, name: v.name, status: "in flight", detail: op.phase };
   });
 }
