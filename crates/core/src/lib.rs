@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod group;
 pub mod hours;
+pub mod logfile;
 pub mod model;
 pub mod paths;
 pub mod provider;

@@ -21,3 +21,8 @@ pub fn data_dir(flag: Option<&Path>) -> PathBuf {
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join(DB_FILE)
 }
+
+/// The app's log files (`powerdeck.log` and its rotated predecessors).
+pub fn log_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("logs")
+}

@@ -714,3 +714,49 @@ async fn the_tiers_find_their_few_vms_without_reading_the_whole_account() {
         assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{sql}: {plan:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnostics_name_kinds_health_and_failures_but_no_secret_or_name_unless_asked() {
+    const SECRET: &str = "diag-s3cr3t-value-9f2c";
+    std::env::set_var("PDK_DIAG_TEST_SECRET", SECRET);
+    let fx = Fixture::new(fast_fleet(10)).synced().await;
+    let aws = powerdeck_core::provider::ec2::Ec2Config {
+        regions: vec!["eu-west-1".into()],
+        endpoint: Some("http://127.0.0.1:9".into()),
+        access_key_id: Some("AKIADIAGNOSTICSKEY01".into()),
+        ..Default::default()
+    };
+    fx.engine
+        .add_account(
+            "acme-prod-billing",
+            "ec2",
+            serde_json::to_value(&aws).unwrap(),
+            Some((powerdeck_core::secrets::SecretRef::Env { var: "PDK_DIAG_TEST_SECRET".into() }, None)),
+        )
+        .unwrap();
+    // A failure by name (a stubborn guest without force) and an account error (an outage).
+    let vm = fx.first_in(PowerState::Running);
+    fx.world().set_stubborn(&vm.provider_id, true).unwrap();
+    let op = fx.run(&vm, OpKind::Stop, OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_millis(300)), ..OpOptions::default() }).await;
+    assert_eq!(op.phase, OpPhase::Failed);
+    fx.world().set_outage_until(now_ms() + 600_000).unwrap();
+    fx.engine.full_sync(fx.account.id).await.unwrap_err();
+
+    let plain = fx.engine.diagnostics("powerdeck 9.9.9 (test)", false);
+    assert!(plain.contains("Program: powerdeck 9.9.9 (test)"), "{plain}");
+    assert!(plain.contains("10 VMs in 2 accounts"), "{plain}");
+    assert!(plain.contains("sim: 1 cannot be reached (10 VMs)"), "{plain}");
+    assert!(plain.contains("ec2: 1 "), "{plain}");
+    assert!(plain.contains("a sim account: cannot be reached"), "{plain}");
+    assert!(plain.contains("1 failed (names and errors left out)"), "{plain}");
+    for private in [SECRET, "PDK_DIAG_TEST_SECRET", "AKIADIAGNOSTICSKEY01", "127.0.0.1:9", "acme-prod-billing", vm.name.as_str(), "lab ("] {
+        assert!(!plain.contains(private), "{private:?} leaked into diagnostics:\n{plain}");
+    }
+
+    let named = fx.engine.diagnostics("powerdeck 9.9.9 (test)", true);
+    assert!(named.contains(&format!("lab/{}: failed; ", vm.name)), "{named}");
+    assert!(named.contains("lab (sim): cannot be reached; "), "{named}");
+    for secret in [SECRET, "PDK_DIAG_TEST_SECRET", "AKIADIAGNOSTICSKEY01"] {
+        assert!(!named.contains(secret), "{secret:?} leaked into diagnostics:\n{named}");
+    }
+}

@@ -3,6 +3,7 @@
 //! `Arc<Engine>` and talk to it; they never touch providers directly.
 
 mod bulk;
+mod diagnostics;
 pub mod config;
 mod feed;
 mod follow;

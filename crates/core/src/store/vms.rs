@@ -112,6 +112,15 @@ impl Store {
         self.read(|c| Ok(c.query_row("SELECT EXISTS(SELECT 1 FROM vms WHERE account_id = ?1)", [account_id], |r| r.get(0))?))
     }
 
+    /// How many VMs each account has (accounts without any are left out).
+    pub fn vm_counts(&self) -> StoreResult<Vec<(i64, u64)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT account_id, COUNT(*) FROM vms GROUP BY account_id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
     /// Provider ids of an account's VMs in the given states.
     pub fn provider_ids_in_states(&self, account_id: i64, states: &[PowerState]) -> StoreResult<Vec<String>> {
         if states.is_empty() {
