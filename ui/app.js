@@ -7,7 +7,7 @@
 
 import { $, copyText, el, setText, toast } from "./dom.js";
 import { count } from "./format.js";
-import { ipc, onEvents, onResync, perf } from "./ipc.js";
+import { ipc, onConfirmQuit, onEvents, onResync, perf } from "./ipc.js";
 import { loadPrefs, savePrefs } from "./prefs.js";
 import {
   ACTIONS, ACTION_LABELS, anyAccountOffers, applyEvents, createState, freshEvents, healthBanner, inFlightControls, loadInventory, mustConfirm, planAction,
@@ -308,6 +308,7 @@ function showView(view, focus = false) {
     if (on) t.setAttribute("aria-current", "page"); else t.removeAttribute("aria-current");
   }
   for (const v of document.querySelectorAll(".view")) /** @type {HTMLElement} */ (v).hidden = v.id !== view;
+  if (prefs.view !== view) { prefs.view = view; app.savePrefs(); }
   if (view === "inventory") { inventory.layout(); app.changed(); }
   if (view === "activity") activity.show();
   if (view === "schedules") schedules.show(); else schedules.hide();
@@ -477,10 +478,40 @@ async function load() {
   inventory.revealActive();
 }
 
+/**
+ * Quit, asking first when operations are in flight (they are journalled
+ * and resume at the next start). Escape or Cancel keeps Powerdeck running.
+ * @param {number} [inFlight] known already (the tray asked)
+ */
+async function quit(inFlight) {
+  try {
+    const n = inFlight ?? (await ipc.quit(false));
+    if (n === 0) return;
+    const ops = n === 1 ? "1 operation is" : `${n} operations are`;
+    const yes = await confirmText(
+      "Quit Powerdeck?",
+      `${ops} still in flight. Nothing will follow ${n === 1 ? "it" : "them"} until Powerdeck or pdk starts again; then ${n === 1 ? "it resumes" : "they resume"} where ${n === 1 ? "it" : "they"} stopped.`,
+      "Quit",
+      "Keep running",
+    );
+    if (yes) await ipc.quit(true);
+  } catch (e) { toast(String(e)); }
+}
+
+document.addEventListener("keydown", (e) => {
+  if ((e.key === "q" || e.key === "Q") && (e.ctrlKey || e.metaKey) && !e.altKey && !document.querySelector("dialog[open]")) {
+    e.preventDefault();
+    quit();
+  }
+});
+
 const listening = [
   onEvents((events) => { if (waiting) waiting.push(events); else applyBatch(events); }),
   onResync(() => { load(); activity.reload(); }),
+  onConfirmQuit((n) => { if (!document.querySelector("dialog[open]")) quit(n); }),
 ];
+s.view.sort = { ...prefs.sort };
+if (prefs.view !== "inventory") showView(prefs.view);
 inventory.layout();
 frame();
 await load();

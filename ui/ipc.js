@@ -151,11 +151,28 @@ export const ipc = {
   scheduleTargets: () => call("schedule_targets"),
   /** @param {string} what @param {string} text @returns {Promise<string>} the saved file's path */
   saveCsv: (what, text) => call("save_csv", { what, text }),
+  /** Start at login, the log file's level and folder. @returns {Promise<import("./types").DesktopSettings>} */
+  desktopSettings: () => call("desktop_settings"),
+  /** @param {boolean} on @returns {Promise<boolean>} whether it now starts at login */
+  setStartAtLogin: (on) => call("set_start_at_login", { on }),
+  /** @param {string} level @returns {Promise<void>} */
+  setLogLevel: (level) => call("set_log_level", { level }),
+  /** @returns {Promise<void>} */
+  openLogFolder: () => call("open_log_folder"),
+  /** @param {boolean} withNames account and VM names and error sentences too @returns {Promise<string>} */
+  diagnostics: (withNames) => call("diagnostics", { withNames }),
+  /** Quit; with operations in flight and not `confirmed`, their number instead. @param {boolean} confirmed @returns {Promise<number>} */
+  quit: (confirmed) => call("quit", { confirmed }),
 };
 
 /** Engine events, batched by the shell (src-tauri/src/bridge.rs). @param {(events: EngineEvent[]) => void} handler */
 export function onEvents(handler) {
   return window.__TAURI__.event.listen("powerdeck://events", (/** @type {{ payload: EngineEvent[] }} */ e) => handler(e.payload));
+}
+
+/** The tray's Quit, with operations in flight: ask first. @param {(inFlight: number) => void} handler */
+export function onConfirmQuit(handler) {
+  return window.__TAURI__.event.listen("powerdeck://confirm-quit", (/** @type {{ payload: number }} */ e) => handler(e.payload));
 }
 
 /** The window missed events and must reload the inventory. @param {() => void} handler */

@@ -1,4 +1,4 @@
-// The window's own choices (theme, density, columns, the demo banner),
+// The window's own choices (theme, density, columns, sort, the page shown, the demo banner),
 // remembered in the webview's localStorage. They belong to this window, not
 // to the engine, so they live here rather than in the shared settings.
 
@@ -12,11 +12,16 @@ const KEY = "powerdeck.window";
  * @property {string[]} shownColumns   optional column ids the admin showed
  * @property {Record<string, number>} widths column id → width in px, once resized
  * @property {boolean} demoBannerHidden
+ * @property {string} view  the page shown last (one of VIEWS)
+ * @property {{ key: string, dir: 1 | -1 }} sort  the inventory's order
  */
+
+/** The window's pages, as their sections' ids. */
+export const VIEWS = ["inventory", "activity", "schedules", "groups", "runbooks", "accounts", "settings"];
 
 /** @returns {Prefs} */
 export function defaults() {
-  return { theme: "system", density: "comfortable", hiddenColumns: [], shownColumns: [], widths: {}, demoBannerHidden: false };
+  return { theme: "system", density: "comfortable", hiddenColumns: [], shownColumns: [], widths: {}, demoBannerHidden: false, view: "inventory", sort: { key: "name", dir: 1 } };
 }
 
 /**
@@ -45,6 +50,8 @@ export function loadPrefs(storage) {
     shownColumns: strings(saved.shownColumns),
     widths,
     demoBannerHidden: saved.demoBannerHidden === true,
+    view: VIEWS.includes(saved.view) ? saved.view : d.view,
+    sort: typeof saved.sort?.key === "string" && (saved.sort.dir === 1 || saved.sort.dir === -1) ? { key: saved.sort.key, dir: saved.sort.dir } : d.sort,
   };
 }
 

@@ -367,6 +367,14 @@ export interface Settings {
   sync_paused: boolean;
 }
 
+export interface DesktopSettings {
+  start_at_login: boolean;
+  log_level: string;
+  log_folder: string;
+  /** Why the log file cannot be written, if it cannot. */
+  log_warning: string | null;
+}
+
 /** Timings the benchmarks and the end-to-end test read. */
 export interface Perf {
   firstPaintMs: number | null;

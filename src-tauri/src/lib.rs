@@ -5,10 +5,12 @@
 
 mod bridge;
 mod commands;
+mod desktop;
 mod export;
 mod groups;
 mod inventory;
 mod ipc_error;
+mod logging;
 mod memory;
 mod notify;
 mod prefs;
@@ -30,6 +32,10 @@ pub struct AppState {
     pub operations: RwLock<prefs::OperationPrefs>,
     /// The first inventory, read while the webview starts.
     pub inventory: inventory::Prefetch,
+    /// The log file's level, its folder, and why it cannot be written (if so).
+    pub log: logging::LogControl,
+    pub log_dir: PathBuf,
+    pub log_warning: Option<String>,
 }
 
 impl AppState {
@@ -66,25 +72,62 @@ fn data_dir_flag() -> Option<PathBuf> {
 }
 
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("POWERDECK_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    renderer::choose();
     let dir = powerdeck_core::paths::data_dir(data_dir_flag().as_deref());
+    let log_dir = powerdeck_core::paths::log_dir(&dir);
+    // The level is kept in the store, opened next: the default until then,
+    // so that a failure to open it is in the file too.
+    let (log, log_warning) = logging::init(&log_dir, logging::DEFAULT_LEVEL);
+    tracing::info!(version = %desktop::version_line(), data = %dir.display(), "starting");
+    renderer::choose();
     let engine = match Engine::open(&dir) {
         Ok(e) => e,
         Err(e) => {
+            tracing::error!(error = %e, "cannot open the data directory");
             eprintln!("powerdeck: cannot open the data directory {}: {e}", dir.display());
             std::process::exit(1);
         }
     };
+    if let Err(e) = log.set_level(&desktop::saved_log_level(engine.store())) {
+        tracing::warn!("{e}");
+    }
+    let hidden = std::env::args().skip(1).any(|a| a == desktop::HIDDEN_ARG);
+    // A login start keeps the data directory this one was given.
+    let mut login_args = vec![desktop::HIDDEN_ARG.to_string()];
+    if data_dir_flag().is_some() {
+        let absolute = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        login_args.extend(["--data-dir".to_string(), absolute.display().to_string()]);
+    }
 
     let notify = Arc::new(RwLock::new(prefs::load(engine.store())));
     let inventory = inventory::Prefetch::start(engine.clone());
     tauri::Builder::default()
+        // First: a second launch on the same data hands over here and exits
+        // before any other plugin or window starts.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(desktop::instance_id(&dir))
+                .callback(|app, args, _cwd| desktop::second_instance(app, args))
+                .build(),
+        )
         .plugin(tauri_plugin_notification::init())
-        .manage(AppState { engine: engine.clone(), notify: notify.clone(), operations: RwLock::new(prefs::load_operations(engine.store())), inventory })
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_autostart::Builder::new().app_name("Powerdeck").args(login_args).build())
+        // Size, position and maximised; whether it shows is decided at each
+        // start (`--hidden`), not remembered.
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(tauri_plugin_window_state::StateFlags::all() - tauri_plugin_window_state::StateFlags::VISIBLE)
+                .build(),
+        )
+        .manage(AppState {
+            engine: engine.clone(),
+            notify: notify.clone(),
+            operations: RwLock::new(prefs::load_operations(engine.store())),
+            inventory,
+            log,
+            log_dir,
+            log_warning,
+        })
         .invoke_handler(tauri::generate_handler![
             commands::list_vms,
             groups::list_groups,
@@ -121,6 +164,12 @@ pub fn run() {
             commands::account_config,
             commands::set_favourite,
             export::save_csv,
+            desktop::desktop_settings,
+            desktop::set_start_at_login,
+            desktop::set_log_level,
+            desktop::open_log_folder,
+            desktop::diagnostics,
+            desktop::quit,
             schedules::list_schedules,
             schedules::preview_schedule,
             schedules::save_schedule,
@@ -135,6 +184,11 @@ pub fn run() {
         .setup(move |app| {
             let handle = app.handle().clone();
             tray::install(&handle)?;
+            // The window is made hidden (tauri.conf.json) so that a login
+            // start never flashes it; every other start shows it.
+            if !hidden {
+                desktop::bring_forward(&handle);
+            }
             let engine = engine.clone();
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = engine.start(Workers::ALL, None) {

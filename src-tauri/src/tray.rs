@@ -147,7 +147,7 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
                 }
                 // The menu follows from the SchedulesChanged event (bridge.rs).
             }
-            "quit" => app.exit(0),
+            "quit" => crate::desktop::quit_from_tray(app),
             _ => {}
         })
         .build(app)?;

@@ -26,3 +26,14 @@ test("anything unreadable falls back to the defaults", () => {
   assert.deepEqual(p.widths, { status: 300 });
   assert.deepEqual(p.hiddenColumns, ["raw"]);
 });
+
+test("the page shown and the inventory's order come back; unknown ones fall back", () => {
+  const st = memory();
+  savePrefs(st, { ...defaults(), view: "activity", sort: { key: "last_state_change_at", dir: -1 } });
+  const p = loadPrefs(st);
+  assert.equal(p.view, "activity");
+  assert.deepEqual(p.sort, { key: "last_state_change_at", dir: -1 });
+  st.setItem("powerdeck.window", JSON.stringify({ view: "nowhere", sort: { key: "name", dir: 2 } }));
+  assert.equal(loadPrefs(st).view, "inventory");
+  assert.deepEqual(loadPrefs(st).sort, { key: "name", dir: 1 });
+});

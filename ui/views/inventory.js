@@ -245,6 +245,8 @@ export function initInventory(app) {
   /** @param {string} key */
   function sortBy(key) {
     setSort(s, key);
+    app.prefs.sort = { ...s.view.sort };
+    app.savePrefs();
     updateHeader();
     render();
   }

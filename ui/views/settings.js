@@ -2,7 +2,7 @@
 // Save button), and the window's own appearance (theme and density, applied
 // and remembered at once).
 
-import { $, setText } from "../dom.js";
+import { $, copyText, setText } from "../dom.js";
 import { ipc } from "../ipc.js";
 
 /** @typedef {import("../types").Settings} Settings */
@@ -26,7 +26,60 @@ export function initSettings(app) {
     app.setAppearance(String(data.get("theme")), String(data.get("density")));
   });
 
+  // Desktop choices apply at once (they are not the engine's settings).
+  const startAtLogin = /** @type {HTMLInputElement} */ ($("#start-at-login"));
+  const logLevel = /** @type {HTMLSelectElement} */ ($("#log-level"));
+  const desktopResult = $("#desktop-result");
+  startAtLogin.addEventListener("change", async () => {
+    try {
+      startAtLogin.checked = await ipc.setStartAtLogin(startAtLogin.checked);
+      setText(desktopResult, startAtLogin.checked ? "Powerdeck will start at login, in the tray." : "Powerdeck will not start at login.");
+    } catch (e) {
+      startAtLogin.checked = !startAtLogin.checked;
+      setText(desktopResult, String(e));
+    }
+  });
+  logLevel.addEventListener("change", async () => {
+    try {
+      await ipc.setLogLevel(logLevel.value);
+      setText(desktopResult, `The log file now keeps: ${logLevel.selectedOptions[0]?.textContent ?? logLevel.value}.`);
+    } catch (e) {
+      setText(desktopResult, String(e));
+    }
+  });
+  $("#open-log-folder").addEventListener("click", async () => {
+    try {
+      await ipc.openLogFolder();
+    } catch (e) {
+      setText(desktopResult, String(e));
+    }
+  });
+  $("#copy-diagnostics").addEventListener("click", async () => {
+    try {
+      const text = await ipc.diagnostics(/** @type {HTMLInputElement} */ ($("#diagnostics-names")).checked);
+      await copyText(text);
+      setText(desktopResult, "Diagnostics copied: paste them into your ticket or message.");
+    } catch (e) {
+      setText(desktopResult, `Could not copy the diagnostics: ${e}`);
+    }
+  });
+
+  async function renderDesktop() {
+    try {
+      const d = await ipc.desktopSettings();
+      startAtLogin.checked = d.start_at_login;
+      logLevel.value = d.log_level;
+      setText($("#log-folder"), d.log_folder);
+      const warning = $("#log-warning");
+      warning.hidden = !d.log_warning;
+      setText(warning, d.log_warning ?? "");
+    } catch (e) {
+      setText(desktopResult, String(e));
+    }
+  }
+
   async function render() {
+    renderDesktop();
     for (const r of appearance.querySelectorAll("input[type=radio]")) {
       const radio = /** @type {HTMLInputElement} */ (r);
       radio.checked = radio.value === (radio.name === "theme" ? app.prefs.theme : app.prefs.density);
