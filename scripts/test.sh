@@ -4,7 +4,7 @@
 # vSphere against vcsim, the hostile world), the provider fakes against their
 # vendors' SDKs, then the window: its modules' unit tests (node --test), its
 # type check (tsc), and the desktop app end to end in a real webview (with
-# axe-core).
+# axe-core); last, the .deb: built, installed with apt, run and removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
@@ -18,3 +18,4 @@ cargo test --workspace --locked
 # The provider fakes, proven with each vendor's own client (the witnesses).
 "$POWERDECK_VENV/bin/python" -m unittest discover -s tests/fakes -t . -p 'test_*.py'
 bash tests/e2e/run.sh
+bash tests/deb/test.sh

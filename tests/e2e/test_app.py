@@ -371,6 +371,14 @@ def in_flight(driver, slow_vm):
     wait_until("its VM opens", lambda: not dialog_open(driver, "inflight-dialog") and driver.find_element(By.ID, "details-title").text == slow_vm)
     wait_until("its details say it is waiting", lambda: "Waiting for status update…" in driver.find_element(By.ID, "details-status").text)
     wait_until("and what for", lambda: "Guest has not responded to the shutdown for" in driver.find_element(By.ID, "details-progress").text)
+
+    # Quitting now asks first and says the stop resumes at the next start;
+    # no way of leaving the question quits.
+    def says_it_resumes():
+        text = driver.find_element(By.ID, "confirm-text").text
+        assert "1 operation is still in flight" in text and "resumes" in text, text
+    dismiss_every_way(driver, lambda: ActionChains(driver).key_down(Keys.CONTROL).send_keys("q").key_up(Keys.CONTROL).perform(),
+                      lambda: driver.execute_script("return document.body.dataset.ready") == "true", "quit", meddle=says_it_resumes)
     first = latest_op(slow_vm)
     # Cancel: asked first, and no way of leaving the question cancels.
     dismiss_every_way(driver, lambda: click("Cancel operation", lambda: driver.find_element(By.ID, "details-cancel-op")),

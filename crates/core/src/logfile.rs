@@ -23,13 +23,13 @@ pub fn path(dir: &Path) -> PathBuf {
 /// rotates it past `max_bytes`, keeping `keep` old files.
 pub fn open(dir: &Path, max_bytes: usize, keep: usize) -> std::io::Result<FileRotate<AppendCount>> {
     std::fs::create_dir_all(dir)?;
-    // Fail here, with the reason, rather than on every later write.
-    std::fs::OpenOptions::new().create(true).append(true).open(path(dir))?;
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
     // Logs name hosts and VMs: readable by their owner only.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // Fail here, with the reason, rather than on every later write.
+    options.open(path(dir))?;
     Ok(FileRotate::new(path(dir), AppendCount::new(keep), ContentLimit::BytesSurpassed(max_bytes.max(1)), Compression::None, Some(options)))
 }
 
@@ -52,6 +52,11 @@ mod tests {
         assert_eq!(names, ["powerdeck.log", "powerdeck.log.1", "powerdeck.log.2"]);
         let current = std::fs::read_to_string(path(&logs)).unwrap();
         assert!(current.contains("line 099"), "the newest line is in the current file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(path(&logs)).unwrap().permissions().mode() & 0o777, 0o600, "only its owner reads the log");
+        }
         let newest_rotated = std::fs::read_to_string(logs.join("powerdeck.log.1")).unwrap();
         assert!(newest_rotated.len() > 1000 && newest_rotated.len() < 1100, "a file is cut just past its size: {}", newest_rotated.len());
         let all: String = names.iter().map(|n| std::fs::read_to_string(logs.join(n)).unwrap()).collect();

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Powerdeck as a desktop citizen, end to end with the real binary: the log
+file, Copy diagnostics (no secret in it), start at login (into the tray),
+one instance per data directory (a second launch brings the first window
+forward and exits), and the window's size, page and order remembered
+across a real quit and start. Run by tests/e2e/session.sh after the main
+scenario, with its own data directory and XDG folders."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import Select
+
+from helpers import DATA, ROOT, Element, pdk, tab, wait_until
+
+APP = Path(os.environ.get("POWERDECK_E2E_APP", ROOT / "target" / "debug" / "powerdeck"))
+CONFIG = Path(os.environ["XDG_CONFIG_HOME"])
+LOG = Path(DATA) / "logs" / "powerdeck.log"
+# The secret of the EC2 account added below: in the app's environment
+# (session.sh exports it), never in anything the app shows or copies.
+SECRET_VAR = "POWERDECK_E2E_DIAG_SECRET"
+ACCESS_KEY = "AKIAE2EDIAGNOSTICS01"
+ACCOUNT = "acme-billing-prod"
+
+
+def launch(*args):
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": str(APP), "args": ["--data-dir", DATA, *args]})
+    driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options, web_element_cls=Element)
+    wait_until("the window is ready", lambda: driver.execute_script("return document.body.dataset.ready") == "true", patience=60)
+    return driver
+
+
+def app_processes():
+    """The powerdeck processes running on this test's data directory."""
+    out = subprocess.run(["pgrep", "-f", "--", f"powerdeck( .*)? --data-dir {DATA}( |$)"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def visibility(driver):
+    return driver.execute_script("return document.visibilityState")
+
+
+def diagnostics(driver, with_names):
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "window.__TAURI__.core.invoke('diagnostics', { withNames: arguments[0] }).then(done, (e) => done('ERROR ' + JSON.stringify(e)))", with_names)
+
+
+def log_and_diagnostics(driver):
+    wait_until("the log file is written", lambda: LOG.exists() and "starting" in LOG.read_text())
+    assert LOG.stat().st_mode & 0o777 == 0o600, "only its owner reads the log"
+    tab(driver, "settings")
+    wait_until("the settings show the log folder", lambda: driver.find_element(By.ID, "log-folder").text == str(LOG.parent))
+    Select(driver.find_element(By.ID, "log-level")).select_by_value("debug")
+    wait_until("the new level applies at once", lambda: 'log level changed level="debug"' in LOG.read_text() or "log level changed level=debug" in LOG.read_text())
+
+    # Copy diagnostics: the button says it copied; the text holds kinds and
+    # health, and no secret, key, endpoint or name unless ticked.
+    driver.find_element(By.ID, "copy-diagnostics").click()
+    wait_until("it says it copied", lambda: "Diagnostics copied" in driver.find_element(By.ID, "desktop-result").text)
+    plain = diagnostics(driver, False)
+    assert plain.startswith("Powerdeck diagnostics"), plain
+    assert "ec2: 1 " in plain and "sim: 1 " in plain, plain
+    for private in (os.environ[SECRET_VAR], SECRET_VAR, ACCESS_KEY, "127.0.0.1:9", ACCOUNT):
+        assert private not in plain, f"{private!r} is in the diagnostics:\n{plain}"
+    named = diagnostics(driver, True)
+    for secret in (os.environ[SECRET_VAR], SECRET_VAR, ACCESS_KEY):
+        assert secret not in named, f"{secret!r} is in the diagnostics with names:\n{named}"
+    for secret in (os.environ[SECRET_VAR], ACCESS_KEY):
+        assert secret not in LOG.read_text(), f"{secret!r} is in the log file"
+
+
+def start_at_login(driver):
+    entry = CONFIG / "autostart" / "Powerdeck.desktop"
+    box = driver.find_element(By.ID, "start-at-login")
+    assert not box.is_selected() and not entry.exists(), "off by default"
+    box.click()
+    wait_until("a login entry is made", entry.exists)
+    text = entry.read_text()
+    assert "--hidden" in text and f"--data-dir {DATA}" in text, text
+    box.click()
+    wait_until("and removed", lambda: not entry.exists())
+    box.click()
+    wait_until("made again", entry.exists)
+
+
+def quit_by_keyboard(driver):
+    """Ctrl+Q with nothing in flight quits at once; the session ends with the app."""
+    pid = app_processes()
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("q").key_up(Keys.CONTROL).perform()
+    wait_until("the app quits", lambda: not app_processes(), patience=20)
+    try:
+        driver.quit()
+    except Exception:
+        pass  # its application is gone already
+    assert pid, "it was running"
+
+
+def main():
+    pdk("vms", "list")  # makes the demo fleet
+    pdk("accounts", "add", "ec2", ACCOUNT, "--region", "eu-west-1", "--endpoint", "http://127.0.0.1:9",
+        "--access-key-id", ACCESS_KEY, "--secret-env", SECRET_VAR)
+
+    driver = launch()
+    try:
+        assert visibility(driver) == "visible", "a normal start shows the window"
+        log_and_diagnostics(driver)
+        start_at_login(driver)
+
+        # A second launch on the same data hands over and exits.
+        second = subprocess.run([str(APP), "--data-dir", DATA], capture_output=True, text=True, timeout=30)
+        assert second.returncode == 0, second.stderr
+        wait_until("the first window heard it", lambda: "another launch asked for this window" in LOG.read_text())
+        assert len(app_processes()) == 1, "still one instance"
+
+        # Remembered across a real quit: size, page, order.
+        driver.set_window_size(1100, 700)
+        tab(driver, "inventory")
+        driver.find_element(By.CSS_SELECTOR, 'button.sort[data-sort="state"]').click()
+        tab(driver, "activity")
+        time.sleep(0.5)  # the webview writes its storage on its own schedule
+        quit_by_keyboard(driver)
+    except AssertionError:
+        driver.quit()
+        raise
+    state_file = CONFIG / "dev.powerdeck.desktop" / ".window-state.json"
+    assert state_file.exists(), "the window's geometry was saved at quit"
+    saved = json.loads(state_file.read_text())["main"]
+    assert (saved["width"], saved["height"]) == (1100, 700), saved
+
+    # The login start: hidden in the tray, and a launch from the menu brings it forward.
+    driver = launch("--hidden")
+    try:
+        size = driver.get_window_size()
+        assert (size["width"], size["height"]) == (1100, 700), f"the size is remembered: {size}"
+        assert driver.execute_script("return document.querySelector('.tab.active').dataset.view") == "activity", "the page is remembered"
+        assert driver.execute_script("return JSON.parse(localStorage.getItem('powerdeck.window')).sort.key") == "state", "the order is remembered"
+        assert visibility(driver) == "hidden", "a login start shows no window"
+        second = subprocess.run([str(APP), "--data-dir", DATA], capture_output=True, text=True, timeout=30)
+        assert second.returncode == 0, second.stderr
+        wait_until("the window comes forward", lambda: visibility(driver) == "visible")
+        assert len(app_processes()) == 1, "still one instance"
+    finally:
+        driver.quit()
+    print("e2e desktop: all checks passed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        where = traceback.extract_tb(e.__traceback__)
+        print(f"e2e desktop FAILED: {e}\n  at " + " ← ".join(f"{f.name}:{f.lineno}" for f in reversed(where[1:])), file=sys.stderr)
+        sys.exit(1)
