@@ -13,6 +13,10 @@ if ! [ packaging/deb/node_modules/.installed -nt packaging/deb/package-lock.json
   (cd packaging/deb && npm ci --no-audit --no-fund --loglevel=error) >&2
   touch packaging/deb/node_modules/.installed
 fi
-packaging/deb/node_modules/.bin/tauri build --ci --bundles deb -- --locked >&2
+# Its own target folder and a stripped release without debug info: the
+# benchmarks' release builds (target/release) keep their line tables. The
+# bundler runs its before-bundle command in the frontend folder, hence the root.
+export CARGO_TARGET_DIR="$PWD/target/package" CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true
+POWERDECK_ROOT="$PWD" packaging/deb/node_modules/.bin/tauri build --ci --bundles deb -- --locked >&2
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
-ls "$PWD/target/release/bundle/deb/Powerdeck_${version}_$(dpkg --print-architecture).deb"
+ls "$CARGO_TARGET_DIR/release/bundle/deb/Powerdeck_${version}_$(dpkg --print-architecture).deb"

@@ -159,8 +159,8 @@ export const ipc = {
   setLogLevel: (level) => call("set_log_level", { level }),
   /** @returns {Promise<void>} */
   openLogFolder: () => call("open_log_folder"),
-  /** @param {boolean} withNames account and VM names and error sentences too @returns {Promise<string>} */
-  diagnostics: (withNames) => call("diagnostics", { withNames }),
+  /** Put the diagnostics on the clipboard. @param {boolean} withNames account and VM names and error sentences too @returns {Promise<string>} the text */
+  copyDiagnostics: (withNames) => call("copy_diagnostics", { withNames }),
   /** Quit; with operations in flight and not `confirmed`, their number instead. @param {boolean} confirmed @returns {Promise<number>} */
   quit: (confirmed) => call("quit", { confirmed }),
 };

@@ -2,13 +2,15 @@
 # Run by the Tauri bundler before it packs the .deb (tauri.conf.json's
 # beforeBundleCommand), after it built the app: the command line, its shell
 # completions and its man page, all generated from the one CLI definition,
-# into target/release/deb-extras where the bundle's file list expects them.
+# into target/package/release/deb-extras where the bundle's file list
+# expects them (scripts/build-deb.sh sets CARGO_TARGET_DIR to target/package).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --locked -p powerdeck-cli --bin pdk
-out=target/release/deb-extras
+release="${CARGO_TARGET_DIR:?run scripts/build-deb.sh}/release"
+out="$release/deb-extras"
 rm -rf "$out" && mkdir -p "$out"
-pdk=target/release/pdk
+pdk="$release/pdk"
 "$pdk" completions bash >"$out/pdk.bash"
 "$pdk" completions zsh >"$out/_pdk"
 "$pdk" completions fish >"$out/pdk.fish"

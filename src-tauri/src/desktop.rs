@@ -65,13 +65,16 @@ pub fn open_log_folder(state: State<'_, AppState>) -> Result<(), IpcError> {
     tauri_plugin_opener::open_path(&state.log_dir, None::<&str>).map_err(|e| IpcError::internal(format!("cannot open {}: {e}", state.log_dir.display())))
 }
 
-/// The diagnostics text (the window copies it). Names and error sentences
-/// only when the user ticked them in.
+/// Put the diagnostics on the clipboard (from here: the webview's
+/// clipboard wants a fresh click, and gathering them takes a moment) and
+/// return them. Names and error sentences only when the user ticked them in.
 #[tauri::command]
-pub async fn diagnostics(state: State<'_, AppState>, with_names: bool) -> Result<String, IpcError> {
+pub async fn copy_diagnostics(app: AppHandle, state: State<'_, AppState>, with_names: bool) -> Result<String, IpcError> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
     let engine = state.engine.clone();
     let mut text = tauri::async_runtime::spawn_blocking(move || engine.diagnostics(&version_line(), with_names)).await.map_err(IpcError::internal)?;
-    text.push_str(&format!("\nWebview: {}\n", tauri::webview_version().unwrap_or_else(|e| format!("unknown ({e})"))));
+    text.push_str(&format!("Webview: WebKitGTK {}\n", tauri::webview_version().unwrap_or_else(|e| format!("unknown ({e})"))));
+    app.clipboard().write_text(text.clone()).map_err(|e| IpcError::internal(format!("the clipboard refused the text: {e}")))?;
     Ok(text)
 }
 

@@ -17,6 +17,7 @@ mod prefs;
 mod renderer;
 mod runbooks;
 mod schedules;
+mod start_error;
 mod tray;
 
 use powerdeck_core::{Engine, Workers};
@@ -79,11 +80,13 @@ pub fn run() {
     let (log, log_warning) = logging::init(&log_dir, logging::DEFAULT_LEVEL);
     tracing::info!(version = %desktop::version_line(), data = %dir.display(), "starting");
     renderer::choose();
+    let context = tauri::generate_context!();
     let engine = match Engine::open(&dir) {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "cannot open the data directory");
             eprintln!("powerdeck: cannot open the data directory {}: {e}", dir.display());
+            start_error::show(context, start_error::describe(&e, &dir));
             std::process::exit(1);
         }
     };
@@ -111,6 +114,7 @@ pub fn run() {
         )
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_autostart::Builder::new().app_name("Powerdeck").args(login_args).build())
         // Size, position and maximised; whether it shows is decided at each
         // start (`--hidden`), not remembered.
@@ -168,7 +172,7 @@ pub fn run() {
             desktop::set_start_at_login,
             desktop::set_log_level,
             desktop::open_log_folder,
-            desktop::diagnostics,
+            desktop::copy_diagnostics,
             desktop::quit,
             schedules::list_schedules,
             schedules::preview_schedule,
@@ -208,7 +212,7 @@ pub fn run() {
                 }
             }
         })
-        .run(tauri::generate_context!())
+        .run(context)
         .unwrap_or_else(|e| {
             eprintln!("powerdeck: the window could not start: {e}");
             std::process::exit(1);

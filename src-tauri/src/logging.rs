@@ -41,7 +41,11 @@ fn stderr_layer<S>() -> impl Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    fmt::layer().with_writer(std::io::stderr).with_filter(EnvFilter::try_from_env("POWERDECK_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
+    use std::io::IsTerminal;
+    fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(EnvFilter::try_from_env("POWERDECK_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
 }
 
 /// Start logging. A log folder that cannot be written costs the file, not

@@ -14,8 +14,12 @@ run_one() {
   export POWERDECK_DATA_DIR
   # The webview keeps its own storage (the window's remembered choices), and
   # the app its window geometry and login entry, under the XDG folders: fresh
-  # ones each run, so every run is a first launch and nothing touches $HOME.
-  export XDG_DATA_HOME="$POWERDECK_DATA_DIR/xdg-data" XDG_CACHE_HOME="$POWERDECK_DATA_DIR/xdg-cache" XDG_CONFIG_HOME="$POWERDECK_DATA_DIR/xdg-config"
+  # ones each run, so every run is a first launch and nothing touches the real home.
+  # The login entry is written under $HOME/.config/autostart whatever
+  # XDG_CONFIG_HOME says (the autostart crate's choice), so HOME moves too.
+  export HOME="$POWERDECK_DATA_DIR/home"
+  export XDG_DATA_HOME="$HOME/.local/share" XDG_CACHE_HOME="$HOME/.cache" XDG_CONFIG_HOME="$HOME/.config"
+  mkdir -p "$XDG_CONFIG_HOME"
   tauri-driver --port 4444 >"$POWERDECK_DATA_DIR/tauri-driver.log" 2>&1 &
   DRIVER=$!
   trap 'kill $DRIVER 2>/dev/null || true; rm -rf "$POWERDECK_DATA_DIR"' EXIT

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -38,8 +39,13 @@ def launch(*args):
     options.set_capability("browserName", "wry")
     options.set_capability("tauri:options", {"application": str(APP), "args": ["--data-dir", DATA, *args]})
     driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options, web_element_cls=Element)
-    wait_until("the window is ready", lambda: driver.execute_script("return document.body.dataset.ready") == "true", patience=60)
+    if "--hidden" not in args:  # a hidden page draws no frame, so it never says "ready"
+        wait_until("the window is ready", lambda: ready(driver), patience=60)
     return driver
+
+
+def ready(driver):
+    return driver.execute_script("return document.body.dataset.ready") == "true"
 
 
 def app_processes():
@@ -55,7 +61,7 @@ def visibility(driver):
 def diagnostics(driver, with_names):
     return driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "window.__TAURI__.core.invoke('diagnostics', { withNames: arguments[0] }).then(done, (e) => done('ERROR ' + JSON.stringify(e)))", with_names)
+        "window.__TAURI__.core.invoke('copy_diagnostics', { withNames: arguments[0] }).then(done, (e) => done('ERROR ' + JSON.stringify(e)))", with_names)
 
 
 def log_and_diagnostics(driver):
@@ -99,16 +105,39 @@ def start_at_login(driver):
 def quit_by_keyboard(driver):
     """Ctrl+Q with nothing in flight quits at once; the session ends with the app."""
     pid = app_processes()
-    ActionChains(driver).key_down(Keys.CONTROL).send_keys("q").key_up(Keys.CONTROL).perform()
+    try:
+        ActionChains(driver).key_down(Keys.CONTROL).send_keys("q").key_up(Keys.CONTROL).perform()
+    except WebDriverException:
+        pass  # the app may be gone before the key-up is answered
     wait_until("the app quits", lambda: not app_processes(), patience=20)
     try:
         driver.quit()
-    except Exception:
+    except WebDriverException:
         pass  # its application is gone already
     assert pid, "it was running"
 
 
+def start_error():
+    """A data directory that cannot be opened: a window says what, where and
+    what to do (someone who started Powerdeck from a menu sees no stderr)."""
+    bad = Path(DATA) / "not-a-folder"
+    bad.write_text("a file where the data folder should be")
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": str(APP), "args": ["--data-dir", str(bad)]})
+    driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options, web_element_cls=Element)
+    try:
+        wait_until("the error window says what is wrong", lambda: "a file is in the way" in driver.find_element(By.ID, "error-what").text)
+        assert driver.find_element(By.ID, "error-where").text == str(bad)
+        assert "--data-dir" in driver.find_element(By.ID, "error-fix").text
+        assert driver.title == "Powerdeck cannot start", driver.title
+    finally:
+        driver.quit()
+    bad.unlink()
+
+
 def main():
+    start_error()
     pdk("vms", "list")  # makes the demo fleet
     pdk("accounts", "add", "ec2", ACCOUNT, "--region", "eu-west-1", "--endpoint", "http://127.0.0.1:9",
         "--access-key-id", ACCESS_KEY, "--secret-env", SECRET_VAR)
@@ -143,15 +172,18 @@ def main():
     # The login start: hidden in the tray, and a launch from the menu brings it forward.
     driver = launch("--hidden")
     try:
-        size = driver.get_window_size()
-        assert (size["width"], size["height"]) == (1100, 700), f"the size is remembered: {size}"
-        assert driver.execute_script("return document.querySelector('.tab.active').dataset.view") == "activity", "the page is remembered"
-        assert driver.execute_script("return JSON.parse(localStorage.getItem('powerdeck.window')).sort.key") == "state", "the order is remembered"
+        wait_until("the page has loaded", lambda: driver.execute_script("return document.readyState") == "complete")
+        time.sleep(2)  # a window that would show does so by now
         assert visibility(driver) == "hidden", "a login start shows no window"
         second = subprocess.run([str(APP), "--data-dir", DATA], capture_output=True, text=True, timeout=30)
         assert second.returncode == 0, second.stderr
-        wait_until("the window comes forward", lambda: visibility(driver) == "visible")
+        wait_until("the window comes forward", lambda: visibility(driver) == "visible" and ready(driver))
         assert len(app_processes()) == 1, "still one instance"
+        size = driver.get_window_size()
+        assert (size["width"], size["height"]) == (1100, 700), f"the size is remembered: {size}"
+        assert driver.execute_script("return document.querySelector('.tab.active').dataset.view") == "activity", "the page is remembered"
+        sort = driver.execute_script("return document.querySelector('#grid [aria-sort]:not([aria-sort=\"none\"])')?.id")
+        assert sort == "col-state", f"the order is remembered: sorted by {sort}"
     finally:
         driver.quit()
     print("e2e desktop: all checks passed")

@@ -2,7 +2,7 @@
 // Save button), and the window's own appearance (theme and density, applied
 // and remembered at once).
 
-import { $, copyText, setText } from "../dom.js";
+import { $, setText } from "../dom.js";
 import { ipc } from "../ipc.js";
 
 /** @typedef {import("../types").Settings} Settings */
@@ -56,8 +56,7 @@ export function initSettings(app) {
   });
   $("#copy-diagnostics").addEventListener("click", async () => {
     try {
-      const text = await ipc.diagnostics(/** @type {HTMLInputElement} */ ($("#diagnostics-names")).checked);
-      await copyText(text);
+      await ipc.copyDiagnostics(/** @type {HTMLInputElement} */ ($("#diagnostics-names")).checked);
       setText(desktopResult, "Diagnostics copied: paste them into your ticket or message.");
     } catch (e) {
       setText(desktopResult, `Could not copy the diagnostics: ${e}`);

@@ -41,8 +41,22 @@ fn completions_and_the_man_page_cover_every_command_and_need_no_data() {
 
 /// The field names `--json` prints, pinned: scripts read them, so a rename
 /// is a breaking change (README.md, "`--json` output", lists the same).
-const VM_FIELDS: &[&str] =
-    &["account", "account_id", "facts", "id", "last_seen_at", "last_state_change_at", "location", "name", "provider_id", "raw_state", "stale", "state", "tools", "watched"];
+const VM_FIELDS: &[&str] = &[
+    "account",
+    "account_id",
+    "facts",
+    "id",
+    "last_seen_at",
+    "last_state_change_at",
+    "location",
+    "name",
+    "provider_id",
+    "raw_state",
+    "stale",
+    "state",
+    "tools",
+    "watched",
+];
 const ACCOUNT_FIELDS: &[&str] = &["config", "created_at", "id", "is_demo", "kind", "last_contact_at", "name", "secret"];
 const OPERATION_FIELDS: &[&str] = &[
     "account",

@@ -98,7 +98,8 @@ impl Engine {
         if with_names {
             for o in failed.iter().take(LISTED_FAILURES) {
                 let error = o.error.as_deref().unwrap_or("no reason recorded");
-                let _ = writeln!(out, "  {}  {} {}/{}: {}; {error}", when(o.finished_at.unwrap_or(o.requested_at)), o.kind, o.account, o.vm_name, o.phase.as_str());
+                let _ =
+                    writeln!(out, "  {}  {} {}/{}: {}; {error}", when(o.finished_at.unwrap_or(o.requested_at)), o.kind, o.account, o.vm_name, o.phase.as_str());
             }
         } else if !failed.is_empty() {
             let mut by_phase: BTreeMap<&str, usize> = BTreeMap::new();

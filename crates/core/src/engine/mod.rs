@@ -3,8 +3,8 @@
 //! `Arc<Engine>` and talk to it; they never touch providers directly.
 
 mod bulk;
-mod diagnostics;
 pub mod config;
+mod diagnostics;
 mod feed;
 mod follow;
 mod groups;

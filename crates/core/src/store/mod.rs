@@ -58,7 +58,7 @@ impl Store {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let open_err = |message: String| StoreError::Open { path: path.to_path_buf(), message };
         if let Some(dir) = path.parent() {
-            private_dir(dir).map_err(|e| open_err(e.to_string()))?;
+            private_dir(dir).map_err(|e| open_err(io_reason(&e, "the folder")))?;
         }
         // A file that exists but holds nothing (nor has a write-ahead log
         // with something in it) was truncated, or never written: SQLite
@@ -66,7 +66,10 @@ impl Store {
         let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
         let wal = path.with_file_name(format!("{}-wal", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
         let emptied = len(path) == Some(0) && len(&wal).unwrap_or(0) == 0;
-        private_file(path).map_err(|e| open_err(e.to_string()))?;
+        private_file(path).map_err(|e| open_err(io_reason(&e, "the database file")))?;
+        // SQLite alone says "unable to open database file" or "attempt to
+        // write a readonly database"; find the reason first.
+        writable(path).map_err(|e| open_err(io_reason(&e, "the folder or the database file")))?;
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         let mut store = Self::init(conn, path.to_path_buf())?;
         if emptied {
@@ -182,6 +185,31 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// An I/O failure in words a person can act on (not "os error 20").
+pub(crate) fn io_reason(e: &std::io::Error, what: &str) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::PermissionDenied => format!("permission denied: you may not write to {what}"),
+        K::ReadOnlyFilesystem => format!("{what} is on a read-only file system"),
+        K::NotADirectory => "a file is in the way: part of the path is a file, not a folder".into(),
+        K::IsADirectory => "a folder is in the way: the database's path is a folder".into(),
+        K::StorageFull => "the disk is full".into(),
+        K::QuotaExceeded => "your disk quota is used up".into(),
+        K::NotFound => format!("{what} does not exist"),
+        _ => e.to_string(),
+    }
+}
+
+/// Whether the database and its folder take writes (SQLite needs both, for
+/// its write-ahead log): open the file for writing and make and remove a
+/// probe file next to it.
+fn writable(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new().write(true).open(path)?;
+    let probe = path.with_file_name(format!(".powerdeck-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
 /// A new database file is created 0600 before SQLite opens it (SQLite gives
 /// its -wal and -shm files the database's permissions).
 fn private_file(path: &Path) -> std::io::Result<()> {
@@ -223,6 +251,26 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_data_directory_that_is_a_file_says_so_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data");
+        std::fs::write(&file, "not a folder").unwrap();
+        let err = Store::open(&file.join("powerdeck.sqlite")).err().expect("a file cannot hold the database");
+        let text = err.to_string();
+        assert!(text.contains(&file.display().to_string()) && text.contains("a file is in the way"), "{text}");
+        assert!(!text.contains("os error"), "{text}");
+    }
+
+    #[test]
+    fn io_failures_read_as_what_to_fix() {
+        use std::io::{Error, ErrorKind};
+        let said = |kind: ErrorKind| io_reason(&Error::from(kind), "the folder");
+        assert_eq!(said(ErrorKind::PermissionDenied), "permission denied: you may not write to the folder");
+        assert_eq!(said(ErrorKind::ReadOnlyFilesystem), "the folder is on a read-only file system");
+        assert_eq!(said(ErrorKind::StorageFull), "the disk is full");
+    }
 
     #[test]
     fn migrations_apply_once_and_a_newer_schema_is_refused() {
