@@ -346,6 +346,16 @@ export function activeOp(s, vm) {
  * @property {string} [hint] what the operation in flight does next ("forcing in 75 s")
  */
 
+/**
+ * A failure's sentence where the VM is already named (its row, its details,
+ * a line that starts with its name): without the engine's own "name: " in
+ * front, so it never reads "api-001: api-001: …".
+ * @param {string} name @param {string} text
+ */
+export function withoutName(name, text) {
+  return text.startsWith(`${name}: `) ? text.slice(name.length + 2) : text;
+}
+
 /** @type {Record<string, string>} what a row says about who asked, when it was not someone at a keyboard */
 const BY = { schedule: " (scheduled)", runbook: " (runbook)" };
 
@@ -364,8 +374,8 @@ export function statusOf(s, vm, now) {
   }
   if (TRANSITIONAL.has(vm.state)) return { kind: "waiting", text: "Waiting for status update…", since: vm.last_state_change_at };
   const ended = s.ops.get(vm.id);
-  if (ended && ended.phase === "failed") return { kind: "failed", text: `${ACTION_LABELS[ended.kind]} failed: ${ended.error || "refused"}` };
-  if (ended && ended.phase === "timed-out") return { kind: "failed", text: `${ACTION_LABELS[ended.kind]} timed out${ended.error ? `: ${ended.error}` : ""}` };
+  if (ended && ended.phase === "failed") return { kind: "failed", text: `${ACTION_LABELS[ended.kind]} failed: ${ended.error ? withoutName(vm.name, ended.error) : "refused"}` };
+  if (ended && ended.phase === "timed-out") return { kind: "failed", text: `${ACTION_LABELS[ended.kind]} timed out${ended.error ? `: ${withoutName(vm.name, ended.error)}` : ""}` };
   if (vm.stale) return { kind: "stale", text: "Provider unreachable — last seen", seenAt: vm.last_seen_at };
   return { kind: "ok", text: "" };
 }
@@ -699,7 +709,10 @@ export function recordRequested(s, results) {
   const refused = [];
   for (const r of results) {
     if (r.operation) noteOperation(s, r.operation);
-    if (r.error) refused.push(`${s.vms.get(r.vm_id)?.name ?? `VM #${r.vm_id}`}: ${errorText(r.error)}`);
+    if (r.error) {
+      const name = s.vms.get(r.vm_id)?.name ?? `VM #${r.vm_id}`;
+      refused.push(`${name}: ${withoutName(name, errorText(r.error))}`);
+    }
   }
   return refused;
 }

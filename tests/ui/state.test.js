@@ -278,6 +278,10 @@ test("a refusal reads as the engine's sentence and what to do about its kind", (
   const refused = recordRequested(s, [{ vm_id: 1, operation: null, error: { kind: "in-flight", message: "web already has a stop operation in flight (#4, tracking); wait for it to finish" } }]);
   assert.equal(refused.length, 1);
   assert.match(refused[0], /^web: web already has a stop operation in flight .*finish\. Wait for it to end, or use Force now or Cancel operation/);
+  const unsupported = recordRequested(s, [{ vm_id: 1, operation: null, error: { kind: "unsupported", message: "web: sim accounts cannot hibernate" } }]);
+  assert.match(unsupported[0], /^web: sim accounts cannot hibernate/, "the VM is named once");
+  applyEvents(s, [{ type: "operation", op: op(13, 1, { phase: "failed", kind: "hibernate", error: "web: sim accounts cannot hibernate" }) }]);
+  assert.equal(statusOf(s, /** @type {any} */ (s.vms.get(1)), Date.now()).text, "Hibernate failed: sim accounts cannot hibernate", "its own row does not name it again");
   assert.equal(errorText({ kind: "not-found", message: "VM #3 no longer exists" }), "VM #3 no longer exists");
   assert.match(errorText({ kind: "auth", message: "account 'lab': the provider rejected the credentials: 401" }), /401\. Check the account's credentials/);
 });

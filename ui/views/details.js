@@ -5,7 +5,7 @@
 
 import { $, copyText, el, setText, toast } from "../dom.js";
 import { ago, clock, duration, timestamp } from "../format.js";
-import { ACTION_LABELS, actionsFor, inFlightControls, opProgress, retryWithForce, stateText, statusOf } from "../state.js";
+import { ACTION_LABELS, actionsFor, inFlightControls, opProgress, retryWithForce, stateText, statusOf, withoutName } from "../state.js";
 import { HARD } from "../vocabulary.js";
 import { ipc } from "../ipc.js";
 
@@ -141,7 +141,7 @@ export function initDetails(app) {
         o.shutdown_method ? ` · ${o.shutdown_method}` : "",
         o.finished_at ? ` · ${duration(o.finished_at - o.requested_at)}` : "",
         o.job_id ? ` · job ${o.job_id}` : "",
-        o.error ? el("div", { class: "error" }, o.error) : null,
+        o.error ? el("div", { class: "error" }, withoutName(vm.name, o.error)) : null,
         el("div", { class: "when" }, timestamp(o.requested_at)))))
       : el("p", { class: "muted" }, d ? "None yet." : "Loading…");
     const history = d
