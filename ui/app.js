@@ -22,6 +22,7 @@ import { initActivity } from "./views/activity.js";
 import { initDetails } from "./views/details.js";
 import { askName, chooseColumns, confirmPlan, confirmText, showInFlight, showShortcuts } from "./views/dialogs.js";
 import { initGroups } from "./views/groups.js";
+import { initReports } from "./views/reports.js";
 import { initRunbooks } from "./views/runbooks.js";
 import { COLUMNS, initInventory } from "./views/inventory.js";
 import { closeMenu, openMenu, refreshMenu } from "./views/menu.js";
@@ -113,6 +114,7 @@ const activity = initActivity(app);
 const accounts = initAccounts({ reload: () => load(), vmCount: (id) => s.byAccount.get(id)?.size ?? 0 });
 const schedules = initSchedules();
 const runbooks = initRunbooks({ s });
+const reports = initReports(app);
 const groups = initGroups({
   s,
   powerMenu: (ids, anchor, label) => openMenu(() => actionItems(ids), anchor, anchor, label),
@@ -314,6 +316,7 @@ function showView(view, focus = false) {
   if (view === "schedules") schedules.show(); else schedules.hide();
   if (view === "groups") groups.show();
   if (view === "runbooks") runbooks.show(); else runbooks.hide();
+  if (view === "reports") reports.show();
   if (view === "accounts") { accounts.render(); if (focus) accounts.focusForm(); }
   if (view === "settings") settings.render();
 }

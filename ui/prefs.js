@@ -17,7 +17,7 @@ const KEY = "powerdeck.window";
  */
 
 /** The window's pages, as their sections' ids. */
-export const VIEWS = ["inventory", "activity", "schedules", "groups", "runbooks", "accounts", "settings"];
+export const VIEWS = ["inventory", "activity", "schedules", "groups", "runbooks", "reports", "accounts", "settings"];
 
 /** @returns {Prefs} */
 export function defaults() {

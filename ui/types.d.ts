@@ -397,3 +397,53 @@ declare global {
     __powerdeckPerf: Perf;
   }
 }
+
+/** Milliseconds per state (engine: hours::Hours). */
+export interface Hours {
+  running: number;
+  stopped: number;
+  deallocated: number;
+  suspended: number;
+  transition: number;
+  unknown: number;
+  absent: number;
+  /** Of the known time, how much was attributed across a gap the state provably held through. */
+  attributed: number;
+  billable: number;
+  /** Off because of Powerdeck's own operations (user, schedule, runbook). */
+  saved: number;
+}
+
+export interface HoursRow {
+  name: string;
+  account: string | null;
+  vms: number;
+  hours: Hours;
+  cost: number | null;
+  saved_cost: number | null;
+}
+
+export interface HoursReport {
+  from: number;
+  to: number;
+  until: number;
+  by: "vm" | "account" | "group";
+  rows: HoursRow[];
+  total: HoursRow;
+  unreadable: number;
+}
+
+export interface TimelineBucket {
+  from: number;
+  to: number;
+  hours: Hours;
+}
+
+export interface Finding {
+  vm: string;
+  account: string;
+  kind: "long-running" | "stopped-but-billed" | "outside-period";
+  since: number;
+  detail: string;
+  suggestion: string;
+}

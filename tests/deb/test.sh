@@ -20,11 +20,11 @@ echo "deb: $package depends on: $depends"
 case "$depends" in *libwebkit2gtk-4.1-0*) ;; *) fail "it does not depend on WebKitGTK 4.1" ;; esac
 case "$depends" in *-dev*) fail "it depends on a development package: $depends" ;; esac
 contents="$(dpkg-deb --contents "$deb")"
-for f in ./usr/bin/powerdeck ./usr/bin/pdk ./usr/share/applications/Powerdeck.desktop \
-         ./usr/share/bash-completion/completions/pdk ./usr/share/zsh/vendor-completions/_pdk \
-         ./usr/share/fish/vendor_completions.d/pdk.fish ./usr/share/man/man1/pdk.1.gz \
-         ./usr/share/metainfo/dev.powerdeck.desktop.metainfo.xml ./usr/share/icons/hicolor/128x128/apps/powerdeck.png; do
-  grep -q " $f\$" <<<"$contents" || fail "the package has no $f"
+for f in usr/bin/powerdeck usr/bin/pdk usr/share/applications/Powerdeck.desktop \
+         usr/share/bash-completion/completions/pdk usr/share/zsh/vendor-completions/_pdk \
+         usr/share/fish/vendor_completions.d/pdk.fish usr/share/man/man1/pdk.1.gz \
+         usr/share/metainfo/dev.powerdeck.desktop.metainfo.xml usr/share/icons/hicolor/128x128/apps/powerdeck.png; do
+  grep -Eq " (\./)?$f\$" <<<"$contents" || fail "the package has no /$f"
 done
 
 # Whatever an earlier, interrupted run left installed goes first.

@@ -845,6 +845,42 @@ def accessible(driver, what):
     assert not violations, f"{what}: axe-core: {json.dumps(violations, indent=1)[:4000]}"
 
 
+def stopped_ms(driver):
+    return driver.execute_script("return [...document.querySelectorAll('#timeline .slice')].reduce((s, g) => s + Number(g.dataset.stoppedMs), 0)")
+
+
+def reports(driver, vm):
+    """The Reports view after some operations: the month's hours per account
+    as bars, a VM's timeline that takes in its stop, the findings, and the
+    hours by VM as a CSV a spreadsheet reads."""
+    tab(driver, "reports")
+    wait_until("the month's hours are counted", lambda: "billable" in driver.find_element(By.ID, "report-summary").text)
+    bars = driver.find_elements(By.CSS_SELECTOR, '#report-accounts g[data-account="demo"] rect')
+    assert bars, "the demo account has a bar"
+    assert "Running" in driver.find_element(By.ID, "report-legend").text
+    box = driver.find_element(By.ID, "timeline-vm")
+    box.clear()
+    box.send_keys(vm, Keys.TAB)
+    wait_until("the VM's timeline is drawn", lambda: driver.find_element(By.ID, "timeline").get_attribute("data-vm") == vm
+               and len(driver.find_elements(By.CSS_SELECTOR, "#timeline .slice")) == 48)
+    before = stopped_ms(driver)
+    pdk("sim", "stubborn", "demo", vm, "--on", "false")
+    pdk("vm", "stop", vm, "--yes")
+    driver.find_element(By.ID, "report-refresh").click()
+    wait_until("after the stop, the timeline shows more stopped time", lambda: stopped_ms(driver) > before)
+    wait_until("the findings are listed or said to be none", lambda: driver.find_elements(By.CSS_SELECTOR, "#findings-table tbody tr"))
+    driver.find_element(By.ID, "report-export").click()
+    result = wait_until("the CSV is saved", lambda: (lambda t: t if t.startswith("Saved") else None)(driver.find_element(By.ID, "report-export-result").text))
+    path = Path(result.split(" to ", 1)[1])
+    table = list(csv.reader(io.StringIO(path.read_bytes().decode(), newline="")))
+    path.unlink()
+    assert table[0][:4] == ["name", "account", "vms", "running_h"], table[0]
+    row = next(r for r in table if r[0] == f"demo/{vm}")
+    assert float(row[table[0].index("stopped_h")]) > 0, row
+    assert table[-1][0] == "total" and int(table[-1][2]) == len(table) - 2, table[-1]
+    tab(driver, "inventory")
+
+
 def layout_everywhere(driver, busy_vm, stopped_vm):
     """Each size, each theme: the inventory (with and without the details),
     the Activity, Schedules, Accounts and Settings pages, and a plan dialog."""
@@ -882,9 +918,9 @@ def layout_everywhere(driver, busy_vm, stopped_vm):
                 look(driver, f"{dialog} at {where}")
                 driver.find_element(By.ID, close).click()
                 wait_until("closed", lambda: not dialog_open(driver, dialog))
-            for view in ("activity", "schedules", "accounts", "settings"):
+            for view in ("activity", "schedules", "reports", "accounts", "settings"):
                 tab(driver, view)
-                shot = SCREENS / f"{view}-{w}x{h}-{theme}.png" if view in ("schedules", "accounts") and (w, h) in ((1024, 640), (1440, 900)) else None
+                shot = SCREENS / f"{view}-{w}x{h}-{theme}.png" if view in ("schedules", "reports", "accounts") and (w, h) in ((1024, 640), (1440, 900)) else None
                 look(driver, f"{view} at {where}", shot)
                 if (w, h) == (1280, 800):
                     accessible(driver, f"{view}, {theme}")
@@ -946,6 +982,7 @@ def main():
         wait_until("it says so", lambda: "for a full inventory" in driver.find_element(By.ID, "toasts").text)
         assert not driver.find_elements(By.CSS_SELECTOR, "#toasts .toast-error"), "no error after Refresh all"
 
+        reports(driver, next(n for n, v in sorted(vms().items()) if v["state"] == "running" and v.get("tools") == "running" and n not in (other, victim, slow_vm)))
         accounts(driver, fleet)
         vsphere(driver, fleet)
         settings(driver)
