@@ -16,6 +16,11 @@ fn folder() -> Result<PathBuf, IpcError> {
 /// Saves `text` as `powerdeck-<what>-<local time>.csv` and returns the path.
 #[tauri::command]
 pub fn save_csv(what: String, text: String) -> Result<String, IpcError> {
+    save(&what, &text)
+}
+
+/// Where every export is written: the window's and the shell's own (the hours).
+pub fn save(what: &str, text: &str) -> Result<String, IpcError> {
     if what.is_empty() || what.len() > 32 || !what.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
         return Err("an export is named with lower-case letters, digits and dashes".into());
     }

@@ -15,6 +15,7 @@ mod memory;
 mod notify;
 mod prefs;
 mod renderer;
+mod reports;
 mod runbooks;
 mod schedules;
 mod start_error;
@@ -168,6 +169,10 @@ pub fn run() {
             commands::account_config,
             commands::set_favourite,
             export::save_csv,
+            reports::hours_report,
+            reports::save_hours_csv,
+            reports::vm_timeline,
+            reports::findings,
             desktop::desktop_settings,
             desktop::set_start_at_login,
             desktop::set_log_level,

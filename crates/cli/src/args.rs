@@ -584,10 +584,10 @@ pub enum ReportCmd {
     /// on it (nothing is done for you).
     Findings {
         /// Running this long with no operation by anyone.
-        #[arg(long, default_value_t = 72)]
+        #[arg(long, default_value_t = powerdeck_core::engine::report::FINDINGS_LONG_RUNNING_H)]
         long_running_hours: u32,
         /// Azure: stopped (not deallocated) this long.
-        #[arg(long, default_value_t = 24)]
+        #[arg(long, default_value_t = powerdeck_core::engine::report::FINDINGS_STOPPED_H)]
         stopped_hours: u32,
         #[arg(long)]
         json: bool,

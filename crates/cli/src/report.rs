@@ -4,8 +4,7 @@
 use crate::args::{AuditArgs, ReportCmd, ReportGroupBy};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use powerdeck_core::engine::report::{hours, HoursReport, HoursRow, Rates, ReportBy};
-use powerdeck_core::hours::Hours;
+use powerdeck_core::engine::report::{hour_columns, hours, HoursReport, HoursRow, Rates, ReportBy};
 use powerdeck_core::model::{now_ms, Millis};
 use powerdeck_core::{CoreError, Engine};
 use std::process::ExitCode;
@@ -86,11 +85,6 @@ pub fn audit_csv(engine: &Engine, args: &AuditArgs) -> Result<ExitCode, CoreErro
     Ok(ExitCode::SUCCESS)
 }
 
-/// The hour columns, in the order both the table and the CSV show them.
-fn hour_columns(h: &Hours) -> [Millis; 9] {
-    [h.running, h.stopped, h.deallocated, h.suspended, h.transition, h.unknown, h.attributed, h.billable, h.saved]
-}
-
 fn hours_table(r: &HoursReport, zone: &Tz) {
     let f = |ms: Millis| format!("{:.1}", hours(ms));
     println!(
@@ -126,34 +120,7 @@ fn hours_table(r: &HoursReport, zone: &Tz) {
 }
 
 fn hours_csv(r: &HoursReport) -> Result<(), CoreError> {
-    let io = |e: csv::Error| CoreError::Invalid(format!("cannot write the CSV: {e}"));
-    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-    w.write_record([
-        "name",
-        "account",
-        "vms",
-        "running_h",
-        "stopped_h",
-        "deallocated_h",
-        "suspended_h",
-        "transition_h",
-        "unknown_h",
-        "attributed_h",
-        "billable_h",
-        "saved_h",
-        "est_cost",
-        "est_saved",
-    ])
-    .map_err(io)?;
-    let f = |ms: Millis| format!("{:.3}", hours(ms));
-    let money = |m: Option<f64>| m.map(|c| format!("{c:.2}")).unwrap_or_default();
-    for row in r.rows.iter().chain(std::iter::once(&r.total)) {
-        let head = [row.name.clone(), row.account.clone().unwrap_or_default(), row.vms.to_string()];
-        let tail = [money(row.cost), money(row.saved_cost)];
-        w.write_record(head.into_iter().chain(hour_columns(&row.hours).map(f)).chain(tail)).map_err(io)?;
-    }
-    w.flush().map_err(|e| CoreError::Invalid(format!("cannot write the CSV: {e}")))?;
-    Ok(())
+    r.write_csv(std::io::stdout().lock())
 }
 
 /// `--rate 0.12` (every VM) and `--rate prod=0.40` (one account's VMs).

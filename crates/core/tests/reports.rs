@@ -68,6 +68,53 @@ async fn a_verified_stop_shows_as_stopped_and_saved_time_and_every_millisecond_i
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeline_cuts_the_same_hours_into_stretches_and_places_the_stop_in_the_last_one() {
+    let (_dir, engine, account) = lab().await;
+    let start = now_ms();
+    let vm = engine.store().vms(&VmFilter { account_id: Some(account), state: Some(PowerState::Running) }).unwrap().remove(0);
+    let op = engine.request(vm.id, OpKind::Stop, OpOptions::default()).await.unwrap();
+    assert_eq!(engine.wait(op.id, |_| {}).await.unwrap().phase, OpPhase::Succeeded);
+    engine.full_sync(account).await.unwrap();
+    let now = now_ms() + 50;
+    // An hour before the first sync (unknown), cut into 4 stretches; the last runs past now.
+    let (from, to) = (start - 3_600_000, now + 10);
+    let buckets = engine.vm_timeline(vm.id, from, to, 4, now).unwrap();
+    assert_eq!(buckets.len(), 4);
+    assert_eq!((buckets[0].from, buckets[3].to), (from, to), "the stretches cover the range");
+    assert!(buckets.windows(2).all(|w| w[0].to == w[1].from), "without gaps or overlaps");
+    assert!(buckets[..3].iter().all(|b| b.hours.stopped == 0 && b.hours.unknown > 0), "before Powerdeck watched: unknown, never guessed");
+    assert!(buckets[3].hours.stopped > 0 && buckets[3].hours.running > 0, "the stop lands in the last stretch: {:?}", buckets[3].hours);
+    // The same clock as the report: the stretches add up to the VM's row.
+    let report = engine.hours_report(from, to, ReportBy::Vm, &Rates::default(), now).unwrap();
+    let row = report.rows.iter().find(|r| r.name == format!("lab/{}", vm.name)).unwrap();
+    let mut sum = powerdeck_core::hours::Hours::default();
+    buckets.iter().for_each(|b| sum.add(&b.hours));
+    assert_eq!((sum.running, sum.stopped, sum.saved), (row.hours.running, row.hours.stopped, row.hours.saved));
+    assert_eq!(sum.total(), row.hours.total());
+
+    assert!(engine.vm_timeline(vm.id, to, from, 4, now).is_err(), "an end before the start is refused");
+    assert!(engine.vm_timeline(vm.id, from, to, 0, now).is_err() && engine.vm_timeline(vm.id, from, to, 1001, now).is_err());
+    assert!(engine.vm_timeline(999_999, from, to, 4, now).unwrap_err().to_string().contains("#999999"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hours_csv_is_rfc_4180_with_the_hour_columns_and_a_total() {
+    let (_dir, engine, _account) = lab().await;
+    let now = now_ms();
+    let report = engine.hours_report(now - 60_000, now, ReportBy::Vm, &Rates::default(), now).unwrap();
+    let mut out = Vec::new();
+    report.write_csv(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "name,account,vms,running_h,stopped_h,deallocated_h,suspended_h,transition_h,unknown_h,attributed_h,billable_h,saved_h,est_cost,est_saved"
+    );
+    assert_eq!(lines.len(), report.rows.len() + 2, "a line per VM and the total");
+    assert!(lines.last().unwrap().starts_with("total,,"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_before_the_account_was_watched_is_unknown_not_guessed() {
     let (_dir, engine, _account) = lab().await;
     let now = now_ms();

@@ -14,6 +14,7 @@ pub mod report;
 mod runbooks;
 mod schedules;
 mod sync;
+mod timeline;
 
 pub use bulk::{BulkPlan, BulkResult};
 pub use config::EngineConfig;
@@ -21,6 +22,7 @@ pub use groups::{GroupNow, Members};
 pub use ops::OpOptions;
 pub use schedules::{FiringView, Resolved, ScheduleView, Tick};
 pub use sync::SyncSummary;
+pub use timeline::TimelineBucket;
 
 use crate::error::CoreError;
 use crate::events::EventBus;

@@ -13,6 +13,20 @@ use crate::store::VmFilter;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
+/// A finding's thresholds when none are given: running this many hours
+/// with no operation by anyone, and (Azure) stopped but billed this long.
+pub const FINDINGS_LONG_RUNNING_H: u32 = 72;
+pub const FINDINGS_STOPPED_H: u32 = 24;
+
+/// The hour columns' names, in the order `hour_columns` gives them.
+pub const HOUR_COLUMNS: [&str; 9] =
+    ["running_h", "stopped_h", "deallocated_h", "suspended_h", "transition_h", "unknown_h", "attributed_h", "billable_h", "saved_h"];
+
+/// The hour columns, in the order every table and CSV shows them.
+pub fn hour_columns(h: &Hours) -> [Millis; 9] {
+    [h.running, h.stopped, h.deallocated, h.suspended, h.transition, h.unknown, h.attributed, h.billable, h.saved]
+}
+
 /// What a report's rows are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -85,6 +99,25 @@ pub enum FindingKind {
     StoppedButBilled,
     /// Running while a schedule's period says it should be off.
     OutsidePeriod,
+}
+
+impl HoursReport {
+    /// The report as CSV (RFC 4180): its rows, then the total. `pdk report
+    /// hours --csv` and the window's export both write it here.
+    pub fn write_csv(&self, out: impl std::io::Write) -> Result<(), CoreError> {
+        let io = |e: csv::Error| CoreError::Invalid(format!("cannot write the CSV: {e}"));
+        let mut w = csv::Writer::from_writer(out);
+        let header = ["name", "account", "vms"].into_iter().chain(HOUR_COLUMNS).chain(["est_cost", "est_saved"]);
+        w.write_record(header).map_err(io)?;
+        let f = |ms: Millis| format!("{:.3}", hours(ms));
+        let money = |m: Option<f64>| m.map(|c| format!("{c:.2}")).unwrap_or_default();
+        for row in self.rows.iter().chain(std::iter::once(&self.total)) {
+            let head = [row.name.clone(), row.account.clone().unwrap_or_default(), row.vms.to_string()];
+            let tail = [money(row.cost), money(row.saved_cost)];
+            w.write_record(head.into_iter().chain(hour_columns(&row.hours).map(f)).chain(tail)).map_err(io)?;
+        }
+        w.flush().map_err(|e| CoreError::Invalid(format!("cannot write the CSV: {e}")))
+    }
 }
 
 impl Engine {

@@ -47,6 +47,22 @@ impl Store {
         })
     }
 
+    /// One VM's changes, oldest first (its timeline reads them all: a
+    /// VM changes at most a few dozen times a day).
+    pub fn vm_changes(&self, vm_id: i64) -> StoreResult<Vec<Change>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT at, to_state, operation_id IS NOT NULL FROM history WHERE vm_id = ?1 ORDER BY at, id")?;
+            let mut out = Vec::new();
+            for row in stmt.query_map([vm_id], |r| Ok((r.get::<_, Millis>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))? {
+                let (at, state, ours) = row?;
+                if let Some(state) = PowerState::from_stored(&state).or_else(|| state.parse().ok()) {
+                    out.push(Change { at, state, ours });
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// When each VM's first change at or after `t` was recorded.
     pub fn first_changes_from(&self, t: Millis) -> StoreResult<HashMap<i64, Millis>> {
         self.read(|c| {
