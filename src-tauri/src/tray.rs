@@ -65,6 +65,7 @@ fn build_menu(app: &AppHandle, watched: Option<Vec<powerdeck_core::model::Vm>>, 
     let show = MenuItem::with_id(app, "show", "Show / hide window", true, None::<&str>)?;
     let refresh = MenuItem::with_id(app, "refresh", "Refresh all", true, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause / resume sync", true, None::<&str>)?;
+    let logs = MenuItem::with_id(app, "open-logs", "Open log folder", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Powerdeck", true, None::<&str>)?;
     let favourites = Submenu::with_id(app, "favourites", "Favourites", true)?;
     match &watched {
@@ -87,7 +88,18 @@ fn build_menu(app: &AppHandle, watched: Option<Vec<powerdeck_core::model::Vm>>, 
     let next = MenuItem::with_id(app, "next-run", next_text, false, None::<&str>)?;
     Menu::with_items(
         app,
-        &[&show, &refresh, &pause, &favourites, &PredefinedMenuItem::separator(app)?, &pause_schedules, &next, &PredefinedMenuItem::separator(app)?, &quit],
+        &[
+            &show,
+            &refresh,
+            &pause,
+            &favourites,
+            &PredefinedMenuItem::separator(app)?,
+            &pause_schedules,
+            &next,
+            &PredefinedMenuItem::separator(app)?,
+            &logs,
+            &quit,
+        ],
     )
 }
 
@@ -146,6 +158,11 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
                     tracing::warn!(error = %e, "pausing schedules from the tray failed");
                 }
                 // The menu follows from the SchedulesChanged event (bridge.rs).
+            }
+            "open-logs" => {
+                if let Err(e) = crate::desktop::open_log_folder(app.state::<AppState>()) {
+                    tracing::warn!(error = %e.message, "opening the log folder from the tray failed");
+                }
             }
             "quit" => crate::desktop::quit_from_tray(app),
             _ => {}

@@ -859,7 +859,7 @@ def reports(driver, vm):
     assert bars, "the demo account has a bar"
     assert "Running" in driver.find_element(By.ID, "report-legend").text
     box = driver.find_element(By.ID, "timeline-vm")
-    box.clear()
+    box.send_keys(Keys.CONTROL, "a")
     box.send_keys(vm, Keys.TAB)
     wait_until("the VM's timeline is drawn", lambda: driver.find_element(By.ID, "timeline").get_attribute("data-vm") == vm
                and len(driver.find_elements(By.CSS_SELECTOR, "#timeline .slice")) == 48)

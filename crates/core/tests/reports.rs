@@ -98,6 +98,29 @@ async fn a_timeline_cuts_the_same_hours_into_stretches_and_places_the_stop_in_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_counted_in_parts_at_once_equals_the_single_pass() {
+    let (_dir, engine, account) = lab().await;
+    let start = now_ms();
+    let vm = engine.store().vms(&VmFilter { account_id: Some(account), state: Some(PowerState::Running) }).unwrap().remove(0);
+    let op = engine.request(vm.id, OpKind::Stop, OpOptions::default()).await.unwrap();
+    assert_eq!(engine.wait(op.id, |_| {}).await.unwrap().phase, OpPhase::Succeeded);
+    engine.full_sync(account).await.unwrap();
+    let now = now_ms() + 50;
+    // From before the first sync (unknown) across the stop: the parts' edges
+    // fall in unknown time, in watched time and around the stop.
+    let (from, to) = (start - 2_000, now + 1);
+    let single = engine.hours_report_in_parts(from, to, ReportBy::Vm, &Rates::default(), now, 1).unwrap();
+    for parts in [2, 3, 7, 50] {
+        let split = engine.hours_report_in_parts(from, to, ReportBy::Vm, &Rates::default(), now, parts).unwrap();
+        for (a, b) in single.rows.iter().zip(&split.rows) {
+            assert_eq!((&a.name, a.hours), (&b.name, b.hours), "{parts} parts");
+        }
+        assert_eq!(single.total.hours, split.total.hours, "{parts} parts");
+    }
+    assert!(single.rows.iter().any(|r| r.hours.stopped > 0 && r.hours.unknown > 0), "the range holds a stop and unknown time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hours_csv_is_rfc_4180_with_the_hour_columns_and_a_total() {
     let (_dir, engine, _account) = lab().await;
     let now = now_ms();

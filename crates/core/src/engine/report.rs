@@ -123,6 +123,12 @@ impl HoursReport {
 impl Engine {
     /// Hours per state for every VM in `[from, to)`, rolled up `by`.
     pub fn hours_report(&self, from: Millis, to: Millis, by: ReportBy, rates: &Rates, now: Millis) -> Result<HoursReport, CoreError> {
+        self.hours_report_in_parts(from, to, by, rates, now, report_parts(from, to.min(now).max(from)))
+    }
+
+    /// The same report, counted in `parts` consecutive stretches at once
+    /// (the answer does not depend on how many: tests check it).
+    pub fn hours_report_in_parts(&self, from: Millis, to: Millis, by: ReportBy, rates: &Rates, now: Millis, parts: usize) -> Result<HoursReport, CoreError> {
         if to <= from {
             return Err(CoreError::Invalid("the report's end must come after its start".into()));
         }
@@ -131,33 +137,43 @@ impl Engine {
         let vms: Vec<Vm> = self.store.vms(&VmFilter::default())?;
         let coverage = self.store.coverage(now)?;
         let none = Coverage::default();
-        let before = self.store.changes_before(from)?;
-        let after = self.store.first_changes_from(until)?;
 
         // One clock per VM, found by its row id (ids are dense) for each of
-        // the millions of changes the scan hands over.
+        // the millions of changes a scan hands over.
         let mut slot: Vec<u32> = Vec::new();
-        let mut clocks: Vec<(i64, Clock)> = Vec::with_capacity(vms.len());
+        let mut clocks: Vec<(&Coverage, Billing)> = Vec::with_capacity(vms.len());
         for vm in &vms {
             let kind = accounts.get(&vm.account_id).map(|a| a.1.as_str()).unwrap_or_default();
-            let cov = coverage.get(&vm.account_id).unwrap_or(&none);
             let Ok(i) = usize::try_from(vm.id) else { continue };
             if i >= slot.len() {
                 slot.resize(i + 1, u32::MAX);
             }
             slot[i] = clocks.len() as u32;
-            clocks.push((vm.id, Clock::new(cov, Billing::for_kind(kind), from, until, before.get(&vm.id).copied())));
+            clocks.push((coverage.get(&vm.account_id).unwrap_or(&none), Billing::for_kind(kind)));
         }
-        let unreadable = self.store.scan_changes(from, until, |vm, change| {
-            let at = usize::try_from(vm).ok().and_then(|i| slot.get(i)).copied().unwrap_or(u32::MAX);
-            if let Some((_, c)) = clocks.get_mut(at as usize) {
-                c.change(change);
-            }
-        })?;
-        let mut per_vm: HashMap<i64, Hours> = HashMap::with_capacity(vms.len());
-        for (id, clock) in clocks {
-            per_vm.insert(id, clock.finish(after.get(&id).copied(), now));
+        // A long range is cut into consecutive parts counted at once, each
+        // on its own connection: adjacent ranges add up to the whole (the
+        // clock is built so), so the sum is the single pass's answer.
+        let parts = parts.clamp(1, 64);
+        let edge = |i: usize| from + ((i128::from(until - from) * i as i128) / parts as i128) as Millis;
+        let counted: Vec<Result<(Vec<Hours>, u64), CoreError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..parts)
+                .map(|i| {
+                    let (slot, clocks) = (&slot, &clocks);
+                    scope.spawn(move || self.hours_part(edge(i), edge(i + 1), slot, clocks, now))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CoreError::Invalid("a report part failed".into())))).collect()
+        });
+        let mut per_slot = vec![Hours::default(); clocks.len()];
+        let mut unreadable = 0;
+        for part in counted {
+            let (hours, bad) = part?;
+            unreadable += bad;
+            per_slot.iter_mut().zip(&hours).for_each(|(sum, h)| sum.add(h));
         }
+        let per_vm: HashMap<i64, Hours> =
+            vms.iter().filter_map(|vm| usize::try_from(vm.id).ok().and_then(|i| slot.get(i)).map(|&k| (vm.id, per_slot[k as usize]))).collect();
 
         let account_name = |vm: &Vm| accounts.get(&vm.account_id).map(|a| a.0.clone()).unwrap_or_default();
         let priced = |vm: &Vm, h: &Hours| -> (Option<f64>, Option<f64>) {
@@ -193,6 +209,35 @@ impl Engine {
             }
         }
         Ok(HoursReport { from, to, until, by, rows: rows.into_values().collect(), total, unreadable })
+    }
+
+    /// Every VM's hours in `[from, end)`, one part of a report, read on a
+    /// connection of its own.
+    fn hours_part(&self, from: Millis, end: Millis, slot: &[u32], clocks: &[(&Coverage, Billing)], now: Millis) -> Result<(Vec<Hours>, u64), CoreError> {
+        use crate::store::report::{changes_before, first_changes_from, scan_changes};
+        let counted = self.store.with_scan_connection(|c| {
+            let before = changes_before(c, from)?;
+            let mut running: Vec<Clock> = Vec::with_capacity(clocks.len());
+            let mut ids = vec![0i64; clocks.len()];
+            for (vm, &k) in slot.iter().enumerate() {
+                if k != u32::MAX {
+                    ids[k as usize] = vm as i64;
+                }
+            }
+            for (k, &(cov, billing)) in clocks.iter().enumerate() {
+                running.push(Clock::new(cov, billing, from, end, before.get(&ids[k]).copied()));
+            }
+            let unreadable = scan_changes(c, from, end, |vm, change| {
+                let at = usize::try_from(vm).ok().and_then(|i| slot.get(i)).copied().unwrap_or(u32::MAX);
+                if let Some(clock) = running.get_mut(at as usize) {
+                    clock.change(change);
+                }
+            })?;
+            let after = first_changes_from(c, end)?;
+            let hours = running.into_iter().enumerate().map(|(k, clock)| clock.finish(after.get(&ids[k]).copied(), now)).collect();
+            Ok((hours, unreadable))
+        })?;
+        Ok(counted)
     }
 
     /// Which groups each VM is in now.
@@ -278,6 +323,17 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// How many parts a report over `[from, until)` is counted in: one per
+/// core (at most four) for a range of two days or more, where the scan is
+/// long enough for the split to pay; one otherwise.
+fn report_parts(from: Millis, until: Millis) -> usize {
+    const TWO_DAYS: Millis = 2 * 86_400_000;
+    if until - from < TWO_DAYS {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 fn sum(a: Option<f64>, b: Option<f64>) -> Option<f64> {
