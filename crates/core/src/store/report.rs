@@ -43,6 +43,10 @@ impl Store {
         }
         let conn = Connection::open_with_flags(self.path(), OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(std::time::Duration::from_secs(15))?;
+        // A fresh connection has an empty page cache: its seeks (each VM's
+        // state before a part) read through the OS page cache instead. The
+        // mapping goes with the connection.
+        conn.pragma_update(None, "mmap_size", MMAP_FOR_SCANS)?;
         f(&conn)
     }
 
@@ -69,7 +73,15 @@ impl Store {
 
     /// Every change in `[from, to)`, in time order (see [`scan_changes`]).
     pub fn scan_changes(&self, from: Millis, to: Millis, each: impl FnMut(i64, Change)) -> StoreResult<u64> {
-        self.read(|c| scan_changes(c, from, to, each))
+        self.read(|c| {
+            // A month of history goes through the OS page cache without a
+            // copy per page; only for this scan, so the pages it maps do not
+            // stay counted in the app's memory afterwards.
+            c.pragma_update(None, "mmap_size", MMAP_FOR_SCANS)?;
+            let scanned = scan_changes(c, from, to, each);
+            c.pragma_update(None, "mmap_size", 0)?;
+            scanned
+        })
     }
 
     /// The audit trail in `[from, to)`, oldest first.
@@ -133,24 +145,15 @@ pub fn first_changes_from(c: &Connection, t: Millis) -> StoreResult<HashMap<i64,
 /// millisecond of each other.) Returns
 /// how many rows could not be read (an unknown state name) and were left out.
 pub fn scan_changes(c: &Connection, from: Millis, to: Millis, mut each: impl FnMut(i64, Change)) -> StoreResult<u64> {
-    // A month of history goes through the OS page cache without a
-    // copy per page; only for this scan, so the pages it maps do not
-    // stay counted in the app's memory afterwards.
-    c.pragma_update(None, "mmap_size", MMAP_FOR_SCANS)?;
-    let scanned = (|| {
-        let mut stmt =
-            c.prepare_cached("SELECT vm_id, at, to_state, operation_id IS NOT NULL FROM history INDEXED BY history_at WHERE at >= ?1 AND at < ?2 ORDER BY at")?;
-        let mut rows = stmt.query(params![from, to])?;
-        let mut unreadable = 0;
-        while let Some(r) = rows.next()? {
-            let state = r.get_ref(2)?.as_str().ok().and_then(|s| PowerState::from_stored(s).or_else(|| s.parse().ok()));
-            match state {
-                Some(state) => each(r.get(0)?, Change { at: r.get(1)?, state, ours: r.get(3)? }),
-                None => unreadable += 1,
-            }
+    let mut stmt = c.prepare_cached("SELECT vm_id, at, to_state, operation_id IS NOT NULL FROM history INDEXED BY history_at WHERE at >= ?1 AND at < ?2 ORDER BY at")?;
+    let mut rows = stmt.query(params![from, to])?;
+    let mut unreadable = 0;
+    while let Some(r) = rows.next()? {
+        let state = r.get_ref(2)?.as_str().ok().and_then(|s| PowerState::from_stored(s).or_else(|| s.parse().ok()));
+        match state {
+            Some(state) => each(r.get(0)?, Change { at: r.get(1)?, state, ours: r.get(3)? }),
+            None => unreadable += 1,
         }
-        Ok::<u64, rusqlite::Error>(unreadable)
-    })();
-    c.pragma_update(None, "mmap_size", 0)?;
-    Ok(scanned?)
+    }
+    Ok(unreadable)
 }
