@@ -25,11 +25,24 @@ export function total(h) {
   return STATES.reduce((sum, [k]) => sum + (h[k] ?? 0), 0);
 }
 
-/** Each state's share of the hours, in stacking order, zero shares left out. @param {Hours} h @returns {Share[]} */
-export function shares(h) {
-  const all = total(h);
+/** Time Powerdeck saw the VMs in a known state (not unknown, not absent). @param {Hours} h */
+export function seen(h) {
+  return total(h) - h.unknown - h.absent;
+}
+
+/**
+ * Each state's share of the hours, in stacking order, zero shares left out.
+ * With `seenOnly`, shares of the time Powerdeck saw (a fleet added this
+ * morning has a month that is nearly all unknown, which says nothing);
+ * when it saw nothing, the unknown time is all there is to draw.
+ * @param {Hours} h @param {boolean} [seenOnly] @returns {Share[]}
+ */
+export function shares(h, seenOnly = false) {
+  /** @type {ReadonlyArray<readonly [keyof Hours, string]>} */
+  const states = seenOnly && seen(h) > 0 ? STATES.filter(([k]) => k !== "unknown" && k !== "absent") : STATES;
+  const all = states.reduce((sum, [k]) => sum + (h[k] ?? 0), 0);
   if (all <= 0) return [];
-  return STATES.filter(([k]) => (h[k] ?? 0) > 0).map(([state, label]) => ({ state, label, ms: h[state], fraction: h[state] / all }));
+  return states.filter(([k]) => (h[k] ?? 0) > 0).map(([state, label]) => ({ state, label, ms: h[state], fraction: h[state] / all }));
 }
 
 /**

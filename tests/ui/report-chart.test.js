@@ -13,6 +13,13 @@ test("shares follow the stacking order, leave out empty states and ignore the de
   assert.deepEqual(shares(hours({})), []);
 });
 
+test("shares of the time seen leave out unknown time, unless nothing was seen", () => {
+  const h = hours({ unknown: 700 * H, running: 3 * H, stopped: 1 * H });
+  assert.deepEqual(shares(h, true).map((p) => [p.state, p.fraction]), [["running", 0.75], ["stopped", 0.25]]);
+  assert.equal(shares(h).find((p) => p.state === "unknown")?.ms, 700 * H, "all of it when asked");
+  assert.deepEqual(shares(hours({ unknown: 5 * H }), true).map((p) => p.state), ["unknown"], "nothing seen: the unknown is what there is");
+});
+
 test("laid end to end, the shares fill the bar exactly", () => {
   const parts = layout(shares(hours({ running: 1, stopped: 1, unknown: 1 })), 100);
   assert.deepEqual(parts.map((p) => [p.x, p.w]), [[0, 33], [33, 34], [67, 33]]);

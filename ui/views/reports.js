@@ -6,7 +6,7 @@
 
 import { $, el, setText } from "../dom.js";
 import { timestamp } from "../format.js";
-import { hoursText, layout, recentMonths, shares, STATES, timelineSpan, total } from "../report-chart.js";
+import { hoursText, layout, recentMonths, seen, shares, STATES, timelineSpan, total } from "../report-chart.js";
 import { ipc } from "../ipc.js";
 
 /** @typedef {import("../context.js").App} App */
@@ -29,14 +29,14 @@ function hatch() {
     svg("rect", { width: 6, height: 6, class: "st-unknown-bg" }), svg("line", { x1: 0, y1: 0, x2: 0, y2: 6, class: "st-unknown-line" })));
 }
 
-/** "Running 120.0 h (80 %), stopped 30.0 h (20 %)". @param {Hours} h */
-function summary(h) {
-  return shares(h).map((p) => `${p.label.toLowerCase()} ${hoursText(p.ms)} (${Math.round(p.fraction * 100)} %)`).join(", ") || "no time counted";
+/** "Running 120.0 h (80 %), stopped 30.0 h (20 %)". @param {Hours} h @param {boolean} [seenOnly] */
+function summary(h, seenOnly = false) {
+  return shares(h, seenOnly).map((p) => `${p.label.toLowerCase()} ${hoursText(p.ms)} (${Math.round(p.fraction * 100)} %)`).join(", ") || "no time counted";
 }
 
-/** A stacked bar of one stretch's states. @param {Hours} h @param {number} width @param {number} height */
+/** A stacked bar of the time Powerdeck saw, by state. @param {Hours} h @param {number} width @param {number} height */
 function bar(h, width, height) {
-  return layout(shares(h), width).map((p) => svg("rect", { x: p.x, y: 0, width: p.w, height, class: `st-${p.state}`, fill: p.state === "unknown" ? "url(#hatch)" : "" },
+  return layout(shares(h, true), width).map((p) => svg("rect", { x: p.x, y: 0, width: p.w, height, class: `st-${p.state}`, fill: p.state === "unknown" ? "url(#hatch)" : "" },
     svg("title", {}, `${p.label}: ${hoursText(p.ms)}`)));
 }
 
@@ -71,15 +71,16 @@ export function initReports(app) {
       const saved = `${hoursText(t.hours.saved)} off because of Powerdeck's own stops, schedules and runbooks${t.saved_cost !== null ? ` (estimated saving ${t.saved_cost.toFixed(2)})` : ""}`;
       const cost = t.cost !== null ? ` Estimated cost: ${t.cost.toFixed(2)} (an estimate from the price given, not a bill).` : "";
       const upTo = report.until < report.to ? ` Counted up to now (${timestamp(report.until)}).` : "";
-      setText(summaryEl, `${t.vms} VMs: ${hoursText(t.hours.billable)} billable; ${saved}.${cost}${upTo}${t.hours.unknown > 0 ? " Hatched: time Powerdeck could not see the VMs and nothing later proves their state." : ""}`);
+      setText(summaryEl, `${t.vms} VMs: ${hoursText(t.hours.billable)} billable; ${saved}.${cost}${upTo}${t.hours.unknown > 0 ? ` The bars share out the time Powerdeck saw; ${hoursText(t.hours.unknown)} it could not see (closed, or the provider unreachable) is left out there and hatched in the timeline.` : ""}`);
       const rowHeight = 22, gap = 30, labelWidth = 0;
       const height = Math.max(1, report.rows.length) * (rowHeight + gap);
       const chart = svg("svg", { viewBox: `0 0 ${BAR_WIDTH} ${height}`, width: BAR_WIDTH, height, role: "img", "aria-label": "Hours per state, by account" }, hatch());
       report.rows.forEach((row, i) => {
         const y = i * (rowHeight + gap);
         chart.append(
-          svg("text", { x: labelWidth, y: y + 13, class: "chart-label" }, `${row.name} · ${row.vms} VMs · ${hoursText(total(row.hours))}`),
-          svg("g", { transform: `translate(0 ${y + 18})`, "data-account": row.name, role: "img", "aria-label": `${row.name}: ${summary(row.hours)}` }, ...bar(row.hours, BAR_WIDTH, rowHeight)),
+          svg("text", { x: labelWidth, y: y + 13, class: "chart-label" },
+            `${row.name} · ${row.vms} VMs · seen ${hoursText(seen(row.hours))} of ${hoursText(total(row.hours))}${row.hours.unknown ? ` · not seen ${hoursText(row.hours.unknown)}` : ""}`),
+          svg("g", { transform: `translate(0 ${y + 18})`, "data-account": row.name, role: "img", "aria-label": `${row.name}, of the time seen: ${summary(row.hours, true)}` }, ...bar(row.hours, BAR_WIDTH, rowHeight)),
         );
       });
       accountsChart.replaceChildren(report.rows.length ? chart : el("p", { class: "muted" }, "No VMs in this month."));
