@@ -145,7 +145,8 @@ pub fn first_changes_from(c: &Connection, t: Millis) -> StoreResult<HashMap<i64,
 /// millisecond of each other.) Returns
 /// how many rows could not be read (an unknown state name) and were left out.
 pub fn scan_changes(c: &Connection, from: Millis, to: Millis, mut each: impl FnMut(i64, Change)) -> StoreResult<u64> {
-    let mut stmt = c.prepare_cached("SELECT vm_id, at, to_state, operation_id IS NOT NULL FROM history INDEXED BY history_at WHERE at >= ?1 AND at < ?2 ORDER BY at")?;
+    let mut stmt =
+        c.prepare_cached("SELECT vm_id, at, to_state, operation_id IS NOT NULL FROM history INDEXED BY history_at WHERE at >= ?1 AND at < ?2 ORDER BY at")?;
     let mut rows = stmt.query(params![from, to])?;
     let mut unreadable = 0;
     while let Some(r) = rows.next()? {
