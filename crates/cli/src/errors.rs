@@ -17,6 +17,7 @@ pub fn render(e: &CoreError) -> String {
         // The core names what is missing; the CLI says where to look.
         CoreError::UnknownVm(_) => format!("{e} (try `pdk vms list`)"),
         CoreError::UnknownAccount(_) => format!("{e} (try `pdk accounts list`)"),
+        CoreError::Unfinished { .. } => format!("{e} (it stays in the journal: `pdk resume` adopts it, `pdk ops` shows it)"),
         CoreError::NotFound { what, .. } => {
             let list = match *what {
                 "group" => "pdk groups list",

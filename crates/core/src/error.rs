@@ -29,6 +29,10 @@ pub enum CoreError {
     Unsupported { vm: String, provider: String, action: String },
     #[error("{0}")]
     Invalid(String),
+    /// An operation with no verified end past its deadline: whoever tracks
+    /// it cannot record the end (`reason`), or stopped.
+    #[error("{vm}: the {kind} operation (#{op}) has no verified end {past_s} s past its deadline: {reason}")]
+    Unfinished { op: i64, vm: String, kind: String, past_s: i64, reason: String },
     /// Settings that cannot work, one message per field.
     #[error("invalid {kind} settings: {}", .errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "))]
     InvalidSettings { kind: &'static str, errors: Vec<FieldError> },
@@ -60,6 +64,7 @@ impl CoreError {
             Self::AccountExists(_) => "exists",
             Self::UnknownKind { .. } | Self::Invalid(_) | Self::InvalidSettings { .. } => "invalid",
             Self::InFlight { .. } => "in-flight",
+            Self::Unfinished { .. } => "unfinished",
             Self::Unsupported { .. } => "unsupported",
             Self::Provider { source, .. } => source.kind(),
             Self::Secret(_) => "secret",

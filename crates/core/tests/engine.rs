@@ -760,3 +760,25 @@ async fn diagnostics_name_kinds_health_and_failures_but_no_secret_or_name_unless
         assert!(!named.contains(secret), "{secret:?} leaked into diagnostics:\n{named}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_stops_past_the_deadline_when_nothing_records_the_end() {
+    let fx = Fixture::new(fast_fleet(4)).synced().await;
+    let vm = fx.first_in(PowerState::Running);
+    fx.world().set_stubborn(&vm.provider_id, true).unwrap();
+    // No driver runs in this process, and no other process exists: the
+    // stop is sent, and nothing will ever record its end.
+    let op = fx
+        .engine
+        .request(vm.id, OpKind::Stop, OpOptions { allow_force: false, graceful_timeout: Some(Duration::from_millis(300)), ..OpOptions::default() })
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(30), fx.engine.wait(op.id, |_| {})).await.expect("the wait ends by itself").unwrap_err();
+    assert_eq!(err.kind(), "unfinished", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("{}: the stop operation (#{}) has no verified end", vm.name, op.id)) && text.contains("no process is following it"),
+        "{text}"
+    );
+    assert!(!fx.engine.store().operation(op.id).unwrap().unwrap().phase.is_terminal(), "the journal keeps it open for whoever resumes it");
+}

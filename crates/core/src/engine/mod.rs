@@ -135,6 +135,10 @@ pub struct Engine {
     paused: AtomicBool,
     /// Why the stored settings were not used, if they were not.
     config_warning: Mutex<Option<String>>,
+    /// The last time this process's operation tracking could not write to
+    /// the store, and why ("database or disk is full"): a waiter past an
+    /// operation's deadline says so instead of waiting on.
+    store_failure: Mutex<Option<(crate::model::Millis, String)>>,
     /// Something about a runbook run changed here: look at once.
     wake_runner: Notify,
     /// Schedules changed here: look at once.
@@ -172,6 +176,7 @@ impl Engine {
             tasks: Mutex::default(),
             paused: AtomicBool::new(false),
             config_warning: Mutex::default(),
+            store_failure: Mutex::default(),
             wake_runner: Notify::new(),
             wake_scheduler: Notify::new(),
             sched: Mutex::default(),

@@ -43,6 +43,9 @@ pub(in crate::engine) async fn driver_loop(engine: Arc<Engine>, rt: Arc<AccountR
             Ok(nap) => nap,
             Err(e) => {
                 tracing::warn!(account = %d.rt.account.name, error = %e, "operation driver pass failed");
+                if matches!(e, CoreError::Store(_)) {
+                    *d.engine.store_failure.lock().unwrap() = Some((now_ms(), e.to_string()));
+                }
                 d.engine.bus.publish(Event::AccountError { account_id: d.rt.account.id, account: d.rt.account.name.clone(), message: e.to_string() });
                 Duration::from_millis(d.engine.cfg.inflight_interval_ms)
             }

@@ -245,7 +245,11 @@ impl Engine {
     }
 
     /// Wait until an operation ends, whoever tracks it. `progress` is called
-    /// with each update (and about once a second while waiting).
+    /// with each update (and about once a second while waiting). Past the
+    /// operation's deadline (and a pass or two for its tracker to record the
+    /// timeout) it stops waiting, with the reason, when this process's
+    /// tracking cannot write to the store (a full disk) or when no live
+    /// process holds the operation's lease: nothing would ever end it.
     pub async fn wait(&self, op_id: i64, mut progress: impl FnMut(&Operation)) -> Result<Operation, CoreError> {
         let mut rx = self.bus.subscribe();
         loop {
@@ -253,6 +257,17 @@ impl Engine {
             progress(&op);
             if op.phase.is_terminal() {
                 return Ok(op);
+            }
+            let now = now_ms();
+            let past = now.saturating_sub(op.deadline_at);
+            if past > 2 * self.cfg.inflight_interval_ms as Millis + 1_000 {
+                let trouble = self.store_failure.lock().unwrap().clone().filter(|(at, _)| *at >= op.requested_at).map(|(_, why)| why);
+                let heartbeat = self.store.operation_record(op_id)?.and_then(|r| r.heartbeat_at);
+                let followed = heartbeat.is_some_and(|h| now - h <= self.cfg.lease_ms as Millis);
+                if trouble.is_some() || !followed {
+                    let reason = trouble.unwrap_or_else(|| "no process is following it (the one that was has stopped); resuming adopts it".into());
+                    return Err(CoreError::Unfinished { op: op.id, vm: op.vm_name, kind: op.kind.to_string(), past_s: past / 1000, reason });
+                }
             }
             // Events from this process wake us early; the timer covers
             // operations another process is tracking.
