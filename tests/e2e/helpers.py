@@ -261,3 +261,26 @@ def grid_order(driver):
         done([...seen.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]));
       })();
     """)
+
+
+def run(main, name):
+    """Run a scenario as a script: an assertion fails it with its message and
+    where it was raised, not a traceback."""
+    import sys
+    import traceback
+    try:
+        main()
+    except AssertionError as e:
+        where = traceback.extract_tb(e.__traceback__)
+        print(f"{name} FAILED: {e}\n  at " + " ← ".join(f"{f.name}:{f.lineno}" for f in reversed(where[1:])), file=sys.stderr)
+        sys.exit(1)
+
+
+def session(app, *args):
+    """A WebDriver session on the app (tauri-driver on port 4444)."""
+    from selenium import webdriver
+    from selenium.webdriver.common.options import ArgOptions
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": str(app), "args": list(args)})
+    return webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options, web_element_cls=Element)

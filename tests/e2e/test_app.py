@@ -16,20 +16,17 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
-from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import Select
 
 import window_checks
 from helpers import (
     ROOT, click, clear_selection, dialog_open, dismiss_every_way, focused, grid_order, keys, menu_items, menu_open,
-    no_operation_on, notifications, pdk, save_screenshot, power_menu, row, row_text, search, select_only, shift_key, summary, tab, vms, wait_until, Element,
+    no_operation_on, notifications, pdk, save_screenshot, power_menu, row, row_text, run, search, select_only, session, shift_key, summary, tab, vms, wait_until,
 )
 
 APP = ROOT / "target" / "debug" / "powerdeck"
@@ -943,10 +940,7 @@ def main():
     for name in (ui_vm, cli_vm, kb_vm, *sched_vms):
         pdk("sim", "stubborn", "demo", name, "--on", "false")
 
-    options = ArgOptions()
-    options.set_capability("browserName", "wry")
-    options.set_capability("tauri:options", {"application": str(APP)})
-    driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options, web_element_cls=Element)
+    driver = session(APP)
     try:
         driver.set_window_size(1280, 800)
         first_launch(driver, fleet)
@@ -1027,9 +1021,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        where = traceback.extract_tb(e.__traceback__)
-        print(f"e2e FAILED: {e}\n  at " + " ← ".join(f"{f.name}:{f.lineno}" for f in reversed(where[1:])), file=sys.stderr)
-        sys.exit(1)
+    run(main, "e2e")

@@ -9,20 +9,16 @@ scenario, with its own data directory and XDG folders."""
 import json
 import os
 import subprocess
-import sys
 import time
-import traceback
 from pathlib import Path
 
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import Select
 
-from helpers import DATA, ROOT, Element, pdk, tab, wait_until
+from helpers import DATA, ROOT, pdk, run, session, tab, wait_until
 
 APP = Path(os.environ.get("POWERDECK_E2E_APP", ROOT / "target" / "debug" / "powerdeck"))
 CONFIG = Path(os.environ["XDG_CONFIG_HOME"])
@@ -35,10 +31,7 @@ ACCOUNT = "acme-billing-prod"
 
 
 def launch(*args):
-    options = ArgOptions()
-    options.set_capability("browserName", "wry")
-    options.set_capability("tauri:options", {"application": str(APP), "args": ["--data-dir", DATA, *args]})
-    driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options, web_element_cls=Element)
+    driver = session(APP, "--data-dir", DATA, *args)
     if "--hidden" not in args:  # a hidden page draws no frame, so it never says "ready"
         wait_until("the window is ready", lambda: ready(driver), patience=60)
     return driver
@@ -122,10 +115,7 @@ def start_error():
     what to do (someone who started Powerdeck from a menu sees no stderr)."""
     bad = Path(DATA) / "not-a-folder"
     bad.write_text("a file where the data folder should be")
-    options = ArgOptions()
-    options.set_capability("browserName", "wry")
-    options.set_capability("tauri:options", {"application": str(APP), "args": ["--data-dir", str(bad)]})
-    driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options, web_element_cls=Element)
+    driver = session(APP, "--data-dir", str(bad))
     try:
         wait_until("the error window says what is wrong", lambda: "a file is in the way" in driver.find_element(By.ID, "error-what").text)
         assert driver.find_element(By.ID, "error-where").text == str(bad)
@@ -190,9 +180,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        where = traceback.extract_tb(e.__traceback__)
-        print(f"e2e desktop FAILED: {e}\n  at " + " ← ".join(f"{f.name}:{f.lineno}" for f in reversed(where[1:])), file=sys.stderr)
-        sys.exit(1)
+    run(main, "e2e desktop")

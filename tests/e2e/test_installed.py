@@ -4,24 +4,18 @@ first start: it opens on the demo fleet and shows its rows. Prints the time
 from launch to the first rows (BENCHMARKS.md). Run by tests/deb/test.sh."""
 
 import os
-import sys
 import time
 
-from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.options import ArgOptions
 
-from helpers import DATA, Element, wait_until
+from helpers import DATA, run, session, wait_until
 
 APP = os.environ["POWERDECK_E2E_APP"]
 
 
 def main():
-    options = ArgOptions()
-    options.set_capability("browserName", "wry")
-    options.set_capability("tauri:options", {"application": APP, "args": ["--data-dir", DATA]})
     asked = time.monotonic()
-    driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=options, web_element_cls=Element)
+    driver = session(APP, "--data-dir", DATA)
     try:
         wait_until("the demo fleet's rows show", lambda: driver.execute_script("return document.body.dataset.ready") == "true"
                    and len(driver.find_elements(By.CSS_SELECTOR, ".row:not([hidden])")) > 10, patience=90)
@@ -35,8 +29,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        print(f"installed app FAILED: {e}", file=sys.stderr)
-        sys.exit(1)
+    run(main, "installed app")

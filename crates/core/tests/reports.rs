@@ -35,6 +35,18 @@ async fn lab() -> (tempfile::TempDir, Arc<Engine>, i64) {
     (dir, engine, account)
 }
 
+/// The lab after one VM's verified stop and a full sync: the VM, when the
+/// lab was first watched (roughly), and a moment just after it all.
+async fn lab_with_a_stop() -> (tempfile::TempDir, Arc<Engine>, powerdeck_core::model::Vm, i64, i64) {
+    let (dir, engine, account) = lab().await;
+    let start = now_ms();
+    let vm = engine.store().vms(&VmFilter { account_id: Some(account), state: Some(PowerState::Running) }).unwrap().remove(0);
+    let op = engine.request(vm.id, OpKind::Stop, OpOptions::default()).await.unwrap();
+    assert_eq!(engine.wait(op.id, |_| {}).await.unwrap().phase, OpPhase::Succeeded);
+    engine.full_sync(account).await.unwrap();
+    (dir, engine, vm, start, now_ms() + 50)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_stop_shows_as_stopped_and_saved_time_and_every_millisecond_is_accounted_for() {
     let (_dir, engine, account) = lab().await;
@@ -69,13 +81,7 @@ async fn a_verified_stop_shows_as_stopped_and_saved_time_and_every_millisecond_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeline_cuts_the_same_hours_into_stretches_and_places_the_stop_in_the_last_one() {
-    let (_dir, engine, account) = lab().await;
-    let start = now_ms();
-    let vm = engine.store().vms(&VmFilter { account_id: Some(account), state: Some(PowerState::Running) }).unwrap().remove(0);
-    let op = engine.request(vm.id, OpKind::Stop, OpOptions::default()).await.unwrap();
-    assert_eq!(engine.wait(op.id, |_| {}).await.unwrap().phase, OpPhase::Succeeded);
-    engine.full_sync(account).await.unwrap();
-    let now = now_ms() + 50;
+    let (_dir, engine, vm, start, now) = lab_with_a_stop().await;
     // An hour before the first sync (unknown), cut into 4 stretches; the last runs past now.
     let (from, to) = (start - 3_600_000, now + 10);
     let buckets = engine.vm_timeline(vm.id, from, to, 4, now).unwrap();
@@ -99,13 +105,7 @@ async fn a_timeline_cuts_the_same_hours_into_stretches_and_places_the_stop_in_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_counted_in_parts_at_once_equals_the_single_pass() {
-    let (_dir, engine, account) = lab().await;
-    let start = now_ms();
-    let vm = engine.store().vms(&VmFilter { account_id: Some(account), state: Some(PowerState::Running) }).unwrap().remove(0);
-    let op = engine.request(vm.id, OpKind::Stop, OpOptions::default()).await.unwrap();
-    assert_eq!(engine.wait(op.id, |_| {}).await.unwrap().phase, OpPhase::Succeeded);
-    engine.full_sync(account).await.unwrap();
-    let now = now_ms() + 50;
+    let (_dir, engine, _vm, start, now) = lab_with_a_stop().await;
     // From before the first sync (unknown) across the stop: the parts' edges
     // fall in unknown time, in watched time and around the stop.
     let (from, to) = (start - 2_000, now + 1);
