@@ -427,7 +427,7 @@ export interface HoursReport {
   from: number;
   to: number;
   until: number;
-  by: "vm" | "account" | "group";
+  by: "vm" | "account" | "group" | "tag";
   rows: HoursRow[];
   total: HoursRow;
   unreadable: number;

@@ -14,7 +14,8 @@ fn by(name: &str) -> Result<ReportBy, IpcError> {
         "account" => Ok(ReportBy::Account),
         "vm" => Ok(ReportBy::Vm),
         "group" => Ok(ReportBy::Group),
-        other => Err(IpcError::new("invalid", format!("a report is by account, vm or group, not '{other}'"))),
+        "tag" => Ok(ReportBy::Tag),
+        other => Err(IpcError::new("invalid", format!("a report is by account, vm, group or tag, not '{other}'"))),
     }
 }
 

@@ -852,9 +852,16 @@ def reports(driver, vm):
     hours by VM as a CSV a spreadsheet reads."""
     tab(driver, "reports")
     wait_until("the month's hours are counted", lambda: "billable" in driver.find_element(By.ID, "report-summary").text)
-    bars = driver.find_elements(By.CSS_SELECTOR, '#report-accounts g[data-account="demo"] rect')
+    bars = driver.find_elements(By.CSS_SELECTOR, '#report-accounts g[data-row="demo"] rect')
     assert bars, "the demo account has a bar"
     assert "Running" in driver.find_element(By.ID, "report-legend").text
+    # By group: the scenario saved groups earlier; by tag: the demo fleet has none.
+    Select(driver.find_element(By.ID, "report-by")).select_by_value("group")
+    wait_until("the bars are by group", lambda: driver.find_elements(By.CSS_SELECTOR, '#report-accounts g[data-row="(no group)"]'))
+    Select(driver.find_element(By.ID, "report-by")).select_by_value("tag")
+    wait_until("by tag, it says why there is nothing", lambda: "No VM has tags" in driver.find_element(By.ID, "report-accounts").text)
+    Select(driver.find_element(By.ID, "report-by")).select_by_value("account")
+    wait_until("back by account", lambda: driver.find_elements(By.CSS_SELECTOR, '#report-accounts g[data-row="demo"]'))
     box = driver.find_element(By.ID, "timeline-vm")
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(vm, Keys.TAB)

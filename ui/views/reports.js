@@ -43,6 +43,7 @@ function bar(h, width, height) {
 /** @param {App} app */
 export function initReports(app) {
   const monthSelect = /** @type {HTMLSelectElement} */ ($("#report-month"));
+  const bySelect = /** @type {HTMLSelectElement} */ ($("#report-by"));
   const priceInput = /** @type {HTMLInputElement} */ ($("#report-price"));
   const accountsChart = $("#report-accounts");
   const summaryEl = $("#report-summary");
@@ -66,7 +67,9 @@ export function initReports(app) {
     }
     setText(summaryEl, "Counting…");
     try {
-      const report = await ipc.hoursReport(from, to, "account", p);
+      const by = /** @type {"account" | "group" | "tag"} */ (bySelect.value);
+      setText($("#report-title"), `Hours per state, by ${by}`);
+      const report = await ipc.hoursReport(from, to, by, p);
       const t = report.total;
       const saved = `${hoursText(t.hours.saved)} off because of Powerdeck's own stops, schedules and runbooks${t.saved_cost !== null ? ` (estimated saving ${t.saved_cost.toFixed(2)})` : ""}`;
       const cost = t.cost !== null ? ` Estimated cost: ${t.cost.toFixed(2)} (an estimate from the price given, not a bill).` : "";
@@ -74,16 +77,18 @@ export function initReports(app) {
       setText(summaryEl, `${t.vms} VMs: ${hoursText(t.hours.billable)} billable; ${saved}.${cost}${upTo}${t.hours.unknown > 0 ? ` The bars share out the time Powerdeck saw; ${hoursText(t.hours.unknown)} it could not see (closed, or the provider unreachable) is left out there and hatched in the timeline.` : ""}`);
       const rowHeight = 22, gap = 30, labelWidth = 0;
       const height = Math.max(1, report.rows.length) * (rowHeight + gap);
-      const chart = svg("svg", { viewBox: `0 0 ${BAR_WIDTH} ${height}`, width: BAR_WIDTH, height, role: "img", "aria-label": "Hours per state, by account" }, hatch());
+      const chart = svg("svg", { viewBox: `0 0 ${BAR_WIDTH} ${height}`, width: BAR_WIDTH, height, role: "img", "aria-label": `Hours per state, by ${by}` }, hatch());
       report.rows.forEach((row, i) => {
         const y = i * (rowHeight + gap);
         chart.append(
           svg("text", { x: labelWidth, y: y + 13, class: "chart-label" },
             `${row.name} · ${row.vms} VMs · seen ${hoursText(seen(row.hours))} of ${hoursText(total(row.hours))}${row.hours.unknown ? ` · not seen ${hoursText(row.hours.unknown)}` : ""}`),
-          svg("g", { transform: `translate(0 ${y + 18})`, "data-account": row.name, role: "img", "aria-label": `${row.name}, of the time seen: ${summary(row.hours, true)}` }, ...bar(row.hours, BAR_WIDTH, rowHeight)),
+          svg("g", { transform: `translate(0 ${y + 18})`, "data-row": row.name, role: "img", "aria-label": `${row.name}, of the time seen: ${summary(row.hours, true)}` }, ...bar(row.hours, BAR_WIDTH, rowHeight)),
         );
       });
-      accountsChart.replaceChildren(report.rows.length ? chart : el("p", { class: "muted" }, "No VMs in this month."));
+      const untagged = by === "tag" && report.rows.every((r) => r.name === "(no tag)");
+      const none = untagged ? "No VM has tags from its provider (EC2 and Azure tags are read)." : "No VMs in this month.";
+      accountsChart.replaceChildren(report.rows.length && !untagged ? chart : el("p", { class: "muted" }, none));
     } catch (e) {
       setText(summaryEl, `The report could not be made: ${e}`);
     }
@@ -168,6 +173,7 @@ export function initReports(app) {
   }
 
   monthSelect.addEventListener("change", renderHours);
+  bySelect.addEventListener("change", renderHours);
   priceInput.addEventListener("change", renderHours);
   timelineVm.addEventListener("change", renderTimeline);
   timelineSpanSelect.addEventListener("change", renderTimeline);

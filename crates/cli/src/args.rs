@@ -559,6 +559,8 @@ pub enum ReportGroupBy {
     Vm,
     Account,
     Group,
+    /// The provider's tags, as KEY=VALUE (a VM with several counts under each).
+    Tag,
 }
 
 #[derive(Subcommand)]

@@ -18,6 +18,7 @@ pub fn report(engine: &Engine, cmd: ReportCmd) -> Result<ExitCode, CoreError> {
                 ReportGroupBy::Vm => ReportBy::Vm,
                 ReportGroupBy::Account => ReportBy::Account,
                 ReportGroupBy::Group => ReportBy::Group,
+                ReportGroupBy::Tag => ReportBy::Tag,
             };
             let report = engine.hours_report(from, to, by, &rates(&rate)?, now_ms())?;
             if json {

@@ -5,13 +5,14 @@ use powerdeck_testkit::fast;
 use powerdeck_testkit::moto;
 
 use moto::{Moto, ThrottlingProxy};
+use powerdeck_core::engine::report::{Rates, ReportBy};
 use powerdeck_core::model::{Account, OpKind, OpPhase, PowerState, ShutdownMethod, Source};
 use powerdeck_core::provider::ec2::{Ec2Config, Ec2Provider};
 use powerdeck_core::provider::{PowerAction, ProviderError};
 use powerdeck_core::secrets::Secret;
 use powerdeck_core::store::{Store, VmFilter};
 use powerdeck_core::{CoreError, Engine, EngineConfig, Event, OpOptions, Workers};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -88,9 +89,20 @@ async fn an_inventory_of_2500_instances_in_two_regions_pages_and_matches_boto3()
             (t["type"].as_str(), t["private_ip"].as_str()),
             "{t}"
         );
+        // Tags other than Name are facts "tag:KEY", as boto3 reads them.
+        let tags: BTreeMap<String, String> = vm.facts.iter().filter_map(|(k, v)| k.strip_prefix("tag:").map(|k| (k.to_string(), v.clone()))).collect();
+        let want: BTreeMap<String, String> = serde_json::from_value(t["tags"].clone()).unwrap();
+        assert_eq!(tags, want, "{t}");
     }
     let stopped = lab.vms().iter().filter(|v| v.state == PowerState::Stopped).count();
     assert_eq!(stopped, 1300 / 5, "every fifth us-east-1 instance was stopped by boto3");
+
+    // The hours roll up by tag: each KEY=VALUE a row, as many VMs as boto3 tagged so.
+    let now = powerdeck_core::model::now_ms();
+    let by_tag = lab.engine.hours_report(now - 60_000, now, ReportBy::Tag, &Rates::default(), now).unwrap();
+    let alpha = truth.iter().filter(|t| t["tags"]["team"] == "alpha").count();
+    let rows: Vec<(&str, usize)> = by_tag.rows.iter().map(|r| (r.name.as_str(), r.vms)).collect();
+    assert_eq!(rows, [("team=alpha", alpha), ("team=beta", 2500 - alpha)]);
 
     // Nothing changed at the provider: a second sync writes nothing.
     let before = lab.engine.store().rows_written();

@@ -35,6 +35,9 @@ pub enum ReportBy {
     Account,
     /// A VM in several groups counts in each; VMs in none under "(no group)".
     Group,
+    /// By the provider's tags (facts `tag:KEY`), as "KEY=VALUE": a VM with
+    /// several tags counts under each; VMs with none under "(no tag)".
+    Tag,
 }
 
 /// Prices per billable hour: one for every VM, and per account.
@@ -206,6 +209,16 @@ impl Engine {
                     Some(groups) => groups.iter().for_each(|g| add(g.clone(), None, vm, &h)),
                     None => add("(no group)".into(), None, vm, &h),
                 },
+                ReportBy::Tag => {
+                    let mut tagged = false;
+                    for (key, value) in vm.facts.iter().filter_map(|(k, v)| k.strip_prefix("tag:").map(|k| (k, v))) {
+                        add(format!("{key}={value}"), None, vm, &h);
+                        tagged = true;
+                    }
+                    if !tagged {
+                        add("(no tag)".into(), None, vm, &h);
+                    }
+                }
             }
         }
         Ok(HoursReport { from, to, until, by, rows: rows.into_values().collect(), total, unreadable })

@@ -44,7 +44,7 @@ def seed(args):
             MinCount=1,
             MaxCount=1,
             InstanceType="t3.micro",
-            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}, {"Key": "team", "Value": ("alpha", "beta")[i % 2]}]}],
         )
         return r["Instances"][0]["InstanceId"]
 
@@ -66,7 +66,8 @@ def describe(args):
             for res in page["Reservations"]:
                 for i in res["Instances"]:
                     name = next((t["Value"] for t in i.get("Tags", []) if t["Key"] == "Name"), None)
-                    out.append({"id": f"{region}:{i['InstanceId']}", "name": name, "state": i["State"]["Name"], "type": i["InstanceType"], "private_ip": i.get("PrivateIpAddress")})
+                    tags = {t["Key"]: t["Value"] for t in i.get("Tags", []) if t["Key"] != "Name"}
+                    out.append({"id": f"{region}:{i['InstanceId']}", "name": name, "state": i["State"]["Name"], "type": i["InstanceType"], "private_ip": i.get("PrivateIpAddress"), "tags": tags})
     json.dump(out, sys.stdout)
 
 

@@ -168,10 +168,18 @@ impl Provider for Ec2Provider {
                     .filter(|n| !n.is_empty())
                     .unwrap_or_else(|| i.instance_id.clone());
                 let zone = i.placement.and_then(|p| p.availability_zone);
-                let facts = [("instance_type", i.instance_type), ("private_ip", i.private_ip_address), ("public_ip", i.ip_address)]
+                let mut facts: crate::model::Facts = [("instance_type", i.instance_type), ("private_ip", i.private_ip_address), ("public_ip", i.ip_address)]
                     .into_iter()
                     .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
                     .collect();
+                // Tags (the Name is the VM's name) become facts "tag:KEY",
+                // as Azure's do: searchable, groupable, reported by.
+                for t in i.tag_set.items.iter().filter(|t| t.key != "Name") {
+                    let key = crate::text::clean(&t.key);
+                    if !key.is_empty() {
+                        facts.insert(format!("tag:{key}"), crate::text::clean(&t.value));
+                    }
+                }
                 Observation { facts, ..Self::observation(region, i.instance_id, name, &i.instance_state, zone) }
             })
             .collect();
