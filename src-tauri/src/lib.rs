@@ -21,6 +21,7 @@ mod schedules;
 mod start_error;
 mod tray;
 
+pub use desktop::version_line;
 use powerdeck_core::{Engine, Workers};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

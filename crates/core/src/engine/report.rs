@@ -144,7 +144,7 @@ impl Engine {
         // One clock per VM, found by its row id (ids are dense) for each of
         // the millions of changes a scan hands over.
         let mut slot: Vec<u32> = Vec::new();
-        let mut clocks: Vec<(&Coverage, Billing)> = Vec::with_capacity(vms.len());
+        let mut clocks: Vec<(i64, &Coverage, Billing)> = Vec::with_capacity(vms.len());
         for vm in &vms {
             let kind = accounts.get(&vm.account_id).map(|a| a.1.as_str()).unwrap_or_default();
             let Ok(i) = usize::try_from(vm.id) else { continue };
@@ -152,7 +152,7 @@ impl Engine {
                 slot.resize(i + 1, u32::MAX);
             }
             slot[i] = clocks.len() as u32;
-            clocks.push((coverage.get(&vm.account_id).unwrap_or(&none), Billing::for_kind(kind)));
+            clocks.push((vm.id, coverage.get(&vm.account_id).unwrap_or(&none), Billing::for_kind(kind)));
         }
         // A long range is cut into consecutive parts counted at once, each
         // on its own connection: adjacent ranges add up to the whole (the
@@ -226,20 +226,13 @@ impl Engine {
 
     /// Every VM's hours in `[from, end)`, one part of a report, read on a
     /// connection of its own.
-    fn hours_part(&self, from: Millis, end: Millis, slot: &[u32], clocks: &[(&Coverage, Billing)], now: Millis) -> Result<(Vec<Hours>, u64), CoreError> {
+    /// `clocks`: each VM's id, coverage and billing rule; `slot`: a VM id's
+    /// index in `clocks`.
+    fn hours_part(&self, from: Millis, end: Millis, slot: &[u32], clocks: &[(i64, &Coverage, Billing)], now: Millis) -> Result<(Vec<Hours>, u64), CoreError> {
         use crate::store::report::{changes_before, first_changes_from, scan_changes};
         let counted = self.store.with_scan_connection(|c| {
             let before = changes_before(c, from)?;
-            let mut running: Vec<Clock> = Vec::with_capacity(clocks.len());
-            let mut ids = vec![0i64; clocks.len()];
-            for (vm, &k) in slot.iter().enumerate() {
-                if k != u32::MAX {
-                    ids[k as usize] = vm as i64;
-                }
-            }
-            for (k, &(cov, billing)) in clocks.iter().enumerate() {
-                running.push(Clock::new(cov, billing, from, end, before.get(&ids[k]).copied()));
-            }
+            let mut running: Vec<Clock> = clocks.iter().map(|&(id, cov, billing)| Clock::new(cov, billing, from, end, before.get(&id).copied())).collect();
             let unreadable = scan_changes(c, from, end, |vm, change| {
                 let at = usize::try_from(vm).ok().and_then(|i| slot.get(i)).copied().unwrap_or(u32::MAX);
                 if let Some(clock) = running.get_mut(at as usize) {
@@ -247,7 +240,7 @@ impl Engine {
                 }
             })?;
             let after = first_changes_from(c, end)?;
-            let hours = running.into_iter().enumerate().map(|(k, clock)| clock.finish(after.get(&ids[k]).copied(), now)).collect();
+            let hours = running.into_iter().zip(clocks).map(|(clock, (id, ..))| clock.finish(after.get(id).copied(), now)).collect();
             Ok((hours, unreadable))
         })?;
         Ok(counted)

@@ -30,7 +30,7 @@ impl Engine {
             return Err(CoreError::Invalid(format!("a timeline has between 1 and {MAX_BUCKETS} stretches, not {buckets}")));
         }
         let vm = self.store.vm(vm_id)?.ok_or_else(|| CoreError::not_found("VM", &format!("#{vm_id}")))?;
-        let kind = self.store.accounts()?.into_iter().find(|a| a.id == vm.account_id).map(|a| a.kind).unwrap_or_default();
+        let kind = self.store.account(vm.account_id)?.map(|a| a.kind).unwrap_or_default();
         let billing = Billing::for_kind(&kind);
         let coverage = self.store.coverage(now)?.remove(&vm.account_id).unwrap_or_else(Coverage::default);
         let changes = self.store.vm_changes(vm_id)?;
