@@ -33,12 +33,19 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends 
 trap 'DEBIAN_FRONTEND=noninteractive $SUDO apt-get remove -y "$package" >/dev/null 2>&1 || true' EXIT
 
 version="$(dpkg-deb --field "$deb" Version)"
-/usr/bin/pdk --version | grep -q "^pdk $version (" || fail "pdk --version: $(/usr/bin/pdk --version)"
-/usr/bin/powerdeck --version | grep -q "^powerdeck $version (" || fail "powerdeck --version: $(/usr/bin/powerdeck --version)"
+# Outputs are read whole before grep looks at them: `cmd | grep -q` under
+# pipefail fails at random when grep's early exit kills cmd with SIGPIPE
+# (pdk, like any Unix filter, dies quietly on a closed pipe).
+pdk_version="$(/usr/bin/pdk --version)"
+grep -q "^pdk $version (" <<<"$pdk_version" || fail "pdk --version: $pdk_version"
+app_version="$(/usr/bin/powerdeck --version)"
+grep -q "^powerdeck $version (" <<<"$app_version" || fail "powerdeck --version: $app_version"
 data="$(mktemp -d)"
-/usr/bin/pdk --data-dir "$data" vms list | grep -q "running" || fail "the installed pdk shows no running demo VM"
+vms="$(/usr/bin/pdk --data-dir "$data" vms list)"
+grep -q "running" <<<"$vms" || fail "the installed pdk shows no running demo VM: $vms"
 rm -rf "$data"
-gzip -dc /usr/share/man/man1/pdk.1.gz | grep -q "pdk" || fail "the man page is empty"
+man_page="$(gzip -dc /usr/share/man/man1/pdk.1.gz)"
+grep -q "pdk" <<<"$man_page" || fail "the man page is empty"
 if command -v desktop-file-validate >/dev/null; then desktop-file-validate /usr/share/applications/Powerdeck.desktop; fi
 if command -v appstreamcli >/dev/null; then appstreamcli validate --no-net --explain /usr/share/metainfo/dev.powerdeck.desktop.metainfo.xml; fi
 
