@@ -4,20 +4,11 @@
 
 use crate::ipc_error::IpcError;
 use crate::AppState;
+use powerdeck_core::calendar::local_zone;
 use powerdeck_core::engine::report::{Finding, HoursReport, Rates, ReportBy, FINDINGS_LONG_RUNNING_H, FINDINGS_STOPPED_H};
 use powerdeck_core::engine::TimelineBucket;
 use powerdeck_core::model::now_ms;
 use tauri::State;
-
-fn by(name: &str) -> Result<ReportBy, IpcError> {
-    match name {
-        "account" => Ok(ReportBy::Account),
-        "vm" => Ok(ReportBy::Vm),
-        "group" => Ok(ReportBy::Group),
-        "tag" => Ok(ReportBy::Tag),
-        other => Err(IpcError::new("invalid", format!("a report is by account, vm, group or tag, not '{other}'"))),
-    }
-}
 
 fn rates(price: Option<f64>) -> Result<Rates, IpcError> {
     match price {
@@ -33,8 +24,8 @@ async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> Result<T, powerdeck_c
 
 #[tauri::command]
 pub async fn hours_report(state: State<'_, AppState>, from: i64, to: i64, by: String, price: Option<f64>) -> Result<HoursReport, IpcError> {
-    let (engine, by, rates) = (state.engine.clone(), self::by(&by)?, rates(price)?);
-    off_thread(move || engine.hours_report(from, to, by, &rates, now_ms())).await
+    let (engine, by, rates) = (state.engine.clone(), by.parse::<ReportBy>()?, rates(price)?);
+    off_thread(move || engine.hours_report(from, to, by, &local_zone(), &rates, now_ms())).await
 }
 
 /// The hours by VM as CSV (the same columns as `pdk report hours --csv`),
@@ -42,7 +33,7 @@ pub async fn hours_report(state: State<'_, AppState>, from: i64, to: i64, by: St
 #[tauri::command]
 pub async fn save_hours_csv(state: State<'_, AppState>, from: i64, to: i64, price: Option<f64>) -> Result<String, IpcError> {
     let (engine, rates) = (state.engine.clone(), rates(price)?);
-    let report = off_thread(move || engine.hours_report(from, to, ReportBy::Vm, &rates, now_ms())).await?;
+    let report = off_thread(move || engine.hours_report(from, to, ReportBy::Vm, &local_zone(), &rates, now_ms())).await?;
     let mut text = Vec::new();
     report.write_csv(&mut text).map_err(IpcError::from)?;
     crate::export::save("hours", &String::from_utf8_lossy(&text))

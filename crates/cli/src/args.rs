@@ -554,15 +554,6 @@ pub struct RangeArgs {
     pub zone: Option<String>,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum ReportGroupBy {
-    Vm,
-    Account,
-    Group,
-    /// The provider's tags, as KEY=VALUE (a VM with several counts under each).
-    Tag,
-}
-
 #[derive(Subcommand)]
 pub enum ReportCmd {
     /// Hours running, stopped, deallocated, suspended, in transition and
@@ -570,9 +561,13 @@ pub enum ReportCmd {
     Hours {
         #[command(flatten)]
         range: RangeArgs,
-        #[arg(long, value_enum, default_value = "vm")]
-        by: ReportGroupBy,
-        /// Price per billable hour: PRICE for every VM, ACCOUNT=PRICE for one account (repeatable).
+        /// Rows per vm, account, group, tag (KEY=VALUE; a VM with several
+        /// counts under each) or month (local months of the range).
+        #[arg(long, default_value = "vm", value_name = "vm|account|group|tag|month")]
+        by: powerdeck_core::engine::report::ReportBy,
+        /// Price per billable hour, the most specific applying: PRICE (every
+        /// VM), ACCOUNT=PRICE, size:SIZE=PRICE (instance type, VM size or
+        /// service offering), vm:ACCOUNT/NAME=PRICE. Repeatable.
         #[arg(long)]
         rate: Vec<String>,
         /// CSV (RFC 4180) instead of a table.

@@ -1,10 +1,11 @@
 //! `pdk report hours|findings` and `pdk history --export csv`: numbers
 //! people bill and plan by, from the verified history.
 
-use crate::args::{AuditArgs, ReportCmd, ReportGroupBy};
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use crate::args::{AuditArgs, ReportCmd};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
-use powerdeck_core::engine::report::{hour_columns, hours, HoursReport, HoursRow, Rates, ReportBy};
+use powerdeck_core::calendar::{midnight, next_month};
+use powerdeck_core::engine::report::{hour_columns, hours, HoursReport, HoursRow, Rates};
 use powerdeck_core::model::{now_ms, Millis};
 use powerdeck_core::{CoreError, Engine};
 use std::process::ExitCode;
@@ -14,13 +15,7 @@ pub fn report(engine: &Engine, cmd: ReportCmd) -> Result<ExitCode, CoreError> {
         ReportCmd::Hours { range, by, rate, csv, json } => {
             let zone = zone(range.zone.as_deref())?;
             let (from, to) = span(&zone, range.month.as_deref(), range.from.as_deref(), range.to.as_deref())?;
-            let by = match by {
-                ReportGroupBy::Vm => ReportBy::Vm,
-                ReportGroupBy::Account => ReportBy::Account,
-                ReportGroupBy::Group => ReportBy::Group,
-                ReportGroupBy::Tag => ReportBy::Tag,
-            };
-            let report = engine.hours_report(from, to, by, &rates(&rate)?, now_ms())?;
+            let report = engine.hours_report(from, to, by, &zone, &Rates::parse(&rate)?, now_ms())?;
             if json {
                 crate::output::json(&report);
             } else if csv {
@@ -124,24 +119,8 @@ fn hours_csv(r: &HoursReport) -> Result<(), CoreError> {
     r.write_csv(std::io::stdout().lock())
 }
 
-/// `--rate 0.12` (every VM) and `--rate prod=0.40` (one account's VMs).
-fn rates(given: &[String]) -> Result<Rates, CoreError> {
-    let mut rates = Rates::default();
-    for r in given {
-        let bad = || CoreError::Invalid(format!("--rate '{r}': give a price per billable hour, e.g. 0.12, or ACCOUNT=PRICE"));
-        let price = |p: &str| p.trim().parse::<f64>().ok().filter(|p| p.is_finite() && *p >= 0.0).ok_or_else(bad);
-        match r.split_once('=') {
-            Some((account, p)) => {
-                rates.accounts.insert(account.trim().to_string(), price(p)?);
-            }
-            None => rates.default = Some(price(r)?),
-        }
-    }
-    Ok(rates)
-}
-
 fn zone(given: Option<&str>) -> Result<Tz, CoreError> {
-    let name = given.map(str::to_string).unwrap_or_else(|| iana_time_zone::get_timezone().unwrap_or_else(|_| "UTC".into()));
+    let Some(name) = given else { return Ok(powerdeck_core::calendar::local_zone()) };
     name.parse::<Tz>().map_err(|_| CoreError::Invalid(format!("'{name}' is not an IANA time zone (e.g. Europe/Berlin, UTC)")))
 }
 
@@ -168,23 +147,8 @@ fn span(zone: &Tz, month: Option<&str>, from: Option<&str>, to: Option<&str>) ->
     Ok((midnight(zone, from)?, midnight(zone, to)?))
 }
 
-fn next_month(d: NaiveDate) -> NaiveDate {
-    let (y, m) = if d.month() == 12 { (d.year() + 1, 1) } else { (d.year(), d.month() + 1) };
-    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(NaiveDate::MAX)
-}
-
 fn date(text: &str) -> Result<NaiveDate, CoreError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| CoreError::Invalid(format!("'{text}': expected a date as YYYY-MM-DD")))
-}
-
-/// The first instant of a local day (a day whose midnight a DST change
-/// skips starts at the first instant that exists).
-fn midnight(zone: &Tz, d: NaiveDate) -> Result<Millis, CoreError> {
-    let start = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-    (0..=3)
-        .find_map(|h| zone.from_local_datetime(&(start + chrono::Duration::hours(h))).earliest())
-        .map(|t| t.timestamp_millis())
-        .ok_or_else(|| CoreError::Invalid(format!("{d} has no start in {zone}")))
 }
 
 fn iso(ms: Millis) -> String {

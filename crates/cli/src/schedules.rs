@@ -214,7 +214,7 @@ fn build(mut s: Schedule, f: ScheduleFlags, new: bool) -> Result<Schedule, CoreE
 
 /// This computer's IANA zone, or UTC when it cannot be told.
 fn local_zone() -> String {
-    iana_time_zone::get_timezone().ok().filter(|z| z.parse::<Tz>().is_ok()).unwrap_or_else(|| "UTC".into())
+    powerdeck_core::calendar::local_zone().name().to_string()
 }
 
 fn here() -> Tz {

@@ -86,7 +86,7 @@ const OPERATION_FIELDS: &[&str] = &[
     "wait_for_tools",
 ];
 const HISTORY_FIELDS: &[&str] = &["at", "from_state", "id", "operation_id", "raw_state", "source", "to_state", "vm_id"];
-const HOURS_FIELDS: &[&str] = &["by", "from", "rows", "to", "total", "unreadable", "until"];
+const HOURS_FIELDS: &[&str] = &["by", "from", "rows", "to", "total", "unreadable", "until", "zone"];
 const HOURS_ROW_FIELDS: &[&str] = &["account", "cost", "hours", "name", "saved_cost", "vms"];
 
 fn json_in(dir: &Path, args: &[&str]) -> serde_json::Value {

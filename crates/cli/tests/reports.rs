@@ -85,4 +85,17 @@ fn the_hours_report_counts_the_stop_and_prices_it_only_when_asked() {
     assert!(String::from_utf8_lossy(&err.stderr).contains("expected YYYY-MM"));
     let err = powerdeck_testkit::pdk!(dir.path()).args(["report", "hours", "--rate", "cheap"]).output().unwrap();
     assert!(String::from_utf8_lossy(&err.stderr).contains("price per billable hour"));
+    let err = powerdeck_testkit::pdk!(dir.path()).args(["report", "hours", "--by", "week"]).output().unwrap();
+    assert!(!err.status.success() && String::from_utf8_lossy(&err.stderr).contains("vm, account, group, tag or month"));
+
+    // By month: this month so far is one row, named as the zone's calendar says.
+    let month: Value =
+        serde_json::from_str(&pdk(dir.path(), &["report", "hours", "--json", "--by", "month", "--zone", "UTC", "--rate", "size:t3.micro=1"])).unwrap();
+    let this_month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert_eq!(month["zone"], "UTC");
+    let rows = month["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{month}");
+    assert_eq!((rows[0]["name"].as_str(), rows[0]["vms"].as_u64()), (Some(this_month.as_str()), Some(6)));
+    assert_eq!(rows[0]["hours"], month["total"]["hours"]);
+    assert!(rows[0]["cost"].is_null(), "the demo fleet has no sizes, so a price per size prices nothing: {month}");
 }

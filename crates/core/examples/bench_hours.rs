@@ -79,7 +79,7 @@ fn main() {
         let mut runs = Vec::new();
         for _ in 0..3 {
             let t = Instant::now();
-            let r = engine.hours_report(from, to, by, &Rates { default: Some(0.1), ..Rates::default() }, now_ms()).unwrap();
+            let r = engine.hours_report(from, to, by, &chrono_tz::Tz::UTC, &Rates { default: Some(0.1), ..Rates::default() }, now_ms()).unwrap();
             runs.push(t.elapsed().as_secs_f64() * 1000.0);
             assert_eq!(r.total.hours.unknown, 0);
             assert_eq!(r.total.hours.total(), (to - from) * ids.len() as i64);

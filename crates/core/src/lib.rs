@@ -5,6 +5,7 @@
 //! Data flows one way round: provider → reconcile (the one door) → store →
 //! event bus → front ends; commands go front end → engine → provider.
 
+pub mod calendar;
 pub mod engine;
 pub mod error;
 pub mod events;

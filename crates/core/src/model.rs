@@ -187,7 +187,8 @@ pub struct Vm {
     pub tools: Option<ToolsStatus>,
     pub location: Option<String>,
     /// What the provider says about the VM besides its state (instance UUID,
-    /// guest OS, addresses…), for people to read; nothing decides on it.
+    /// guest OS, addresses…), for people to read. Only reports use them:
+    /// tags (`tag:KEY`) as rows, a kind's size fact for prices per size.
     #[serde(default)]
     pub facts: Facts,
     /// The provider could not be reached; `last_seen_at` says when it last was.

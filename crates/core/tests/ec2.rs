@@ -99,7 +99,7 @@ async fn an_inventory_of_2500_instances_in_two_regions_pages_and_matches_boto3()
 
     // The hours roll up by tag: each KEY=VALUE a row, as many VMs as boto3 tagged so.
     let now = powerdeck_core::model::now_ms();
-    let by_tag = lab.engine.hours_report(now - 60_000, now, ReportBy::Tag, &Rates::default(), now).unwrap();
+    let by_tag = lab.engine.hours_report(now - 60_000, now, ReportBy::Tag, &chrono_tz::Tz::UTC, &Rates::default(), now).unwrap();
     let alpha = truth.iter().filter(|t| t["tags"]["team"] == "alpha").count();
     let rows: Vec<(&str, usize)> = by_tag.rows.iter().map(|r| (r.name.as_str(), r.vms)).collect();
     assert_eq!(rows, [("team=alpha", alpha), ("team=beta", 2500 - alpha)]);

@@ -59,7 +59,7 @@ async fn a_verified_stop_shows_as_stopped_and_saved_time_and_every_millisecond_i
     engine.full_sync(account).await.unwrap();
     let now = now_ms() + 50;
 
-    let report = engine.hours_report(from, now + 1, ReportBy::Vm, &Rates { default: Some(0.5), ..Rates::default() }, now).unwrap();
+    let report = engine.hours_report(from, now + 1, ReportBy::Vm, &chrono_tz::Tz::UTC, &Rates { default: Some(0.5), ..Rates::default() }, now).unwrap();
     assert_eq!(report.until, now);
     let row = report.rows.iter().find(|r| r.name == format!("lab/{}", vm.name)).expect("a row per VM");
     let h = &row.hours;
@@ -70,7 +70,7 @@ async fn a_verified_stop_shows_as_stopped_and_saved_time_and_every_millisecond_i
     assert_eq!(h.billable, h.running, "billed while running only: {h:?}");
     assert!((row.cost.unwrap() - h.billable as f64 / 3_600_000.0 * 0.5).abs() < 1e-9);
     // The account's row and the total add up to the VMs'.
-    let by_account = engine.hours_report(from, now + 1, ReportBy::Account, &Rates::default(), now).unwrap();
+    let by_account = engine.hours_report(from, now + 1, ReportBy::Account, &chrono_tz::Tz::UTC, &Rates::default(), now).unwrap();
     assert_eq!(by_account.rows.len(), 1);
     let vms = engine.store().vms(&VmFilter::default()).unwrap().len();
     assert_eq!(by_account.rows[0].hours, by_account.total.hours);
@@ -91,7 +91,7 @@ async fn a_timeline_cuts_the_same_hours_into_stretches_and_places_the_stop_in_th
     assert!(buckets[..3].iter().all(|b| b.hours.stopped == 0 && b.hours.unknown > 0), "before Powerdeck watched: unknown, never guessed");
     assert!(buckets[3].hours.stopped > 0 && buckets[3].hours.running > 0, "the stop lands in the last stretch: {:?}", buckets[3].hours);
     // The same clock as the report: the stretches add up to the VM's row.
-    let report = engine.hours_report(from, to, ReportBy::Vm, &Rates::default(), now).unwrap();
+    let report = engine.hours_report(from, to, ReportBy::Vm, &chrono_tz::Tz::UTC, &Rates::default(), now).unwrap();
     let row = report.rows.iter().find(|r| r.name == format!("lab/{}", vm.name)).unwrap();
     let mut sum = powerdeck_core::hours::Hours::default();
     buckets.iter().for_each(|b| sum.add(&b.hours));
@@ -109,9 +109,9 @@ async fn a_report_counted_in_parts_at_once_equals_the_single_pass() {
     // From before the first sync (unknown) across the stop: the parts' edges
     // fall in unknown time, in watched time and around the stop.
     let (from, to) = (start - 2_000, now + 1);
-    let single = engine.hours_report_in_parts(from, to, ReportBy::Vm, &Rates::default(), now, 1).unwrap();
+    let single = engine.hours_report_in_parts(from, to, ReportBy::Vm, &chrono_tz::Tz::UTC, &Rates::default(), now, 1).unwrap();
     for parts in [2, 3, 7, 50] {
-        let split = engine.hours_report_in_parts(from, to, ReportBy::Vm, &Rates::default(), now, parts).unwrap();
+        let split = engine.hours_report_in_parts(from, to, ReportBy::Vm, &chrono_tz::Tz::UTC, &Rates::default(), now, parts).unwrap();
         for (a, b) in single.rows.iter().zip(&split.rows) {
             assert_eq!((&a.name, a.hours), (&b.name, b.hours), "{parts} parts");
         }
@@ -124,7 +124,7 @@ async fn a_report_counted_in_parts_at_once_equals_the_single_pass() {
 async fn the_hours_csv_is_rfc_4180_with_the_hour_columns_and_a_total() {
     let (_dir, engine, _account) = lab().await;
     let now = now_ms();
-    let report = engine.hours_report(now - 60_000, now, ReportBy::Vm, &Rates::default(), now).unwrap();
+    let report = engine.hours_report(now - 60_000, now, ReportBy::Vm, &chrono_tz::Tz::UTC, &Rates::default(), now).unwrap();
     let mut out = Vec::new();
     report.write_csv(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -141,7 +141,7 @@ async fn the_hours_csv_is_rfc_4180_with_the_hour_columns_and_a_total() {
 async fn time_before_the_account_was_watched_is_unknown_not_guessed() {
     let (_dir, engine, _account) = lab().await;
     let now = now_ms();
-    let report = engine.hours_report(now - 3_600_000, now, ReportBy::Account, &Rates::default(), now).unwrap();
+    let report = engine.hours_report(now - 3_600_000, now, ReportBy::Account, &chrono_tz::Tz::UTC, &Rates::default(), now).unwrap();
     let h = &report.total.hours;
     let vms = report.total.vms as i64;
     assert!(h.unknown > vms * 3_500_000, "the hour before the first sync is unknown: {h:?}");
@@ -186,5 +186,78 @@ async fn findings_list_long_running_vms_and_vms_running_outside_their_period_and
     assert!(outside[0].detail.contains("office-hours"));
     for n in &names {
         assert_eq!(engine.resolve_vm(n).unwrap().state, PowerState::Running, "a finding changes nothing");
+    }
+}
+
+/// Three VMs with a history written straight into the store, watched from
+/// 20 September to 10 November 2026: A runs until 23:30 UTC on 31 October
+/// (already 1 November in Berlin), B is stopped throughout, C first appears
+/// on 5 November.
+fn autumn_in_berlin() -> (tempfile::TempDir, Arc<Engine>, [i64; 2]) {
+    use chrono::TimeZone;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("powerdeck.sqlite");
+    let store = Arc::new(Store::open(&db).unwrap());
+    let engine = Engine::with_store(store, dir.path(), fast_engine_config()).unwrap();
+    let account = engine.add_account("lab", "sim", serde_json::to_value(SimConfig { size: 3, ..fleet() }).unwrap(), None).unwrap().id;
+    tokio::runtime::Runtime::new().unwrap().block_on(engine.full_sync(account)).unwrap();
+    let ids: Vec<i64> = engine.store().vms(&VmFilter::default()).unwrap().iter().map(|v| v.id).collect();
+    let berlin = chrono_tz::Europe::Berlin;
+    let local = |m: u32, d: u32| berlin.with_ymd_and_hms(2026, m, d, 0, 0, 0).unwrap().timestamp_millis();
+    let stop = chrono::Utc.with_ymd_and_hms(2026, 10, 31, 23, 30, 0).unwrap().timestamp_millis();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("DELETE FROM history; DELETE FROM coverage;").unwrap();
+    let put = |vm: i64, at: i64, from: Option<&str>, to: &str| {
+        c.execute(
+            "INSERT INTO history (vm_id, at, from_state, to_state, raw_state, source) VALUES (?1, ?2, ?3, ?4, ?4, 'sync')",
+            rusqlite::params![vm, at, from, to],
+        )
+        .unwrap();
+    };
+    put(ids[0], local(9, 1), None, "running");
+    put(ids[0], stop, Some("running"), "stopped");
+    put(ids[1], local(9, 1), None, "stopped");
+    put(ids[2], local(11, 5), None, "running");
+    c.execute("INSERT INTO coverage (account_id, from_ms, to_ms) VALUES (?1, ?2, ?3)", rusqlite::params![account, local(9, 20), local(11, 10)]).unwrap();
+    (dir, engine, [local(10, 1), local(11, 10)])
+}
+
+#[test]
+fn a_report_by_month_cuts_at_local_month_starts_with_exact_hours_and_the_vms_that_existed() {
+    let (_dir, engine, [from, to]) = autumn_in_berlin();
+    let h = |hours: f64| (hours * 3_600_000.0) as i64;
+    let berlin = chrono_tz::Europe::Berlin;
+    for parts in [1, 3] {
+        let r = engine.hours_report_in_parts(from, to, ReportBy::Month, &berlin, &Rates::default(), to, parts).unwrap();
+        assert_eq!(r.zone, "Europe/Berlin");
+        let rows: Vec<(&str, usize)> = r.rows.iter().map(|r| (r.name.as_str(), r.vms)).collect();
+        assert_eq!(rows, [("2026-10", 2), ("2026-11", 3)], "C did not exist in October");
+        let (oct, nov) = (&r.rows[0].hours, &r.rows[1].hours);
+        // October has its 25-hour day; the stop at 00:30 local belongs to November.
+        assert_eq!((oct.running, oct.stopped, oct.absent), (h(745.0), h(745.0), 0), "{parts} parts");
+        assert_eq!((nov.running, nov.stopped, nov.absent), (h(0.5 + 120.0), h(215.5 + 216.0), h(96.0)), "{parts} parts");
+        assert_eq!(r.total.hours.running, oct.running + nov.running);
+        assert_eq!(r.total.vms, 3);
+    }
+    // The same instants by UTC months: the range starts on 30 September there.
+    let utc = engine.hours_report(from, to, ReportBy::Month, &chrono_tz::Tz::UTC, &Rates::default(), to).unwrap();
+    assert_eq!(utc.rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["2026-09", "2026-10", "2026-11"]);
+    assert_eq!(utc.rows[1].hours.running, h(31.0 * 24.0 - 0.5), "in UTC the stop falls on 31 October");
+}
+
+#[test]
+fn prices_per_size_account_and_vm_apply_the_most_specific_and_bad_ones_are_refused() {
+    let (_dir, engine, [from, to]) = autumn_in_berlin();
+    let vms = engine.store().vms(&VmFilter::default()).unwrap();
+    let a = format!("vm:lab/{}", vms[0].name);
+    let rates = Rates::parse(&["0.10".into(), "lab=0.20".into(), format!("{a}=1.5")]).unwrap();
+    let r = engine.hours_report(from, to, ReportBy::Vm, &chrono_tz::Europe::Berlin, &rates, to).unwrap();
+    let cost = |i: usize| r.rows.iter().find(|row| row.name == format!("lab/{}", vms[i].name)).unwrap().cost.unwrap();
+    let billable = |i: usize| r.rows.iter().find(|row| row.name == format!("lab/{}", vms[i].name)).unwrap().hours.billable as f64 / 3_600_000.0;
+    assert!((cost(0) - billable(0) * 1.5).abs() < 1e-9, "the VM's own price wins");
+    assert!((cost(2) - billable(2) * 0.20).abs() < 1e-9, "then the account's");
+    for bad in ["-1", "lab=abc", "size:=0.1", "vm:nameonly=0.2", "=0.3", "x=NaN"] {
+        let err = Rates::parse(&[bad.to_string()]).unwrap_err().to_string();
+        assert!(err.contains(bad) && err.contains("size:SIZE"), "{bad}: {err}");
     }
 }

@@ -10,6 +10,7 @@ use crate::hours::{Billing, Clock, Coverage, Hours};
 use crate::model::{Millis, PowerState, Vm};
 use crate::schedule::When;
 use crate::store::VmFilter;
+use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,18 +39,71 @@ pub enum ReportBy {
     /// By the provider's tags (facts `tag:KEY`), as "KEY=VALUE": a VM with
     /// several tags counts under each; VMs with none under "(no tag)".
     Tag,
+    /// By local month (`YYYY-MM`), each counting the VMs that existed in it.
+    Month,
 }
 
-/// Prices per billable hour: one for every VM, and per account.
+impl std::str::FromStr for ReportBy {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "vm" => Ok(ReportBy::Vm),
+            "account" => Ok(ReportBy::Account),
+            "group" => Ok(ReportBy::Group),
+            "tag" => Ok(ReportBy::Tag),
+            "month" => Ok(ReportBy::Month),
+            other => Err(CoreError::Invalid(format!("'{other}': a report is by vm, account, group, tag or month"))),
+        }
+    }
+}
+
+/// Prices per billable hour. A VM's price is the most specific one given:
+/// its own, its size's, its account's, then everyone's.
 #[derive(Debug, Clone, Default)]
 pub struct Rates {
     pub default: Option<f64>,
     pub accounts: HashMap<String, f64>,
+    /// By the value of the VM's size fact (its kind's `size_fact`: EC2's
+    /// instance type, Azure's VM size, CloudStack's service offering).
+    pub sizes: HashMap<String, f64>,
+    /// By `ACCOUNT/NAME`.
+    pub vms: HashMap<String, f64>,
 }
 
 impl Rates {
-    fn for_account(&self, account: &str) -> Option<f64> {
-        self.accounts.get(account).copied().or(self.default)
+    /// Prices as people write them: `0.12` (every VM), `ACCOUNT=0.40`,
+    /// `size:SIZE=0.10`, `vm:ACCOUNT/NAME=0.50`.
+    pub fn parse(given: &[String]) -> Result<Rates, CoreError> {
+        let mut rates = Rates::default();
+        for r in given {
+            let bad = || {
+                CoreError::Invalid(format!(
+                    "price '{r}': give a price per billable hour: 0.12 (every VM), ACCOUNT=0.40, size:SIZE=0.10 or vm:ACCOUNT/NAME=0.50"
+                ))
+            };
+            let price = |p: &str| p.trim().parse::<f64>().ok().filter(|p| p.is_finite() && *p >= 0.0).ok_or_else(bad);
+            let Some((key, p)) = r.rsplit_once('=') else {
+                rates.default = Some(price(r)?);
+                continue;
+            };
+            let (key, p) = (key.trim(), price(p)?);
+            let named = |k: &str| Some(k.trim().to_string()).filter(|k| !k.is_empty()).ok_or_else(bad);
+            if let Some(size) = key.strip_prefix("size:") {
+                rates.sizes.insert(named(size)?, p);
+            } else if let Some(vm) = key.strip_prefix("vm:") {
+                rates.vms.insert(named(vm).and_then(|v| if v.contains('/') { Ok(v) } else { Err(bad()) })?, p);
+            } else {
+                rates.accounts.insert(named(key)?, p);
+            }
+        }
+        Ok(rates)
+    }
+
+    fn for_vm(&self, account: &str, vm: &Vm, size_fact: Option<&str>) -> Option<f64> {
+        let own = || if self.vms.is_empty() { None } else { self.vms.get(&format!("{account}/{}", vm.name)).copied() };
+        let size = || size_fact.and_then(|f| vm.facts.get(f)).and_then(|size| self.sizes.get(size)).copied();
+        own().or_else(size).or_else(|| self.accounts.get(account).copied()).or(self.default)
     }
 }
 
@@ -67,6 +121,20 @@ pub struct HoursRow {
     pub saved_cost: Option<f64>,
 }
 
+impl HoursRow {
+    fn named(name: String, account: Option<String>) -> Self {
+        HoursRow { name, account, vms: 0, hours: Hours::default(), cost: None, saved_cost: None }
+    }
+
+    /// One VM's hours into the row, priced at its rate.
+    fn count(&mut self, h: &Hours, rate: Option<f64>) {
+        self.vms += 1;
+        self.hours.add(h);
+        self.cost = sum(self.cost, rate.map(|r| hours(h.billable) * r));
+        self.saved_cost = sum(self.saved_cost, rate.map(|r| hours(h.saved) * r));
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct HoursReport {
     pub from: Millis,
@@ -74,6 +142,8 @@ pub struct HoursReport {
     /// The report counts up to here (now, if the range is not over yet).
     pub until: Millis,
     pub by: ReportBy,
+    /// The IANA time zone months are counted in.
+    pub zone: String,
     pub rows: Vec<HoursRow>,
     pub total: HoursRow,
     /// History rows that could not be read and were left out.
@@ -124,14 +194,25 @@ impl HoursReport {
 }
 
 impl Engine {
-    /// Hours per state for every VM in `[from, to)`, rolled up `by`.
-    pub fn hours_report(&self, from: Millis, to: Millis, by: ReportBy, rates: &Rates, now: Millis) -> Result<HoursReport, CoreError> {
-        self.hours_report_in_parts(from, to, by, rates, now, report_parts(from, to.min(now).max(from)))
+    /// Hours per state for every VM in `[from, to)`, rolled up `by`; months
+    /// (`ReportBy::Month`) are local months in `zone`.
+    pub fn hours_report(&self, from: Millis, to: Millis, by: ReportBy, zone: &Tz, rates: &Rates, now: Millis) -> Result<HoursReport, CoreError> {
+        self.hours_report_in_parts(from, to, by, zone, rates, now, report_parts(from, to.min(now).max(from)))
     }
 
     /// The same report, counted in `parts` consecutive stretches at once
     /// (the answer does not depend on how many: tests check it).
-    pub fn hours_report_in_parts(&self, from: Millis, to: Millis, by: ReportBy, rates: &Rates, now: Millis, parts: usize) -> Result<HoursReport, CoreError> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn hours_report_in_parts(
+        &self,
+        from: Millis,
+        to: Millis,
+        by: ReportBy,
+        zone: &Tz,
+        rates: &Rates,
+        now: Millis,
+        parts: usize,
+    ) -> Result<HoursReport, CoreError> {
         if to <= from {
             return Err(CoreError::Invalid("the report's end must come after its start".into()));
         }
@@ -156,79 +237,126 @@ impl Engine {
         }
         // A long range is cut into consecutive parts counted at once, each
         // on its own connection: adjacent ranges add up to the whole (the
-        // clock is built so), so the sum is the single pass's answer.
+        // clock is built so), so the sum is the single pass's answer. A
+        // report by month is also cut at each month's start.
         let parts = parts.clamp(1, 64);
-        let edge = |i: usize| from + ((i128::from(until - from) * i as i128) / parts as i128) as Millis;
-        let counted: Vec<Result<(Vec<Hours>, u64), CoreError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..parts)
-                .map(|i| {
-                    let (slot, clocks) = (&slot, &clocks);
-                    scope.spawn(move || self.hours_part(edge(i), edge(i + 1), slot, clocks, now))
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CoreError::Invalid("a report part failed".into())))).collect()
-        });
+        let months = if by == ReportBy::Month { crate::calendar::months(zone, from, to)? } else { Vec::new() };
+        let mut edges: Vec<Millis> = (0..=parts).map(|i| from + ((i128::from(until - from) * i as i128) / parts as i128) as Millis).collect();
+        edges.extend(months.iter().map(|m| m.1).filter(|&t| t > from && t < until));
+        edges.sort_unstable();
+        edges.dedup();
+        let (pieces, unreadable) = self.count(&edges, &slot, &clocks, now, parts)?;
         let mut per_slot = vec![Hours::default(); clocks.len()];
-        let mut unreadable = 0;
-        for part in counted {
-            let (hours, bad) = part?;
-            unreadable += bad;
-            per_slot.iter_mut().zip(&hours).for_each(|(sum, h)| sum.add(h));
+        for piece in &pieces {
+            per_slot.iter_mut().zip(piece).for_each(|(sum, h)| sum.add(h));
         }
-        let per_vm: HashMap<i64, Hours> =
-            vms.iter().filter_map(|vm| usize::try_from(vm.id).ok().and_then(|i| slot.get(i)).map(|&k| (vm.id, per_slot[k as usize]))).collect();
+        let slot_of = |vm: &Vm| usize::try_from(vm.id).ok().and_then(|i| slot.get(i)).map(|&k| k as usize);
 
         let account_name = |vm: &Vm| accounts.get(&vm.account_id).map(|a| a.0.clone()).unwrap_or_default();
-        let priced = |vm: &Vm, h: &Hours| -> (Option<f64>, Option<f64>) {
-            let rate = rates.for_account(&account_name(vm));
-            (rate.map(|r| hours(h.billable) * r), rate.map(|r| hours(h.saved) * r))
-        };
+        let size_fact = |vm: &Vm| accounts.get(&vm.account_id).and_then(|a| crate::provider::registry::kind(&a.1).ok()).and_then(|k| k.size_fact);
+        let rate_of: Vec<Option<f64>> = vms.iter().map(|vm| rates.for_vm(&account_name(vm), vm, size_fact(vm))).collect();
         let mut rows: BTreeMap<String, HoursRow> = BTreeMap::new();
-        let mut add = |key: String, account: Option<String>, vm: &Vm, h: &Hours| {
-            let (cost, saved) = priced(vm, h);
-            let row = rows.entry(key.clone()).or_insert_with(|| HoursRow { name: key, account, vms: 0, hours: Hours::default(), cost: None, saved_cost: None });
-            row.vms += 1;
-            row.hours.add(h);
-            row.cost = sum(row.cost, cost);
-            row.saved_cost = sum(row.saved_cost, saved);
+        let mut add = |key: String, account: Option<String>, rate: Option<f64>, h: &Hours| {
+            let row = rows.entry(key.clone()).or_insert_with(|| HoursRow::named(key, account));
+            row.count(h, rate);
         };
-        let mut total = HoursRow { name: "total".into(), account: None, vms: 0, hours: Hours::default(), cost: None, saved_cost: None };
+        let mut total = HoursRow::named("total".into(), None);
         let memberships = if by == ReportBy::Group { self.group_memberships()? } else { HashMap::new() };
-        for vm in &vms {
-            let h = per_vm.get(&vm.id).copied().unwrap_or_default();
-            let (cost, saved) = priced(vm, &h);
-            total.vms += 1;
-            total.hours.add(&h);
-            total.cost = sum(total.cost, cost);
-            total.saved_cost = sum(total.saved_cost, saved);
+        for (vm, &rate) in vms.iter().zip(&rate_of) {
+            let k = slot_of(vm);
+            let h = k.map(|k| per_slot[k]).unwrap_or_default();
+            total.count(&h, rate);
             match by {
                 // Keyed by account and name: two accounts may hold VMs of one name.
-                ReportBy::Vm => add(format!("{}/{}", account_name(vm), vm.name), Some(account_name(vm)), vm, &h),
-                ReportBy::Account => add(account_name(vm), None, vm, &h),
+                ReportBy::Vm => add(format!("{}/{}", account_name(vm), vm.name), Some(account_name(vm)), rate, &h),
+                ReportBy::Account => add(account_name(vm), None, rate, &h),
                 ReportBy::Group => match memberships.get(&vm.id) {
-                    Some(groups) => groups.iter().for_each(|g| add(g.clone(), None, vm, &h)),
-                    None => add("(no group)".into(), None, vm, &h),
+                    Some(groups) => groups.iter().for_each(|g| add(g.clone(), None, rate, &h)),
+                    None => add("(no group)".into(), None, rate, &h),
                 },
                 ReportBy::Tag => {
                     let mut tagged = false;
                     for (key, value) in vm.facts.iter().filter_map(|(k, v)| k.strip_prefix("tag:").map(|k| (k, v))) {
-                        add(format!("{key}={value}"), None, vm, &h);
+                        add(if value.is_empty() { key.to_string() } else { format!("{key}={value}") }, None, rate, &h);
                         tagged = true;
                     }
                     if !tagged {
-                        add("(no tag)".into(), None, vm, &h);
+                        add("(no tag)".into(), None, rate, &h);
+                    }
+                }
+                // Each month counts the VMs that existed in it.
+                ReportBy::Month => {
+                    for (label, start, end) in &months {
+                        let mut month = Hours::default();
+                        for (piece, w) in pieces.iter().zip(edges.windows(2)) {
+                            if w[0] >= *start && w[1] <= *end {
+                                month.add(&k.map(|k| piece[k]).unwrap_or_default());
+                            }
+                        }
+                        if month.absent < month.total() {
+                            add(label.clone(), None, rate, &month);
+                        }
                     }
                 }
             }
         }
-        Ok(HoursReport { from, to, until, by, rows: rows.into_values().collect(), total, unreadable })
+        if by == ReportBy::Month {
+            // Months (up to now) with no VM still get their row.
+            for (label, ..) in months.iter().filter(|m| m.1 < until) {
+                rows.entry(label.clone()).or_insert_with(|| HoursRow::named(label.clone(), None));
+            }
+        }
+        Ok(HoursReport { from, to, until, by, zone: zone.name().to_string(), rows: rows.into_values().collect(), total, unreadable })
+    }
+
+    /// Every VM's hours in each range `edges` cuts out (`edges[i]` to
+    /// `edges[i + 1]`), counted by up to `workers` threads at once, each
+    /// range on a read-only connection of its own.
+    /// `clocks`: each VM's id, coverage and billing rule; `slot`: a VM id's
+    /// index in `clocks`.
+    fn count(
+        &self,
+        edges: &[Millis],
+        slot: &[u32],
+        clocks: &[(i64, &Coverage, Billing)],
+        now: Millis,
+        workers: usize,
+    ) -> Result<(Vec<Vec<Hours>>, u64), CoreError> {
+        let ranges = edges.len().saturating_sub(1);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let counted: Vec<Vec<(usize, PartCount)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers.clamp(1, ranges.max(1)))
+                .map(|_| {
+                    let next = &next;
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= ranges {
+                                return done;
+                            }
+                            done.push((i, self.hours_part(edges[i], edges[i + 1], slot, clocks, now)));
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| vec![(usize::MAX, Err(CoreError::Invalid("a report part failed".into())))])).collect()
+        });
+        let mut pieces = vec![Vec::new(); ranges];
+        let mut unreadable = 0;
+        for (i, part) in counted.into_iter().flatten() {
+            let (hours, bad) = part?;
+            unreadable += bad;
+            if let Some(piece) = pieces.get_mut(i) {
+                *piece = hours;
+            }
+        }
+        Ok((pieces, unreadable))
     }
 
     /// Every VM's hours in `[from, end)`, one part of a report, read on a
     /// connection of its own.
-    /// `clocks`: each VM's id, coverage and billing rule; `slot`: a VM id's
-    /// index in `clocks`.
-    fn hours_part(&self, from: Millis, end: Millis, slot: &[u32], clocks: &[(i64, &Coverage, Billing)], now: Millis) -> Result<(Vec<Hours>, u64), CoreError> {
+    fn hours_part(&self, from: Millis, end: Millis, slot: &[u32], clocks: &[(i64, &Coverage, Billing)], now: Millis) -> PartCount {
         use crate::store::report::{changes_before, first_changes_from, scan_changes};
         let counted = self.store.with_scan_connection(|c| {
             let before = changes_before(c, from)?;
@@ -331,6 +459,10 @@ impl Engine {
     }
 }
 
+/// Every VM's hours in one part of a report, and the history rows that
+/// could not be read.
+type PartCount = Result<(Vec<Hours>, u64), CoreError>;
+
 /// How many parts a report over `[from, until)` is counted in: one per
 /// core (at most four) for a range of two days or more, where the scan is
 /// long enough for the split to pay; one otherwise.
@@ -360,5 +492,42 @@ fn span(ms: Millis) -> String {
         format!("{} days", h / 24)
     } else {
         format!("{h} h")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Facts;
+
+    fn vm(name: &str, facts: &[(&str, &str)]) -> Vm {
+        let facts: Facts = facts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        serde_json::from_value(serde_json::json!({
+            "id": 1, "account_id": 1, "account": "prod", "provider_id": "i-1", "name": name, "state": "running",
+            "raw_state": "running", "tools": null, "location": null, "facts": facts, "stale": false, "watched": true,
+            "last_seen_at": 0, "last_state_change_at": 0
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_vm_is_priced_by_itself_then_its_size_then_its_account_then_everyone() {
+        let given = ["0.01", "prod=0.05", "size:t3.large=0.0832", "size:Standard_B2s=0.0416", "vm:prod/db-1=2"].map(String::from);
+        let rates = Rates::parse(&given).unwrap();
+        let large = vm("web-1", &[("instance_type", "t3.large")]);
+        assert_eq!(rates.for_vm("prod", &large, Some("instance_type")), Some(0.0832));
+        assert_eq!(rates.for_vm("prod", &large, Some("vm_size")), Some(0.05), "another kind's size fact does not apply");
+        assert_eq!(rates.for_vm("prod", &vm("db-1", &[("instance_type", "t3.large")]), Some("instance_type")), Some(2.0));
+        assert_eq!(rates.for_vm("dev", &vm("web-2", &[("instance_type", "t3.nano")]), Some("instance_type")), Some(0.01));
+        assert_eq!(Rates::default().for_vm("prod", &large, Some("instance_type")), None, "no price, no estimate");
+    }
+
+    #[test]
+    fn report_by_names_parse_and_a_wrong_one_lists_the_right_ones() {
+        let names = ["vm", "account", "group", "tag", "month"];
+        let parsed: Vec<ReportBy> = names.iter().map(|n| n.parse().unwrap()).collect();
+        assert_eq!(parsed, [ReportBy::Vm, ReportBy::Account, ReportBy::Group, ReportBy::Tag, ReportBy::Month]);
+        let err = "week".parse::<ReportBy>().unwrap_err().to_string();
+        assert!(err.contains("'week'") && names.iter().all(|n| err.contains(n)), "{err}");
     }
 }

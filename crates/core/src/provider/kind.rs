@@ -27,6 +27,9 @@ pub struct KindDescriptor {
     /// Which states the provider bills compute for (the hours report's
     /// billable time, and the "stopped but still billed" finding).
     pub billing: crate::hours::Billing,
+    /// The fact that names a VM's size (EC2's instance type, Azure's VM
+    /// size, CloudStack's service offering): prices per size key on it.
+    pub size_fact: Option<&'static str>,
     /// Check settings before they are stored. `has_secret`: the account has
     /// a secret source.
     #[serde(skip)]

@@ -41,6 +41,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     // can be trusted, not one pinned certificate.
     tls: None,
     billing: crate::hours::Billing::WhileAllocated,
+    size_fact: Some("vm_size"),
     validate: |config, has_secret| kind::parse::<AzureConfig>(config)?.validate(has_secret),
     complete: kind::nothing_to_complete,
     build: |ctx| Ok(Arc::new(AzureProvider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),

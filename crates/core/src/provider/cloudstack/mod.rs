@@ -47,6 +47,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     secret: SecretSpec { label: "secret key", need: SecretNeed::Required },
     tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
     billing: crate::hours::Billing::WhileRunning,
+    size_fact: Some("service_offering"),
     validate: |config, has_secret| kind::parse::<CloudStackConfig>(config)?.validate(has_secret),
     complete: config::complete,
     build: |ctx| Ok(Arc::new(CloudStackProvider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),

@@ -50,6 +50,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     secret: SecretSpec { label: "secret access key", need: SecretNeed::Optional },
     tls: None,
     billing: crate::hours::Billing::WhileRunning,
+    size_fact: Some("instance_type"),
     validate: |config, has_secret| kind::parse::<Ec2Config>(config)?.validate(has_secret),
     complete: config::complete,
     build: |ctx| Ok(Arc::new(Ec2Provider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),

@@ -51,6 +51,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     secret: SecretSpec { label: "password", need: SecretNeed::Required },
     tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
     billing: crate::hours::Billing::WhileRunning,
+    size_fact: None,
     validate: |config, has_secret| kind::parse::<OvirtConfig>(config)?.validate(has_secret),
     complete: config::complete,
     build: |ctx| Ok(Arc::new(OvirtProvider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),

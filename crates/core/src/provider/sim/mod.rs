@@ -55,6 +55,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     secret: SecretSpec { label: "secret (unused by the demo fleet)", need: SecretNeed::Optional },
     tls: None,
     billing: crate::hours::Billing::WhileRunning,
+    size_fact: None,
     validate: |config, _| kind::parse::<SimConfig>(config)?.validate(),
     complete: kind::nothing_to_complete,
     build: |ctx| Ok(Arc::new(SimProvider::open(&world_path(ctx.data_dir, ctx.account.id), ctx.config()?, ctx.calls.clone())?)),

@@ -83,6 +83,7 @@ pub static KIND: KindDescriptor = KindDescriptor {
     secret: SecretSpec { label: "password", need: SecretNeed::Required },
     tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
     billing: crate::hours::Billing::WhileRunning,
+    size_fact: None,
     validate: |config, has_secret| kind::parse::<VsphereConfig>(config)?.validate(has_secret),
     complete: kind::nothing_to_complete,
     build: |ctx| Ok(std::sync::Arc::new(VsphereProvider::new(&ctx.config()?, ctx.secret.clone(), ctx.calls.clone())?)),
