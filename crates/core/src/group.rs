@@ -58,12 +58,12 @@ impl GroupRule {
     /// What is wrong with the rule, if anything.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(p) = &self.name {
-            if p.is_empty() || p.len() > 256 || p.chars().any(char::is_control) {
+            if p.is_empty() || p.chars().count() > 256 || p.chars().any(char::is_control) {
                 return Err("a name pattern is 1 to 256 characters, with no control characters".into());
             }
         }
         for (k, v) in &self.facts {
-            if k.is_empty() || k.len() > 256 || v.len() > 1024 {
+            if k.is_empty() || k.chars().count() > 256 || v.chars().count() > 1024 {
                 return Err(format!("the fact condition '{k}' is empty or too long"));
             }
         }

@@ -225,8 +225,10 @@ impl Observation {
         if self.provider_id.trim().is_empty() {
             return Err(format!("a VM named '{}' came without an id", self.name));
         }
-        if self.provider_id.len() > 512 || self.name.len() > 1024 {
-            return Err(format!("VM id '{:.40}…' is implausibly long", self.provider_id));
+        // An id is the provider's key: one this long is no VM's. (A long
+        // name is only shown, and is shortened in `reconcile`.)
+        if self.provider_id.len() > 512 {
+            return Err(format!("VM id '{:.40}…' is implausibly long ({} bytes)", self.provider_id, self.provider_id.len()));
         }
         Ok(())
     }

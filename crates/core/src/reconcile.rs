@@ -81,18 +81,25 @@ struct InFlight {
     scheduled: bool,
 }
 
+/// The longest VM name stored; a longer one is cut with an ellipsis.
+pub const MAX_NAME_CHARS: usize = 256;
+
 pub fn reconcile(store: &Store, bus: &EventBus, input: Input) -> Result<Outcome, ReconcileError> {
     // Names and raw states are shown in terminals and in the window: they
     // are stored without escape sequences or control characters, whichever
-    // provider sent them. (A name that is nothing else keeps its id.)
+    // provider sent them (a name that is nothing else keeps its id), and a
+    // name longer than any screen shows is shortened, not refused.
     let cleaned: Vec<Observation>;
-    let input = if input.observations.iter().any(|o| !crate::text::is_clean(&o.name) || !crate::text::is_clean(&o.raw_state)) {
+    let unfit = |o: &Observation| !crate::text::is_clean(&o.name) || !crate::text::is_clean(&o.raw_state) || o.name.len() > MAX_NAME_CHARS;
+    let input = if input.observations.iter().any(unfit) {
         cleaned = input
             .observations
             .iter()
             .map(|o| {
                 let name = crate::text::clean(&o.name);
                 let name = if name.is_empty() { crate::text::clean(&o.provider_id) } else { name };
+                let name =
+                    if name.chars().count() > MAX_NAME_CHARS { format!("{}…", name.chars().take(MAX_NAME_CHARS - 1).collect::<String>()) } else { name };
                 Observation { name, raw_state: crate::text::clean(&o.raw_state), ..o.clone() }
             })
             .collect();

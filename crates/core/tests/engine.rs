@@ -685,6 +685,19 @@ async fn names_with_terminal_escapes_are_stored_clean_whichever_provider_sent_th
     let vm = fx.engine.resolve_vm("web-9").unwrap();
     assert_eq!((vm.name.as_str(), vm.raw_state.as_str()), ("web-9", "on"));
     assert_eq!(fx.engine.resolve_vm("vm-10").unwrap().name, "vm-10", "a name that was only escapes keeps its id");
+
+    // A name longer than any screen is shortened, never a reason to refuse
+    // the listing; an absurd id still is, and says how long it was.
+    let long = [Observation { name: "ü".repeat(3000), ..running("vm-11") }];
+    let input = Input { account_id: fx.account.id, observations: &long, source: Source::Sync, gone: Gone::Nothing, closing: None };
+    reconcile(fx.engine.store(), fx.engine.bus(), input).unwrap();
+    let stored = fx.engine.resolve_vm("vm-11").unwrap().name;
+    assert_eq!(stored.chars().count(), powerdeck_core::reconcile::MAX_NAME_CHARS);
+    assert!(stored.ends_with('…'));
+    let absurd = [running(&"i".repeat(600))];
+    let input = Input { account_id: fx.account.id, observations: &absurd, source: Source::Sync, gone: Gone::Nothing, closing: None };
+    let err = reconcile(fx.engine.store(), fx.engine.bus(), input).unwrap_err().to_string();
+    assert!(err.contains("implausibly long (600 bytes)"), "{err}");
 }
 
 /// The polling tiers find their VMs through indexes: what a tier reads

@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn only_account_level_failures_change_health() {
-        assert_eq!(status_of(&ProviderError::Timeout { after: Duration::from_secs(5) }), Some("unreachable"));
+        assert_eq!(status_of(&ProviderError::Timeout { after: Duration::from_secs(5), attempts: 1, waited: Duration::from_secs(5) }), Some("unreachable"));
         assert_eq!(status_of(&ProviderError::Auth { message: "401".into() }), Some("auth"));
         assert_eq!(status_of(&ProviderError::NotFound { what: "vm-1".into() }), None);
         assert_eq!(status_of(&ProviderError::InvalidState { message: "already stopped".into() }), None);

@@ -28,9 +28,10 @@ pub enum ProviderError {
     #[error("the provider's certificate is not trusted: {message}")]
     Untrusted { message: String, presented: Option<String> },
 
-    /// The request was sent and no answer came in time.
-    #[error("the provider did not answer within {}s", .after.as_secs_f32())]
-    Timeout { after: Duration },
+    /// The request was sent and no answer came in time: within `after` for
+    /// each of `attempts` tries, `waited` in all (retries and pauses).
+    #[error("the provider did not answer within {}s{}", .after.as_secs_f32(), tries_hint(*.attempts, *.waited))]
+    Timeout { after: Duration, attempts: u32, waited: Duration },
 
     /// The account's settings cannot work (a URL that is not one, a client
     /// that cannot be set up): nothing to retry until someone changes them.
@@ -51,6 +52,14 @@ pub enum ProviderError {
 
     #[error("the provider reported {code}: {message}")]
     Provider { code: String, message: String, retryable: bool },
+}
+
+fn tries_hint(attempts: u32, waited: Duration) -> String {
+    if attempts > 1 {
+        format!(" (tried {attempts} times over {} s)", waited.as_secs())
+    } else {
+        String::new()
+    }
 }
 
 fn retry_hint(after: &Option<Duration>) -> String {

@@ -150,7 +150,7 @@ async fn az_token(program: &std::path::Path, resource: &str, tenant: Option<&str
     })?;
     let out = tokio::time::timeout(CLI_TIMEOUT, child.wait_with_output())
         .await
-        .map_err(|_| ProviderError::Timeout { after: CLI_TIMEOUT })?
+        .map_err(|_| ProviderError::Timeout { after: CLI_TIMEOUT, attempts: 1, waited: CLI_TIMEOUT })?
         .map_err(|e| auth(format!("the Azure CLI (az) failed: {e}")))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);

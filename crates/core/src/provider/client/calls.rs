@@ -242,6 +242,7 @@ impl Calls {
         let bucket = self.bucket(call.scope);
         let mut backoff = self.retry.backoff();
         let mut attempt = 1;
+        let started = tokio::time::Instant::now();
         loop {
             bucket.acquire().await;
             self.stats.counter(call.counter).fetch_add(1, Ordering::Relaxed);
@@ -259,7 +260,11 @@ impl Calls {
                 Effect::Once => false,
             };
             if !may_repeat || attempt >= self.retry.max_attempts {
-                return Err(err);
+                // A timeout after retries says how long it was really tried.
+                return Err(match err {
+                    ProviderError::Timeout { after, .. } => ProviderError::Timeout { after, attempts: attempt, waited: started.elapsed() },
+                    other => other,
+                });
             }
             let mut wait = backoff.next_delay();
             if let Some(after) = err.retry_after() {
@@ -342,11 +347,30 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_timeout_after_retries_says_how_often_and_how_long_it_was_tried() {
+        let after = Duration::from_secs(30);
+        let errs = (0..10).map(|_| ProviderError::Timeout { after, attempts: 1, waited: after }).collect();
+        let p = Flaky::new(errs);
+        let err = calls().run(Call::list(), || p.next()).await.unwrap_err();
+        let ProviderError::Timeout { attempts, waited, .. } = err else { panic!("{err:?}") };
+        assert_eq!(attempts, RetryPolicy::default().max_attempts);
+        assert!(waited > Duration::ZERO, "the pauses between tries count: {waited:?}");
+        assert!(err_text(attempts, waited).contains(&format!("tried {attempts} times over")));
+    }
+
+    fn err_text(attempts: u32, waited: Duration) -> String {
+        ProviderError::Timeout { after: Duration::from_secs(30), attempts, waited }.to_string()
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_write_whose_outcome_is_unknown_is_not_repeated() {
         // A power request that may have reached the provider: sending it
         // again could reboot a VM twice. A refused connection or throttling
         // is a clear "it did not run".
-        for uncertain in [ProviderError::Timeout { after: Duration::from_secs(30) }, ProviderError::OutcomeUnknown { message: "connection reset".into() }] {
+        for uncertain in [
+            ProviderError::Timeout { after: Duration::from_secs(30), attempts: 1, waited: Duration::from_secs(30) },
+            ProviderError::OutcomeUnknown { message: "connection reset".into() },
+        ] {
             let p = Flaky::new(vec![uncertain]);
             assert!(calls().run(Call::submit(), || p.next()).await.is_err());
             assert_eq!(p.count(), 1);

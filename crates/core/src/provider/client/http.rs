@@ -419,7 +419,7 @@ impl HttpTransport {
         } else if e.is_connect() {
             ProviderError::Unreachable { message: chain }
         } else if e.is_timeout() {
-            ProviderError::Timeout { after: self.timeout }
+            ProviderError::Timeout { after: self.timeout, attempts: 1, waited: self.timeout }
         } else if e.is_builder() {
             ProviderError::Config { message: chain }
         } else if e.is_decode() {
