@@ -176,3 +176,21 @@ mod tests {
         assert!(resolve(&empty, &vms, |_| "ec2".into()).0.is_empty());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn any_pattern_matches_or_not_in_bounded_time_and_a_literal_matches_itself(pattern in "[a-z*?\\[\\]!-]{0,24}", text in "[a-z-]{0,40}") {
+            let _ = glob(&pattern, &text);
+            if !pattern.contains(['*', '?', '[', ']']) {
+                prop_assert!(glob(&pattern, &pattern));
+            }
+        }
+    }
+}

@@ -9,6 +9,8 @@ pub mod calendar;
 pub mod engine;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fuzz;
 pub mod group;
 pub mod hours;
 pub mod logfile;

@@ -824,3 +824,42 @@ mod tests {
         assert!(more);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn when_text() -> impl Strategy<Value = String> {
+        let day = "(mon|tue|wed|thu|fri|sat|sun|monday|weekdays|weekends|every day|daily)";
+        let time = "[0-9]{1,2}:[0-9]{1,2}";
+        let regex = |r: String| proptest::string::string_regex(&r).expect("a regex");
+        prop_oneof![
+            regex(format!("{day}( at)? {time}")),
+            regex(format!("{day}(-{day}|,{day})? {time}-{time}")),
+            regex("cron [0-9*/,-]{1,6} [0-9*/,-]{1,6} [0-9*/,-]{1,4} [0-9*/,-]{1,4} [0-9a-z*/,-]{1,6}".into()),
+            regex("[0-9]{4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{2}(, [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2})?".into()),
+            regex("\\PC{0,30}".into()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Whatever an admin types is understood or refused in words, and
+        /// what is understood reads back the same from its own display.
+        #[test]
+        fn a_when_is_understood_or_refused_and_reads_back_as_shown(text in when_text()) {
+            if let Ok(when) = When::parse(&text) {
+                let shown = when.to_string();
+                prop_assert_eq!(When::parse(&shown), Ok(when), "{} shown as {}", text, shown);
+            }
+        }
+
+        #[test]
+        fn any_days_or_cron_text_is_understood_or_refused(text in "\\PC{0,30}|[0-9*/,-]{1,5}( [0-9a-zA-Z*/,?#L-]{1,5}){4,6}") {
+            let _ = Days::parse(&text);
+            let _ = parse_cron(&text);
+        }
+    }
+}

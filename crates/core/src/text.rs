@@ -75,3 +75,21 @@ mod tests {
         assert_eq!(shown("\u{1b}[31mred\u{1b}[0m", 10), "red");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn cleaned_text_is_clean_and_shown_text_is_bounded(s in any::<String>(), max in 1usize..64) {
+            prop_assert!(is_clean(&clean(&s)));
+            let out = shown(&s, max);
+            prop_assert!(is_clean(&out));
+            prop_assert!(out.chars().count() <= max + " (18446744073709551615 more characters)".len() + 1);
+        }
+    }
+}

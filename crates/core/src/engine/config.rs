@@ -203,3 +203,27 @@ mod tests {
         assert_eq!(EngineConfig::from_stored(Some(&stored)).0.full_interval_ms, 60_000);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        /// Any timeout an admin sets is accepted or refused by name; none
+        /// panics, and an accepted one fits a deadline without wrapping.
+        #[test]
+        fn any_timeout_is_accepted_or_refused_by_name(start in any::<u64>(), stop in any::<u64>(), reboot in any::<u64>()) {
+            let mut cfg = EngineConfig::default();
+            cfg.timeouts.start_s = start;
+            cfg.timeouts.stop_s = stop;
+            cfg.timeouts.reboot_s = reboot;
+            match cfg.validate() {
+                Ok(()) => prop_assert!([start, stop, reboot].iter().all(|s| s.checked_mul(1000).is_some_and(|ms| i64::try_from(ms).is_ok()))),
+                Err(e) => prop_assert!(e.contains("timeouts.")),
+            }
+        }
+    }
+}

@@ -531,3 +531,21 @@ mod tests {
         assert!(err.contains("'week'") && names.iter().all(|n| err.contains(n)), "{err}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn any_price_is_understood_or_refused_in_words(given in prop::collection::vec("\\PC{0,20}|(size:|vm:)?[a-z/]{0,8}=-?[0-9.eE+-]{0,8}|NaN|inf", 0..4)) {
+            match Rates::parse(&given) {
+                Ok(r) => prop_assert!(r.default.iter().chain(r.accounts.values()).chain(r.sizes.values()).chain(r.vms.values()).all(|p| p.is_finite() && *p >= 0.0)),
+                Err(e) => prop_assert!(e.to_string().contains("price per billable hour")),
+            }
+        }
+    }
+}

@@ -184,7 +184,7 @@ pub fn parse_cli_token(stdout: &[u8], now: i64) -> ProviderResult<Fetched> {
         _ => None,
     };
     let expires = epoch.or_else(|| raw.expires_on_local.as_deref().and_then(local_time)).ok_or_else(bad)?;
-    let lifetime = Duration::from_secs(u64::try_from(expires - now).unwrap_or(0));
+    let lifetime = Duration::from_secs(u64::try_from(expires.saturating_sub(now)).unwrap_or(0));
     Ok((Secret::new(token), Some(use_for(lifetime))))
 }
 
@@ -242,5 +242,28 @@ mod tests {
         assert_eq!(life, Some(Duration::from_secs(900)));
         assert!(parse_cli_token(b"ERROR: something", now).is_err());
         assert!(parse_cli_token(br#"{"accessToken":"tok"}"#, now).is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzz::{config, jsonish};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn whatever_the_cli_prints_is_a_token_or_a_clear_error(
+            out in prop_oneof![
+                jsonish(),
+                (any::<i64>(), "[a-zA-Z0-9.]{0,20}").prop_map(|(e, t)| format!(r#"{{"accessToken":"{t}","expires_on":{e}}}"#)),
+                "[0-9 :.-]{0,30}".prop_map(|l| format!(r#"{{"accessToken":"t","expiresOn":"{l}"}}"#)),
+            ],
+            now in any::<i64>()
+        ) {
+            let _ = parse_cli_token(out.as_bytes(), now);
+        }
     }
 }

@@ -290,3 +290,32 @@ mod tests {
         assert!(entry.observe(None, false).is_err(), "no instance view: no state to report");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzz::{config, jsonish, mutated};
+    use proptest::prelude::*;
+
+    const ENTRY: &str = r#"{"id":"/subscriptions/S1/resourceGroups/RG-Web/providers/Microsoft.Compute/virtualMachines/web-01","name":"web-01","location":"westeurope","tags":{"team":"frontend","n":7},"properties":{"vmId":"1234","hardwareProfile":{"vmSize":"Standard_B2s"},"storageProfile":{"osDisk":{"osType":"Linux"}},"instanceView":{"statuses":[{"code":"ProvisioningState/succeeded"},{"code":"PowerState/running"}]}}}"#;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_vm_entry_is_an_observation_or_refused(text in prop_oneof![mutated(ENTRY), jsonish()]) {
+            if let Ok(entry) = serde_json::from_str::<VmEntry>(&text) {
+                let statuses = entry.own_statuses();
+                if let Ok(o) = entry.observe(statuses.as_deref(), true) {
+                    prop_assert!(crate::text::is_clean(&o.name));
+                }
+            }
+        }
+
+        #[test]
+        fn any_status_codes_give_a_state(codes in prop::collection::vec("(PowerState|ProvisioningState)/\\PC{0,12}|\\PC{0,16}", 0..5)) {
+            let statuses: Vec<Status> = codes.into_iter().map(|code| serde_json::from_value(serde_json::json!({ "code": code })).unwrap()).collect();
+            let _ = power(&statuses);
+        }
+    }
+}

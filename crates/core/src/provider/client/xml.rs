@@ -149,3 +149,41 @@ mod tests {
         assert_eq!(parse(&fine).unwrap().find("a").map(|a| a.name.as_str()), Some("a"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzz::{config, mutated, xmlish};
+    use proptest::prelude::*;
+
+    const SOAP: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><token>p2</token><objects><obj type="VirtualMachine">vm-42</obj><propSet><name>name</name><val xsi:type="xsd:string">web &amp; api &#x263A;</val></propSet><propSet><name>runtime.powerState</name><val>poweredOn</val></propSet></objects></returnval></RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>"#;
+
+    fn escaped(s: &str) -> String {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn xmlish_text_is_parsed_or_refused_as_malformed(text in xmlish()) {
+            if let Err(e) = parse(&text) {
+                prop_assert!(matches!(e, ProviderError::Malformed { .. }), "{e:?}");
+            }
+            let _ = root_name(&text);
+        }
+
+        #[test]
+        fn a_damaged_answer_is_parsed_or_refused_as_malformed(text in mutated(SOAP)) {
+            if let Err(e) = parse(&text) {
+                prop_assert!(matches!(e, ProviderError::Malformed { .. }), "{e:?}");
+            }
+        }
+
+        #[test]
+        fn any_text_comes_back_as_sent_once_escaped(s in "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\r]{0,40}") {
+            let doc = parse(&format!("<a><b x=\"1\">{}</b></a>", escaped(&s))).unwrap();
+            prop_assert_eq!(&doc.find("b").unwrap().text, &s);
+        }
+    }
+}

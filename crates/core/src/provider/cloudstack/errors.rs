@@ -159,3 +159,40 @@ mod tests {
         assert_eq!(map_failure(&failure(500, r#"{"a":1,"b":2}"#), "s"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzz::{config, jsonish, mutated};
+    use proptest::prelude::*;
+
+    const ERROR: &str = r#"{"stopvirtualmachineresponse":{"uuidList":[],"errorcode":431,"cserrorcode":9999,"errortext":"Unable to execute API command stopvirtualmachine due to invalid value. Invalid parameter id value=abc due to incorrect long value format, or entity does not exist"}}"#;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_error_body_is_read_or_ignored(body in prop_oneof![mutated(ERROR), jsonish()]) {
+            if let Some(env) = envelope(&body) {
+                let _ = from_envelope(&env, "a-secret-key-of-some-length");
+            }
+        }
+
+        #[test]
+        fn the_secret_never_survives_into_shown_text(
+            before in "\\PC{0,200}", secret in "[A-Za-z0-9+/=_-]{8,86}", after in "\\PC{0,200}"
+        ) {
+            let text = format!("{before}{secret}{after}");
+            let out = shown(&text, &secret);
+            prop_assert!(!out.contains(&secret), "{out}");
+            prop_assert!(out.chars().count() <= 500 && !out.chars().any(char::is_control));
+        }
+
+        #[test]
+        fn any_throttle_text_waits_a_bounded_time(text in "\\PC{0,40}(retry after \\[?[0-9]{1,40}\\]? ?(ms|s|seconds)?)?\\PC{0,10}") {
+            if let Some(wait) = throttle_wait(&text) {
+                prop_assert!(wait <= MAX_THROTTLE_WAIT);
+            }
+        }
+    }
+}

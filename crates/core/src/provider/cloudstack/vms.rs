@@ -1,7 +1,7 @@
 //! `listVirtualMachines` rows as observations: CloudStack's VM states
 //! (`VirtualMachine.State`) mapped to Powerdeck's, the raw state kept, and
 //! what admins look for kept as facts (zone, host, offering, template,
-//! addresses, owner, and a job the server says is running on the VM).
+//! addresses, owner, tags, and a job the server says is running on the VM).
 
 use crate::model::{Facts, Observation, PowerState};
 use crate::text::clean;
@@ -45,6 +45,16 @@ pub struct VmRow {
     pub jobstatus: Option<i64>,
     #[serde(default)]
     pub nic: Vec<Nic>,
+    /// Resource tags: in every row whatever `details` asks for (4.x on).
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +109,13 @@ impl VmRow {
         if !ips.is_empty() {
             facts.insert("ip_addresses".into(), ips.join(", "));
         }
+        // Tags become facts `tag:KEY`, as EC2's and Azure's do (reports roll up by them).
+        for tag in &self.tags {
+            let key = clean(&tag.key);
+            if !key.is_empty() {
+                facts.insert(format!("tag:{key}"), clean(&tag.value));
+            }
+        }
         // jobstatus 0: the job is still pending on the server.
         if let (Some(job), Some(0) | None) = (&self.jobid, self.jobstatus) {
             facts.insert("pending_job".into(), clean(job));
@@ -151,6 +168,26 @@ mod tests {
     }
 
     #[test]
+    fn tags_become_facts_and_a_row_without_them_has_none() {
+        // libcloud's recorded listVirtualMachines: the first row carries two
+        // tags (key and value only), the second has no `tags` key at all.
+        let rows: Vec<VmRow> = serde_json::from_value(serde_json::json!([
+            {"id": "fc4fd31a", "name": "test", "state": "Running",
+             "tags": [{"key": "testkey", "value": "testvalue"}, {"key": "foo", "value": "bar"}]},
+            {"id": "2b4b5b1c", "name": "test2", "state": "Stopped"},
+            {"id": "3c5c6c2d", "name": "test3", "state": "Running",
+             "tags": [{"key": "env\u{1b}[31m", "value": "prod", "resourcetype": "UserVm", "resourceid": "3c5c6c2d"}, {"key": "", "value": "x"}]}
+        ]))
+        .unwrap();
+        let facts: Vec<Vec<(String, String)>> =
+            rows.iter().map(|r| r.observation().facts.into_iter().filter(|(k, _)| k.starts_with("tag:")).collect()).collect();
+        assert_eq!(facts[0], [("tag:foo".to_string(), "bar".to_string()), ("tag:testkey".into(), "testvalue".into())]);
+        assert!(facts[1].is_empty());
+        assert_eq!(facts[2].len(), 1, "an empty key is dropped: {:?}", facts[2]);
+        assert!(!facts[2][0].0.contains('\u{1b}'), "control characters are cleaned from keys: {:?}", facts[2]);
+    }
+
+    #[test]
     fn a_row_keeps_its_facts_and_its_pending_job() {
         // Shaped like the simulator-recorded rows in apache/cloudstack-go's testdata.
         let row: VmRow = serde_json::from_value(serde_json::json!({
@@ -178,5 +215,27 @@ mod tests {
         assert_eq!((empty.count, empty.virtualmachine.len()), (None, 0));
         let past: VmPage = serde_json::from_str(r#"{"count": 12}"#).unwrap();
         assert_eq!((past.count, past.virtualmachine.len()), (Some(12), 0));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzz::{config, jsonish, mutated};
+    use proptest::prelude::*;
+
+    const ROW: &str = r#"{"id":"915653c4-298b-4d74-bdee-4ced282114f1","name":"web-001","displayname":"Web 1","state":"Running","zonename":"zone-1","hostname":"kvm-1","serviceofferingname":"Small","templatename":"ubuntu","account":"admin","domain":"ROOT","jobid":"j-1","jobstatus":0,"nic":[{"ipaddress":"10.1.1.4","ip6address":"fe80::1"}],"tags":[{"key":"env","value":"prod","resourcetype":"UserVm"}]}"#;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_row_is_an_observation_of_its_own_id_or_refused(text in prop_oneof![mutated(ROW), jsonish()]) {
+            if let Ok(row) = serde_json::from_str::<VmRow>(&text) {
+                let o = row.observation();
+                prop_assert_eq!(&o.provider_id, &row.id);
+                prop_assert!(crate::text::is_clean(&o.name) && o.facts.values().all(|v| crate::text::is_clean(v)));
+            }
+        }
     }
 }

@@ -272,3 +272,39 @@ mod tests {
         assert!(parse_token(Some("x|y")).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzz::{config, mutated};
+    use proptest::prelude::*;
+
+    const ANSWER: &str = r#"<?xml version="1.0" encoding="UTF-8"?><DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-1</requestId><reservationSet><item><reservationId>r-0a</reservationId><instancesSet><item><instanceId>i-0abc</instanceId><instanceState><code>16</code><name>running</name></instanceState><instanceType>t3.micro</instanceType><placement><availabilityZone>eu-west-1a</availabilityZone></placement><tagSet><item><key>Name</key><value>web &amp; api</value></item><item><key>team</key><value>alpha</value></item></tagSet></item></instancesSet></item></reservationSet><nextToken>abc</nextToken></DescribeInstancesResponse>"#;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn a_damaged_describe_answer_is_read_or_refused(text in mutated(ANSWER)) {
+            let _ = quick_xml::de::from_str::<xml::DescribeInstancesResponse>(&text);
+            let _ = quick_xml::de::from_str::<xml::DescribeInstanceStatusResponse>(&text);
+            let _ = quick_xml::de::from_str::<xml::StateChangeResponse>(&text);
+        }
+
+        #[test]
+        fn any_page_token_is_read_or_refused(token in "\\PC{0,30}|[0-9]{1,25}(\\|[^|]{0,10}){0,3}") {
+            let _ = parse_token(Some(&token));
+        }
+
+        #[test]
+        fn a_token_powerdeck_made_comes_back(idx in any::<usize>(), next in "\\PC{0,40}") {
+            prop_assert_eq!(parse_token(Some(&format!("{idx}|{next}"))).unwrap(), (idx, Some(next)));
+            prop_assert_eq!(parse_token(Some(&idx.to_string())).unwrap(), (idx, None));
+        }
+
+        #[test]
+        fn any_state_code_is_a_state(code in any::<u32>(), name in "[a-z-]{0,12}") {
+            let _ = normalize(&xml::InstanceState { code, name });
+        }
+    }
+}

@@ -373,3 +373,24 @@ mod tests {
         assert_eq!(err, Err(PageError::Unsettled));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn any_page_token_is_read_or_refused(token in "\\PC{0,30}|[0-9]{1,22}(:[0-9]{1,22}){0,4}") {
+            let _ = Place::parse(&token);
+        }
+
+        #[test]
+        fn a_place_comes_back_from_its_token(pass in any::<u64>(), walk in any::<u32>(), read_to in any::<u64>()) {
+            let place = Place { pass, walk, read_to };
+            prop_assert_eq!(Place::parse(&place.token()), Some(place));
+        }
+    }
+}

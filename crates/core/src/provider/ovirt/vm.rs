@@ -1,6 +1,6 @@
 //! A `<vm>` of the v4 API as an [`Observation`]: the fifteen statuses
 //! mapped (the raw one kept), the guest agent's facts where it reports, the
-//! host and cluster as links to be named.
+//! host, cluster and tags as links to be named.
 
 use crate::model::{Facts, Observation, PowerState, ToolsStatus};
 use crate::provider::xml::Node;
@@ -27,12 +27,14 @@ pub fn normalize(status: &str) -> PowerState {
     }
 }
 
-/// A VM as read, before its host and cluster are named.
+/// A VM as read, before its host, cluster and tags are named.
 #[derive(Debug, Clone)]
 pub struct VmReading {
     pub obs: Observation,
     pub host_id: Option<String>,
     pub cluster_id: Option<String>,
+    /// The tags assigned to it (`follow=tags`): name, and the parent tag's id.
+    pub tags: Vec<(String, Option<String>)>,
 }
 
 /// The fact that says whether the guest agent reports. v4 has no field for
@@ -68,6 +70,11 @@ pub fn read(vm: &Node) -> Result<VmReading, ProviderError> {
     if let Some(other) = parts.filter_map(|d| d.child("vm").and_then(|v| v.attr("id"))).find(|v| *v != id) {
         return Err(ProviderError::malformed(format!("VM {id} came with the devices of VM {}", other.chars().take(64).collect::<String>())));
     }
+    let tags: Vec<&Node> = vm.child("tags").into_iter().flat_map(|t| t.all("tag")).collect();
+    if let Some(other) = tags.iter().filter_map(|t| t.child("vm").and_then(|v| v.attr("id"))).find(|v| *v != id) {
+        return Err(ProviderError::malformed(format!("VM {id} came with the tags of VM {}", other.chars().take(64).collect::<String>())));
+    }
+    let tags = tags.iter().filter_map(|t| Some((displayable(t.child("name")?.text()), link_id(t, "parent")))).filter(|(name, _)| !name.is_empty()).collect();
     let status_node = vm.child("status").ok_or_else(|| ProviderError::malformed(format!("VM {id} came without its status")))?;
     if status_node.child("state").is_some() {
         return Err(ProviderError::malformed("the engine answered in API v3 shapes (<status><state>); Powerdeck speaks v4"));
@@ -108,7 +115,7 @@ pub fn read(vm: &Node) -> Result<VmReading, ProviderError> {
         provider_id: id,
         facts,
     };
-    Ok(VmReading { obs, host_id: link_id(vm, "host"), cluster_id: link_id(vm, "cluster") })
+    Ok(VmReading { obs, host_id: link_id(vm, "host"), cluster_id: link_id(vm, "cluster"), tags })
 }
 
 /// The addresses the guest agent reports (`follow=reported_devices`).
@@ -178,6 +185,11 @@ mod tests {
         assert_eq!(r.obs.facts["guest_os"], "Red Hat Enterprise Linux 9.4");
         assert_eq!(r.obs.facts["ip_addresses"], "10.0.0.5, fe80::1");
         assert_eq!(r.obs.facts["os_type"], "rhel_9x64");
+        assert!(r.tags.is_empty());
+        let tagged = one(r#"<vm id="a1"><status>up</status><tags><tag href="/ovirt-engine/api/tags/t1" id="t1"><name>prod</name><description>prod</description>
+            <parent href="/ovirt-engine/api/tags/t0" id="t0"/><vm href="/ovirt-engine/api/vms/a1" id="a1"/></tag><tag id="t2"><name>backup</name></tag></tags></vm>"#)
+        .unwrap();
+        assert_eq!(tagged.tags, [("prod".to_string(), Some("t0".to_string())), ("backup".into(), None)]);
         let quiet = one(r#"<vm id="b2"><name>db</name><status>down</status><cluster id="c1"/></vm>"#).unwrap();
         assert_eq!((quiet.obs.tools, quiet.host_id), (None, None));
         assert!(quiet.obs.facts[AGENT_FACT].starts_with("not reported"));
@@ -190,7 +202,42 @@ mod tests {
         assert!(one(r#"<vm><status>up</status></vm>"#).is_err());
         let swapped = r#"<vm id="a1"><status>up</status><reported_devices><reported_device><vm id="b2"/></reported_device></reported_devices></vm>"#;
         assert!(one(swapped).unwrap_err().to_string().contains("devices of VM b2"));
+        let borrowed = r#"<vm id="a1"><status>up</status><tags><tag id="t1"><name>prod</name><vm id="b2"/></tag></tags></vm>"#;
+        assert!(one(borrowed).unwrap_err().to_string().contains("tags of VM b2"));
         let odd = one("<vm id=\"a1\"><name>a\u{202e}b\u{9b}2J</name><status>up</status></vm>").unwrap();
         assert_eq!(odd.obs.name, "a\u{fffd}b\u{fffd}2J");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzz::{config, mutated, xmlish};
+    use crate::provider::xml;
+    use proptest::prelude::*;
+
+    const VM: &str = r#"<vms><vm href="/ovirt-engine/api/vms/a1" id="a1"><name>web &amp; api</name><os><type>rhel_9x64</type></os><fqdn>web.lab</fqdn><guest_operating_system><distribution>RHEL</distribution><version><full_version>9.4</full_version></version></guest_operating_system><status>up</status><cluster href="/c/c1" id="c1"/><host href="/h/h1" id="h1"/><reported_devices><reported_device><vm id="a1"/><ips><ip><address>10.0.0.5</address></ip></ips></reported_device></reported_devices><tags><tag id="t1"><name>prod</name><parent id="t0"/><vm id="a1"/></tag></tags></vm></vms>"#;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Whatever a damaged or made-up answer holds, reading it gives a
+        /// VM with its own id or an error.
+        #[test]
+        fn a_damaged_vm_is_read_or_refused(text in prop_oneof![mutated(VM), xmlish()]) {
+            if let Ok(doc) = xml::parse(&text) {
+                for vm in doc.all("vm") {
+                    if let Ok(r) = read(vm) {
+                        prop_assert_eq!(Some(r.obs.provider_id.as_str()), vm.attr("id"));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn any_status_is_a_state(status in "\\PC{0,20}") {
+            let state = normalize(&status);
+            prop_assert!(status == "up" || state != PowerState::Running);
+        }
     }
 }

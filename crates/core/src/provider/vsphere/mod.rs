@@ -624,3 +624,37 @@ mod tests {
         assert_eq!((o.name.as_str(), o.location), ("a/b", None));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzz::{config, mutated};
+    use proptest::prelude::*;
+
+    const ANSWER: &str = r#"<Envelope><Body><RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><token>page-2</token><objects><obj type="VirtualMachine">vm-42</obj><propSet><name>name</name><val xsi:type="xsd:string">web%2f &amp; api</val></propSet><propSet><name>runtime.powerState</name><val xsi:type="VirtualMachinePowerState">poweredOff</val></propSet><propSet><name>guest.toolsRunningStatus</name><val xsi:type="xsd:string">guestToolsNotRunning</val></propSet><propSet><name>runtime.host</name><val type="HostSystem" xsi:type="ManagedObjectReference">host-7</val></propSet></objects><objects><obj type="VirtualMachine">vm-43</obj><propSet><name>runtime.powerState</name><val>suspended</val></propSet></objects></returnval></RetrievePropertiesExResponse></Body></Envelope>"#;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// A damaged inventory answer gives observations that pass the
+        /// store's checks, or an error; never a panic.
+        #[test]
+        fn a_damaged_inventory_answer_is_read_or_refused(text in mutated(ANSWER)) {
+            if let Some(rv) = crate::provider::xml::parse(&text).ok().as_ref().and_then(|d| d.find("returnval")) {
+                if let Ok(obs) = observations(rv) {
+                    for o in obs.iter().filter(|o| !o.provider_id.is_empty()) {
+                        prop_assert!(o.provider_id.len() <= text.len());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn any_name_unescapes_without_panic_and_plain_names_stay(name in "\\PC{0,30}") {
+            let _ = unescape_name(&name);
+            if !name.contains('%') {
+                prop_assert_eq!(unescape_name(&name), name);
+            }
+        }
+    }
+}
