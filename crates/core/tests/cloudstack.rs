@@ -324,6 +324,32 @@ fn cs_witness(cs: &CsFake, args: &[&str]) -> (bool, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_made_with_cs_become_facts_and_rows_of_the_report_by_tag() {
+    use powerdeck_core::engine::report::{Rates, ReportBy};
+    let cs = CsFake::start(&["--vms", "6", "--projects", "0"]).await;
+    let lab = Lab::new(&cs, fast_engine_config());
+    let truth = cs.truth().await;
+    let id = |i: usize| truth[i]["id"].as_str().unwrap().to_string();
+    for (vm, tags) in [(id(0), vec!["env=prod", "team=alpha"]), (id(1), vec!["env=test"])] {
+        let (ok, answer) = cs_witness(&cs, &[&["tag", vm.as_str()][..], &tags].concat());
+        assert!(ok, "cs createTags: {answer}");
+    }
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+
+    // Powerdeck's facts are the tags cs reads back, VM by VM.
+    for row in cs.witness_list() {
+        let vm = lab.vm(row["id"].as_str().unwrap());
+        let facts: BTreeMap<String, String> = vm.facts.iter().filter_map(|(k, v)| Some((k.strip_prefix("tag:")?.to_string(), v.clone()))).collect();
+        let tags: BTreeMap<String, String> = serde_json::from_value(row["tags"].clone()).unwrap();
+        assert_eq!(facts, tags, "{}", vm.name);
+    }
+    let now = powerdeck_core::model::now_ms();
+    let report = lab.engine.hours_report(now - 60_000, now, ReportBy::Tag, &chrono_tz::Tz::UTC, &Rates::default(), now).unwrap();
+    let rows: Vec<(&str, usize)> = report.rows.iter().map(|r| (r.name.as_str(), r.vms)).collect();
+    assert_eq!(rows, [("(no tag)", 4), ("env=prod", 1), ("env=test", 1), ("team=alpha", 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tilde_is_signed_the_way_the_server_checks_where_cs_is_refused() {
     // A value with '~' in a request: cs (Python's quote keeps '~') is refused,
     // Powerdeck (URLEncoder's %7E) is accepted, for the same request.

@@ -62,6 +62,8 @@ class Api:
             "listCapabilities": self.list_capabilities,
             "listZones": self.list_zones,
             "listProjects": self.list_projects,
+            "createTags": lambda u, p: self.tags_command(u, p, "createTags"),
+            "deleteTags": lambda u, p: self.tags_command(u, p, "deleteTags"),
         }
 
     # ------------------------------------------------------------ pipeline
@@ -367,6 +369,31 @@ class Api:
         job = m.submit(action, vm, user, forced, rule)
         return {wire.response_name(command): {"jobid": job.id}}
 
+    # ------------------------------------------------------ resource tags
+    def tags_command(self, user, p, command):
+        """createTags / deleteTags (async, since 4.0). Parameters are checked
+        here (ParamProcessWorker); everything else happens in the job, as
+        the server's execute() does it (model.submit_tags)."""
+        m = self.m
+        pairs = _map_param(p, "tags")
+        # BaseCmd.unpackParams lower-cases plain parameter names.
+        lower = {}
+        for name, value in p.items():
+            if "[" not in name:
+                lower.setdefault(name.lower(), value)
+        if command == "createTags":
+            if not pairs:
+                raise ApiError(431, "Unable to execute API command %s due to missing parameter tags" % command.lower())
+            # An entry with no key field is not modelled; it is dropped.
+            pairs = [(k, v) for k, v in pairs if k is not None]
+        self._required(command, lower, "resourcetype")
+        self._required(command, lower, "resourceids")
+        # CommandType.LIST: a StringTokenizer on ",", empty tokens skipped.
+        ids = [t for t in lower["resourceids"].split(",") if t]
+        rule = m.take_fail(command, sync=False)
+        job = m.submit_tags(command, user, lower["resourcetype"], ids, pairs, lower.get("customer"), rule)
+        return {wire.response_name(command): {"jobid": job.id}}
+
     def query_async_job_result(self, user, p):
         cmd = "queryAsyncJobResult"
         m = self.m
@@ -490,6 +517,30 @@ def _action_key(command, params):
     return {"startVirtualMachine": "start", "stopVirtualMachine": "stop", "rebootVirtualMachine": "reboot",
             "listVirtualMachines": "list", "queryAsyncJobResult": "query", "listAsyncJobs": "list-jobs",
             "listEvents": "events"}.get(command, command)
+
+
+def _map_param(params, wanted):
+    """BaseCmd.unpackParams for one MAP parameter: `name[index].field=value`
+    (name any case, field as sent) -> [(key, value)] by index. A bracketed
+    name that does not follow that form is refused (431), whatever it is."""
+    groups = {}
+    for name, value in params.items():
+        start = name.find("[")
+        malformed = ApiError(431, "Unable to decode parameter %s; if specifying an object array, please use "
+                             "parameter[index].field=XXX, e.g. userGroupList[0].group=httpGroup" % name)
+        if name.rfind("[") != start:
+            raise malformed
+        if start <= 0:
+            continue
+        end = name.find("]")
+        dot = name.find(".")
+        index = name[start + 1:end] if end > start else ""
+        if end < start or end != name.rfind("]") or dot < end or not INT_RX.match(index):
+            raise malformed
+        if name[:start].lower() != wanted:
+            continue
+        groups.setdefault(int(index), {})[name[dot + 1:]] = value
+    return [(g.get("key"), g.get("value")) for _, g in sorted(groups.items())]
 
 
 def _date_error(command, raw):

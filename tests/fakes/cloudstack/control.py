@@ -15,7 +15,7 @@ HOSTILE_MODES = ("redirect", "html", "wrong-root", "wrong-ids", "duplicate-ids",
 ACTION_ALIASES = {"startVirtualMachine": "start", "stopVirtualMachine": "stop", "rebootVirtualMachine": "reboot",
                   "listVirtualMachines": "list", "queryAsyncJobResult": "query", "listAsyncJobs": "list-jobs",
                   "listEvents": "events", "forceStop": "force-stop", "force_stop": "force-stop"}
-ASYNC_ACTIONS = ("start", "stop", "force-stop", "reboot")
+ASYNC_ACTIONS = ("start", "stop", "force-stop", "reboot", "createTags", "deleteTags")
 
 
 class ControlError(Exception):
@@ -31,7 +31,8 @@ def truth(model, vm):
             "project": vm.project.name if vm.project else None,
             "projectid": vm.project.id if vm.project else None,
             "zone": vm.zone.name, "host": vm.host.name if vm.host else None, "instancename": vm.instancename,
-            "stubborn": vm.stubborn, "stubborn_outcome": vm.stubborn_outcome, "pending_jobs": pending}
+            "stubborn": vm.stubborn, "stubborn_outcome": vm.stubborn_outcome, "pending_jobs": pending,
+            "tags": {tag.key: tag.value for tag in vm.tags}}
 
 
 def _parse_when(text):
@@ -42,6 +43,25 @@ def _parse_when(text):
         except ValueError:
             continue
     raise ControlError(400, "unparseable time %r" % text)
+
+
+def _valid_tags(data):
+    """`{"tags": {"KEY": "VALUE", ...}}`: non-empty strings, keys distinct
+    ignoring case (resource_tags' unique key compares them that way)."""
+    tags = data.get("tags")
+    if not isinstance(tags, dict):
+        raise ControlError(400, 'tags must be an object {"KEY": "VALUE", ...} (use {} to remove every tag)')
+    seen = {}
+    for key, value in tags.items():
+        if not key:
+            raise ControlError(400, "tag keys must be non-empty strings")
+        if not isinstance(value, str) or not value:
+            raise ControlError(400, "the value of tag %r must be a non-empty string (CloudStack refuses empty values)" % key)
+        if key.lower() in seen:
+            raise ControlError(400, "tag keys %r and %r differ only in case; CloudStack keeps one per VM"
+                               % (seen[key.lower()], key))
+        seen[key.lower()] = key
+    return tags
 
 
 class Control:
@@ -95,6 +115,10 @@ class Control:
             if outcome not in ("fail", "poweroff"):
                 raise ControlError(400, 'outcome must be "fail" or "poweroff"')
             vm.stubborn_outcome = outcome
+            return truth(m, vm)
+        if len(parts) == 3 and parts[0] == "vms" and parts[2] == "tags" and method == "POST":
+            vm = self._vm(parts[1])
+            m.set_tags(vm, _valid_tags(data))
             return truth(m, vm)
         if parts == ["calls"] and method == "GET":
             return dict(m.calls)

@@ -55,6 +55,39 @@ WORK_CMD = {"start": "com.cloud.vm.VmWorkStart", "stop": "com.cloud.vm.VmWorkSto
             "reboot": "com.cloud.vm.VmWorkReboot"}
 API_CMD = {"start": "StartVMCmd", "stop": "StopVMCmd", "reboot": "RebootVMCmd"}
 
+# Resource tags (server/.../tags/TaggedResourceManagerImpl.java,
+# api/.../command/user/tag/CreateTagsCmd.java and DeleteTagsCmd.java). The
+# commands have no ...ByAdmin variant. The event type is EventTypes
+# EVENT_TAGS_CREATE/DELETE ("CREATE_TAGS"/"DELETE_TAGS"); the Scheduled text
+# is the command's getEventDescription(), the Completed text the service's
+# @ActionEvent description (not async=true, so there is no Started event).
+TAG_CMD = {"createTags": "org.apache.cloudstack.api.command.user.tag.CreateTagsCmd",
+           "deleteTags": "org.apache.cloudstack.api.command.user.tag.DeleteTagsCmd"}
+TAG_EVENT = {"createTags": ("CREATE_TAGS", "Creating resource tag(s)", "creating resource tags"),
+             "deleteTags": ("DELETE_TAGS", "Deleting tags", "deleting resource tags")}
+# The execute() failures that are not the service's own exceptions.
+TAG_FAILED = {"createTags": "Failed to create resource tag(s)", "deleteTags": "Failed to delete tags"}
+# ResourceTag.ResourceObjectType (name -> resourceTagsSupport), matched
+# case-insensitively by getResourceObjectType.
+RESOURCE_TYPES = {
+    "VMInstance": True, "UserVm": True, "Template": True, "ISO": True, "Volume": True, "Snapshot": True,
+    "Backup": True, "Network": True, "DomainRouter": False, "Nic": False, "LoadBalancer": True,
+    "PortForwardingRule": True, "FirewallRule": True, "SecurityGroup": True, "SecurityGroupRule": True,
+    "PublicIpAddress": True, "Project": True, "Account": True, "Vpc": True, "NetworkACL": True,
+    "StaticRoute": True, "VMSnapshot": True, "RemoteAccessVpn": True, "Zone": False, "ServiceOffering": False,
+    "Storage": False, "PrivateGateway": False, "NetworkACLList": False, "VpnGateway": False,
+    "CustomerGateway": False, "VpnConnection": False, "User": True, "DiskOffering": False,
+    "AutoScaleVmProfile": False, "AutoScaleVmGroup": False, "LBStickinessPolicy": False,
+    "LBHealthCheckPolicy": False, "SnapshotPolicy": True, "GuestOs": False, "NetworkOffering": False,
+    "VpcOffering": True, "Domain": False,
+}
+
+
+def resource_type_named(raw):
+    """ResourceManagerUtilImpl.getResourceType: the enum name, any case, or None."""
+    wanted = (raw or "").lower()
+    return next((name for name in RESOURCE_TYPES if name.lower() == wanted), None)
+
 
 def utcnow():
     # MySQL datetime columns keep whole seconds.
@@ -248,7 +281,7 @@ class Model:
             zone=zone, host=None, last_host=last_host,
             offering=self.offerings[iid % len(self.offerings)], template=self.templates[iid % len(self.templates)],
             state=state, created=created, stubborn=False, stubborn_outcome="fail",
-            instancename="i-%d-%d-VM" % (account.iid, iid), queue=deque(), pending=[], haenable=False,
+            instancename="i-%d-%d-VM" % (account.iid, iid), queue=deque(), pending=[], haenable=False, tags=[],
             nic=Obj(id=self._uuid(), network=net, ip="10.%d.%d.%d" % (net.third, (iid // 250) % 250, 2 + iid % 250),
                     mac="02:00:%02x:%02x:%02x:%02x" % (self.rng.randint(0, 255), (iid >> 16) & 255, (iid >> 8) & 255, iid & 255)),
         )
@@ -511,6 +544,153 @@ class Model:
             self._record_console_action("create", vm, states=("Completed",))
             created.append(vm)
         return created
+
+    # ------------------------------------------------------- resource tags
+    def submit_tags(self, command, caller, resource_type, resource_ids, pairs, customer, fail_rule):
+        """createTags / deleteTags: an API job with no instance (no
+        jobinstancetype/id, no VM work job, not shown on the VM row). The
+        Scheduled event belongs to the account getEntityOwnerId() names,
+        which both commands hard-code to 1 (system)."""
+        kind, scheduled_text, _ = TAG_EVENT[command]
+        job = Obj(iid=next(self.iids["job"]), id=str(uuid.uuid4()), kind="api", action=command,
+                  cmd=TAG_CMD[command], account=caller.account, user=caller, vm=None, status=0, resultcode=0,
+                  result_body=None, created=utcnow(), completed=None, forced=False, fail=fail_rule,
+                  full_view=self.is_root_admin(caller))
+        self.jobs.append(job)
+        self.job_by_id[job.id] = job
+        job.scheduled_event = self.add_event(kind, "Scheduled", "INFO", scheduled_text, self.accounts["system"],
+                                             caller, None)
+        epoch = self.epoch
+        self.sched.call_later(0.02, lambda: epoch == self.epoch and self._run_tags(
+            job, resource_type, resource_ids, pairs, customer))
+        return job
+
+    def _run_tags(self, job, raw_type, resource_ids, pairs, customer):
+        # execute() evaluates the service call's arguments first: a bad
+        # resource type or a repeated key (Collectors.toMap) fails the job
+        # before the @ActionEvent method runs, so no Completed event.
+        rtype = resource_type_named(raw_type)
+        if rtype is None:
+            return self._end_tags(job, False, 431, "Invalid resource type %s" % raw_type)
+        if job.action == "createTags":
+            seen = {}
+            for key, value in pairs:
+                if value is None:
+                    # Objects.requireNonNull in toMap: a NullPointerException,
+                    # whose message (and so errortext) is null.
+                    return self._end_tags(job, False, 530, None)
+                if key in seen:
+                    return self._end_tags(job, False, 530, "Duplicate key %s (attempted merging values %s and %s)"
+                                          % (key, seen[key], value))
+                seen[key] = value
+        kind, _, what = TAG_EVENT[job.action]
+        if job.fail:
+            rule = job.fail
+            outcome = (False, rule["code"], rule.get("message") or TAG_FAILED[job.action])
+        elif job.action == "createTags":
+            outcome = self._create_tags(rtype, resource_ids, pairs, customer)
+        else:
+            outcome = self._delete_tags(rtype, resource_ids, pairs)
+        ok, code, text = outcome
+        # ActionEventInterceptor: Completed, owned by the caller's account.
+        # A service that returns nothing (deleteTags matching no tag,
+        # createTags with no resource) is INFO, then execute() throws
+        # "Failed to delete tags" / "Failed to create resource tag(s)".
+        level, prefix = ("INFO", "Successfully completed ") if ok or code is None else ("ERROR", "Error while ")
+        self.add_event(kind, "Completed", level, prefix + what, job.account, job.user, None,
+                       parent=job.scheduled_event)
+        if code is None:
+            ok, code, text = False, 530, TAG_FAILED[job.action]
+        self._end_tags(job, ok, code, text)
+
+    def _end_tags(self, job, ok, code, text):
+        job.status = 1 if ok else 2
+        job.resultcode = 0 if ok else code
+        job.completed = utcnow()
+        # SuccessResponse: {"success": true} (displaytext is null, left out).
+        if ok:
+            job.result_body = {"success": True}
+        else:
+            job.result_body = {"errorcode": code}
+            if text is not None:
+                job.result_body["errortext"] = text
+
+    def _tag_target(self, raw, rtype):
+        """ResourceManagerUtilImpl.getResourceId: by uuid, then (numeric
+        only) by internal id. Only VMs exist in the fake."""
+        if rtype != "UserVm":
+            vm = None
+        else:
+            vm = self.vm_by_id.get(raw)
+            if vm is None and raw.isdigit():
+                vm = next((v for v in self.vms if v.iid == int(raw)), None)
+        if vm is not None:
+            return vm, None
+        if not raw.isdigit():
+            return None, "Unable to find resource by uuid %s and type %s" % (raw, rtype)
+        return None, "Unable to find resource by id %s and type %s" % (raw, rtype)
+
+    def _create_tags(self, rtype, resource_ids, pairs, customer):
+        """TaggedResourceManagerImpl.createTags: keys outer, resources inner,
+        one transaction (any failure keeps nothing). The unique key
+        (resource_id, resource_type, key) is compared by MySQL's utf8
+        collation, which ignores case."""
+        added = []
+        for key, value in pairs:
+            for raw in resource_ids:
+                if not RESOURCE_TYPES[rtype]:
+                    return False, 431, "The resource type %s doesn't support resource tags" % rtype
+                vm, error = self._tag_target(raw, rtype)
+                if vm is None:
+                    return False, 431, error
+                if not value:
+                    return False, 431, "Value for the key %s is either null or empty" % key
+                taken = [t.key for t in vm.tags] + [t.key for v, t in added if v is vm]
+                if any(k.lower() == key.lower() for k in taken):
+                    return False, 530, "tag %s already on %s with id %s" % (key, rtype, raw)
+                added.append((vm, Obj(key=key, value=value, customer=customer)))
+        if not added:
+            # No resource ids: the service returns an empty list and
+            # execute() throws "Failed to create resource tag(s)".
+            return False, None, None
+        for vm, tag in added:
+            vm.tags.append(tag)
+        return True, 0, None
+
+    def _delete_tags(self, rtype, resource_ids, pairs):
+        """TaggedResourceManagerImpl.deleteTags: the resources' tags of that
+        type; with no tags map all of them, else those whose key equals a
+        given key ignoring case and, when that key has a value, whose value
+        equals it ignoring case. Nothing matched -> (False, None, None)."""
+        wanted = dict(pairs)     # DeleteTagsCmd.getTags(): later entries win
+        uuids = set()
+        for raw in resource_ids:
+            # getUuid: a numeric id is turned into the uuid when it exists.
+            vm = next((v for v in self.vms if v.iid == int(raw)), None) if raw.isdigit() else None
+            uuids.add(vm.id if vm is not None else raw)
+        doomed = []
+        for vm in self.vms:
+            if rtype != "UserVm" or vm.id not in uuids:
+                continue
+            for tag in vm.tags:
+                if not wanted:
+                    doomed.append((vm, tag))
+                    continue
+                for key, value in wanted.items():
+                    if key is not None and tag.key.lower() == key.lower() and \
+                            (value is None or tag.value.lower() == value.lower()):
+                        doomed.append((vm, tag))
+                        break
+        if not doomed:
+            return False, None, None
+        for vm, tag in doomed:
+            vm.tags.remove(tag)
+        return True, 0, None
+
+    def set_tags(self, vm, tags):
+        """Control API: the VM's tags become exactly `tags` (key -> value, in
+        order), as if written to resource_tags directly: no job, no event."""
+        vm.tags = [Obj(key=k, value=v, customer=None) for k, v in tags.items()]
 
     def remove_vm(self, vm):
         """Destroyed and expunged in the console: the row disappears."""

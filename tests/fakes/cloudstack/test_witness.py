@@ -366,6 +366,184 @@ class Jobs(Base):
         self.assertEqual(r.json(), {"listasyncjobsresponse": {}})
 
 
+class Tags(Base):
+    TAG_FIELDS = ["key", "value", "resourcetype", "resourceid", "account", "domainid", "domain", "domainpath"]
+
+    def create(self, vm_id, fetch_result=True, **tags):
+        return self.cs.createTags(resourceids=vm_id, resourcetype="UserVm", fetch_result=fetch_result,
+                                  tags=[{"key": k, "value": v} for k, v in tags.items()])
+
+    def tags_of(self, vm_id, details=None):
+        extra = {"details": details} if details else {}
+        [row] = self.cs.listVirtualMachines(id=vm_id, **extra)["virtualmachine"]
+        return row["tags"]
+
+    def wait_job(self, jobid):
+        return wait_for(lambda: (lambda j: j if j["jobstatus"] != 0 else None)(self.cs.queryAsyncJobResult(jobid=jobid)))
+
+    def test_create_two_tags_then_every_details_level_lists_them(self):
+        vm = self.pick("Running")
+        self.assertEqual(self.tags_of(vm["id"]), [])
+        self.assertEqual(self.create(vm["id"], env="prod", team="web"), {"success": True})
+        for details in ("nics,servoff,tmpl", "min"):
+            tags = self.tags_of(vm["id"], details)
+            self.assertEqual([(t["key"], t["value"], t["resourcetype"], t["resourceid"]) for t in tags],
+                             [("env", "prod", "UserVm", vm["id"]), ("team", "web", "UserVm", vm["id"])], details)
+        [row] = self.cs.listVirtualMachines(id=vm["id"], details="min")["virtualmachine"]
+        self.assertEqual(list(row["tags"][0]), self.TAG_FIELDS)
+        self.assertEqual((row["tags"][0]["account"], row["tags"][0]["domainid"], row["tags"][0]["domain"]),
+                         (row["account"], row["domainid"], row["domain"]))
+        self.assertEqual(row["tags"][0]["domainpath"], "ROOT")
+        self.assertEqual(FAKE.get("/vms/" + vm["id"])["tags"], {"env": "prod", "team": "web"})
+
+    def test_job_answer_result_and_events(self):
+        vm = self.pick("Stopped")
+        answer = FAKE.signed({"command": "createTags", "resourceids": vm["id"], "resourcetype": "UserVm",
+                              "tags[0].key": "env", "tags[0].value": "prod", "customer": "acme"}).json()
+        self.assertEqual(list(answer), ["createtagsresponse"])
+        self.assertEqual(list(answer["createtagsresponse"]), ["jobid"])
+        done = self.wait_job(answer["createtagsresponse"]["jobid"])
+        self.assertEqual((done["jobstatus"], done["jobresultcode"], done["jobresulttype"], done["jobresult"], done["cmd"]),
+                         (1, 0, "object", {"success": True}, "org.apache.cloudstack.api.command.user.tag.CreateTagsCmd"))
+        self.assertNotIn("jobinstancetype", done)
+        self.assertNotIn("jobinstanceid", done)
+        [row] = self.cs.listVirtualMachines(id=vm["id"])["virtualmachine"]
+        self.assertNotIn("jobid", row)                  # a tag job is not the VM's job
+        self.assertEqual(list(row["tags"][0]), self.TAG_FIELDS + ["customer"])
+        self.assertEqual(row["tags"][0]["customer"], "acme")
+        events = self.cs.listEvents(type="CREATE_TAGS", listall=True, fetch_list=True)
+        self.assertEqual([(e["state"], e["level"], e["account"], e["description"]) for e in events],
+                         [("Completed", "INFO", "admin", "Successfully completed creating resource tags"),
+                          ("Scheduled", "INFO", "system", "Creating resource tag(s)")])
+        self.assertEqual(events[0]["parentid"], events[1]["id"])
+        self.assertTrue(all("resourceid" not in e for e in events))
+        answer = self.cs.deleteTags(resourceids=vm["id"], resourcetype="UserVm")
+        self.assertEqual(list(answer), ["jobid"])
+        done = self.wait_job(answer["jobid"])
+        self.assertEqual((done["jobstatus"], done["cmd"]), (1, "org.apache.cloudstack.api.command.user.tag.DeleteTagsCmd"))
+        self.assertEqual(self.tags_of(vm["id"]), [])
+        self.assertEqual([e["state"] for e in self.cs.listEvents(type="DELETE_TAGS", listall=True)["event"]],
+                         ["Completed", "Scheduled"])
+
+    def test_project_vm_tags_name_the_project(self):
+        vm = self.pick("Stopped", project=True)
+        self.create(vm["id"], env="ci")
+        [row] = self.cs.listVirtualMachines(id=vm["id"], projectid=vm["projectid"])["virtualmachine"]
+        [tag] = row["tags"]
+        self.assertEqual(list(tag), ["key", "value", "resourcetype", "resourceid", "projectid", "project",
+                                     "domainid", "domain", "domainpath"])
+        self.assertEqual((tag["projectid"], tag["project"]), (vm["projectid"], vm["project"]))
+
+    def test_empty_value_fails_the_job_431_and_keeps_nothing(self):
+        vm = self.pick("Running")
+        err = self.api_error(self.create, vm_id=vm["id"], env="prod", owner="")
+        self.assertEqual(err.error, {"errorcode": 431, "errortext": "Value for the key owner is either null or empty"})
+        self.assertEqual(self.tags_of(vm["id"]), [])    # one transaction: env is not kept either
+        [completed] = [e for e in self.cs.listEvents(type="CREATE_TAGS", listall=True)["event"] if e["state"] == "Completed"]
+        self.assertEqual((completed["level"], completed["description"]), ("ERROR", "Error while creating resource tags"))
+
+    def test_duplicate_key_fails_the_job(self):
+        vm = self.pick("Running")
+        self.create(vm["id"], env="prod")
+        for key in ("env", "ENV"):      # the unique key compares keys ignoring case (MySQL collation)
+            err = self.api_error(self.create, vm_id=vm["id"], **{key: "dev"})
+            self.assertEqual(err.error, {"errorcode": 530,
+                                         "errortext": "tag %s already on UserVm with id %s" % (key, vm["id"])})
+        self.assertEqual([(t["key"], t["value"]) for t in self.tags_of(vm["id"])], [("env", "prod")])
+        err = self.api_error(self.cs.createTags, resourceids=vm["id"], resourcetype="UserVm", fetch_result=True,
+                             tags=[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}])
+        self.assertEqual(err.error, {"errorcode": 530, "errortext": "Duplicate key a (attempted merging values 1 and 2)"})
+        # No value at all: a NullPointerException in the server, so no errortext.
+        err = self.api_error(self.cs.createTags, resourceids=vm["id"], resourcetype="UserVm", fetch_result=True,
+                             tags=[{"key": "a"}])
+        self.assertEqual(err.error, {"errorcode": 530})
+
+    def test_resource_type_any_case_other_types_refused(self):
+        vm = self.pick("Running")
+        self.cs.createTags(resourceids=vm["id"], resourcetype="uservm", tags=[{"key": "a", "value": "1"}],
+                           fetch_result=True)
+        err = self.api_error(self.cs.createTags, resourceids=vm["id"], resourcetype="Teapot",
+                             tags=[{"key": "b", "value": "2"}], fetch_result=True)
+        self.assertEqual(err.error, {"errorcode": 431, "errortext": "Invalid resource type Teapot"})
+        err = self.api_error(self.cs.createTags, resourceids=vm["id"], resourcetype="Volume",
+                             tags=[{"key": "b", "value": "2"}], fetch_result=True)
+        self.assertEqual(err.error["errortext"], "Unable to find resource by uuid %s and type Volume" % vm["id"])
+        err = self.api_error(self.cs.createTags, resourceids=vm["id"], resourcetype="UserVm")
+        self.assertEqual((err.response.status_code, err.error["errortext"]),
+                         (431, "Unable to execute API command createtags due to missing parameter tags"))
+        self.assertEqual([t["key"] for t in self.tags_of(vm["id"])], ["a"])
+
+    def test_delete_one_key_leaves_the_other(self):
+        vm = self.pick("Running")
+        self.create(vm["id"], env="prod", team="web")
+        result = self.cs.deleteTags(resourceids=vm["id"], resourcetype="UserVm", tags=[{"key": "ENV"}], fetch_result=True)
+        self.assertEqual(result, {"success": True})
+        self.assertEqual([(t["key"], t["value"]) for t in self.tags_of(vm["id"])], [("team", "web")])
+        # A value that does not match deletes nothing: the job fails.
+        err = self.api_error(self.cs.deleteTags, resourceids=vm["id"], resourcetype="UserVm",
+                             tags=[{"key": "team", "value": "db"}], fetch_result=True)
+        self.assertEqual(err.error, {"errorcode": 530, "errortext": "Failed to delete tags"})
+        self.assertEqual(FAKE.get("/vms/" + vm["id"])["tags"], {"team": "web"})
+
+    def test_tilde_and_space_in_a_value_sign_and_round_trip(self):
+        vm = self.pick("Running")
+        value = "a b~c*d/e"
+        # cs signs '~' unencoded, so the server refuses it, bracketed names and all ...
+        err = self.api_error(self.create, vm_id=vm["id"], note=value)
+        self.assertEqual(err.response.status_code, 401)
+        # ... and a request signed as the server computes it goes through, GET or POST.
+        for method, key in (("GET", "note"), ("POST", "memo")):
+            r = FAKE.signed({"command": "createTags", "resourceids": vm["id"], "resourcetype": "UserVm",
+                             "tags[0].key": key, "tags[0].value": value, "signatureVersion": "3",
+                             "expires": expires_in(600)}, method=method)
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual(self.wait_job(r.json()["createtagsresponse"]["jobid"])["jobstatus"], 1)
+        self.assertEqual([(t["key"], t["value"]) for t in self.tags_of(vm["id"])], [("note", value), ("memo", value)])
+        bad = FAKE.signed({"command": "deleteTags", "resourceids": vm["id"], "resourcetype": "UserVm",
+                           "tags[0].key": "note"}, secret="not-the-secret")
+        self.assertEqual(bad.status_code, 401)
+        malformed = FAKE.signed({"command": "deleteTags", "resourceids": vm["id"], "resourcetype": "UserVm",
+                                 "tags[x].key": "note"})
+        self.assertEqual(malformed.status_code, 431)
+        self.assertTrue(malformed.json()["deletetagsresponse"]["errortext"].startswith(
+            "Unable to decode parameter tags[x].key; if specifying an object array"))
+
+    def test_control_replaces_tags(self):
+        vm = self.pick("Running")
+        self.create(vm["id"], env="prod")
+        truth = FAKE.post("/vms/%s/tags" % vm["id"], {"tags": {"Owner": "ops team", "tier": "gold"}})
+        self.assertEqual(truth["tags"], {"Owner": "ops team", "tier": "gold"})
+        self.assertEqual(list(truth["tags"]), ["Owner", "tier"])
+        self.assertEqual([(t["key"], t["value"], t["resourceid"]) for t in self.tags_of(vm["id"], "min")],
+                         [("Owner", "ops team", vm["id"]), ("tier", "gold", vm["id"])])
+        by_name = FAKE.post("/vms/%s/tags" % vm["name"], {"tags": {}})
+        self.assertEqual(by_name["tags"], {})
+        self.assertEqual(self.tags_of(vm["id"]), [])
+        for body in ({}, {"tags": ["a"]}, {"tags": {"a": ""}}, {"tags": {"a": 1}}, {"tags": {"": "x"}},
+                     {"tags": {"env": "a", "ENV": "b"}}):
+            r = requests.post(FAKE.control + "/vms/%s/tags" % vm["id"], json=body, timeout=10)
+            self.assertEqual(r.status_code, 400, body)
+            self.assertIn("error", r.json())
+        self.assertEqual(requests.post(FAKE.control + "/vms/no-such-vm/tags", json={"tags": {}}, timeout=10).status_code, 404)
+        FAKE.post("/vms/%s/tags" % vm["id"], {"tags": {"x": "y"}})
+        FAKE.post("/reset")
+        self.assertEqual(FAKE.get("/vms/" + vm["id"])["tags"], {})
+
+    def test_injected_failure(self):
+        vm = self.pick("Running")
+        FAKE.post("/fail", {"action": "createTags", "code": 530, "message": "Tag store is read-only"})
+        err = self.api_error(self.create, vm_id=vm["id"], env="prod")
+        self.assertEqual(err.error, {"errorcode": 530, "errortext": "Tag store is read-only"})
+        self.assertEqual(self.tags_of(vm["id"]), [])
+
+    def test_read_only_user_cannot_tag(self):
+        ops = FAKE.client(key=KEY2, secret=SECRET2)
+        vm = next(v for v in self.truth() if v["account"] == "ops")
+        err = self.api_error(ops.createTags, resourceids=vm["id"], resourcetype="UserVm",
+                             tags=[{"key": "a", "value": "b"}])
+        self.assertEqual(err.response.status_code, 432)
+
+
 class Events(Base):
     def test_async_command_records_scheduled_started_completed(self):
         vm = self.pick("Stopped")

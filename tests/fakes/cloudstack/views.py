@@ -5,9 +5,9 @@ which optional blocks appear depends on `details` (VMDetails: all, group,
 nics, stats, secgrp, tmpl, servoff, diskoff, backoff, iso, volume, min,
 affgrp); hostid/hostname/instancename only in the admin (Full) view; the
 securitygroup/nic/tags/affinitygroup arrays always exist (UserVmResponse
-initialises them), empty when their block was not asked for. Field order
-follows the simulator-recorded rows in apache/cloudstack-go
-test/testdata/VirtualMachineService.json.
+initialises them), empty when their block was not asked for; tags are filled
+for every `details`. Field order follows the simulator-recorded rows in
+apache/cloudstack-go test/testdata/VirtualMachineService.json.
 Event rows: api/.../response/EventResponse.java. Job rows:
 AsyncJobJoinDaoImpl.newAsyncJobResponse (listAsyncJobs) and the
 queryAsyncJobResult fixtures.
@@ -93,13 +93,34 @@ def vm_row(model, vm, details, full_view, job=None):
     row["isdynamicallyscalable"] = False
     row["ostypeid"] = vm.template.osid
     row["osdisplayname"] = vm.template.osname
-    row["tags"] = []
+    # Tags come whatever `details` says (addTagInformation runs for every row).
+    row["tags"] = [tag_row(vm, tag) for tag in vm.tags]
     pending = job or model.pending_job(vm)
     if pending is not None:
         # A job's own result is serialised while the job is still open, so
         # it shows itself as pending (apache/cloudstack#12538).
         row["jobid"] = pending.id
         row["jobstatus"] = 0
+    return row
+
+
+def tag_row(vm, tag):
+    """ResourceTagJoinDaoImpl.newResourceTagResponse (keyValueOnly false),
+    fields in ResourceTagResponse's declaration order; the owner is the
+    VM's (ApiResponseHelper.populateOwner: a project account names the
+    project instead), domainpath since 4.19.2, customer only when set."""
+    row = {"key": tag.key, "value": tag.value, "resourcetype": "UserVm", "resourceid": vm.id}
+    if vm.project is not None:
+        row["projectid"] = vm.project.id
+        row["project"] = vm.project.name
+    else:
+        row["account"] = vm.account.name
+    domain = vm.account.domain
+    row["domainid"] = domain.id
+    row["domain"] = domain.name
+    row["domainpath"] = domain.path
+    if tag.customer is not None:
+        row["customer"] = tag.customer
     return row
 
 
@@ -134,7 +155,8 @@ def job_row(job, for_query):
     if job.kind == "api" and job.status != 0:
         row["jobresulttype"] = "object"
         row["jobresult"] = job.result_body
-    if job.kind == "api":
+    if job.kind == "api" and job.vm is not None:
+        # Jobs with no instance (createTags, deleteTags) leave both out.
         row["jobinstancetype"] = "VirtualMachine"
         row["jobinstanceid"] = job.vm.id
     row["created"] = cs_date(job.created)

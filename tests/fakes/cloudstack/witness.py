@@ -37,8 +37,9 @@ def main(argv=None):
     ap.add_argument("--poll-interval", type=float, default=0.2)
     ap.add_argument("--job-timeout", type=int, default=300)
     ap.add_argument("--name", default=None, help="list: only VMs whose name contains this (a signed request value)")
-    ap.add_argument("action", choices=["list", "start", "stop", "force-stop", "reboot", "force-reboot", "events"])
+    ap.add_argument("action", choices=["list", "start", "stop", "force-stop", "reboot", "force-reboot", "events", "tag"])
     ap.add_argument("vm_id", nargs="?")
+    ap.add_argument("tags", nargs="*", help="tag: KEY=VALUE pairs to create on the VM")
     args = ap.parse_args(argv)
     if args.action not in ("list", "events") and not args.vm_id:
         ap.error("%s needs a VM id" % args.action)
@@ -54,7 +55,13 @@ def main(argv=None):
             # listall=true with projectid=-1 also lists project VMs (4.15+).
             extra = {"name": args.name} if args.name is not None else {}
             vms = client.listVirtualMachines(listall=True, projectid=-1, fetch_list=True, **extra)
-            out = [{"id": v["id"], "name": v["name"], "state": v["state"]} for v in vms]
+            out = [{"id": v["id"], "name": v["name"], "state": v["state"],
+                    "tags": {t["key"]: t["value"] for t in v.get("tags") or []}} for v in vms]
+        elif args.action == "tag":
+            pairs = [t.split("=", 1) for t in args.tags]
+            client.createTags(resourceids=args.vm_id, resourcetype="UserVm", fetch_result=True,
+                              tags=[{"key": k, "value": v} for k, v in pairs])
+            out = {"id": args.vm_id, "tags": dict(pairs)}
         elif args.action == "events":
             out = client.listEvents(listall=True, projectid=-1, fetch_list=True)
         else:
