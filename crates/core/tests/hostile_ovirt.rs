@@ -81,6 +81,21 @@ async fn answers_about_other_vms_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_that_name_another_vm_are_refused() {
+    let fake = fake(4, &[]);
+    let lab = Lab::new(&fake);
+    let first = fake.vms().await[0]["id"].as_str().unwrap().to_string();
+    fake.control(&format!("vms/{first}/tags"), Some(json!({ "tags": ["env/prod"] }))).await;
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let before = picture(&lab);
+    assert!(before.iter().any(|p| p.4.contains("tag:env")), "tagged before: {before:?}");
+    hostile(&fake, Some("foreign-tags")).await;
+    let err = lab.engine.full_sync(lab.account.id).await.unwrap_err().to_string();
+    assert!(err.contains("came with the tags of VM"), "{err}");
+    assert_eq!(picture(&lab), before, "nothing stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vm_listed_twice_on_a_page_is_refused() {
     refused("duplicate-ids", &["listed twice on one page"], Duration::from_secs(10)).await;
 }

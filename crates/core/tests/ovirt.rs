@@ -56,6 +56,47 @@ async fn the_inventory_is_what_the_sdk_sees_with_names_and_guest_facts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_made_with_the_sdk_read_as_parent_and_name_and_become_rows_of_the_report_by_tag() {
+    use powerdeck_core::engine::report::{Rates, ReportBy};
+    let fake = fake(5, &[]);
+    let lab = Lab::new(&fake);
+    let ids: Vec<String> = fake.vms().await.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
+    for (vm, paths) in [(&ids[0], vec!["env/prod", "backup"]), (&ids[1], vec!["env/test", "team/web/fe"])] {
+        let answer = fake.witness("ovirt", &[&["tag", vm.as_str()][..], &paths].concat());
+        assert!(answer["error"].is_null(), "the SDK tags the VM: {answer}");
+    }
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+
+    // Each tag the SDK reads (as its path from the root) is a fact: the
+    // parent path is the key, the tag's own name the value.
+    let sdk: Vec<serde_json::Value> = serde_json::from_value(fake.witness("ovirt", &["list"])).unwrap();
+    for seen in &sdk {
+        let vm = lab.vm(seen["id"].as_str().unwrap());
+        let expected: std::collections::BTreeMap<String, String> = seen["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| match p.as_str().unwrap().rsplit_once('/') {
+                Some((key, name)) => (format!("tag:{key}"), name.to_string()),
+                None => (format!("tag:{}", p.as_str().unwrap()), String::new()),
+            })
+            .collect();
+        let facts: std::collections::BTreeMap<String, String> =
+            vm.facts.iter().filter(|(k, _)| k.starts_with("tag:")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(facts, expected, "{}", vm.name);
+    }
+    // One refresh reads a VM with its tags too: they are not lost between listings.
+    let tagged = lab.vm(&ids[0]);
+    let fresh = lab.provider.refresh(std::slice::from_ref(&tagged.provider_id)).await.unwrap();
+    assert_eq!(fresh[0].facts.get("tag:env").map(String::as_str), Some("prod"));
+
+    let now = powerdeck_core::model::now_ms();
+    let report = lab.engine.hours_report(now - 60_000, now, ReportBy::Tag, &chrono_tz::Tz::UTC, &Rates::default(), now).unwrap();
+    let rows: Vec<(&str, usize)> = report.rows.iter().map(|r| (r.name.as_str(), r.vms)).collect();
+    assert_eq!(rows, [("(no tag)", 3), ("backup", 1), ("env=prod", 1), ("env=test", 1), ("team/web=fe", 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_that_shift_while_they_are_read_lose_no_vm_and_list_none_twice() {
     let fake = fake(40, &[]);
     let cfg = OvirtConfig { page_size: 10, ..lab::config(&fake) };

@@ -143,3 +143,23 @@ API_SCOPE_GRANTED = ("ovirt-app-api ovirt-ext=token-info:authz-search ovirt-ext=
 # The well-known id of admin@internal in every oVirt database.
 ADMIN_USER_ID = "fdfc627c-d875-11e0-90f0-83df133b58cc"
 BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000"
+
+# Tags (bll/TagsDirector.java, AddTagCommand.java, RemoveTagCommand.java; common Tags.java,
+# ValidationUtils.NO_SPECIAL_CHARACTERS_I18N, BusinessEntitiesDefinitions.TAG_NAME_SIZE;
+# texts: AppErrors.properties; statuses: EngineMessage ErrorType via ErrorMessageHelper).
+# The root is an in-memory pseudo-tag: id Guid.Empty, name and description "root", no parent.
+ROOT_TAG_ID = "00000000-0000-0000-0000-000000000000"
+ROOT_TAG_NAME = "root"
+TAG_NAME_SIZE = 50
+MSG_TAG_IN_USE = ("The specified Tag name already exists.", 409)                  # TAGS_SPECIFY_TAG_IS_IN_USE
+MSG_TAG_BAD_NAME = ("Invalid tag name. Only letters, numbers, '-', and '_' are valid characters.",
+                    400)                                                           # VALIDATION_TAGS_INVALID_TAG_NAME
+MSG_TAG_NAME_SIZE = ("size must be between 1 and %d" % TAG_NAME_SIZE, 400)         # @Size default text
+# ValidationUtils.validateInputs adds ACTION_TYPE_FAILED_ATTRIBUTE_PATH ("Attribute: ${path}");
+# the path is the parameters' field path (TagsOperationParameters._tag -> Tags.name).
+TAG_NAME_ATTRIBUTE = "Attribute: _tag.name"
+MSG_TAG_REMOVE_MISSING = ("Cannot remove tag. Tag does not exist.", 400)           # TAGS_CANNOT_REMOVE_TAG_NOT_EXIST
+# restapi logging/Messages.properties: CompletenessAssertor and EntityNotFoundException texts.
+INCOMPLETE_PARAMS_REASON = "Incomplete parameters"
+INCOMPLETE_PARAMS_DETAIL = "{model} [{fields}] required for {method}"
+ENTITY_NOT_FOUND = "Entity not found: {0}"

@@ -31,11 +31,12 @@ class Fault(Exception):
     """A REST failure: HTTP status and the engine's detail text (already bracketed
     the way the REST layer prints a list of messages)."""
 
-    def __init__(self, http, detail, job_id=None):
+    def __init__(self, http, detail, job_id=None, reason=None):
         super().__init__(detail)
         self.http = http
         self.detail = detail
         self.job_id = job_id
+        self.reason = reason or catalog.FAULT_REASON
 
 
 @dataclasses.dataclass
@@ -47,6 +48,16 @@ class Outcome:
     job_id: str = None
     task_ids: str = None   # HibernateVm's VDSM tasks (202 answers)
     wait_until: float = None  # <async>false</async> suspend: block until then
+
+
+@dataclasses.dataclass
+class Tag:
+    """A tag (common/businessentities/Tags.java). Only the root has no parent;
+    `description` is None when the tag was created without one."""
+    id: str
+    name: str
+    description: str = None
+    parent_id: str = None
 
 
 def _message(template, verb, status=None):
@@ -84,6 +95,10 @@ class Engine:
             self.failures = {}
             self._next_index = len(vms) + 1
             self._seed_history(vms)
+            # Tags: the root pseudo-tag only; VM id -> assigned tag ids, in assignment order.
+            self.tags = {catalog.ROOT_TAG_ID: Tag(catalog.ROOT_TAG_ID, catalog.ROOT_TAG_NAME,
+                                                  catalog.ROOT_TAG_NAME)}
+            self.vm_tags = {}
 
     def _seed_history(self, vms):
         """A past for the audit log, so `max=1` has something to answer."""
@@ -538,6 +553,7 @@ class Engine:
             now = self.settle()
             vm.gen += 1
             del self.vms[vm.id]
+            self.vm_tags.pop(vm.id, None)
             self._log(113, now, vm, corr=self._foreign_correlation(), user=True)
 
     def fail(self, action, count=1, code=None, message=None):
@@ -545,3 +561,130 @@ class Engine:
             raise ValueError("action must be one of %s" % ", ".join(ACTIONS))
         with self.lock:
             self.failures[action] = {"count": int(count), "code": code, "message": message}
+
+    # ------------------------------------------------------------------ tags
+
+    def list_tags(self):
+        """GET /tags (BackendTagsResource.list): GetAllTags, then the root appended."""
+        with self.lock:
+            rows = [t for t in self.tags.values() if t.id != catalog.ROOT_TAG_ID]
+            return rows + [self.tags[catalog.ROOT_TAG_ID]]
+
+    def get_tag(self, tag_id):
+        with self.lock:
+            return self.tags.get(tag_id)
+
+    def tag_by_name(self, name):
+        with self.lock:
+            return next((t for t in self.tags.values() if t.name == name), None)
+
+    @staticmethod
+    def tag_name_errors(name):
+        """The JSR-303 checks on Tags.name: @Size(1..50) and NO_SPECIAL_CHARACTERS_I18N,
+        ^[\\p{L}0-9._-]*$ (str.isalpha is exactly \\p{L})."""
+        errors = []
+        if not 1 <= len(name) <= catalog.TAG_NAME_SIZE:
+            errors.append(catalog.MSG_TAG_NAME_SIZE[0])
+        if not all(ch.isalpha() or ch in "0123456789._-" for ch in name):
+            errors.append(catalog.MSG_TAG_BAD_NAME[0])
+        return errors
+
+    def add_tag(self, name, description=None, parent_id=None):
+        """AddTagCommand: input validation (400), then a name already used (409).
+        parent_id None means the root (TagMapper.parent: Guid.Empty)."""
+        with self.lock:
+            errors = self.tag_name_errors(name)
+            if errors:
+                raise Fault(400, "[%s]" % ", ".join(errors + [catalog.TAG_NAME_ATTRIBUTE]))
+            if self.tag_by_name(name) is not None:
+                raise Fault(catalog.MSG_TAG_IN_USE[1], "[%s]" % catalog.MSG_TAG_IN_USE[0])
+            parent_id = parent_id or catalog.ROOT_TAG_ID
+            if parent_id not in self.tags:
+                # The engine does not check the parent; the fake refuses a dangling one.
+                raise Fault(404, catalog.ENTITY_NOT_FOUND.format(parent_id))
+            tag = Tag(str(uuid.uuid4()), name, description, parent_id)
+            self.tags[tag.id] = tag
+            return tag
+
+    def remove_tag(self, tag_id):
+        """RemoveTagCommand: the tag and all its descendants go, with their assignments.
+        The root is not in the database, so removing it fails validation (400)."""
+        with self.lock:
+            if tag_id == catalog.ROOT_TAG_ID:
+                raise Fault(catalog.MSG_TAG_REMOVE_MISSING[1], "[%s]" % catalog.MSG_TAG_REMOVE_MISSING[0])
+            doomed = {tag_id}
+            grew = True
+            while grew:
+                more = {t.id for t in self.tags.values() if t.parent_id in doomed} - doomed
+                grew = bool(more)
+                doomed |= more
+            for tid in doomed:
+                self.tags.pop(tid, None)
+            for vm_id, assigned in self.vm_tags.items():
+                self.vm_tags[vm_id] = [t for t in assigned if t not in doomed]
+
+    def tags_of(self, vm_id):
+        """GetTagsByVmId: the tags assigned directly to the VM (not their parents)."""
+        with self.lock:
+            return [self.tags[t] for t in self.vm_tags.get(vm_id, ()) if t in self.tags]
+
+    def assign_tag(self, vm_id, tag_id):
+        """AttachVmsToTagCommand: assigning a tag the VM already has succeeds and changes nothing."""
+        with self.lock:
+            assigned = self.vm_tags.setdefault(vm_id, [])
+            if tag_id not in assigned:
+                assigned.append(tag_id)
+
+    def unassign_tag(self, vm_id, tag_id):
+        with self.lock:
+            assigned = self.vm_tags.get(vm_id, [])
+            if tag_id in assigned:
+                assigned.remove(tag_id)
+
+    def set_vm_tags(self, vm, paths):
+        """Control API: each path is tag names from the root ("env/prod"); missing tags
+        are created under their parent (description = name), and the VM's directly
+        assigned tags become exactly the last tag of each path. Raises ValueError."""
+        if not isinstance(paths, list):
+            raise ValueError('"tags" must be a list of tag paths such as ["env/prod", "backup"]')
+        parsed = []
+        for path in paths:
+            if not isinstance(path, str) or not path:
+                raise ValueError('each entry of "tags" must be a non-empty string, got %r' % (path,))
+            names = path.split("/")
+            for name in names:
+                errors = self.tag_name_errors(name)
+                if errors:
+                    raise ValueError("tag path %r: name %r is not a valid tag name (%s)"
+                                     % (path, name, "; ".join(errors)))
+            parsed.append((path, names))
+        with self.lock:
+            # Check every path before changing anything; tag names are unique engine-wide,
+            # so a name can only ever sit under one parent.
+            planned = {}
+            for path, names in parsed:
+                parent = catalog.ROOT_TAG_ID
+                for name in names:
+                    if name == catalog.ROOT_TAG_NAME:
+                        raise ValueError("tag path %r: paths start below the root tag; leave out %r"
+                                         % (path, name))
+                    tag = self.tag_by_name(name)
+                    if tag is not None:
+                        under = tag.parent_id
+                    else:
+                        under = planned.setdefault(name, parent)
+                    if under != parent:
+                        where = self.tags[under].name if under in self.tags else under.partition(":")[2]
+                        raise ValueError("tag path %r: tag %r is already under %r (tag names are unique "
+                                         "engine-wide)" % (path, name, where))
+                    parent = tag.id if tag is not None else "new:" + name
+            leaves = []
+            for path, names in parsed:
+                parent = catalog.ROOT_TAG_ID
+                for name in names:
+                    tag = self.tag_by_name(name) or self.add_tag(name, description=name, parent_id=parent)
+                    parent = tag.id
+                if parent not in leaves:
+                    leaves.append(parent)
+            self.vm_tags[vm.id] = leaves
+            return self.tags_of(vm.id)

@@ -7,7 +7,7 @@ that 503, with a Retry-After header as a proxy or load balancer may add.
 """
 
 MODES = ("redirect", "html", "wrong-root", "wrong-ids", "duplicate-ids", "endless-paging",
-         "slow-body", "huge-body", "absurd-retry-after", "echo-secret", "escape-names")
+         "slow-body", "huge-body", "absurd-retry-after", "echo-secret", "escape-names", "foreign-tags")
 
 ABSURD_RETRY_AFTER = str(10 ** 12)
 

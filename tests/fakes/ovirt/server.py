@@ -1,5 +1,5 @@
 """A test-only fake of the oVirt / OLVM engine: SSO, REST API v4 (VMs, hosts,
-clusters, actions, jobs, events) and a control API at /_fake.
+clusters, actions, jobs, events, tags) and a control API at /_fake.
 
     python tests/fakes/ovirt/server.py --port 0 --state-dir DIR [--vms N] [--seed N]
         [--transition-ms MS] [--shutdown-timeout-ms MS] [--username U] [--password P]
@@ -36,7 +36,7 @@ from tests.fakes.ovirt.sso import Sso, SsoError  # noqa: E402
 
 API_PREFIX = "/ovirt-engine/api"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-FOLLOWABLE = {"reported_devices", "applications", "host", "cluster"}
+FOLLOWABLE = {"reported_devices", "applications", "host", "cluster", "tags"}
 XML = "application/xml"
 
 
@@ -204,6 +204,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not seg:
             return "api"
         kind = seg[0]
+        method = self.command
+        if kind == "tags":
+            if len(seg) == 1:
+                return "add_tag" if method == "POST" else "list_tags"
+            return "remove_tag" if method == "DELETE" else "get_tag"
+        if kind == "vms" and len(seg) >= 3 and seg[2] == "tags":
+            if len(seg) == 3:
+                return "assign_tag" if method == "POST" else "list_vm_tags"
+            return "unassign_tag" if method == "DELETE" else "get_vm_tag"
         names = {"vms": ("list_vms", "get_vm"), "hosts": ("list_hosts", "get_host"),
                  "clusters": ("list_clusters", "get_cluster"), "events": ("list_events", "get_event"),
                  "jobs": ("list_jobs", "get_job")}
@@ -223,8 +232,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def misbehave(self, mode, path, raw_query, op, query, body):
         """Modes that replace the whole answer. Returns True when it answered.
-        (wrong-root, wrong-ids, duplicate-ids, endless-paging and escape-names
-        change the API's XML further down; echo-secret changes SSO and 401s.)"""
+        (wrong-root, wrong-ids, duplicate-ids, endless-paging, escape-names and
+        foreign-tags change the API's XML further down; echo-secret changes SSO and 401s.)"""
         if mode == "redirect":
             self.fake.count("hostile")
             target = "http://127.0.0.2:%d%s" % (self.fake.port, path + ("?" + raw_query if raw_query else ""))
@@ -356,9 +365,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except search.SearchError as e:
             self.xml(400, wire.fault_inner(str(e)))
         except Fault as e:
-            self.xml(e.http, wire.fault_inner(e.detail))
+            self.xml(e.http, wire.fault_inner(e.detail, e.reason))
 
-    def xml(self, status, body, single=None):
+    def xml(self, status, body, single=None, headers=()):
         """Sends an API XML answer, applying wrong-root when it is on."""
         if self.fake.hostile == "wrong-root" and status < 300 and body:
             self.fake.count("hostile")
@@ -368,7 +377,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     body = wire.host_xml(engine.hosts[0], engine)
                 else:
                     body = "<hosts>%s</hosts>" % "".join(wire.host_xml(h, engine) for h in engine.hosts)
-        self.reply(status, wire.doc(body) if body else b"", XML if body else None)
+        self.reply(status, wire.doc(body) if body else b"", XML if body else None, headers)
 
     def not_found(self):
         self.reply(404, b"", None)
@@ -402,6 +411,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 with engine.lock:
                     self.xml(200, render(item, engine), single=True)
+        elif kind == "tags":
+            self.route_tags(rest, query, body)
         elif kind == "events" and method == "GET":
             self.route_events(rest, query)
         elif kind == "jobs" and method == "GET":
@@ -461,10 +472,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         everyone = engine.sorted_vms()
                         oid = everyone[(everyone.index(vm) + 1) % len(everyone)].id
                     name = hostile.hostile_name(vm) if mode == "escape-names" else None
-                    items.append(wire.vm_xml(vm, engine, follow, name=name, oid=oid))
+                    owner = self.foreign_owner(vm) if mode == "foreign-tags" else None
+                    items.append(wire.vm_xml(vm, engine, follow, name=name, oid=oid, tag_owner=owner))
                 if mode == "duplicate-ids" and items:
                     items.append(items[0])
-                if mode in ("endless-paging", "wrong-ids", "duplicate-ids", "escape-names"):
+                if mode in ("endless-paging", "wrong-ids", "duplicate-ids", "escape-names") or (
+                        mode == "foreign-tags" and "tags" in follow):
                     self.fake.count("hostile")
                 self.xml(200, wire.vms_xml(items))
             return
@@ -482,6 +495,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.not_found()
             return
+        if len(rest) >= 2 and rest[1] == "tags":
+            self.route_vm_tags(vm_id, rest[2:], query, body)
+            return
         if method != "GET":
             self.not_found()
             return
@@ -498,11 +514,128 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     vm = everyone[(everyone.index(vm) + 1) % len(everyone)]
                     self.fake.count("hostile")
                 name = hostile.hostile_name(vm) if mode == "escape-names" else None
-                self.xml(200, wire.vm_xml(vm, engine, follow, name=name), single=True)
+                owner = None
+                if mode == "foreign-tags" and "tags" in follow:
+                    owner = self.foreign_owner(vm)
+                    self.fake.count("hostile")
+                self.xml(200, wire.vm_xml(vm, engine, follow, name=name, tag_owner=owner), single=True)
             elif rest[1:] == ["reporteddevices"]:
                 self.xml(200, wire.reported_devices(vm))
             elif rest[1:] == ["applications"]:
                 self.xml(200, wire.applications(vm))
+            else:
+                self.not_found()
+
+    def foreign_owner(self, vm):
+        """foreign-tags: the VM a tag of `vm` claims to belong to (its neighbour by name)."""
+        everyone = self.fake.engine.sorted_vms()
+        return everyone[(everyone.index(vm) + 1) % len(everyone)].id
+
+    # ------------------------------------------------------------ tags
+
+    def tag_body(self, body):
+        """The <tag> of a POST (the SDK's TagWriter): name, description, parent by id or name, id."""
+        try:
+            root = ET.fromstring(body) if body.strip() else None
+        except ET.ParseError as e:
+            raise Fault(400, "Request syntactically incorrect: %s" % e)
+        if root is None or root.tag != "tag":
+            raise Fault(400, "Request syntactically incorrect: expected a <tag> element")
+        parent = root.find("parent")
+        return {"id": root.get("id") or root.findtext("id"), "name": root.findtext("name"),
+                "description": root.findtext("description"),
+                "parent_id": (parent.get("id") or parent.findtext("id")) if parent is not None else None,
+                "parent_name": parent.findtext("name") if parent is not None else None}
+
+    def created(self, path, body):
+        """201 Created with Location (AbstractBackendCollectionResource.fetchCreatedEntity:
+        Response.created(href), resolved against the request's base URI)."""
+        scheme = "https" if self.server.ssl_ctx else "http"
+        host = self.headers.get("Host") or "127.0.0.1:%d" % self.fake.port
+        self.xml(201, body, single=True, headers=[("Location", "%s://%s%s" % (scheme, host, path))])
+
+    @staticmethod
+    def incomplete(fields, method):
+        return Fault(400, catalog.INCOMPLETE_PARAMS_DETAIL.format(model="Tag", fields=fields, method=method),
+                     reason=catalog.INCOMPLETE_PARAMS_REASON)
+
+    def cut_max(self, rows, query):
+        max_count = self.int_param(query, "max")
+        return rows[:max_count] if max_count is not None and max_count >= 0 else rows
+
+    def route_tags(self, rest, query, body):
+        """/tags (BackendTagsResource, BackendTagResource)."""
+        engine = self.fake.engine
+        method = self.command
+        if not rest and method == "GET":
+            self.xml(200, wire.tags_xml(self.cut_max(engine.list_tags(), query)))
+        elif not rest and method == "POST":
+            tag = self.tag_body(body)
+            if not tag["name"]:
+                raise self.incomplete("name", "add")
+            parent_id = tag["parent_id"]
+            if tag["parent_name"]:
+                parent = engine.tag_by_name(tag["parent_name"])
+                if parent is None:
+                    raise Fault(404, catalog.ENTITY_NOT_FOUND.format(tag["parent_name"]))
+                parent_id = parent.id
+            with engine.lock:
+                added = engine.add_tag(tag["name"], tag["description"], parent_id)
+                self.created("%s/tags/%s" % (API_PREFIX, added.id), wire.tag_xml(added))
+        elif len(rest) == 1 and method in ("GET", "DELETE"):
+            tag = engine.get_tag(rest[0])
+            if tag is None:
+                self.not_found()
+            elif method == "GET":
+                self.xml(200, wire.tag_xml(tag), single=True)
+            else:
+                engine.remove_tag(tag.id)
+                self.reply(200, b"", None)
+        else:
+            self.not_found()
+
+    def route_vm_tags(self, vm_id, rest, query, body):
+        """/vms/V/tags (BackendVmTagsResource, AbstractBackendAssignedTagsResource, BackendVmTagResource)."""
+        engine = self.fake.engine
+        method = self.command
+        with engine.lock:
+            engine.settle()
+            vm = engine.vms.get(vm_id)
+            if vm is None:
+                self.not_found()
+                return
+            owner = None
+            if self.fake.hostile == "foreign-tags":
+                owner = self.foreign_owner(vm)
+                self.fake.count("hostile")
+            if not rest and method == "GET":
+                self.xml(200, wire.tags_xml(self.cut_max(engine.tags_of(vm_id), query), vm_id, owner))
+            elif not rest and method == "POST":
+                tag = self.tag_body(body)
+                if tag["id"]:
+                    found = engine.get_tag(tag["id"])
+                    if found is None:
+                        # AttachVmsToTag with an unknown tag id (TagIdResolver finds nothing). *(unverified)*
+                        raise Fault(404, catalog.ENTITY_NOT_FOUND.format(tag["id"]))
+                elif tag["name"]:
+                    found = engine.tag_by_name(tag["name"])
+                    if found is None:
+                        # lookupTagByName -> handleError(EntityNotFoundException(name), false).
+                        raise Fault(404, catalog.ENTITY_NOT_FOUND.format(tag["name"]))
+                else:
+                    raise self.incomplete("id|name", "add")
+                engine.assign_tag(vm_id, found.id)
+                self.created("%s/vms/%s/tags/%s" % (API_PREFIX, vm_id, found.id),
+                             wire.tag_xml(found, vm_id, owner))
+            elif len(rest) == 1 and method in ("GET", "DELETE"):
+                found = next((t for t in engine.tags_of(vm_id) if t.id == rest[0]), None)
+                if found is None:
+                    self.not_found()  # BackendVmTagResource.get: notFound()
+                elif method == "GET":
+                    self.xml(200, wire.tag_xml(found, vm_id, owner), single=True)
+                else:
+                    engine.unassign_tag(vm_id, found.id)
+                    self.reply(200, b"", None)
             else:
                 self.not_found()
 
@@ -585,11 +718,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     engine.set_stubborn(vm, data.get("on", True))
                 elif seg[2] == "agent":
                     engine.set_agent(vm, data.get("on", True))
+                elif seg[2] == "tags":
+                    if not isinstance(data, dict) or "tags" not in data:
+                        raise ValueError('body must be {"tags": ["env/prod", "backup"]}: tag paths from the root')
+                    engine.set_vm_tags(vm, data["tags"])
                 else:
                     self.reply_json(404, {"error": "unknown control %s" % seg[2]})
                     return
                 with engine.lock:
                     self.reply_json(200, self.vm_json(vm))
+            elif seg == ["tags"] and method == "GET":
+                self.reply_json(200, [{"id": t.id, "name": t.name, "description": t.description,
+                                       "parent_id": t.parent_id} for t in engine.list_tags()])
             elif seg == ["calls"] and method == "GET":
                 with fake.lock:
                     self.reply_json(200, dict(fake.calls))
@@ -649,7 +789,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "cluster": engine.cluster(vm.cluster_id).name, "cluster_id": vm.cluster_id,
                "stubborn": vm.stubborn, "agent": vm.agent, "os_type": vm.os_type,
                "fqdn": vm.fqdn if wire.guest_reported(vm) else None,
-               "ips": [vm.ipv4, vm.ipv6] if wire.guest_reported(vm) else []}
+               "ips": [vm.ipv4, vm.ipv6] if wire.guest_reported(vm) else [],
+               "tags": [t.name for t in engine.tags_of(vm.id)]}
         if self.fake.hostile == "escape-names":
             out["wire_name"] = hostile.hostile_name(vm)
         return out

@@ -302,6 +302,148 @@ class Paging(_WithFake):
                          sorted((v["name"] for v in self.fake.truth()), reverse=True)[:2])
 
 
+class Tags(_WithFake):
+    ROOT = "00000000-0000-0000-0000-000000000000"
+    API = "/ovirt-engine/api"
+
+    def tag_paths(self, key, paths):
+        return self.fake.ctl("POST", "vms/%s/tags" % key, {"tags": paths})
+
+    def test_follow_tags_embeds_the_directly_assigned_tags(self):
+        vm = self.fake.truth()[0]
+        self.tag_paths(vm["id"], ["env/prod", "backup"])
+        ids = {t["name"]: t["id"] for t in self.fake.ctl("GET", "tags")}
+        root, _ = self.xml("GET", "/vms/%s?follow=reported_devices,tags" % vm["id"])
+        links = [l.get("rel") for l in root.findall("link")]
+        self.assertEqual(links, ["applications", "nics", "reporteddevices", "statistics", "tags"])
+        self.assertEqual(root.find("link[@rel='tags']").get("href"), "%s/vms/%s/tags" % (self.API, vm["id"]))
+        tags = root.findall("tags/tag")
+        self.assertEqual([t.findtext("name") for t in tags], ["prod", "backup"])
+        prod = tags[0]
+        self.assertEqual(prod.get("id"), ids["prod"])
+        self.assertEqual(prod.get("href"), "%s/vms/%s/tags/%s" % (self.API, vm["id"], ids["prod"]))
+        self.assertEqual(prod.findtext("description"), "prod")
+        self.assertEqual((prod.find("parent").get("id"), prod.find("parent").get("href")),
+                         (ids["env"], "%s/tags/%s" % (self.API, ids["env"])))
+        self.assertEqual((prod.find("vm").get("id"), prod.find("vm").get("href")),
+                         (vm["id"], "%s/vms/%s" % (self.API, vm["id"])))
+        self.assertEqual([c.tag for c in prod], ["name", "description", "parent", "vm"])
+        self.assertEqual(tags[1].find("parent").get("id"), self.ROOT)
+        # A VM without tags: an empty <tags/>; without follow: no <tags> at all.
+        _, _, body = self.fake.api("GET", "/vms/%s?follow=tags" % self.fake.truth()[1]["id"], self.token)
+        self.assertIn(b"<tags/></vm>", body)
+        plain, _ = self.xml("GET", "/vms/" + vm["id"])
+        self.assertIsNone(plain.find("tags"))
+        listed, _ = self.xml("GET", "/vms?search=page%201&max=3&follow=reported_devices,tags")
+        self.assertEqual([len(v.findall("tags/tag")) for v in listed.findall("vm")], [2, 0, 0])
+
+    def test_tags_collection_lists_every_tag_and_the_root_last(self):
+        self.tag_paths(self.fake.truth()[0]["id"], ["env/prod"])
+        root, _ = self.xml("GET", "/tags")
+        tags = root.findall("tag")
+        self.assertEqual([t.findtext("name") for t in tags], ["env", "prod", "root"])
+        last = tags[-1]
+        self.assertEqual((last.get("id"), last.get("href")), (self.ROOT, "%s/tags/%s" % (self.API, self.ROOT)))
+        self.assertEqual([(c.tag, c.text) for c in last], [("name", "root"), ("description", "root")])
+        self.assertEqual(tags[0].find("parent").get("id"), self.ROOT)
+        self.assertIsNone(tags[0].find("vm"))
+        one, _ = self.xml("GET", "/tags/" + tags[1].get("id"))
+        self.assertEqual((one.tag, one.findtext("name")), ("tag", "prod"))
+        self.assertEqual(self.fake.api("GET", "/tags/%s" % uuid.uuid4(), self.token)[0], 404)
+        capped, _ = self.xml("GET", "/tags?max=1")
+        self.assertEqual(len(capped.findall("tag")), 1)
+
+    def test_adding_assigning_and_removing_over_raw_http(self):
+        vm = self.fake.truth()[0]
+        root, headers = self.xml("POST", "/tags", "<tag><name>env</name></tag>", expect=201)
+        env_id = root.get("id")
+        self.assertEqual(headers["location"], "%s%s/tags/%s" % (self.fake.url, self.API, env_id))
+        self.assertIsNone(root.find("description"))
+        root, _ = self.xml("POST", "/tags", '<tag><name>prod</name><description>Production</description>'
+                                             '<parent id="%s"/></tag>' % env_id, expect=201)
+        prod_id = root.get("id")
+        self.assertEqual((root.findtext("description"), root.find("parent").get("id")), ("Production", env_id))
+        root, headers = self.xml("POST", "/vms/%s/tags" % vm["id"], '<tag id="%s"/>' % prod_id, expect=201)
+        self.assertEqual(headers["location"], "%s%s/vms/%s/tags/%s" % (self.fake.url, self.API, vm["id"], prod_id))
+        self.assertEqual((root.findtext("name"), root.find("vm").get("id")), ("prod", vm["id"]))
+        # Assigning it again changes nothing (AttachVmsToTag logs "already" and succeeds).
+        self.xml("POST", "/vms/%s/tags" % vm["id"], "<tag><name>prod</name></tag>", expect=201)
+        listed, _ = self.xml("GET", "/vms/%s/tags" % vm["id"])
+        self.assertEqual([t.get("id") for t in listed.findall("tag")], [prod_id])
+        self.assertEqual(self.fake.vm(vm["id"])["tags"], ["prod"])
+        status, _, body = self.fake.api("DELETE", "/vms/%s/tags/%s" % (vm["id"], prod_id), self.token)
+        self.assertEqual((status, body), (200, b""))
+        self.assertEqual(self.fake.api("DELETE", "/vms/%s/tags/%s" % (vm["id"], prod_id), self.token)[0], 404)
+        status, _, body = self.fake.api("DELETE", "/tags/%s" % env_id, self.token)
+        self.assertEqual((status, body), (200, b""))
+        names = [t.findtext("name") for t in self.xml("GET", "/tags")[0].findall("tag")]
+        self.assertEqual(names, ["root"])  # prod went with its parent
+
+    def test_tag_faults(self):
+        vm = self.fake.truth()[0]
+        cases = [
+            ("/tags", "<tag><description>x</description></tag>", 400, "Incomplete parameters",
+             "Tag [name] required for add"),
+            ("/tags", "<tag><name>a b</name></tag>", 400, "Operation Failed",
+             "[Invalid tag name. Only letters, numbers, '-', and '_' are valid characters., Attribute: _tag.name]"),
+            ("/tags", "<tag><name>x</name><parent><name>nope</name></parent></tag>", 404, "Operation Failed",
+             "Entity not found: nope"),
+            ("/vms/%s/tags" % vm["id"], "<tag><name>nope</name></tag>", 404, "Operation Failed",
+             "Entity not found: nope"),
+            ("/vms/%s/tags" % vm["id"], "<tag/>", 400, "Incomplete parameters", "Tag [id|name] required for add"),
+        ]
+        for path, body, status, reason, detail in cases:
+            root, _ = self.xml("POST", path, body, expect=status)
+            self.assertEqual((root.tag, root.findtext("reason"), root.findtext("detail")),
+                             ("fault", reason, detail), path + " " + body)
+        self.xml("POST", "/tags", "<tag><name>dup</name></tag>", expect=201)
+        root, _ = self.xml("POST", "/tags", "<tag><name>dup</name></tag>", expect=409)
+        self.assertEqual(root.findtext("detail"), "[The specified Tag name already exists.]")
+        root, _ = self.xml("POST", "/tags", "<tag><name>root</name></tag>", expect=409)
+        root, _ = self.xml("DELETE", "/tags/" + self.ROOT, expect=400)
+        self.assertEqual(root.findtext("detail"), "[Cannot remove tag. Tag does not exist.]")
+        self.assertEqual(self.fake.api("DELETE", "/tags/%s" % uuid.uuid4(), self.token)[0], 404)
+        self.assertEqual(self.fake.api("GET", "/vms/%s/tags" % uuid.uuid4(), self.token)[0], 404)
+
+    def test_calls_are_counted_by_tag_operation(self):
+        vm = self.fake.truth()[0]
+        self.fake.ctl("POST", "calls/reset", {})
+        tag_id = self.xml("POST", "/tags", "<tag><name>t1</name></tag>", expect=201)[0].get("id")
+        self.xml("GET", "/tags")
+        self.xml("GET", "/tags/" + tag_id)
+        self.xml("POST", "/vms/%s/tags" % vm["id"], "<tag><name>t1</name></tag>", expect=201)
+        self.xml("GET", "/vms/%s/tags" % vm["id"])
+        self.xml("GET", "/vms/%s/tags/%s" % (vm["id"], tag_id))
+        self.fake.api("DELETE", "/vms/%s/tags/%s" % (vm["id"], tag_id), self.token)
+        self.fake.api("DELETE", "/tags/" + tag_id, self.token)
+        self.xml("GET", "/vms?follow=tags")
+        calls = self.fake.calls()
+        self.assertEqual({k: calls.get(k) for k in ("add_tag", "list_tags", "get_tag", "assign_tag", "list_vm_tags",
+                                                    "get_vm_tag", "unassign_tag", "remove_tag", "list_vms")},
+                         dict.fromkeys(("add_tag", "list_tags", "get_tag", "assign_tag", "list_vm_tags",
+                                        "get_vm_tag", "unassign_tag", "remove_tag", "list_vms"), 1))
+
+    def test_control_tag_paths_validation_and_reset(self):
+        vm = self.fake.truth()[0]
+        bad = [{"tags": "env/prod"}, {"tags": [""]}, {"tags": [3]}, {"tags": ["env//prod"]}, {"tags": ["a b"]},
+               {"tags": ["root/env"]}, {"tags": ["a/x", "b/x"]}, {}, ["env"]]
+        for data in bad:
+            status, _, body = self.fake.raw("POST", "/_fake/vms/%s/tags" % vm["id"], json.dumps(data))
+            self.assertEqual(status, 400, data)
+            self.assertTrue(json.loads(body)["error"], data)
+        self.assertEqual([t["name"] for t in self.fake.ctl("GET", "tags")], ["root"])  # nothing half-done
+        self.tag_paths(vm["id"], ["env/prod"])
+        status, _, body = self.fake.raw("POST", "/_fake/vms/%s/tags" % vm["id"], json.dumps({"tags": ["prod"]}))
+        self.assertEqual(status, 400)
+        self.assertIn("already under 'env'", json.loads(body)["error"])
+        self.assertEqual(self.tag_paths(vm["name"], [])["tags"], [])
+        self.assertEqual(self.tag_paths(vm["name"], ["env", "env/prod", "env"])["tags"], ["env", "prod"])
+        self.assertEqual(self.fake.raw("POST", "/_fake/vms/nope/tags", json.dumps({"tags": []}))[0], 404)
+        self.fake.ctl("POST", "reset", {})
+        self.assertEqual([t["name"] for t in self.fake.ctl("GET", "tags")], ["root"])
+        self.assertTrue(all(v["tags"] == [] for v in self.fake.truth()))
+
+
 class Misbehaviour(_WithFake):
     def sdk(self):
         return sdk.Connection(url=self.fake.api_url, username=USERNAME, password=PASSWORD, ca_file=self.fake.ca)
@@ -435,6 +577,20 @@ class Misbehaviour(_WithFake):
         with self.assertRaises(ET.ParseError):  # C0 references are not XML 1.0
             ET.fromstring(body)
         self.assertTrue(all("wire_name" in v for v in self.fake.truth()))
+
+    def test_foreign_tags(self):
+        vm, other = self.fake.truth()[:2]
+        self.fake.ctl("POST", "vms/%s/tags" % vm["id"], {"tags": ["env/prod"]})
+        self.hostile("foreign-tags")
+        root, _ = self.xml("GET", "/vms/%s?follow=tags" % vm["id"])
+        self.assertEqual(root.get("id"), vm["id"])
+        self.assertEqual(root.find("tags/tag/vm").get("id"), other["id"])  # its neighbour by name
+        listed, _ = self.xml("GET", "/vms?follow=tags")
+        first = listed.find("vm[@id='%s']" % vm["id"])
+        self.assertEqual(first.find("tags/tag/vm").get("id"), other["id"])
+        sub, _ = self.xml("GET", "/vms/%s/tags" % vm["id"])
+        self.assertEqual(sub.find("tag/vm").get("id"), other["id"])
+        self.assertGreaterEqual(self.fake.calls()["hostile"], 3)
 
     def test_reset_clears_every_fault(self):
         self.fake.ctl("POST", "throttle", {"count": 5})

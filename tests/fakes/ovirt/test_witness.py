@@ -134,6 +134,114 @@ class SdkWitness(unittest.TestCase):
         self.assertEqual(self.system.clusters_service().cluster_service(some_cluster).get().name,
                          clusters[some_cluster])
 
+    # ------------------------------------------------------------ tags
+
+    def add_tag_tree(self):
+        """env, env/prod and a top-level backup, added the way an admin script would."""
+        tags = self.system.tags_service()
+        env = tags.add(sdk.types.Tag(name="env", description="environments"))
+        prod = tags.add(sdk.types.Tag(name="prod", parent=sdk.types.Tag(name="env")))
+        backup = tags.add(sdk.types.Tag(name="backup"))
+        return env, prod, backup
+
+    def test_tags_are_added_with_parents_and_listed_with_the_root(self):
+        env, prod, backup = self.add_tag_tree()
+        self.assertEqual((env.name, env.description, env.parent.id), ("env", "environments", catalog.ROOT_TAG_ID))
+        self.assertEqual((prod.name, prod.parent.id), ("prod", env.id))
+        self.assertIsNone(prod.description)  # none given, none stored
+        self.assertEqual(backup.parent.id, catalog.ROOT_TAG_ID)
+        listed = {t.name: t for t in self.system.tags_service().list()}
+        self.assertEqual(set(listed), {"root", "env", "prod", "backup"})
+        self.assertEqual(listed["root"].id, catalog.ROOT_TAG_ID)
+        self.assertEqual(listed["root"].description, "root")
+        self.assertIsNone(listed["root"].parent)
+        self.assertEqual({n: t.parent.id for n, t in listed.items() if n != "root"},
+                         {"env": catalog.ROOT_TAG_ID, "prod": env.id, "backup": catalog.ROOT_TAG_ID})
+        one = self.system.tags_service().tag_service(prod.id).get()
+        self.assertEqual((one.name, one.parent.id), ("prod", env.id))
+        # A parent given by id works as well as by name.
+        child = self.system.tags_service().add(sdk.types.Tag(name="prod-eu", parent=sdk.types.Tag(id=prod.id)))
+        self.assertEqual(child.parent.id, prod.id)
+
+    def test_a_duplicate_or_invalid_tag_name_is_an_sdk_error(self):
+        self.add_tag_tree()
+        tags = self.system.tags_service()
+        with self.assertRaises(sdk.Error) as caught:
+            tags.add(sdk.types.Tag(name="prod"))
+        self.assertEqual(caught.exception.code, 409)
+        self.assertEqual(caught.exception.fault.detail, "[The specified Tag name already exists.]")
+        with self.assertRaises(sdk.Error) as caught:
+            tags.add(sdk.types.Tag(name="no spaces"))
+        self.assertEqual(caught.exception.code, 400)
+        self.assertIn("Invalid tag name", caught.exception.fault.detail)
+        with self.assertRaises(sdk.Error) as caught:
+            tags.add(sdk.types.Tag(name="x" * 51))
+        self.assertEqual(caught.exception.code, 400)
+        self.assertEqual(len(tags.list()), 4)  # nothing was added
+
+    def test_tags_assigned_to_a_vm_are_embedded_by_follow_and_behind_the_link(self):
+        env, prod, backup = self.add_tag_tree()
+        vm_id = self.fake.truth()[0]["id"]
+        assigned = self.vms.vm_service(vm_id).tags_service()
+        got = assigned.add(sdk.types.Tag(name="prod"))
+        self.assertEqual((got.id, got.name, got.vm.id), (prod.id, "prod", vm_id))
+        assigned.add(sdk.types.Tag(id=backup.id))
+        listed = {v.id: v for v in self.vms.list(follow="tags")}
+        tags = listed[vm_id].tags
+        self.assertEqual({t.name: t.parent.id for t in tags}, {"prod": env.id, "backup": catalog.ROOT_TAG_ID})
+        self.assertEqual({t.vm.id for t in tags}, {vm_id})
+        # Only tags assigned directly: env (prod's parent) is not one of them.
+        self.assertNotIn("env", {t.name for t in tags})
+        self.assertTrue(all(len(v.tags) == 0 for i, v in listed.items() if i != vm_id))
+        # Without follow, vm.tags is the link, and following it lists the same tags.
+        plain = self.vms.vm_service(vm_id).get()
+        self.assertTrue(plain.tags.href.endswith("/vms/%s/tags" % vm_id))
+        self.assertEqual({t.name for t in self.conn.follow_link(plain.tags)}, {"prod", "backup"})
+        # reported_devices and tags together, on the list and on one VM.
+        both = self.vms.vm_service(vm_id).get(follow="reported_devices,tags")
+        self.assertEqual({t.name for t in both.tags}, {"prod", "backup"})
+        self.assertIsNotNone(both.reported_devices)
+        paged = self.vms.list(search="page 1", max=3, follow="reported_devices,tags")
+        self.assertEqual(len(paged), 3)
+        self.assertEqual(self.fake.vm(vm_id)["tags"], ["prod", "backup"])
+
+    def test_unassigning_and_removing_tags(self):
+        env, prod, backup = self.add_tag_tree()
+        vm_id = self.fake.truth()[0]["id"]
+        assigned = self.vms.vm_service(vm_id).tags_service()
+        assigned.add(sdk.types.Tag(name="prod"))
+        assigned.add(sdk.types.Tag(name="backup"))
+        self.assertEqual(assigned.tag_service(prod.id).get().vm.id, vm_id)
+        assigned.tag_service(prod.id).remove()
+        self.assertEqual([t.name for t in assigned.list()], ["backup"])
+        with self.assertRaises(sdk.NotFoundError):
+            assigned.tag_service(prod.id).get()
+        # Removing a tag removes its children and their assignments.
+        assigned.add(sdk.types.Tag(name="prod"))
+        self.system.tags_service().tag_service(env.id).remove()
+        self.assertEqual({t.name for t in self.system.tags_service().list()}, {"root", "backup"})
+        self.assertEqual([t.name for t in assigned.list()], ["backup"])
+        with self.assertRaises(sdk.Error) as caught:
+            assigned.add(sdk.types.Tag(name="prod"))
+        self.assertEqual(caught.exception.code, 404)
+
+    def test_the_control_endpoint_creates_tag_paths_and_assigns_their_last_tags(self):
+        vm = self.fake.truth()[1]
+        truth = self.fake.ctl("POST", "vms/%s/tags" % vm["name"], {"tags": ["env/prod", "backup"]})
+        self.assertEqual((truth["id"], truth["tags"]), (vm["id"], ["prod", "backup"]))
+        listed = {t.name: t for t in self.system.tags_service().list()}
+        self.assertEqual(listed["prod"].parent.id, listed["env"].id)
+        self.assertEqual(listed["env"].parent.id, catalog.ROOT_TAG_ID)
+        self.assertEqual(listed["prod"].description, "prod")
+        got = self.vms.vm_service(vm["id"]).get(follow="tags")
+        self.assertEqual({t.name: t.parent.id for t in got.tags},
+                         {"prod": listed["env"].id, "backup": catalog.ROOT_TAG_ID})
+        # Again with other paths: existing tags are reused, the assignment is replaced.
+        truth = self.fake.ctl("POST", "vms/%s/tags" % vm["id"], {"tags": ["env/prod/eu"]})
+        self.assertEqual(truth["tags"], ["eu"])
+        self.assertEqual([t.name for t in self.vms.vm_service(vm["id"]).tags_service().list()], ["eu"])
+        self.assertEqual(len(self.system.tags_service().list()), 5)  # root, env, prod, backup, eu
+
     # ------------------------------------------------------------ actions
 
     def test_start_reaches_up_and_its_events_carry_the_correlation_id(self):

@@ -128,14 +128,15 @@ def applications(vm):
     return "<applications>%s</applications>" % "".join(items)
 
 
-def vm_xml(vm, engine, follow=(), name=None, oid=None):
+def vm_xml(vm, engine, follow=(), name=None, oid=None, tag_owner=None):
+    """tag_owner: the VM id the embedded tags' <vm> names (the foreign-tags hostile mode)."""
     oid = oid or vm.id
     base = "%s/vms/%s" % (API, oid)
     parts = ['<vm href="%s" id="%s">' % (base, oid)]
     parts.append("<actions>%s</actions>" % "".join(link(a, base + "/" + a) for a in VM_ACTIONS))
     parts.append(el("name", name if name is not None else vm.name))
     parts.append(el("description", ""))
-    for rel in ("applications", "nics", "reporteddevices", "statistics"):
+    for rel in ("applications", "nics", "reporteddevices", "statistics", "tags"):
         parts.append(link(rel, base + "/" + rel))
     parts.append("<cpu><architecture>x86_64</architecture><topology><cores>1</cores><sockets>2</sockets>"
                  "<threads>1</threads></topology></cpu>")
@@ -165,6 +166,8 @@ def vm_xml(vm, engine, follow=(), name=None, oid=None):
         parts.append(reported_devices(vm))
     if "applications" in follow:
         parts.append(applications(vm))
+    if "tags" in follow:
+        parts.append(tags_xml(engine.tags_of(vm.id), vm_id=oid, owner=tag_owner))
     parts.append("</vm>")
     return "".join(parts)
 
@@ -172,6 +175,28 @@ def vm_xml(vm, engine, follow=(), name=None, oid=None):
 def vms_xml(items):
     """items: already rendered <vm> elements."""
     return "<vms>%s</vms>" % "".join(items)
+
+
+# ------------------------------------------------------------------- tags
+
+def tag_xml(tag, vm_id=None, owner=None):
+    """TagMapper + LinkHelper. A tag read through a VM (GET /vms/V/tags, follow=tags)
+    carries <vm> (addParents) and so its href is the assigned-tag path
+    /vms/V/tags/T (LinkHelper.getPathConsideringParent); elsewhere /tags/T.
+    <description> only when the tag has one; <parent> for every tag but the root."""
+    if vm_id:
+        href = "%s/vms/%s/tags/%s" % (API, vm_id, tag.id)
+    else:
+        href = "%s/tags/%s" % (API, tag.id)
+    return '<tag href="%s" id="%s">%s%s%s%s</tag>' % (
+        href, tag.id, el("name", tag.name), el("description", tag.description),
+        ref("parent", "tags", tag.parent_id), ref("vm", "vms", (owner or vm_id) if vm_id else None))
+
+
+def tags_xml(tags, vm_id=None, owner=None):
+    if not tags:
+        return "<tags/>"
+    return "<tags>%s</tags>" % "".join(tag_xml(t, vm_id, owner) for t in tags)
 
 
 # ------------------------------------------------------------ hosts, clusters
@@ -254,7 +279,7 @@ def action_failed(detail, echo):
 
 
 def api_root(engine, now, vm_count, up_count):
-    links = "".join(link(rel, "%s/%s" % (API, rel)) for rel in ("clusters", "events", "hosts", "jobs", "vms"))
+    links = "".join(link(rel, "%s/%s" % (API, rel)) for rel in ("clusters", "events", "hosts", "jobs", "tags", "vms"))
     links += link("vms/search", API + "/vms?search={query}") + link("events/search", API + "/events;from={event_id}?search={query}")
     version = ("<version>%s%s%s%s%s</version>" % (el("build", 7), el("full_version", "4.5.6-1.el9"),
                                                     el("major", 4), el("minor", 5), el("revision", 0)))

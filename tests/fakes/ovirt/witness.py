@@ -15,6 +15,7 @@ import sys
 import time
 
 import ovirtsdk4 as sdk
+import ovirtsdk4.types as types
 
 # The status each action is tracked to; reboot/reset are seen leaving `up` first.
 TARGET = {"start": "up", "stop": "down", "shutdown": "down", "reboot": "up", "reset": "up",
@@ -28,16 +29,47 @@ def connect(args):
     return sdk.Connection(url=url, username=args.username, password=args.password, ca_file=args.ca)
 
 
+def tag_paths(conn):
+    """Every tag's path from the root ("env/prod"), by id."""
+    tags = {t.id: t for t in conn.system_service().tags_service().list()}
+
+    def path(t):
+        names = []
+        while t is not None and t.parent is not None:
+            names.append(t.name)
+            t = tags.get(t.parent.id)
+        return "/".join(reversed(names))
+    return {i: path(t) for i, t in tags.items()}
+
+
 def list_vms(conn, page_size=100):
-    """Every VM, page by page until an empty page (the engine's paging)."""
+    """Every VM, page by page until an empty page (the engine's paging),
+    with its tags as paths from the root."""
     vms_service = conn.system_service().vms_service()
+    paths = tag_paths(conn)
     out, page = [], 1
     while True:
-        batch = vms_service.list(search="page %d" % page, max=page_size)
+        batch = vms_service.list(search="page %d" % page, max=page_size, follow="tags")
         if not batch:
             return out
-        out.extend({"id": v.id, "name": v.name, "state": v.status.value if v.status else None} for v in batch)
+        out.extend({"id": v.id, "name": v.name, "state": v.status.value if v.status else None,
+                    "tags": sorted(paths.get(t.id, t.name) for t in v.tags or [])} for v in batch)
         page += 1
+
+
+def tag_vm(conn, vm_id, paths):
+    """Create each path's tags under their parents (if missing) and assign
+    each path's last tag to the VM, as an admin does in the portal."""
+    tags_service = conn.system_service().tags_service()
+    for path in paths:
+        parent = None
+        for name in path.split("/"):
+            known = [t for t in tags_service.list() if t.name == name]
+            if not known:
+                tags_service.add(types.Tag(name=name, parent=types.Tag(name=parent) if parent else None))
+            parent = name
+        conn.system_service().vms_service().vm_service(vm_id).tags_service().add(types.Tag(name=parent))
+    return {"id": vm_id, "tags": sorted(paths)}
 
 
 def event_json(e):
@@ -85,6 +117,9 @@ def main(argv=None):
     p.add_argument("--password", default="s3cret+p@ss&=")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list")
+    tg = sub.add_parser("tag")
+    tg.add_argument("vm_id")
+    tg.add_argument("paths", nargs="+", help="tag paths from the root, e.g. env/prod")
     ev = sub.add_parser("events")
     ev.add_argument("--from", dest="from_", type=int, default=0)
     for action in TARGET:
@@ -97,6 +132,8 @@ def main(argv=None):
     try:
         if args.command == "list":
             result = list_vms(conn)
+        elif args.command == "tag":
+            result = tag_vm(conn, args.vm_id, args.paths)
         elif args.command == "events":
             events = conn.system_service().events_service().list(from_=args.from_)
             result = [event_json(e) for e in sorted(events, key=lambda e: int(e.id))]

@@ -66,6 +66,11 @@ impl Lab {
         self.engine.store().vms(&VmFilter { account_id: Some(self.account.id), state: None }).unwrap()
     }
 
+    /// The stored VM with this provider id.
+    pub fn vm(&self, provider_id: &str) -> Vm {
+        self.vms().into_iter().find(|v| v.provider_id == provider_id).unwrap_or_else(|| panic!("no VM {provider_id}"))
+    }
+
     pub fn vm_named(&self, name: &str) -> Vm {
         self.vms().into_iter().find(|v| v.name == name).unwrap_or_else(|| panic!("no VM named {name}"))
     }

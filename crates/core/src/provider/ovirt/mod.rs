@@ -40,8 +40,9 @@ pub use vm::normalize;
 /// Most VMs one refresh reads; each is one GET, a few at a time.
 const REFRESH_BATCH: usize = 100;
 const REFRESH_CONCURRENCY: usize = 6;
-/// What the inventory asks the engine to inline: the guest's addresses.
-const FOLLOW: &str = "reported_devices";
+/// What the inventory asks the engine to inline: the guest's addresses
+/// and the tags assigned to the VM (4.2 on, as `follow` itself).
+const FOLLOW: &str = "reported_devices,tags";
 
 pub static KIND: KindDescriptor = KindDescriptor {
     name: "ovirt",
