@@ -22,14 +22,22 @@ if [ ! -x "$VENV/bin/moto_server" ] || ! cmp -s scripts/test-requirements.txt "$
 fi
 export POWERDECK_VENV="$VENV"
 
-# VMware's vCenter simulator, built from Debian's govmomi library with our launcher.
-if [ ! -x target/vcsim ] || [ tests/vcsim/main.go -nt target/vcsim ]; then
+# VMware's vCenter simulator, built from Debian's govmomi library with our
+# launcher, and vcsim-tags, the witness for its vAPI tags (govmomi's own client).
+if [ ! -x target/vcsim ] || [ tests/vcsim/main.go -nt target/vcsim ] \
+  || [ ! -x target/vcsim-tags ] || [ tests/vcsim/tags/main.go -nt target/vcsim-tags ]; then
   if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/github.com/vmware/govmomi ]; then
     echo "installing: golang-go golang-github-vmware-govmomi-dev"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends golang-go golang-github-vmware-govmomi-dev
   fi
   mkdir -p target
-  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$PWD/target/go-cache" go build -o target/vcsim ./tests/vcsim
+  if [ ! -x target/vcsim ] || [ tests/vcsim/main.go -nt target/vcsim ]; then
+    GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$PWD/target/go-cache" go build -o target/vcsim ./tests/vcsim
+  fi
+  if [ ! -x target/vcsim-tags ] || [ tests/vcsim/tags/main.go -nt target/vcsim-tags ]; then
+    GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$PWD/target/go-cache" go build -o target/vcsim-tags ./tests/vcsim/tags
+  fi
 fi
 export POWERDECK_VCSIM="$PWD/target/vcsim"
+export POWERDECK_VCSIM_TAGS="$PWD/target/vcsim-tags"

@@ -4,6 +4,9 @@
 //	apt-get install -y golang-go golang-github-vmware-govmomi-dev
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o target/vcsim ./tests/vcsim
 //	target/vcsim -vm 250 -l 127.0.0.1:0     # prints the /sdk URL, serves until killed
+//
+// With the vCenter model it also serves vCenter's vAPI REST endpoints for
+// tags under /rest (tests/vcsim/tags is the witness that seeds and reads them).
 package main
 
 import (
@@ -24,6 +27,10 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	// vCenter's vAPI REST endpoints (/rest/com/vmware/cis/session and
+	// /rest/com/vmware/cis/tagging/...) for tags: they register themselves
+	// here and are served when RegisterEndpoints is set (vCenter model only).
+	_ "github.com/vmware/govmomi/vapi/simulator"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 )
@@ -70,6 +77,9 @@ func main() {
 		}
 		model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
+	// Serve the vAPI endpoints next to /sdk. Their login accepts any
+	// non-empty user and password, even with -login.
+	model.Service.RegisterEndpoints = true
 	server := model.Service.NewServer()
 	if *tools > 0 {
 		guestTools(*tools, *toolsBoot)

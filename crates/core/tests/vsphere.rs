@@ -5,6 +5,7 @@ use powerdeck_testkit::vcsim;
 
 use powerdeck_core::model::{Account, OpKind, OpPhase, PowerState, ShutdownMethod, ToolsStatus};
 use powerdeck_core::provider::vsphere::{VsphereConfig, VsphereProvider};
+use powerdeck_core::provider::Provider;
 use powerdeck_core::secrets::Secret;
 use powerdeck_core::store::{Store, VmFilter};
 use powerdeck_core::{Engine, OpOptions, Workers};
@@ -85,6 +86,43 @@ async fn until(lab: &Lab, what: &str, mut done: impl FnMut(&powerdeck_core::mode
         assert!(started.elapsed() < PATIENCE, "{what}: still {vm:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_attached_with_vmwares_client_become_facts_by_category_and_survive_a_refresh() {
+    let sim = Vcsim::start(&["-vm", "2"]);
+    let lab = Lab::new(&sim.endpoint);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let mut ids: Vec<String> = lab.vms().into_iter().map(|v| v.provider_id).collect();
+    ids.sort();
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    sim.tags(&["attach", "env", "prod", &a, &b]);
+    sim.tags(&["attach", "team", "a", &a]);
+    sim.tags(&["attach", "team", "b", &a]);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+
+    // Each VM's facts are the tags VMware's client reads, by category.
+    let seen = sim.tags(&["list", "--all"]);
+    let tag_facts = |vm: &powerdeck_core::model::Vm| -> std::collections::BTreeMap<String, String> {
+        vm.facts.iter().filter(|(k, _)| k.starts_with("tag:")).map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    for vm in lab.vms() {
+        let expected: std::collections::BTreeMap<String, String> = seen[&vm.provider_id]
+            .as_object()
+            .unwrap_or_else(|| panic!("{} is not in the witness's list: {seen}", vm.provider_id))
+            .iter()
+            .map(|(category, names)| (format!("tag:{category}"), names.as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect::<Vec<_>>().join(", ")))
+            .collect();
+        assert_eq!(tag_facts(&vm), expected, "{}", vm.provider_id);
+    }
+    // A refresh carries them (the store replaces facts whole); a detached
+    // tag goes at the next full inventory.
+    let fresh = lab.provider.refresh(std::slice::from_ref(&a)).await.unwrap();
+    assert_eq!(fresh[0].facts.get("tag:team").map(String::as_str), Some("a, b"));
+    sim.tags(&["detach", "team", "a", &a]);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let after = lab.vms().into_iter().find(|v| v.provider_id == a).unwrap();
+    assert_eq!((after.facts.get("tag:team").map(String::as_str), after.facts.get("tag:env").map(String::as_str)), (Some("b"), Some("prod")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,6 +89,16 @@ async fn serve(calls: Arc<Mutex<Vec<String>>>) -> String {
                         buf.extend_from_slice(&chunk[..n]);
                     }
                     let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).to_string();
+                    let path = String::from_utf8_lossy(&buf[..head_end]).split(' ').nth(1).unwrap_or_default().to_string();
+                    // This recorded server has no tagging service (REST), as a standalone host.
+                    if path.starts_with("/rest/") {
+                        calls.lock().unwrap().push(format!("REST {path}"));
+                        let resp = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n";
+                        if sock.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
                     let method = body.split("<soapenv:Body><").nth(1).and_then(|r| r.split([' ', '>']).next()).unwrap_or_default().to_string();
                     calls.lock().unwrap().push(method.clone());
                     let (status, xml) = answer(&method, &body);
@@ -126,8 +136,10 @@ async fn paging_reboot_guest_and_a_failed_task_over_recorded_answers() {
     assert_eq!(reboot.job, None, "RebootGuest returns at once, without a task");
     assert_eq!(
         *calls.lock().unwrap(),
-        // The host's name is looked up once and remembered.
+        // The host's name is looked up once and remembered; the tagging
+        // service, absent here, is asked for once.
         vec![
+            "REST /rest/com/vmware/cis/session",
             "RetrieveServiceContent",
             "Login",
             "CreateContainerView",

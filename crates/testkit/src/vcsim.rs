@@ -30,6 +30,16 @@ impl Vcsim {
         Self { child, endpoint: url.to_string() }
     }
 
+    /// VMware's own tagging client (govmomi's `vapi/tags`, built into
+    /// `target/vcsim-tags` or `POWERDECK_VCSIM_TAGS`) against this
+    /// simulator: `attach|detach CATEGORY TAG VM…` or `list`, its JSON.
+    pub fn tags(&self, args: &[&str]) -> serde_json::Value {
+        let tool = std::env::var_os("POWERDECK_VCSIM_TAGS").map(PathBuf::from).unwrap_or_else(|| crate::repo_root().join("target/vcsim-tags"));
+        let out = Command::new(&tool).args(["--url", &self.endpoint, "--insecure"]).args(args).output().expect("vcsim-tags runs");
+        assert!(out.status.success(), "vcsim-tags {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

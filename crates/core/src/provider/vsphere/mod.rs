@@ -6,6 +6,7 @@
 
 pub mod config;
 mod soap;
+mod tags;
 
 use super::calls::{Call, Calls};
 use super::client::batch::refresh_tolerant;
@@ -99,6 +100,8 @@ pub struct VsphereProvider {
     /// Host moref → host name: VMs report `runtime.host` as a moref, admins
     /// know hosts by name. Morefs are stable for a server's lifetime.
     host_names: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Tags come from another API (REST) than the rest (SOAP).
+    tags: tags::Tagging,
     endpoint: String,
     trust: Trust,
 }
@@ -203,6 +206,7 @@ impl VsphereProvider {
         };
         let http = HttpTransport::new(&HttpOptions { trust: trust.clone(), ..HttpOptions::default() })?;
         Ok(Self {
+            tags: tags::Tagging::new(http.clone(), calls.clone(), &cfg.endpoint, &cfg.username, password.clone()),
             soap: Soap::new(http, calls, cfg.endpoint.clone()),
             endpoint: cfg.endpoint.clone(),
             trust,
@@ -301,6 +305,13 @@ impl VsphereProvider {
         self.session.fetches().await
     }
 
+    /// What observations carry beyond the VM's own properties: its host by
+    /// name, and its tags.
+    async fn complete(&self, obs: &mut [Observation]) {
+        self.name_hosts(obs).await;
+        self.tags.apply(obs);
+    }
+
     /// Show hosts by name: look up the ones not seen before (one call), keep
     /// the moref where the lookup fails, since a name is a nicety.
     async fn name_hosts(&self, obs: &mut [Observation]) {
@@ -379,6 +390,8 @@ impl Provider for VsphereProvider {
     async fn list_page(&self, token: Option<&str>) -> ProviderResult<InventoryPage> {
         let resp = match token {
             None => {
+                // A full inventory reads the tags afresh (another API, a few calls).
+                self.tags.reload().await;
                 self.call_with(Call::list(), "RetrievePropertiesEx", true, |s| {
                     format!("{}<specSet>{}</specSet><options><maxObjects>{PAGE_SIZE}</maxObjects></options>", s.collector(), s.all_vms_spec())
                 })
@@ -389,7 +402,7 @@ impl Provider for VsphereProvider {
         let Some(rv) = resp.child("returnval") else { return Ok(InventoryPage { vms: vec![], next: None }) };
         let next = rv.child("token").map(|t| t.text().to_string()).filter(|t| !t.is_empty());
         let mut vms = observations(rv)?;
-        self.name_hosts(&mut vms).await;
+        self.complete(&mut vms).await;
         Ok(InventoryPage { vms, next })
     }
 
@@ -406,7 +419,7 @@ impl Provider for VsphereProvider {
             r.child("returnval").map(observations).unwrap_or(Ok(vec![]))
         };
         let mut obs = refresh_tolerant(ids.to_vec(), &read).await?;
-        self.name_hosts(&mut obs).await;
+        self.complete(&mut obs).await;
         Ok(obs)
     }
 
@@ -508,7 +521,7 @@ impl Provider for VsphereProvider {
         // An `enter` needs host names; a `modify` carries only what changed,
         // so those VMs are read again in full (one call).
         let mut changes: Vec<Observation> = entered.into_values().filter(|o| !modified.contains(&o.provider_id)).collect();
-        self.name_hosts(&mut changes).await;
+        self.complete(&mut changes).await;
         if !modified.is_empty() {
             changes.extend(self.refresh(&modified.into_iter().collect::<Vec<_>>()).await?);
         }
