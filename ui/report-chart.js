@@ -85,6 +85,16 @@ export function recentMonths(now, count) {
 }
 
 /**
+ * The twelve local months that end with the month starting at `from`: the
+ * range a report by month covers.
+ * @param {number} from the chosen month's first instant @returns {{ from: number, to: number }}
+ */
+export function yearTo(from) {
+  const start = new Date(from);
+  return { from: new Date(start.getFullYear(), start.getMonth() - 11, 1).getTime(), to: new Date(start.getFullYear(), start.getMonth() + 1, 1).getTime() };
+}
+
+/**
  * A timeline's span ending at `now`: its start and how many buckets
  * (an hour each for a day, six hours for a week, a day for a month).
  * @param {"day" | "week" | "month"} span @param {number} now

@@ -860,6 +860,11 @@ def reports(driver, vm):
     wait_until("the bars are by group", lambda: driver.find_elements(By.CSS_SELECTOR, '#report-accounts g[data-row="(no group)"]'))
     Select(driver.find_element(By.ID, "report-by")).select_by_value("tag")
     wait_until("by tag, it says why there is nothing", lambda: "No VM has tags" in driver.find_element(By.ID, "report-accounts").text)
+    # By month: the year to the chosen month, a bar per month; this month's holds the fleet.
+    Select(driver.find_element(By.ID, "report-by")).select_by_value("month")
+    this_month = time.strftime("%Y-%m")
+    wait_until("a bar per month", lambda: driver.find_elements(By.CSS_SELECTOR, f'#report-accounts g[data-row="{this_month}"] rect'))
+    assert "by month" in driver.find_element(By.ID, "report-title").text
     Select(driver.find_element(By.ID, "report-by")).select_by_value("account")
     wait_until("back by account", lambda: driver.find_elements(By.CSS_SELECTOR, '#report-accounts g[data-row="demo"]'))
     box = driver.find_element(By.ID, "timeline-vm")

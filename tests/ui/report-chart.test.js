@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hoursText, layout, recentMonths, shares, timelineSpan, total } from "../../ui/report-chart.js";
+import { hoursText, layout, recentMonths, shares, timelineSpan, total, yearTo } from "../../ui/report-chart.js";
 
 const H = 3_600_000;
 /** @param {Partial<import("../../ui/types").Hours>} h @returns {import("../../ui/types").Hours} */
@@ -33,6 +33,13 @@ test("a month runs from local midnight on its first day to the next month's, new
   assert.equal(months[0].from, new Date(2026, 0, 1).getTime());
   assert.equal(months[0].to, new Date(2026, 1, 1).getTime());
   assert.equal(months[1].to, months[0].from, "months meet without a gap");
+});
+
+test("a report by month covers the twelve local months up to the chosen one, across a year's turn", () => {
+  const [march] = recentMonths(new Date(2026, 2, 10), 1);
+  assert.deepEqual(yearTo(march.from), { from: new Date(2025, 3, 1).getTime(), to: new Date(2026, 3, 1).getTime() });
+  const [december] = recentMonths(new Date(2026, 11, 31, 23), 1);
+  assert.deepEqual(yearTo(december.from), { from: new Date(2026, 0, 1).getTime(), to: new Date(2027, 0, 1).getTime() });
 });
 
 test("a timeline's span ends now and is cut into equal buckets", () => {

@@ -6,7 +6,7 @@
 
 import { $, el, setText } from "../dom.js";
 import { timestamp } from "../format.js";
-import { hoursText, layout, recentMonths, seen, shares, STATES, timelineSpan, total } from "../report-chart.js";
+import { hoursText, layout, recentMonths, seen, shares, STATES, timelineSpan, total, yearTo } from "../report-chart.js";
 import { ipc } from "../ipc.js";
 
 /** @typedef {import("../context.js").App} App */
@@ -59,7 +59,9 @@ export function initReports(app) {
   const price = () => (priceInput.value.trim() === "" ? null : Number(priceInput.value));
 
   async function renderHours() {
-    const { from, to } = month();
+    const by = /** @type {"account" | "group" | "tag" | "month"} */ (bySelect.value);
+    // By month: the twelve months up to the chosen one, a bar each.
+    const { from, to } = by === "month" ? yearTo(month().from) : month();
     const p = price();
     if (p !== null && !(p >= 0 && Number.isFinite(p))) {
       setText(summaryEl, "The price per running hour must be a number, 0 or more.");
@@ -67,8 +69,7 @@ export function initReports(app) {
     }
     setText(summaryEl, "Counting…");
     try {
-      const by = /** @type {"account" | "group" | "tag"} */ (bySelect.value);
-      setText($("#report-title"), `Hours per state, by ${by}`);
+      setText($("#report-title"), by === "month" ? `Hours per state, by month: the year to ${month().label}` : `Hours per state, by ${by}`);
       const report = await ipc.hoursReport(from, to, by, p);
       const t = report.total;
       const saved = `${hoursText(t.hours.saved)} off because of Powerdeck's own stops, schedules and runbooks${t.saved_cost !== null ? ` (estimated saving ${t.saved_cost.toFixed(2)})` : ""}`;
@@ -87,7 +88,7 @@ export function initReports(app) {
         );
       });
       const untagged = by === "tag" && report.rows.every((r) => r.name === "(no tag)");
-      const none = untagged ? "No VM has tags from its provider (EC2 and Azure tags are read)." : "No VMs in this month.";
+      const none = untagged ? "No VM has tags from its provider." : by === "month" ? "No VMs in these months." : "No VMs in this month.";
       accountsChart.replaceChildren(report.rows.length && !untagged ? chart : el("p", { class: "muted" }, none));
     } catch (e) {
       setText(summaryEl, `The report could not be made: ${e}`);
