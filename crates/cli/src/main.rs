@@ -15,7 +15,7 @@ use args::{AccountsCmd, Cli, Cmd, SimCmd, VmAction, VmsCmd};
 use powerdeck_core::model::{now_ms, Initiator, OpKind, OpPhase};
 use powerdeck_core::provider::registry;
 use powerdeck_core::provider::sim::{self, SimConfig, World};
-use powerdeck_core::store::VmFilter;
+use powerdeck_core::store::{StoreError, VmFilter};
 use powerdeck_core::{CoreError, Engine, EngineConfig, Event, OpOptions, Workers};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -63,7 +63,18 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
         _ => {}
     }
     let data_dir = powerdeck_core::paths::data_dir(cli.data_dir.as_deref());
-    let engine = Engine::open(&data_dir)?;
+    let engine = match Engine::open(&data_dir) {
+        // A data directory that may not be written still answers questions.
+        Err(CoreError::Store(e @ StoreError::ReadOnly { .. })) if reads_only(&cli.cmd) => {
+            let engine = Engine::open_read_only(&data_dir)?;
+            eprintln!("pdk: warning: {e}; showing what it holds, nothing can be changed");
+            engine
+        }
+        Err(CoreError::Store(e @ StoreError::ReadOnly { .. })) => {
+            return Err(CoreError::Invalid(format!("{e}. Commands that only read (vms list, history, report, accounts list …) still work")));
+        }
+        other => other?,
+    };
     if let Some(warning) = engine.config_warning() {
         eprintln!("pdk: warning: {warning}");
     }
@@ -110,6 +121,22 @@ async fn run(cli: Cli) -> Result<ExitCode, CoreError> {
         Cmd::Sim(cmd) => sim(&engine, cmd),
         Cmd::Report(cmd) => report::report(&engine, cmd),
         Cmd::Completions { .. } | Cmd::Man => unreachable!("answered before the engine opened"),
+    }
+}
+
+/// Commands that change nothing in the store: they can run on a data
+/// directory that may not be written.
+fn reads_only(cmd: &Cmd) -> bool {
+    use args::{GroupsCmd, RunbookCmd, SchedulesCmd};
+    match cmd {
+        Cmd::Accounts(a) => matches!(a, AccountsCmd::List { .. } | AccountsCmd::Kinds { .. }),
+        Cmd::Vms(v) => matches!(v, VmsCmd::List { .. }),
+        Cmd::History { .. } | Cmd::Ops { .. } | Cmd::Report(_) => true,
+        Cmd::Settings { value, reset, .. } => value.is_none() && !reset,
+        Cmd::Groups(g) => matches!(g, GroupsCmd::List { .. } | GroupsCmd::Show { .. }),
+        Cmd::Schedules(s) => matches!(s, SchedulesCmd::List { .. } | SchedulesCmd::Show { .. } | SchedulesCmd::Next { .. } | SchedulesCmd::History { .. }),
+        Cmd::Runbook(r) => matches!(r, RunbookCmd::List { .. } | RunbookCmd::Show { .. } | RunbookCmd::Export { .. } | RunbookCmd::Runs { .. }),
+        _ => false,
     }
 }
 

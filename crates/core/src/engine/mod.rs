@@ -161,6 +161,17 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The engine over a data directory that may not be written: reads
+    /// work (lists, history, reports); anything that would change the store
+    /// is refused with the reason. Nothing is started or created.
+    pub fn open_read_only(data_dir: &Path) -> Result<Arc<Self>, CoreError> {
+        let store = Arc::new(Store::open_read_only(&crate::paths::db_path(data_dir))?);
+        let (cfg, warning) = EngineConfig::from_stored(store.setting(config::SETTINGS_KEY)?.as_deref());
+        let engine = Self::with_store(store, data_dir, cfg)?;
+        *engine.config_warning.lock().unwrap() = warning;
+        Ok(engine)
+    }
+
     pub fn with_store(store: Arc<Store>, data_dir: &Path, cfg: EngineConfig) -> Result<Arc<Self>, CoreError> {
         cfg.validate().map_err(CoreError::Invalid)?;
         Ok(Arc::new(Self {

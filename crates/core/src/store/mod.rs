@@ -28,6 +28,10 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("the inventory database at {path} cannot be opened: {message}")]
     Open { path: PathBuf, message: String },
+    /// The database is there but may not be written (a read-only folder,
+    /// file or file system): it can still be opened to read.
+    #[error("the inventory database at {path} cannot be written: {message}")]
+    ReadOnly { path: PathBuf, message: String },
     #[error("the inventory database was written by a newer Powerdeck (schema {found}, this build knows {known}); upgrade Powerdeck")]
     TooNew { found: i64, known: i64 },
     #[error("inventory database error: {0}")]
@@ -51,6 +55,28 @@ pub struct Store {
     origin: String,
     /// Something a person must be told about how the store was opened.
     notice: Option<String>,
+    /// Opened to read only ([`Store::open_read_only`]): every write is refused.
+    read_only: bool,
+    /// Read without SQLite's shared memory (it could not be made): other
+    /// readers open the file the same way.
+    immutable: bool,
+}
+
+/// A connection that only reads `path`. `immutable`: without locks or the
+/// WAL's shared memory, for a file in a folder that may not be written.
+pub(crate) fn reader(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = if immutable {
+        let escaped = path.to_string_lossy().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+        Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags)?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
+    conn.busy_timeout(Duration::from_secs(15))?;
+    // Opening is lazy: read once so a file that cannot be read fails here.
+    conn.query_row("PRAGMA user_version", [], |_| Ok(()))?;
+    Ok(conn)
 }
 
 impl Store {
@@ -69,7 +95,15 @@ impl Store {
         private_file(path).map_err(|e| open_err(io_reason(&e, "the database file")))?;
         // SQLite alone says "unable to open database file" or "attempt to
         // write a readonly database"; find the reason first.
-        writable(path).map_err(|e| open_err(io_reason(&e, "the folder or the database file")))?;
+        writable(path).map_err(|e| {
+            let message = io_reason(&e, "the folder or the database file");
+            match e.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem if len(path).is_some_and(|n| n > 0) => {
+                    StoreError::ReadOnly { path: path.to_path_buf(), message }
+                }
+                _ => open_err(message),
+            }
+        })?;
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         let mut store = Self::init(conn, path.to_path_buf())?;
         if emptied {
@@ -81,6 +115,38 @@ impl Store {
             store.notice = Some(text);
         }
         Ok(store)
+    }
+
+    /// Open an existing database to read only, where it may not be written
+    /// (see [`StoreError::ReadOnly`]): nothing is migrated or created, and
+    /// every write is refused with the reason.
+    pub fn open_read_only(path: &Path) -> StoreResult<Self> {
+        let open_err = |message: String| StoreError::Open { path: path.to_path_buf(), message };
+        // Try a shared read first; a WAL database whose -shm file cannot be
+        // made (the folder may not be written) is read as immutable.
+        let (conn, immutable) = match reader(path, false) {
+            Ok(c) => (c, false),
+            Err(_) => (reader(path, true).map_err(|e| open_err(e.to_string()))?, true),
+        };
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let (found, known): (i64, i64) = (conn.query_row("PRAGMA user_version", [], |r| r.get(0))?, schema::MIGRATIONS.len() as i64);
+        if found > known {
+            return Err(StoreError::TooNew { found, known });
+        }
+        if found < known {
+            return Err(open_err(format!("it needs an upgrade (schema {found} to {known}), which a read-only database cannot take")));
+        }
+        Ok(Self { conn: Mutex::new(conn), path: path.to_path_buf(), origin: uuid::Uuid::new_v4().to_string(), notice: None, read_only: true, immutable })
+    }
+
+    /// Whether this handle was opened to read only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Whether reads go without SQLite's shared memory (see [`reader`]).
+    pub(crate) fn is_immutable(&self) -> bool {
+        self.immutable
     }
 
     /// What a person must be told about how the store was opened (a
@@ -102,7 +168,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), path, origin: uuid::Uuid::new_v4().to_string(), notice: None })
+        Ok(Self { conn: Mutex::new(conn), path, origin: uuid::Uuid::new_v4().to_string(), notice: None, read_only: false, immutable: false })
     }
 
     pub fn path(&self) -> &Path {
@@ -122,6 +188,9 @@ impl Store {
     /// One write transaction; `IMMEDIATE` so that concurrent writers in other
     /// processes queue up instead of failing half-way.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction) -> StoreResult<T>) -> StoreResult<T> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly { path: self.path.clone(), message: "it was opened to read only (its folder or file may not be written)".into() });
+        }
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -251,6 +320,25 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_store_opened_to_read_reads_and_refuses_every_write_saying_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("powerdeck.sqlite");
+        Store::open(&path).unwrap().set_setting("k", "v").unwrap();
+        for immutable in [false, true] {
+            let store = Store::open_read_only(&path).unwrap();
+            assert!(store.is_read_only());
+            assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
+            let err = store.set_setting("k", "w").unwrap_err();
+            assert!(matches!(err, StoreError::ReadOnly { .. }) && err.to_string().contains("opened to read only"), "{err}");
+            assert!(reader(&path, immutable).is_ok());
+        }
+        // A database that needs an upgrade cannot take it read-only.
+        rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 1).unwrap();
+        let err = Store::open_read_only(&path).err().expect("refused").to_string();
+        assert!(err.contains("needs an upgrade"), "{err}");
+    }
 
     #[test]
     fn a_data_directory_that_is_a_file_says_so_with_its_path() {

@@ -4,7 +4,7 @@
 use super::{Store, StoreResult};
 use crate::hours::Change;
 use crate::model::{Millis, PowerState};
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection};
 use std::collections::HashMap;
 
 /// How much of the database a long scan may map (SQLite caps it at its
@@ -41,8 +41,7 @@ impl Store {
         if self.path().as_os_str() == ":memory:" {
             return self.read(f);
         }
-        let conn = Connection::open_with_flags(self.path(), OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.busy_timeout(std::time::Duration::from_secs(15))?;
+        let conn = super::reader(self.path(), self.is_immutable())?;
         // A fresh connection has an empty page cache: its seeks (each VM's
         // state before a part) read through the OS page cache instead. The
         // mapping goes with the connection.
