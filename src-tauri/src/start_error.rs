@@ -23,6 +23,12 @@ pub fn describe(e: &CoreError, dir: &Path) -> StartError {
         CoreError::Store(StoreError::Open { .. }) => {
             "Check that this folder exists, is a folder (not a file), and that you may write to it. Or start Powerdeck with --data-dir and another folder."
         }
+        CoreError::Store(StoreError::ReadOnly { message, .. }) if message.contains("full") || message.contains("quota") => {
+            "Free some space on this disk (or raise your quota), then start Powerdeck again. `pdk vms list` and `pdk report` still show what it holds."
+        }
+        CoreError::Store(StoreError::ReadOnly { .. }) => {
+            "Make this folder writable for you, or start Powerdeck with --data-dir and another folder. `pdk vms list` and `pdk report` still show what it holds."
+        }
         CoreError::Store(StoreError::TooNew { .. }) => "Install the newer Powerdeck that wrote it, or start this one with --data-dir and another folder.",
         CoreError::Store(StoreError::SchemaMismatch { .. }) => {
             "Restore a backup of powerdeck.sqlite, or move it away: Powerdeck then starts with an empty inventory."

@@ -98,7 +98,12 @@ impl Store {
         writable(path).map_err(|e| {
             let message = io_reason(&e, "the folder or the database file");
             match e.kind() {
-                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem if len(path).is_some_and(|n| n > 0) => {
+                std::io::ErrorKind::PermissionDenied
+                | std::io::ErrorKind::ReadOnlyFilesystem
+                | std::io::ErrorKind::StorageFull
+                | std::io::ErrorKind::QuotaExceeded
+                    if len(path).is_some_and(|n| n > 0) =>
+                {
                     StoreError::ReadOnly { path: path.to_path_buf(), message }
                 }
                 _ => open_err(message),
@@ -270,13 +275,16 @@ pub(crate) fn io_reason(e: &std::io::Error, what: &str) -> String {
 }
 
 /// Whether the database and its folder take writes (SQLite needs both, for
-/// its write-ahead log): open the file for writing and make and remove a
-/// probe file next to it.
+/// its write-ahead log): open the file for writing and write a probe file
+/// next to it, as large as a few WAL pages, so that a full disk is found
+/// here and named (SQLite would say "disk I/O error").
 fn writable(path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
     std::fs::OpenOptions::new().write(true).open(path)?;
     let probe = path.with_file_name(format!(".powerdeck-probe-{}", std::process::id()));
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&probe)?;
-    std::fs::remove_file(&probe)
+    let written = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&probe).and_then(|mut f| f.write_all(&[0u8; 64 * 1024]));
+    let _ = std::fs::remove_file(&probe);
+    written
 }
 
 /// A new database file is created 0600 before SQLite opens it (SQLite gives
