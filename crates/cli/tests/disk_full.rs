@@ -42,3 +42,25 @@ echo "== start"; "$2" --data-dir "$1/data" vm start api-001 2>&1; echo "rc=$?"
     assert!(start.contains("the disk is full") && !start.contains("rc=0"), "a change is refused: {start}");
     assert!(!out.contains("disk I/O error"), "{out}");
 }
+
+#[test]
+fn a_disk_that_fills_during_a_stop_ends_the_wait_with_the_real_cause() {
+    // The stop is submitted and tracked, then the disk fills: its verified
+    // end cannot be recorded, and pdk says so instead of waiting on.
+    let script = r#"
+P="$2"; D="$1/data"
+"$P" --data-dir "$D" vms list > /dev/null || { echo "SETUP FAILED"; exit 1; }
+("$P" --data-dir "$D" vm stop api-002 --graceful-timeout 4 > "$1/out" 2>&1; echo "rc=$?" >> "$1/out") &
+i=0; until grep -q "waiting for status update" "$1/out" 2>/dev/null || [ $i -ge 600 ]; do sleep 0.05; i=$((i+1)); done
+dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null
+wait
+cat "$1/out"
+"#;
+    let Some(out) = in_small_filesystem(script) else {
+        eprintln!("NOT RUN: this machine lets the test make no file system of its own (no mount namespace)");
+        return;
+    };
+    assert!(out.contains("waiting for status update"), "the stop was tracked before the disk filled: {out}");
+    assert!(out.contains("has no verified end") && out.contains("disk is full"), "{out}");
+    assert!(out.contains("pdk resume") && !out.contains("rc=0"), "{out}");
+}
