@@ -32,6 +32,9 @@ pub enum StoreError {
     /// file or file system): it can still be opened to read.
     #[error("the inventory database at {path} cannot be written: {message}")]
     ReadOnly { path: PathBuf, message: String },
+    /// The file is not a SQLite database, or its pages are damaged.
+    #[error("the inventory database at {path} is damaged or is not Powerdeck's ({detail}); restore a backup of it, or move it away to start with an empty inventory")]
+    Damaged { path: PathBuf, detail: String },
     #[error("the inventory database was written by a newer Powerdeck (schema {found}, this build knows {known}); upgrade Powerdeck")]
     TooNew { found: i64, known: i64 },
     #[error("inventory database error: {0}")]
@@ -60,6 +63,18 @@ pub struct Store {
     /// Read without SQLite's shared memory (it could not be made): other
     /// readers open the file the same way.
     immutable: bool,
+}
+
+/// SQLite's "file is not a database" and "database disk image is
+/// malformed", with the path and what to do.
+fn damaged(e: StoreError, path: &Path) -> StoreError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match e {
+        StoreError::Sql(rusqlite::Error::SqliteFailure(f, detail)) if matches!(f.code, NotADatabase | DatabaseCorrupt) => {
+            StoreError::Damaged { path: path.to_path_buf(), detail: detail.unwrap_or_else(|| f.to_string()) }
+        }
+        other => other,
+    }
 }
 
 /// A connection that only reads `path`. `immutable`: without locks or the
@@ -110,7 +125,7 @@ impl Store {
             }
         })?;
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        let mut store = Self::init(conn, path.to_path_buf())?;
+        let mut store = Self::init(conn, path.to_path_buf()).map_err(|e| damaged(e, path))?;
         if emptied {
             let text = format!(
                 "the inventory database at {} was empty (0 bytes: truncated, or never written), so it was started anew; accounts, operations and history kept in it before are gone",
@@ -328,6 +343,21 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_file_that_is_no_database_or_is_damaged_says_so_with_its_path_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("powerdeck.sqlite");
+        let junk: Vec<u8> = (0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for body in [junk.clone(), [b"SQLite format 3\0".as_slice(), &junk[..8000]].concat()] {
+            std::fs::write(&path, &body).unwrap();
+            let err = Store::open(&path).err().expect("refused");
+            assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+            let text = err.to_string();
+            assert!(text.contains(&path.display().to_string()) && text.contains("restore a backup") && text.contains("not a database"), "{text}");
+            assert_eq!(std::fs::read(&path).unwrap(), body, "the damaged file is left as it was");
+        }
+    }
 
     #[test]
     fn a_store_opened_to_read_reads_and_refuses_every_write_saying_why() {
