@@ -94,7 +94,7 @@ export function matches(s, vm) {
   const q = v.query;
   if (!q) return true;
   if (vm.name.toLowerCase().includes(q) || vm.provider_id.toLowerCase().includes(q) || vm.account.toLowerCase().includes(q) || (vm.location || "").toLowerCase().includes(q)) return true;
-  for (const k in vm.facts) if (vm.facts[k].toLowerCase().includes(q)) return true; // an IP, a UUID…
+  for (const v of Object.values(vm.facts)) if (v?.toLowerCase().includes(q)) return true; // an IP, a UUID…
   return false;
 }
 

@@ -1,15 +1,46 @@
-// The shapes the window receives over IPC, written by hand from the Rust
-// types (crates/core/src/model.rs, events.rs, provider/mod.rs and
-// src-tauri/src/commands.rs, inventory.rs). `tsc --checkJs` checks every
-// module against them; nothing here is shipped as code.
+// The shapes the window receives over IPC. The core's types are generated
+// from the Rust ones by ts-rs into ui/generated/ (`cargo test` writes them;
+// they are not committed) and re-exported here; the shell's own shapes
+// (src-tauri/src/commands.rs, inventory.rs) are written by hand below.
+// `tsc --checkJs` checks every module against them; nothing here is shipped.
 
-export type PowerState =
-  | "running" | "stopped" | "suspended" | "deallocated" | "paused"
-  | "starting" | "stopping" | "rebooting" | "suspending" | "resuming" | "deallocating" | "migrating"
-  | "terminated" | "missing" | "unknown";
-export type ToolsStatus = "running" | "not-running" | "not-installed";
-export type OpKind = "start" | "stop" | "force-stop" | "reboot" | "suspend" | "hibernate" | "deallocate";
-export type OpPhase = "submitted" | "tracking" | "verifying" | "succeeded" | "failed" | "timed-out" | "cancelled";
+import type { PowerState as PowerStateRs } from "./generated/PowerState";
+import type { ToolsStatus as ToolsStatusRs } from "./generated/ToolsStatus";
+import type { OpKind as OpKindRs } from "./generated/OpKind";
+import type { OpPhase as OpPhaseRs } from "./generated/OpPhase";
+import type { Source as SourceRs } from "./generated/Source";
+import type { Failure as FailureRs } from "./generated/Failure";
+import type { Initiator as InitiatorRs } from "./generated/Initiator";
+import type { Vm as VmRs } from "./generated/Vm";
+import type { Operation as OperationRs } from "./generated/Operation";
+import type { HistoryEntry as HistoryEntryRs } from "./generated/HistoryEntry";
+import type { Hours as HoursRs } from "./generated/Hours";
+import type { HoursRow as HoursRowRs } from "./generated/HoursRow";
+import type { HoursReport as HoursReportRs } from "./generated/HoursReport";
+import type { TimelineBucket as TimelineBucketRs } from "./generated/TimelineBucket";
+import type { Finding as FindingRs } from "./generated/Finding";
+
+/** ts-rs writes Rust's i64 as `bigint`; over IPC they are JSON numbers
+ * (ids and milliseconds, all far below 2^53). */
+type Numbers<T> = T extends bigint ? number : T extends (infer U)[] ? Numbers<U>[] : T extends object ? { [K in keyof T]: Numbers<T[K]> } : T;
+
+export type PowerState = PowerStateRs;
+export type ToolsStatus = ToolsStatusRs;
+export type OpKind = OpKindRs;
+export type OpPhase = OpPhaseRs;
+export type Source = SourceRs;
+export type Failure = FailureRs;
+export type Initiator = InitiatorRs;
+export type Vm = Numbers<VmRs>;
+export type Operation = Numbers<OperationRs>;
+export type HistoryEntry = Numbers<HistoryEntryRs>;
+/** Milliseconds per state. */
+export type Hours = Numbers<HoursRs>;
+export type HoursRow = Numbers<HoursRowRs>;
+export type HoursReport = Numbers<HoursReportRs>;
+export type TimelineBucket = Numbers<TimelineBucketRs>;
+export type Finding = Numbers<FindingRs>;
+
 
 /** A saved group (crates/core/src/group.rs). */
 export interface GroupRule { account?: string; kind?: string; name?: string; facts?: Record<string, string>; state?: PowerState }
@@ -60,61 +91,10 @@ export interface IpcErrorWire {
   presented?: string;
   operation?: number;
 }
-export type Source = "operation" | "sync" | "feed" | "schedule";
 
-export interface Vm {
-  id: number;
-  account_id: number;
-  account: string;
-  provider_id: string;
-  name: string;
-  state: PowerState;
-  raw_state: string;
-  tools: ToolsStatus | null;
-  location: string | null;
-  facts: Record<string, string>;
-  stale: boolean;
-  watched: boolean;
-  last_seen_at: number;
-  last_state_change_at: number;
-}
 
-export interface Operation {
-  id: number;
-  vm_id: number;
-  vm_name: string;
-  account: string;
-  kind: OpKind;
-  phase: OpPhase;
-  allow_force: boolean;
-  graceful_timeout_ms: number;
-  timeout_ms: number;
-  requested_at: number;
-  deadline_at: number;
-  forced_at: number | null;
-  finished_at: number | null;
-  previous_state: PowerState | null;
-  new_state: PowerState | null;
-  shutdown_method: "graceful" | "forced" | "already-off" | null;
-  job_id: string | null;
-  error: string | null;
-  wait_for_tools: boolean;
-  /** Who asked for it (absent from older stores). */
-  initiator?: Initiator;
-  /** When the provider accepted (null while unconfirmed). */
-  submitted_at?: number | null;
-  /** Why it did not succeed. */
-  failure?: Failure | null;
-  cancel_requested?: boolean;
-  force_requested?: boolean;
-  /** The batch (a bulk action, a runbook step) it belongs to. */
-  batch_id?: number | null;
-}
 
-export type Failure = "refused" | "invalid-state" | "graceful-impossible" | "graceful-ignored" | "force-failed" | "job-failed"
-  | "verification-failed" | "timed-out" | "unconfirmed" | "cancelled";
 
-export type Initiator = "window" | "tray" | "cli" | "schedule" | "runbook" | "unknown";
 
 export interface Capabilities {
   graceful_stop: boolean;
@@ -187,16 +167,6 @@ export interface Inventory {
   accounts: AccountInfo[];
 }
 
-export interface HistoryEntry {
-  id: number;
-  vm_id: number;
-  at: number;
-  from_state: PowerState | null;
-  to_state: PowerState;
-  raw_state: string;
-  source: Source;
-  operation_id: number | null;
-}
 
 export interface VmDetails {
   vm: Vm;
@@ -398,52 +368,7 @@ declare global {
   }
 }
 
-/** Milliseconds per state (engine: hours::Hours). */
-export interface Hours {
-  running: number;
-  stopped: number;
-  deallocated: number;
-  suspended: number;
-  transition: number;
-  unknown: number;
-  absent: number;
-  /** Of the known time, how much was attributed across a gap the state provably held through. */
-  attributed: number;
-  billable: number;
-  /** Off because of Powerdeck's own operations (user, schedule, runbook). */
-  saved: number;
-}
 
-export interface HoursRow {
-  name: string;
-  account: string | null;
-  vms: number;
-  hours: Hours;
-  cost: number | null;
-  saved_cost: number | null;
-}
 
-export interface HoursReport {
-  from: number;
-  to: number;
-  until: number;
-  by: "vm" | "account" | "group" | "tag";
-  rows: HoursRow[];
-  total: HoursRow;
-  unreadable: number;
-}
 
-export interface TimelineBucket {
-  from: number;
-  to: number;
-  hours: Hours;
-}
 
-export interface Finding {
-  vm: string;
-  account: string;
-  kind: "long-running" | "stopped-but-billed" | "outside-period";
-  since: number;
-  detail: string;
-  suggestion: string;
-}

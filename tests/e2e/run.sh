@@ -7,10 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/ensure-gui-deps.sh
 source scripts/ensure-node-deps.sh
+export PATH="$HOME/.cargo/bin:$PATH"
 node --test tests/ui/*.test.js
+# The IPC types the window is checked against, generated from the Rust
+# types by ts-rs into ui/generated/ (its export tests write them).
+cargo test --locked -q -p powerdeck-core --lib export_bindings >/dev/null
 tests/node_modules/.bin/tsc -p tsconfig.json
 echo "ui: unit tests and type check passed"
-export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --locked
 fi

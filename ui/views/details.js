@@ -133,7 +133,7 @@ export function initDetails(app) {
         } catch (e) { toast(String(e)); }
       },
     }, vm.watched ? "★ Favourite" : "☆ Add to favourites");
-    const facts = Object.entries(vm.facts).flatMap(([k, v]) => fact(FACT_LABELS[k] ?? k, v, COPYABLE.test(k) ? v : null));
+    const facts = Object.entries(vm.facts).flatMap(([k, v]) => (v === undefined ? [] : fact(FACT_LABELS[k] ?? k, v, COPYABLE.test(k) ? v : null)));
     const ops = d && d.operations.length
       ? el("ol", { class: "ops" }, ...d.operations.map((o) => el("li", { class: `op phase-${o.phase}` },
         el("strong", {}, `${ACTION_LABELS[o.kind]} — ${o.phase}`),

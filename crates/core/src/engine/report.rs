@@ -31,6 +31,7 @@ pub fn hour_columns(h: &Hours) -> [Millis; 9] {
 /// What a report's rows are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub enum ReportBy {
     Vm,
     Account,
@@ -108,6 +109,7 @@ impl Rates {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct HoursRow {
     /// The VM's, account's or group's name.
     pub name: String,
@@ -136,6 +138,7 @@ impl HoursRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct HoursReport {
     pub from: Millis,
     pub to: Millis,
@@ -152,6 +155,7 @@ pub struct HoursReport {
 
 /// Something an admin should look at.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct Finding {
     pub vm: String,
     pub account: String,
@@ -165,6 +169,7 @@ pub struct Finding {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub enum FindingKind {
     /// Running for a long time with no operation by anyone.
     LongRunning,
