@@ -116,6 +116,21 @@ def memory_mb(pids):
     return rss / 1024, pss / 1024
 
 
+def pss_parts(pid):
+    """One process's PSS in MB, and how much of it is anonymous memory
+    (heaps), files (the binary, libraries, mapped database pages) and shared
+    memory (WebKit's buffers)."""
+    parts = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("Pss", "Pss_Anon", "Pss_File", "Pss_Shmem"):
+                parts[key.lower()] = round(int(rest.split()[0]) / 1024, 1)
+    except FileNotFoundError:
+        pass
+    return parts
+
+
 def session():
     options = ArgOptions()
     options.set_capability("browserName", "wry")
@@ -172,6 +187,7 @@ def main():
         results["idle_cpu_percent_of_one_core"] = 100.0 * (c1 - c0) / TICK / (t1 - t0)
         results["idle_cpu_by_process"] = {comm(p): round(100.0 * (cpu_ticks([p]) - before[p]) / TICK / (t1 - t0), 2) for p in pids}
         rss, pss = memory_mb(pids)
+        results["pss_by_process"] = {comm(p): pss_parts(p) for p in pids}
         results["processes"] = len(pids)
         results["rss_mb_sum"] = rss
         results["pss_mb_sum"] = pss
