@@ -12,3 +12,17 @@ pub fn give_back() {
         libc::malloc_trim(0);
     }
 }
+
+/// Two malloc arenas instead of glibc's default of up to eight per core:
+/// each thread that allocates (tokio's workers, the blocking pool, WebKit's
+/// and GTK's threads) otherwise gets an arena of its own, and what a 100 000-
+/// VM sync or inventory read frees stays scattered across them where
+/// `malloc_trim` cannot return it. Measured at 100 000 VMs: the app's heap
+/// 72–92 MB with the default, 41–48 MB with two. Call first, before threads.
+pub fn limit_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets a glibc tunable; M_ARENA_MAX takes any positive count.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}

@@ -256,3 +256,32 @@ fn a_name_given_twice_is_acted_on_once_and_a_wrong_one_changes_nothing() {
     let watched = listed.as_array().unwrap().iter().find(|v| v["id"] == vm["id"]).unwrap()["watched"].clone();
     assert_eq!(watched, Value::Bool(false), "nothing was applied");
 }
+
+#[test]
+fn an_operation_asked_for_during_an_outage_is_refused_in_words_and_nothing_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    lab(d, &[]);
+    let vm = first_vm(d, "running");
+    let name = format!("lab/{}", vm["name"].as_str().unwrap());
+    ok(d, &["sim", "outage", "lab", "--seconds", "60"]);
+
+    let out = run(d, &["vm", "stop", &name, "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "a refused operation exits 3: {}", String::from_utf8_lossy(&out.stderr));
+    let ops: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let op = ops.as_array().and_then(|a| a.first()).cloned().unwrap_or(ops);
+    assert_eq!((op["phase"].as_str(), op["failure"].as_str()), (Some("failed"), Some("refused")), "{op}");
+    assert!(op["error"].as_str().unwrap().contains("could not be reached"), "{op}");
+    let sync = run(d, &["sync", "--account", "lab"]);
+    assert!(!sync.status.success() && String::from_utf8_lossy(&sync.stderr).contains("could not be reached"));
+    let listed = json(d, &["vms", "list", "--account", "lab", "--json"]);
+    let row = listed.as_array().unwrap().iter().find(|v| v["id"] == vm["id"]).unwrap();
+    assert_eq!((row["state"].as_str(), row["stale"].as_bool()), (Some("running"), Some(true)), "its last known state, marked stale: {row}");
+
+    // Nothing was sent: once the provider answers, the VM still runs.
+    ok(d, &["sim", "outage", "lab", "--seconds", "0"]);
+    ok(d, &["sync", "--account", "lab"]);
+    let after = json(d, &["vms", "list", "--account", "lab", "--json"]);
+    let row = after.as_array().unwrap().iter().find(|v| v["id"] == vm["id"]).unwrap();
+    assert_eq!((row["state"].as_str(), row["stale"].as_bool()), (Some("running"), Some(false)), "{row}");
+}
