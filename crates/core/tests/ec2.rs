@@ -263,3 +263,24 @@ async fn throttling_is_retried_with_backoff_and_persistent_throttling_is_reporte
     assert_eq!(always.stats().0, 4, "the retry policy allows four attempts");
     assert!(stuck.vms().is_empty());
 }
+
+/// The connection breaks after EC2 took the stop and before its answer came
+/// back: the request is never sent again, and the instance's state confirms it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_whose_answer_is_lost_is_never_sent_twice_and_its_effect_confirms_it() {
+    use powerdeck_testkit::proxy::CuttingProxy;
+    let moto = Moto::start();
+    let ids = moto.seed("us-east-1", 2, 0);
+    let url = reqwest::Url::parse(&moto.url).unwrap();
+    let upstream: std::net::SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()).parse().unwrap();
+    let cut = CuttingProxy::start(upstream, "Action=StopInstances").await;
+    let lab = Lab::new(&cut.url(""), &["us-east-1"], "AKIDLAB", "testing");
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    lab.engine.start(Workers::DRIVER, Some(&[lab.account.id])).unwrap();
+    let vm = lab.vm(&format!("us-east-1:{}", ids[0]));
+    assert_eq!(vm.state, PowerState::Running);
+
+    let op = lab.run(vm.id, OpKind::Stop).await;
+    assert_eq!(cut.forwarded(), 1, "EC2 got the stop once: {op:?}");
+    assert_eq!((op.phase, op.new_state), (OpPhase::Succeeded, Some(PowerState::Stopped)), "{op:?}");
+}
