@@ -85,7 +85,7 @@ pub fn normalize(state: &str) -> PowerState {
 
 impl VmRow {
     pub fn observation(&self) -> Observation {
-        let name = Some(clean(&self.name)).filter(|n| !n.is_empty()).unwrap_or_else(|| self.id.clone());
+        let name = Some(clean(&self.name)).filter(|n| !n.is_empty()).unwrap_or_else(|| clean(&self.id));
         let mut facts = Facts::new();
         let mut fact = |key: &str, value: &Option<String>| {
             if let Some(v) = value.as_deref().map(clean).filter(|v| !v.is_empty()) {
