@@ -119,6 +119,11 @@ async fn tags_attached_with_vmwares_client_become_facts_by_category_and_survive_
     // tag goes at the next full inventory.
     let fresh = lab.provider.refresh(std::slice::from_ref(&a)).await.unwrap();
     assert_eq!(fresh[0].facts.get("tag:team").map(String::as_str), Some("a, b"));
+    // So does the first refresh of a process that never listed (a `pdk vm …`).
+    let config = VsphereConfig { endpoint: sim.endpoint.clone(), username: "admin".into(), ..Default::default() };
+    let new_process = VsphereProvider::new(&config, Some(Secret::new("pass")), powerdeck_core::provider::calls::Calls::direct()).unwrap();
+    let first = new_process.refresh(std::slice::from_ref(&a)).await.unwrap();
+    assert_eq!(first[0].facts.get("tag:team").map(String::as_str), Some("a, b"), "{:?}", first[0].facts);
     sim.tags(&["detach", "team", "a", &a]);
     lab.engine.full_sync(lab.account.id).await.unwrap();
     let after = lab.vms().into_iter().find(|v| v.provider_id == a).unwrap();

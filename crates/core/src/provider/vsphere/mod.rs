@@ -309,6 +309,7 @@ impl VsphereProvider {
     /// name, and its tags.
     async fn complete(&self, obs: &mut [Observation]) {
         self.name_hosts(obs).await;
+        self.tags.ensure_loaded().await;
         self.tags.apply(obs);
     }
 

@@ -10,8 +10,11 @@
 //! VM's facts whole, so a refresh without them would drop them.
 //!
 //! Tags are a nicety: a server without the service (a standalone ESXi
-//! host), a user without the right or an error leaves the VMs without tags
-//! (or with the last ones read); it never fails the inventory.
+//! host) or a user without the right has none, and an error keeps the last
+//! ones read; it never fails the inventory. Until this process has read
+//! them once (a `pdk vm …` refreshes one VM first), observations carry no
+//! facts at all, so the store keeps the VM's facts as they were rather
+//! than losing its tags.
 
 use crate::model::{Facts, Observation};
 use crate::provider::calls::{Call, Calls};
@@ -28,9 +31,11 @@ use std::time::{Duration, Instant};
 const ABSENT_FOR: Duration = Duration::from_secs(3600);
 /// Tag ids per association call (vCenter takes a few hundred at once).
 const IDS_PER_CALL: usize = 500;
-/// Distinct tags in use whose names are read per inventory; beyond that
-/// the rest wait for the next one (each name is a call).
+/// Names of tags in use read per inventory (each is a call); names are
+/// kept, so the rest are read at the next inventories.
 const MAX_NAMED: usize = 2000;
+/// Tag and category names are read again this often (a renamed tag).
+const NAMES_FOR: Duration = Duration::from_secs(3600);
 
 pub struct Tagging {
     http: HttpTransport,
@@ -40,8 +45,18 @@ pub struct Tagging {
     username: String,
     password: Secret,
     session: tokio::sync::Mutex<Option<String>>,
-    by_vm: Mutex<HashMap<String, Facts>>,
+    /// Each VM's tag facts; None until read once.
+    by_vm: Mutex<Option<HashMap<String, Facts>>>,
     absent_until: Mutex<Option<Instant>>,
+    /// Tag id → (category name, tag name), and category id → name.
+    names: Mutex<Names>,
+}
+
+#[derive(Default)]
+struct Names {
+    tags: HashMap<String, (String, String)>,
+    categories: HashMap<String, String>,
+    read_at: Option<Instant>,
 }
 
 /// The REST API wraps every answer as `{"value": …}`.
@@ -91,6 +106,7 @@ impl Tagging {
             session: Default::default(),
             by_vm: Default::default(),
             absent_until: Default::default(),
+            names: Default::default(),
         }
     }
 
@@ -100,18 +116,33 @@ impl Tagging {
             return;
         }
         match self.read_all().await {
-            Ok(by_vm) => *self.by_vm.lock().unwrap_or_else(|p| p.into_inner()) = by_vm,
+            Ok(by_vm) => *self.by_vm.lock().unwrap_or_else(|p| p.into_inner()) = Some(by_vm),
+            // The session or the tag list itself is not there: no tagging service.
             Err(ProviderError::NotFound { .. }) => {
                 tracing::debug!("this vSphere server has no tagging service (a standalone host?); VMs are listed without tags");
                 *self.absent_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + ABSENT_FOR);
+                *self.by_vm.lock().unwrap_or_else(|p| p.into_inner()) = Some(HashMap::new());
             }
             Err(e) => tracing::debug!(error = %e, "vSphere tags could not be read; the last ones read are kept"),
         }
     }
 
+    /// Before observations go out: read the tags if this process never has.
+    pub async fn ensure_loaded(&self) {
+        if self.by_vm.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            self.reload().await;
+        }
+    }
+
     /// Put each VM's tags on its observation (replacing any it carries).
+    /// With no tags ever read, the observations go without facts: the store
+    /// then keeps the facts it has (tags included) instead of replacing them.
     pub fn apply(&self, obs: &mut [Observation]) {
         let by_vm = self.by_vm.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(by_vm) = by_vm.as_ref() else {
+            obs.iter_mut().for_each(|o| o.facts.clear());
+            return;
+        };
         for o in obs.iter_mut() {
             o.facts.retain(|k, _| !k.starts_with("tag:"));
             if let Some(tags) = by_vm.get(&o.provider_id) {
@@ -132,23 +163,10 @@ impl Tagging {
             }
         }
         carried.retain(|_, vms| !vms.is_empty());
-        // Names of the tags in use, and of their categories, one call each.
-        let mut categories: HashMap<String, String> = HashMap::new();
+        let names = self.names_of(carried.keys()).await?;
         let mut by_vm: HashMap<String, BTreeMap<String, Vec<String>>> = HashMap::new();
-        for (tag_id, vms) in carried.into_iter().take(MAX_NAMED) {
-            let tag: TagInfo = self.get("tagging/tag", &[&format!("id:{tag_id}")]).await?;
-            let category = match categories.get(&tag.category_id) {
-                Some(name) => name.clone(),
-                None => {
-                    let c: CategoryInfo = self.get("tagging/category", &[&format!("id:{}", tag.category_id)]).await?;
-                    categories.insert(tag.category_id.clone(), c.name.clone());
-                    c.name
-                }
-            };
-            let (category, name) = (crate::text::clean(&category), crate::text::clean(&tag.name));
-            if category.is_empty() || name.is_empty() {
-                continue;
-            }
+        for (tag_id, vms) in carried {
+            let Some((category, name)) = names.get(&tag_id) else { continue };
             for vm in vms {
                 by_vm.entry(vm).or_default().entry(format!("tag:{category}")).or_default().push(name.clone());
             }
@@ -167,6 +185,47 @@ impl Tagging {
                 (vm, facts)
             })
             .collect())
+    }
+
+    /// The (category, name) of each tag id, from what is known and, for the
+    /// rest (at most MAX_NAMED per call), one GET per tag and per category.
+    /// A tag or category deleted meanwhile (404) is left out.
+    async fn names_of<'a>(&self, ids: impl Iterator<Item = &'a String>) -> ProviderResult<HashMap<String, (String, String)>> {
+        let (mut known, mut categories) = {
+            let mut n = self.names.lock().unwrap_or_else(|p| p.into_inner());
+            if n.read_at.is_none_or(|t| t.elapsed() >= NAMES_FOR) {
+                *n = Names { read_at: Some(Instant::now()), ..Names::default() };
+            }
+            (n.tags.clone(), n.categories.clone())
+        };
+        let wanted: Vec<&String> = ids.collect();
+        let missing: Vec<&String> = wanted.iter().copied().filter(|id| !known.contains_key(id.as_str())).take(MAX_NAMED).collect();
+        for tag_id in missing {
+            let tag: TagInfo = match self.get("tagging/tag", &[&format!("id:{tag_id}")]).await {
+                Ok(t) => t,
+                Err(ProviderError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let category = match categories.get(&tag.category_id) {
+                Some(name) => name.clone(),
+                None => match self.get::<CategoryInfo>("tagging/category", &[&format!("id:{}", tag.category_id)]).await {
+                    Ok(c) => {
+                        categories.insert(tag.category_id.clone(), c.name.clone());
+                        c.name
+                    }
+                    Err(ProviderError::NotFound { .. }) => continue,
+                    Err(e) => return Err(e),
+                },
+            };
+            let (category, name) = (crate::text::clean(&category), crate::text::clean(&tag.name));
+            if !category.is_empty() && !name.is_empty() {
+                known.insert(tag_id.to_string(), (category, name));
+            }
+        }
+        let mut n = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        n.tags.clone_from(&known);
+        n.categories = categories;
+        Ok(wanted.into_iter().filter_map(|id| known.get(id).map(|v| (id.clone(), v.clone()))).collect())
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, ids: &[&str]) -> ProviderResult<T> {
@@ -298,19 +357,26 @@ mod tests {
         assert_eq!(u.as_str(), "https://vc.example:8443/rest/com/vmware/cis/tagging/tag/id:urn:x%2F..%2F..%2Fevil%3Fq");
     }
 
-    #[test]
-    fn tags_replace_what_an_observation_carried() {
-        let t = Tagging::new(HttpTransport::new(&Default::default()).unwrap(), Calls::direct(), "https://vc/sdk", "u", Secret::new("p"));
-        t.by_vm.lock().unwrap().insert("vm-1".into(), [("tag:env".to_string(), "prod".to_string())].into_iter().collect());
-        let o = |id: &str, facts: &[(&str, &str)]| Observation {
-            provider_id: id.into(),
-            name: id.into(),
+    fn observation_of(facts: &[(&str, &str)]) -> Observation {
+        Observation {
+            provider_id: String::new(),
+            name: String::new(),
             state: crate::model::PowerState::Running,
             raw_state: "poweredOn".into(),
             tools: None,
             location: None,
             facts: facts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        };
+        }
+    }
+
+    #[test]
+    fn tags_replace_what_an_observation_carried() {
+        let t = Tagging::new(HttpTransport::new(&Default::default()).unwrap(), Calls::direct(), "https://vc/sdk", "u", Secret::new("p"));
+        let mut none = vec![Observation { provider_id: "vm-1".into(), ..observation_of(&[("instance_uuid", "u1"), ("tag:env", "prod")]) }];
+        t.apply(&mut none);
+        assert!(none[0].facts.is_empty(), "tags never read: no facts, so the store keeps what it has");
+        *t.by_vm.lock().unwrap() = Some([("vm-1".to_string(), [("tag:env".to_string(), "prod".to_string())].into_iter().collect())].into_iter().collect());
+        let o = |id: &str, facts: &[(&str, &str)]| Observation { provider_id: id.into(), name: id.into(), ..observation_of(facts) };
         let mut obs = vec![o("vm-1", &[("instance_uuid", "u1")]), o("vm-2", &[("tag:old", "x"), ("instance_uuid", "u2")])];
         t.apply(&mut obs);
         assert_eq!(obs[0].facts.get("tag:env").map(String::as_str), Some("prod"));
