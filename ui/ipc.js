@@ -152,7 +152,7 @@ export const ipc = {
   /** @param {string} what @param {string} text @returns {Promise<string>} the saved file's path */
   saveCsv: (what, text) => call("save_csv", { what, text }),
   /** Hours per state in [from, to), rolled up by account, VM, group, tag or (local) month. @param {number} from @param {number} to @param {"account" | "vm" | "group" | "tag" | "month"} by @param {number | null} price per billable hour @returns {Promise<import("./types").HoursReport>} */
-  hoursReport: (from, to, by, price) => call("hours_report", { from, to, by, price }),
+  hoursReport: (from, to, by, price) => call("hours_report", { from, to, by, price, zone: Intl.DateTimeFormat().resolvedOptions().timeZone }),
   /** The hours by VM as CSV, saved like the Activity export. @param {number} from @param {number} to @param {number | null} price @returns {Promise<string>} the file's path */
   saveHoursCsv: (from, to, price) => call("save_hours_csv", { from, to, price }),
   /** One VM's hours per state in `buckets` equal stretches of [from, to). @param {number} vmId @param {number} from @param {number} to @param {number} buckets @returns {Promise<import("./types").TimelineBucket[]>} */

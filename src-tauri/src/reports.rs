@@ -23,9 +23,18 @@ async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> Result<T, powerdeck_c
 }
 
 #[tauri::command]
-pub async fn hours_report(state: State<'_, AppState>, from: i64, to: i64, by: String, price: Option<f64>) -> Result<HoursReport, IpcError> {
+pub async fn hours_report(
+    state: State<'_, AppState>,
+    from: i64,
+    to: i64,
+    by: String,
+    price: Option<f64>,
+    zone: Option<String>,
+) -> Result<HoursReport, IpcError> {
     let (engine, by, rates) = (state.engine.clone(), by.parse::<ReportBy>()?, rates(price)?);
-    off_thread(move || engine.hours_report(from, to, by, &local_zone(), &rates, now_ms())).await
+    // The window's months are the webview's; its zone, when it says one.
+    let zone = powerdeck_core::calendar::zone_or_local(zone.as_deref());
+    off_thread(move || engine.hours_report(from, to, by, &zone, &rates, now_ms())).await
 }
 
 /// The hours by VM as CSV (the same columns as `pdk report hours --csv`),

@@ -563,7 +563,7 @@ pub enum ReportCmd {
         range: RangeArgs,
         /// Rows per vm, account, group, tag (KEY=VALUE; a VM with several
         /// counts under each) or month (local months of the range).
-        #[arg(long, default_value = "vm", value_name = "vm|account|group|tag|month")]
+        #[arg(long, default_value = "vm", value_parser = report_by())]
         by: powerdeck_core::engine::report::ReportBy,
         /// Price per billable hour, the most specific applying: PRICE (every
         /// VM), ACCOUNT=PRICE, size:SIZE=PRICE (instance type, VM size or
@@ -589,4 +589,11 @@ pub enum ReportCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--by`'s names, listed in the help and completions, parsed by the core.
+fn report_by() -> impl clap::builder::TypedValueParser<Value = powerdeck_core::engine::report::ReportBy> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["vm", "account", "group", "tag", "month"])
+        .map(|name| name.parse().unwrap_or(powerdeck_core::engine::report::ReportBy::Vm))
 }

@@ -185,7 +185,8 @@ async fn vms(engine: &Arc<Engine>, cmd: VmsCmd) -> Result<ExitCode, CoreError> {
             // An account with no inventory yet (just added, or only tested):
             // fetch it rather than showing an empty list to a new user.
             for a in engine.store().accounts()?.iter().filter(|a| account_id.is_none_or(|id| id == a.id)) {
-                if engine.store().has_vms(a.id)? {
+                // A store that may not be written shows what it holds.
+                if engine.store().is_read_only() || engine.store().has_vms(a.id)? {
                     continue;
                 }
                 if let Err(e) = engine.full_sync(a.id).await {

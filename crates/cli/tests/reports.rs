@@ -86,7 +86,7 @@ fn the_hours_report_counts_the_stop_and_prices_it_only_when_asked() {
     let err = powerdeck_testkit::pdk!(dir.path()).args(["report", "hours", "--rate", "cheap"]).output().unwrap();
     assert!(String::from_utf8_lossy(&err.stderr).contains("price per billable hour"));
     let err = powerdeck_testkit::pdk!(dir.path()).args(["report", "hours", "--by", "week"]).output().unwrap();
-    assert!(!err.status.success() && String::from_utf8_lossy(&err.stderr).contains("vm, account, group, tag or month"));
+    assert!(!err.status.success() && String::from_utf8_lossy(&err.stderr).contains("possible values: vm, account, group, tag, month"));
 
     // By month: this month so far is one row, named as the zone's calendar says.
     let month: Value =

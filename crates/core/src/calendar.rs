@@ -12,6 +12,11 @@ pub fn local_zone() -> Tz {
     iana_time_zone::get_timezone().ok().and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC)
 }
 
+/// The IANA zone named, or this computer's when none (or no such zone) is.
+pub fn zone_or_local(name: Option<&str>) -> Tz {
+    name.and_then(|n| n.parse().ok()).unwrap_or_else(local_zone)
+}
+
 /// The first instant of a local day (a day whose midnight a DST change
 /// skips starts at the first instant that exists).
 pub fn midnight(zone: &Tz, d: NaiveDate) -> Result<Millis, CoreError> {

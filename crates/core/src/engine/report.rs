@@ -40,7 +40,7 @@ pub enum ReportBy {
     /// By the provider's tags (facts `tag:KEY`), as "KEY=VALUE": a VM with
     /// several tags counts under each; VMs with none under "(no tag)".
     Tag,
-    /// By local month (`YYYY-MM`), each counting the VMs that existed in it.
+    /// By local month (`YYYY-MM`), each counting the VMs Powerdeck saw in it.
     Month,
 }
 
@@ -228,9 +228,12 @@ impl Engine {
         let none = Coverage::default();
 
         // One clock per VM, found by its row id (ids are dense) for each of
-        // the millions of changes a scan hands over.
+        // the millions of changes a scan hands over; each VM's price beside it.
+        let account_name = |vm: &Vm| accounts.get(&vm.account_id).map(|a| a.0.clone()).unwrap_or_default();
+        let size_fact = |vm: &Vm| accounts.get(&vm.account_id).and_then(|a| crate::provider::registry::kind(&a.1).ok()).and_then(|k| k.size_fact);
         let mut slot: Vec<u32> = Vec::new();
         let mut clocks: Vec<(i64, &Coverage, Billing)> = Vec::with_capacity(vms.len());
+        let mut rate_of_slot: Vec<Option<f64>> = Vec::with_capacity(vms.len());
         for vm in &vms {
             let kind = accounts.get(&vm.account_id).map(|a| a.1.as_str()).unwrap_or_default();
             let Ok(i) = usize::try_from(vm.id) else { continue };
@@ -239,27 +242,42 @@ impl Engine {
             }
             slot[i] = clocks.len() as u32;
             clocks.push((vm.id, coverage.get(&vm.account_id).unwrap_or(&none), Billing::for_kind(kind)));
+            rate_of_slot.push(rates.for_vm(&account_name(vm), vm, size_fact(vm)));
         }
         // A long range is cut into consecutive parts counted at once, each
         // on its own connection: adjacent ranges add up to the whole (the
         // clock is built so), so the sum is the single pass's answer. A
-        // report by month is also cut at each month's start.
+        // report by month is also cut at each month's start, and each part
+        // is added to its month as it is counted (a year of parts is never
+        // held at once).
         let parts = parts.clamp(1, 64);
-        let months = if by == ReportBy::Month { crate::calendar::months(zone, from, to)? } else { Vec::new() };
+        let months = if by == ReportBy::Month { crate::calendar::months(zone, from, until.max(from + 1))? } else { Vec::new() };
         let mut edges: Vec<Millis> = (0..=parts).map(|i| from + ((i128::from(until - from) * i as i128) / parts as i128) as Millis).collect();
         edges.extend(months.iter().map(|m| m.1).filter(|&t| t > from && t < until));
         edges.sort_unstable();
         edges.dedup();
-        let (pieces, unreadable) = self.count(&edges, &slot, &clocks, now, parts)?;
-        let mut per_slot = vec![Hours::default(); clocks.len()];
-        for piece in &pieces {
-            per_slot.iter_mut().zip(piece).for_each(|(sum, h)| sum.add(h));
-        }
+        let month_of = |start: Millis| months.iter().position(|m| m.1 <= start && start < m.2);
+        let tally = std::sync::Mutex::new(Tally {
+            per_slot: vec![Hours::default(); clocks.len()],
+            months: months.iter().map(|(label, ..)| (HoursRow::named(label.clone(), None), vec![false; clocks.len()])).collect(),
+        });
+        let unreadable = self.count(&edges, &slot, &clocks, now, parts, &|i, piece| {
+            let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+            let month = month_of(edges[i]);
+            for (k, h) in piece.iter().enumerate() {
+                t.per_slot[k].add(h);
+                if let Some((row, seen)) = month.and_then(|m| t.months.get_mut(m)) {
+                    row.hours.add(h);
+                    row.cost = sum(row.cost, rate_of_slot[k].map(|r| hours(h.billable) * r));
+                    row.saved_cost = sum(row.saved_cost, rate_of_slot[k].map(|r| hours(h.saved) * r));
+                    // A month counts the VMs Powerdeck saw in it.
+                    seen[k] |= h.known() > 0;
+                }
+            }
+        })?;
+        let Tally { per_slot, months: month_rows } = tally.into_inner().unwrap_or_else(|p| p.into_inner());
         let slot_of = |vm: &Vm| usize::try_from(vm.id).ok().and_then(|i| slot.get(i)).map(|&k| k as usize);
 
-        let account_name = |vm: &Vm| accounts.get(&vm.account_id).map(|a| a.0.clone()).unwrap_or_default();
-        let size_fact = |vm: &Vm| accounts.get(&vm.account_id).and_then(|a| crate::provider::registry::kind(&a.1).ok()).and_then(|k| k.size_fact);
-        let rate_of: Vec<Option<f64>> = vms.iter().map(|vm| rates.for_vm(&account_name(vm), vm, size_fact(vm))).collect();
         let mut rows: BTreeMap<String, HoursRow> = BTreeMap::new();
         let mut add = |key: String, account: Option<String>, rate: Option<f64>, h: &Hours| {
             let row = rows.entry(key.clone()).or_insert_with(|| HoursRow::named(key, account));
@@ -267,9 +285,9 @@ impl Engine {
         };
         let mut total = HoursRow::named("total".into(), None);
         let memberships = if by == ReportBy::Group { self.group_memberships()? } else { HashMap::new() };
-        for (vm, &rate) in vms.iter().zip(&rate_of) {
+        for vm in &vms {
             let k = slot_of(vm);
-            let h = k.map(|k| per_slot[k]).unwrap_or_default();
+            let (h, rate) = k.map(|k| (per_slot[k], rate_of_slot[k])).unwrap_or_default();
             total.count(&h, rate);
             match by {
                 // Keyed by account and name: two accounts may hold VMs of one name.
@@ -289,34 +307,22 @@ impl Engine {
                         add("(no tag)".into(), None, rate, &h);
                     }
                 }
-                // Each month counts the VMs that existed in it.
-                ReportBy::Month => {
-                    for (label, start, end) in &months {
-                        let mut month = Hours::default();
-                        for (piece, w) in pieces.iter().zip(edges.windows(2)) {
-                            if w[0] >= *start && w[1] <= *end {
-                                month.add(&k.map(|k| piece[k]).unwrap_or_default());
-                            }
-                        }
-                        if month.absent < month.total() {
-                            add(label.clone(), None, rate, &month);
-                        }
-                    }
-                }
+                ReportBy::Month => {}
             }
         }
-        if by == ReportBy::Month {
-            // Months (up to now) with no VM still get their row.
-            for (label, ..) in months.iter().filter(|m| m.1 < until) {
-                rows.entry(label.clone()).or_insert_with(|| HoursRow::named(label.clone(), None));
-            }
+        // By month: every month of the range up to now, in order, with the VMs seen in it.
+        for (mut row, seen) in month_rows {
+            row.vms = seen.iter().filter(|s| **s).count();
+            rows.insert(row.name.clone(), row);
         }
         Ok(HoursReport { from, to, until, by, zone: zone.name().to_string(), rows: rows.into_values().collect(), total, unreadable })
     }
 
     /// Every VM's hours in each range `edges` cuts out (`edges[i]` to
     /// `edges[i + 1]`), counted by up to `workers` threads at once, each
-    /// range on a read-only connection of its own.
+    /// range on a read-only connection of its own and handed to `fold`
+    /// (range index, hours per clock) as soon as it is counted; returns the
+    /// history rows that could not be read.
     /// `clocks`: each VM's id, coverage and billing rule; `slot`: a VM id's
     /// index in `clocks`.
     fn count(
@@ -326,37 +332,31 @@ impl Engine {
         clocks: &[(i64, &Coverage, Billing)],
         now: Millis,
         workers: usize,
-    ) -> Result<(Vec<Vec<Hours>>, u64), CoreError> {
+        fold: &(dyn Fn(usize, Vec<Hours>) + Sync),
+    ) -> Result<u64, CoreError> {
         let ranges = edges.len().saturating_sub(1);
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let counted: Vec<Vec<(usize, PartCount)>> = std::thread::scope(|scope| {
+        let counted: Vec<Result<u64, CoreError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers.clamp(1, ranges.max(1)))
                 .map(|_| {
                     let next = &next;
-                    scope.spawn(move || {
-                        let mut done = Vec::new();
+                    scope.spawn(move || -> Result<u64, CoreError> {
+                        let mut unreadable = 0;
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             if i >= ranges {
-                                return done;
+                                return Ok(unreadable);
                             }
-                            done.push((i, self.hours_part(edges[i], edges[i + 1], slot, clocks, now)));
+                            let (hours, bad) = self.hours_part(edges[i], edges[i + 1], slot, clocks, now)?;
+                            unreadable += bad;
+                            fold(i, hours);
                         }
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| vec![(usize::MAX, Err(CoreError::Invalid("a report part failed".into())))])).collect()
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CoreError::Invalid("a report part failed".into())))).collect()
         });
-        let mut pieces = vec![Vec::new(); ranges];
-        let mut unreadable = 0;
-        for (i, part) in counted.into_iter().flatten() {
-            let (hours, bad) = part?;
-            unreadable += bad;
-            if let Some(piece) = pieces.get_mut(i) {
-                *piece = hours;
-            }
-        }
-        Ok((pieces, unreadable))
+        counted.into_iter().sum()
     }
 
     /// Every VM's hours in `[from, end)`, one part of a report, read on a
@@ -467,6 +467,13 @@ impl Engine {
 /// Every VM's hours in one part of a report, and the history rows that
 /// could not be read.
 type PartCount = Result<(Vec<Hours>, u64), CoreError>;
+
+/// What a report's parts add up to as they are counted: each VM's hours,
+/// and for a report by month each month's row and the VMs seen in it.
+struct Tally {
+    per_slot: Vec<Hours>,
+    months: Vec<(HoursRow, Vec<bool>)>,
+}
 
 /// How many parts a report over `[from, until)` is counted in: one per
 /// core (at most four) for a range of two days or more, where the scan is

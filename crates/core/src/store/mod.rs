@@ -146,8 +146,16 @@ impl Store {
         // made (the folder may not be written) is read as immutable.
         let (conn, immutable) = match reader(path, false) {
             Ok(c) => (c, false),
-            Err(_) => (reader(path, true).map_err(|e| open_err(e.to_string()))?, true),
+            Err(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly) => {
+                (reader(path, true).map_err(|e| damaged(StoreError::Sql(e), path))?, true)
+            }
+            Err(e) => return Err(damaged(StoreError::Sql(e), path)),
         };
+        // Read as immutable, SQLite does not look at the write-ahead log:
+        // changes still only there (another process writes it) are not seen.
+        let wal = path.with_file_name(format!("{}-wal", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let notice = (immutable && std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0))
+            .then(|| format!("the inventory database at {} is read without its write-ahead log, which may hold the latest changes", path.display()));
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let (found, known): (i64, i64) = (conn.query_row("PRAGMA user_version", [], |r| r.get(0))?, schema::MIGRATIONS.len() as i64);
         if found > known {
@@ -156,7 +164,7 @@ impl Store {
         if found < known {
             return Err(open_err(format!("it needs an upgrade (schema {found} to {known}), which a read-only database cannot take")));
         }
-        Ok(Self { conn: Mutex::new(conn), path: path.to_path_buf(), origin: uuid::Uuid::new_v4().to_string(), notice: None, read_only: true, immutable })
+        Ok(Self { conn: Mutex::new(conn), path: path.to_path_buf(), origin: uuid::Uuid::new_v4().to_string(), notice, read_only: true, immutable })
     }
 
     /// Whether this handle was opened to read only.

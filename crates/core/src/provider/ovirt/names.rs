@@ -98,6 +98,10 @@ impl Names {
             for (key, mut values) in facts {
                 values.sort();
                 values.dedup();
+                // `env` itself and `env/prod` on one VM: the value says more.
+                if values.len() > 1 {
+                    values.retain(|v| !v.is_empty());
+                }
                 v.obs.facts.insert(key, values.join(", "));
             }
         }
