@@ -285,3 +285,33 @@ fn an_operation_asked_for_during_an_outage_is_refused_in_words_and_nothing_is_se
     let row = after.as_array().unwrap().iter().find(|v| v["id"] == vm["id"]).unwrap();
     assert_eq!((row["state"].as_str(), row["stale"].as_bool()), (Some("running"), Some(false)), "{row}");
 }
+
+#[test]
+fn a_secret_that_is_gone_since_the_account_was_added_says_where_it_was_read_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let add = pdk(d)
+        .args([
+            "accounts",
+            "add",
+            "ec2",
+            "prod",
+            "--region",
+            "us-east-1",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--access-key-id",
+            "AKIDLAB",
+            "--secret-env",
+            "PDK_TEST_GONE_SECRET",
+        ])
+        .env("PDK_TEST_GONE_SECRET", "s3cr3t-that-was-there")
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    for args in [&["sync", "--account", "prod"][..], &["accounts", "test", "prod"]] {
+        let out = pdk(d).args(args).env_remove("PDK_TEST_GONE_SECRET").output().unwrap();
+        let err = error_of(&out);
+        assert!(err.contains("PDK_TEST_GONE_SECRET is not set"), "{args:?}: {err}");
+    }
+}
