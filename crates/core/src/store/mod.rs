@@ -146,7 +146,14 @@ impl Store {
         // made (the folder may not be written) is read as immutable.
         let (conn, immutable) = match reader(path, false) {
             Ok(c) => (c, false),
-            Err(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly) => {
+            // The shared memory file cannot be made or grown: a folder that
+            // may not be written, or a full disk (SQLite: "disk I/O error").
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::DiskFull
+                ) =>
+            {
                 (reader(path, true).map_err(|e| damaged(StoreError::Sql(e), path))?, true)
             }
             Err(e) => return Err(damaged(StoreError::Sql(e), path)),
