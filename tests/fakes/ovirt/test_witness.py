@@ -407,7 +407,7 @@ class SdkWitness(unittest.TestCase):
         return json.loads(out.stdout)
 
     def test_witness_cli_lists_acts_and_reads_events(self):
-        truth = [{"id": v["id"], "name": v["name"], "state": v["state"]} for v in self.fake.truth()]
+        truth = [{"id": v["id"], "name": v["name"], "state": v["state"], "tags": sorted(v["tags"])} for v in self.fake.truth()]
         self.assertEqual(self.witness_cli("list"), truth)
         vm_id = self.pick("up", stubborn=False)
         cursor = self.cursor()
