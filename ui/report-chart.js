@@ -63,6 +63,10 @@ export function layout(parts, width) {
 
 /** Hours with one decimal ("12.5 h"). @param {number} ms */
 export function hoursText(ms) {
+  // A fleet added minutes ago has minutes, not "0.0 h".
+  if (ms <= 0) return "0 h";
+  if (ms < 60_000) return "under 1 min";
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
   return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 

@@ -25,6 +25,9 @@ test("laid end to end, the shares fill the bar exactly", () => {
   assert.deepEqual(parts.map((p) => [p.x, p.w]), [[0, 33], [33, 34], [67, 33]]);
   assert.equal(parts.reduce((s, p) => s + p.w, 0), 100);
   assert.equal(hoursText(90 * 60_000), "1.5 h");
+  assert.equal(hoursText(12 * 60_000 + 20_000), "12 min", "under an hour, minutes");
+  assert.equal(hoursText(20_000), "under 1 min");
+  assert.equal(hoursText(0), "0 h");
 });
 
 test("a month runs from local midnight on its first day to the next month's, newest first", () => {

@@ -77,14 +77,26 @@ export function initReports(app) {
       const upTo = report.until < report.to ? ` Counted up to now (${timestamp(report.until)}).` : "";
       setText(summaryEl, `${t.vms} VMs: ${hoursText(t.hours.billable)} billable; ${saved}.${cost}${upTo}${t.hours.unknown > 0 ? ` The bars share out the time Powerdeck saw; ${hoursText(t.hours.unknown)} it could not see (closed, or the provider unreachable) is left out there and hatched in the timeline.` : ""}`);
       const rowHeight = 22, gap = 30, labelWidth = 0;
-      const height = Math.max(1, report.rows.length) * (rowHeight + gap);
+      // A row with nothing seen is a line of text; the others carry a bar.
+      const unseenHeight = 22;
+      const heightOf = (/** @type {import("../types").HoursRow} */ row) => (seen(row.hours) === 0 ? unseenHeight : rowHeight + gap);
+      const height = Math.max(rowHeight + gap, report.rows.reduce((sum, row) => sum + heightOf(row), 0));
       const chart = svg("svg", { viewBox: `0 0 ${BAR_WIDTH} ${height}`, width: BAR_WIDTH, height, role: "img", "aria-label": `Hours per state, by ${by}` }, hatch());
-      report.rows.forEach((row, i) => {
-        const y = i * (rowHeight + gap);
+      let y = 0;
+      report.rows.forEach((row) => {
+        const top = y;
+        y += heightOf(row);
+        // Nothing seen (a month before the account was added, Powerdeck
+        // closed): said in words, not drawn as a bar of hatching.
+        if (seen(row.hours) === 0) {
+          chart.append(svg("text", { x: labelWidth, y: top + 13, class: "chart-label muted", "data-unseen": row.name },
+            `${row.name} · nothing seen: Powerdeck was not watching (${hoursText(total(row.hours))} unknown)`));
+          return;
+        }
         chart.append(
-          svg("text", { x: labelWidth, y: y + 13, class: "chart-label" },
+          svg("text", { x: labelWidth, y: top + 13, class: "chart-label" },
             `${row.name} · ${row.vms} VMs · seen ${hoursText(seen(row.hours))} of ${hoursText(total(row.hours))}${row.hours.unknown ? ` · not seen ${hoursText(row.hours.unknown)}` : ""}`),
-          svg("g", { transform: `translate(0 ${y + 18})`, "data-row": row.name, role: "img", "aria-label": `${row.name}, of the time seen: ${summary(row.hours, true)}` }, ...bar(row.hours, BAR_WIDTH, rowHeight)),
+          svg("g", { transform: `translate(0 ${top + 18})`, "data-row": row.name, role: "img", "aria-label": `${row.name}, of the time seen: ${summary(row.hours, true)}` }, ...bar(row.hours, BAR_WIDTH, rowHeight)),
         );
       });
       const untagged = by === "tag" && report.rows.every((r) => r.name === "(no tag)");
