@@ -222,6 +222,16 @@ pub struct Observation {
 /// Named facts about a VM, e.g. `instance_uuid`, `guest_os`, `ip_address`.
 pub type Facts = std::collections::BTreeMap<String, String>;
 
+/// A provider's tag as the fact `tag:KEY` (searchable, groupable, a row of
+/// the report by tag), cleaned of control characters; one without a key is
+/// dropped.
+pub fn put_tag(facts: &mut Facts, key: &str, value: &str) {
+    let key = crate::text::clean(key);
+    if !key.is_empty() {
+        facts.insert(format!("tag:{key}"), crate::text::clean(value));
+    }
+}
+
 impl Observation {
     /// Providers hand over data from the network; reject what cannot be a VM
     /// before it gets anywhere near the store.

@@ -131,6 +131,11 @@ impl HoursRow {
     /// One VM's hours into the row, priced at its rate.
     fn count(&mut self, h: &Hours, rate: Option<f64>) {
         self.vms += 1;
+        self.add(h, rate);
+    }
+
+    /// Hours (of a VM counted elsewhere) into the row, priced at `rate`.
+    fn add(&mut self, h: &Hours, rate: Option<f64>) {
         self.hours.add(h);
         self.cost = sum(self.cost, rate.map(|r| hours(h.billable) * r));
         self.saved_cost = sum(self.saved_cost, rate.map(|r| hours(h.saved) * r));
@@ -267,9 +272,7 @@ impl Engine {
             for (k, h) in piece.iter().enumerate() {
                 t.per_slot[k].add(h);
                 if let Some((row, seen)) = month.and_then(|m| t.months.get_mut(m)) {
-                    row.hours.add(h);
-                    row.cost = sum(row.cost, rate_of_slot[k].map(|r| hours(h.billable) * r));
-                    row.saved_cost = sum(row.saved_cost, rate_of_slot[k].map(|r| hours(h.saved) * r));
+                    row.add(h, rate_of_slot[k]);
                     // A month counts the VMs Powerdeck saw in it.
                     seen[k] |= h.known() > 0;
                 }

@@ -65,6 +65,11 @@ pub struct Store {
     immutable: bool,
 }
 
+/// The database's write-ahead log, beside it.
+fn wal_of(path: &Path) -> PathBuf {
+    path.with_file_name(format!("{}-wal", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()))
+}
+
 /// SQLite's "file is not a database" and "database disk image is
 /// malformed", with the path and what to do.
 fn damaged(e: StoreError, path: &Path) -> StoreError {
@@ -105,7 +110,7 @@ impl Store {
         // with something in it) was truncated, or never written: SQLite
         // would silently make a new database of it. Do so, but say it.
         let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
-        let wal = path.with_file_name(format!("{}-wal", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let wal = wal_of(path);
         let emptied = len(path) == Some(0) && len(&wal).unwrap_or(0) == 0;
         private_file(path).map_err(|e| open_err(io_reason(&e, "the database file")))?;
         // SQLite alone says "unable to open database file" or "attempt to
@@ -160,7 +165,7 @@ impl Store {
         };
         // Read as immutable, SQLite does not look at the write-ahead log:
         // changes still only there (another process writes it) are not seen.
-        let wal = path.with_file_name(format!("{}-wal", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let wal = wal_of(path);
         let notice = (immutable && std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0))
             .then(|| format!("the inventory database at {} is read without its write-ahead log, which may hold the latest changes", path.display()));
         conn.pragma_update(None, "foreign_keys", "ON")?;

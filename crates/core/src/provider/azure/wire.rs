@@ -199,13 +199,9 @@ impl VmEntry {
             }
         }
         for (key, value) in self.tags.iter().flatten() {
-            let value = match value {
-                Value::String(s) => clean(s),
-                other => clean(&other.to_string()),
-            };
-            let key = clean(key);
-            if !key.is_empty() {
-                facts.insert(format!("tag:{key}"), value);
+            match value {
+                Value::String(s) => crate::model::put_tag(&mut facts, key, s),
+                other => crate::model::put_tag(&mut facts, key, &other.to_string()),
             }
         }
         facts

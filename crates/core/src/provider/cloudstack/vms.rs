@@ -111,10 +111,7 @@ impl VmRow {
         }
         // Tags become facts `tag:KEY`, as EC2's and Azure's do (reports roll up by them).
         for tag in &self.tags {
-            let key = clean(&tag.key);
-            if !key.is_empty() {
-                facts.insert(format!("tag:{key}"), clean(&tag.value));
-            }
+            crate::model::put_tag(&mut facts, &tag.key, &tag.value);
         }
         // jobstatus 0: the job is still pending on the server.
         if let (Some(job), Some(0) | None) = (&self.jobid, self.jobstatus) {

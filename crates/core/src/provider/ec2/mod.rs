@@ -176,10 +176,7 @@ impl Provider for Ec2Provider {
                 // Tags (the Name is the VM's name) become facts "tag:KEY",
                 // as Azure's do: searchable, groupable, reported by.
                 for t in i.tag_set.items.iter().filter(|t| t.key != "Name") {
-                    let key = crate::text::clean(&t.key);
-                    if !key.is_empty() {
-                        facts.insert(format!("tag:{key}"), crate::text::clean(&t.value));
-                    }
+                    crate::model::put_tag(&mut facts, &t.key, &t.value);
                 }
                 Observation { facts, ..Self::observation(region, i.instance_id, name, &i.instance_state, zone) }
             })

@@ -18,6 +18,7 @@
 
 use crate::model::{Facts, Observation};
 use crate::provider::calls::{Call, Calls};
+use crate::provider::client::token::TokenCache;
 use crate::provider::http::{HttpFailure, HttpTransport};
 use crate::provider::{ProviderError, ProviderResult};
 use crate::secrets::Secret;
@@ -44,7 +45,7 @@ pub struct Tagging {
     base: Option<reqwest::Url>,
     username: String,
     password: Secret,
-    session: tokio::sync::Mutex<Option<String>>,
+    session: TokenCache<Secret>,
     /// Each VM's tag facts; None until read once.
     by_vm: Mutex<Option<HashMap<String, Facts>>>,
     absent_until: Mutex<Option<Instant>>,
@@ -103,7 +104,7 @@ impl Tagging {
             base,
             username: username.to_string(),
             password,
-            session: Default::default(),
+            session: TokenCache::new(Duration::ZERO),
             by_vm: Default::default(),
             absent_until: Default::default(),
             names: Default::default(),
@@ -255,30 +256,34 @@ impl Tagging {
         if let Some(a) = action {
             url.query_pairs_mut().append_pair("~action", a);
         }
-        for attempt in 0..2 {
-            let token = self.token(attempt > 0).await?;
-            let send = || {
-                let mut req = self.http.client().request(method.clone(), url.clone()).header("vmware-api-session-id", token.as_str());
-                if let Some(b) = body {
-                    req = req.json(b);
-                }
-                self.http.send(req, failure)
-            };
-            match self.calls.run(Call::other(), send).await {
-                Err(ProviderError::Auth { .. }) if attempt == 0 => continue,
-                Err(e) => return Err(e),
-                Ok(resp) => return answer(&resp.body, &resp, path),
-            }
-        }
-        Err(ProviderError::Auth { message: "vSphere's tagging service refused the session it had just made".into() })
+        // The shared token cache: one login however many callers, and a
+        // refused session (401) renewed once with the call repeated.
+        let resp = self
+            .session
+            .with_token(
+                || self.login(),
+                |e| matches!(e, ProviderError::Auth { .. }),
+                |held| {
+                    let url = url.clone();
+                    let method = method.clone();
+                    async move {
+                        let send = || {
+                            let mut req = self.http.client().request(method.clone(), url.clone()).header("vmware-api-session-id", held.token.expose());
+                            if let Some(b) = body {
+                                req = req.json(b);
+                            }
+                            self.http.send(req, failure)
+                        };
+                        self.calls.run(Call::other(), send).await
+                    }
+                },
+            )
+            .await?;
+        answer(&resp.body, &resp, path)
     }
 
-    /// The session token, logging in when there is none (or `renew`).
-    async fn token(&self, renew: bool) -> ProviderResult<String> {
-        let mut held = self.session.lock().await;
-        if let (Some(t), false) = (held.as_ref(), renew) {
-            return Ok(t.clone());
-        }
+    /// A new session token (it lives until the server forgets it).
+    async fn login(&self) -> ProviderResult<(Secret, Option<Duration>)> {
         let url = self.url("session")?;
         let login = || {
             let req = self
@@ -292,8 +297,7 @@ impl Tagging {
         };
         let resp = self.calls.run(Call::other(), login).await?;
         let token: String = answer(&resp.body, &resp, "session")?;
-        *held = Some(token.clone());
-        Ok(token)
+        Ok((Secret::new(token), None))
     }
 
     fn url(&self, path: &str) -> ProviderResult<reqwest::Url> {
