@@ -140,7 +140,7 @@ def main():
 
         # A second launch on the same data hands over and exits.
         second = subprocess.run([str(APP), "--data-dir", DATA], capture_output=True, text=True, timeout=30)
-        assert second.returncode == 0, second.stderr
+        assert second.returncode == 0, f"the second launch exited {second.returncode}: {second.stderr!r} {second.stdout!r}"
         wait_until("the first window heard it", lambda: "another launch asked for this window" in LOG.read_text())
         assert len(app_processes()) == 1, "still one instance"
 
@@ -166,7 +166,7 @@ def main():
         time.sleep(2)  # a window that would show does so by now
         assert visibility(driver) == "hidden", "a login start shows no window"
         second = subprocess.run([str(APP), "--data-dir", DATA], capture_output=True, text=True, timeout=30)
-        assert second.returncode == 0, second.stderr
+        assert second.returncode == 0, f"the second launch exited {second.returncode}: {second.stderr!r} {second.stdout!r}"
         wait_until("the window comes forward", lambda: visibility(driver) == "visible" and ready(driver))
         assert len(app_processes()) == 1, "still one instance"
         size = driver.get_window_size()
