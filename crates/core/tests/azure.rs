@@ -13,6 +13,7 @@ use powerdeck_core::store::{Store, VmFilter};
 use powerdeck_core::{Engine, OpOptions, Workers};
 use powerdeck_testkit::azure::{AzureFake, SECRET, TENANT};
 use powerdeck_testkit::fast;
+use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -227,6 +228,52 @@ async fn throttling_is_waited_out_as_retry_after_says() {
     assert!(t.elapsed() >= Duration::from_secs(2), "two 429s with Retry-After: 1 were waited out: {:?}", t.elapsed());
     let stats = lab.engine.runtime(lab.account.id).unwrap().stats().snapshot();
     assert_eq!((stats.throttled, arm.count("throttled").await), (2, 2));
+}
+
+/// ARM answering 5xx without Retry-After: a few are retried with backoff
+/// and the sync ends well; when they last, the sync fails in words naming
+/// the account and the status, and no VM's state changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_changes_nothing() {
+    let arm = AzureFake::start(&["--subscriptions", "1", "--vms", "3"]);
+    let lab = Lab::new(&arm);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let fail = |count: u32, status: u16, code: &str| json!({ "action": "list", "immediate": true, "count": count, "status": status, "code": code, "message": "The server encountered an internal error." });
+    let retries = || lab.engine.runtime(lab.account.id).unwrap().stats().snapshot().retries;
+
+    arm.fake.control("fail", Some(fail(2, 500, "InternalServerError"))).await;
+    let (lists, before) = (arm.count("list").await, retries());
+    assert_eq!(lab.engine.full_sync(lab.account.id).await.unwrap().vms, 3);
+    assert_eq!((arm.count("list").await - lists, retries() - before), (2 + 2, 2), "two 500s, each tried again, then both lists");
+
+    // Lasting: every attempt the retry policy allows (three here), then the error.
+    let stored = |lab: &Lab| lab.vms().into_iter().map(|v| (v.provider_id, v.name, v.state, v.raw_state)).collect::<Vec<_>>();
+    let known = stored(&lab);
+    arm.fake.control("fail", Some(fail(100, 503, "ServiceUnavailable"))).await;
+    let lists = arm.count("list").await;
+    let err = lab.engine.full_sync(lab.account.id).await.unwrap_err();
+    assert_eq!(arm.count("list").await - lists, 3, "{err}");
+    let text = err.to_string();
+    assert!(text.starts_with("account 'az':") && text.contains("ServiceUnavailable") && text.contains("internal error"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert_eq!(stored(&lab), known, "nothing stored from the failed sync");
+}
+
+/// The connection breaks after ARM took a power request and before its
+/// answer (the async operation to follow) came back: the request is never
+/// sent again, and the VM's state decides. Transitions take no time here,
+/// so a restart leaves no sign and a stop shows at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_power_request_whose_answer_is_lost_is_never_sent_twice() {
+    let arm = AzureFake::start(&["--subscriptions", "1", "--vms", "1", "--transition-ms", "0"]);
+    let (a, b) = (vm_in(&arm, "running", json!({})).await, vm_in(&arm, "running", json!({})).await);
+    let lab = Lab::new(&arm);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+
+    let reboot = answer_lost(&arm.fake, "restart", lab.run(&a, OpKind::Reboot, OpOptions::default())).await;
+    assert_unconfirmed(&reboot);
+    let stop = answer_lost(&arm.fake, "powerOff", lab.run(&b, OpKind::Stop, OpOptions::default())).await;
+    assert_eq!((stop.phase, stop.new_state, stop.job_id.as_deref()), (OpPhase::Succeeded, Some(PowerState::Stopped), None), "{stop:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

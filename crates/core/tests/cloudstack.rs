@@ -11,6 +11,7 @@ use powerdeck_core::provider::cloudstack::JobPolling;
 use powerdeck_core::provider::{JobStatus, PowerAction, Provider, ProviderError};
 use powerdeck_core::{OpOptions, Workers};
 use powerdeck_testkit::fast::fast_engine_config;
+use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -214,6 +215,27 @@ async fn a_job_that_never_ends_times_out_with_what_cloudstack_reports() {
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
 
+/// The connection breaks after CloudStack took a power command and before
+/// its answer (the job id) came back: there is no job to follow, the
+/// command is never sent again, and the VM's state decides. A plain reboot
+/// leaves the VM Running throughout (no sign); a stop shows as Stopping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_power_command_whose_answer_is_lost_is_never_sent_twice() {
+    let cs = CsFake::start(&["--vms", "12", "--stubborn-vms", "0", "--transition-ms", "300"]).await;
+    let lab = Lab::new(&cs, fast_engine_config());
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    lab.engine.start(Workers::DRIVER, Some(&[lab.account.id])).unwrap();
+    let mut used = HashSet::new();
+
+    let vm = pick(&lab, PowerState::Running, &mut used);
+    let reboot = answer_lost(&cs.fake, "rebootVirtualMachine", run(&lab, &vm, OpKind::Reboot, OpOptions::default())).await;
+    assert_unconfirmed(&reboot);
+    let vm = pick(&lab, PowerState::Running, &mut used);
+    let stop = answer_lost(&cs.fake, "stopVirtualMachine", run(&lab, &vm, OpKind::Stop, OpOptions::default())).await;
+    assert_eq!((stop.phase, stop.new_state, stop.job_id.as_deref()), (OpPhase::Succeeded, Some(PowerState::Stopped), None), "{stop:?}");
+    assert_eq!(cs.fake.control(&format!("vms/{}", vm.provider_id), None).await["state"], "Stopped");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_waits_exactly_the_time_in_cloudstacks_text() {
     let cs = CsFake::start(&["--vms", "12"]).await;
@@ -235,6 +257,36 @@ async fn throttling_waits_exactly_the_time_in_cloudstacks_text() {
     let err = provider.list_page(None).await.unwrap_err();
     assert_eq!(err, ProviderError::Throttled { retry_after: Some(Duration::from_secs(60)) });
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// The management server failing reads with 530 INTERNAL_ERROR (its 5xx):
+/// a few are retried with backoff and the sync ends well; when they last,
+/// the sync fails in CloudStack's words naming the account, and no VM's
+/// state changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internal_error_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_changes_nothing() {
+    let cs = CsFake::start(&["--vms", "12"]).await;
+    let lab = Lab::new(&cs, fast_engine_config());
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let stored = |lab: &Lab| lab.vms().into_iter().map(|v| (v.provider_id, v.name, v.state, v.raw_state)).collect::<Vec<_>>();
+    let known = stored(&lab);
+    let message = "Caught: SELECT vm_instance.id FROM vm_instance: Communications link failure";
+    let lists = async || cs.fake.count("listVirtualMachines").await;
+
+    cs.fake.control("fail", Some(json!({"action": "list", "count": 2, "code": 530, "message": message}))).await;
+    let before = lists().await;
+    assert_eq!(lab.engine.full_sync(lab.account.id).await.unwrap().vms, 12);
+    assert_eq!(lists().await - before, 3, "two 530s, each tried again after a pause, then the page");
+    assert_eq!(lab.engine.runtime(lab.account.id).unwrap().stats().snapshot().retries, 2);
+
+    // Lasting: every attempt the retry policy allows (three here), then the error.
+    cs.fake.control("fail", Some(json!({"action": "list", "count": 100, "code": 530, "message": message}))).await;
+    let before = lists().await;
+    let err = lab.engine.full_sync(lab.account.id).await.unwrap_err().to_string();
+    assert_eq!(lists().await - before, 3, "{err}");
+    assert!(err.starts_with("account 'cloud':") && err.contains("530 INTERNAL_ERROR") && err.contains(message), "{err}");
+    assert!(!err.contains(&cs.secret), "{err}");
+    assert_eq!(stored(&lab), known, "nothing stored from the failed sync");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

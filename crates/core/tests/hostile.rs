@@ -24,11 +24,21 @@ struct Lab {
 
 impl Lab {
     fn ec2(server: &Canned) -> Self {
+        Self::ec2_with(server, None)
+    }
+
+    /// With temporary credentials: the session token read from `session_token_env`.
+    fn ec2_with(server: &Canned, session_token_env: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
         let engine = Engine::with_store(store, dir.path(), fast::fast_engine_config()).unwrap();
-        let cfg =
-            Ec2Config { regions: vec!["eu-west-1".into()], endpoint: Some(server.url("/")), access_key_id: Some("AKIAHOSTILE".into()), ..Ec2Config::default() };
+        let cfg = Ec2Config {
+            regions: vec!["eu-west-1".into()],
+            endpoint: Some(server.url("/")),
+            access_key_id: Some("AKIAHOSTILE".into()),
+            session_token_env: session_token_env.map(str::to_string),
+            ..Ec2Config::default()
+        };
         let stored = Ec2Config { access_key_id: None, profile: Some("lab".into()), ..cfg.clone() };
         let account = engine.add_account("aws", "ec2", serde_json::to_value(&stored).unwrap(), None).unwrap();
         engine.set_provider(account.id, Arc::new(Ec2Provider::new(&cfg, Some(Secret::new("hostile-secret")), engine.calls(account.id)).unwrap()));
@@ -37,6 +47,11 @@ impl Lab {
 
     fn vms(&self) -> Vec<Vm> {
         self.engine.store().vms(&VmFilter { account_id: Some(self.account.id), state: None }).unwrap()
+    }
+
+    /// What a failed call must never change: each VM's id, name and state.
+    fn states(&self) -> Vec<(String, String, PowerState, String)> {
+        self.vms().into_iter().map(|v| (v.provider_id, v.name, v.state, v.raw_state)).collect()
     }
 }
 
@@ -52,6 +67,11 @@ fn ec2_ok() -> Handler {
         };
         let body = match action(req).as_str() {
             "DescribeInstances" => format!("<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet>{}{}</instancesSet></item></reservationSet></DescribeInstancesResponse>", item("i-1"), item("i-2")),
+            // The instances asked for (InstanceId.N=…), running.
+            "DescribeInstanceStatus" => format!(
+                "<DescribeInstanceStatusResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instanceStatusSet>{}</instanceStatusSet></DescribeInstanceStatusResponse>",
+                req.body.split('&').filter(|kv| kv.starts_with("InstanceId.")).filter_map(|kv| kv.split_once('=')).map(|(_, id)| format!("<item><instanceId>{id}</instanceId><instanceState><code>16</code><name>running</name></instanceState></item>")).collect::<String>()
+            ),
             other => return answer("400 Bad Request", "text/xml", &format!("<Response><Errors><Error><Code>InvalidAction</Code><Message>{other}</Message></Error></Errors></Response>")),
         };
         answer("200 OK", "text/xml;charset=UTF-8", &body)
@@ -98,6 +118,95 @@ async fn ec2_another_actions_answer_is_refused_and_changes_nothing() {
     let err = lab.engine.full_sync(lab.account.id).await.unwrap_err().to_string();
     assert!(err.contains("<DescribeInstanceStatusResponse> instead of <DescribeInstancesResponse>"), "{err}");
     assert_eq!(lab.vms(), before, "no VM turned missing");
+}
+
+/// An EC2 error answer in AWS's own shape.
+fn ec2_error(status: &str, code: &str, message: &str) -> String {
+    answer(
+        status,
+        "text/xml;charset=UTF-8",
+        &format!("<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>r</RequestID></Response>"),
+    )
+}
+
+/// EC2 answering 5xx without Retry-After (a 500 `InternalError`, a proxy's
+/// bare 502): a few are retried with backoff and the sync ends well; when
+/// they last, the sync fails in words naming the account, and no VM's state
+/// changes. A power request answered 500 is never repeated.
+#[tokio::test]
+async fn ec2_a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_changes_nothing() {
+    let (server, lab) = synced_ec2().await;
+    let known = lab.states();
+    let sent = || server.requests.lock().unwrap().len();
+    // Fails `failures` times with `bad`, then answers well.
+    let flaky = |failures: usize, bad: String| -> Handler {
+        let (ok, seen) = (ec2_ok(), std::sync::atomic::AtomicUsize::new(0));
+        Arc::new(move |req: &Request| if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < failures { bad.clone() } else { ok(req) })
+    };
+
+    let internal = ec2_error("500 Internal Server Error", "InternalError", "An internal error has occurred");
+    let gateway = answer("502 Bad Gateway", "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>");
+    for bad in [internal.clone(), gateway] {
+        server.set(flaky(2, bad));
+        let before = sent();
+        assert_eq!(lab.engine.full_sync(lab.account.id).await.unwrap().vms, 2);
+        assert_eq!(sent() - before, 3, "two failures, each tried again after a pause, then the answer");
+    }
+    assert_eq!(lab.engine.runtime(lab.account.id).unwrap().stats().snapshot().retries, 4);
+
+    // Lasting: every attempt the retry policy allows (three here), then the error.
+    server.set(flaky(usize::MAX, internal.clone()));
+    let before = sent();
+    let err = lab.engine.full_sync(lab.account.id).await.unwrap_err().to_string();
+    assert_eq!(sent() - before, 3, "{err}");
+    assert!(err.starts_with("account 'aws':") && err.contains("InternalError") && err.contains("An internal error has occurred"), "{err}");
+    assert_eq!(lab.states(), known, "nothing stored from the failed sync");
+
+    // A stop answered 500 may have been carried out: it is not sent again.
+    let ok = ec2_ok();
+    server.set(Arc::new(move |req: &Request| if action(req) == "StopInstances" { internal.clone() } else { ok(req) }));
+    lab.engine.start(powerdeck_core::Workers::DRIVER, Some(&[lab.account.id])).unwrap();
+    let stops = || server.requests.lock().unwrap().iter().filter(|r| action(r) == "StopInstances").count();
+    let vm = lab.vms().remove(0);
+    let op = lab.engine.request(vm.id, powerdeck_core::model::OpKind::Stop, Default::default()).await.unwrap();
+    let op = tokio::time::timeout(std::time::Duration::from_secs(20), lab.engine.wait(op.id, |_| {})).await.unwrap().unwrap();
+    assert_eq!(stops(), 1, "{op:?}");
+    assert!(op.phase.is_terminal() && op.error.as_deref().unwrap_or_default().contains("InternalError"), "{op:?}");
+}
+
+/// The value of a request header, as received.
+fn header(req: &Request, name: &str) -> String {
+    req.head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())).unwrap_or_default()
+}
+
+/// Temporary credentials that EC2 no longer takes: the session token
+/// expired (`ExpiredToken`), or the request is past its signature's
+/// validity (`RequestExpired`: a clock that is off, or expired temporary
+/// credentials). An auth error in AWS's words, not repeated, that shows no
+/// secret even when the server echoes the session token; no VM's state changes.
+#[tokio::test]
+async fn ec2_expired_temporary_credentials_are_an_auth_error_that_shows_no_secret_and_changes_nothing() {
+    const TOKEN: &str = "IQoJb3JpZ2luX2VjEXPIREDsessionTOKEN0123456789";
+    // Only this test reads this variable.
+    std::env::set_var("PDK_HOSTILE_EC2_SESSION_TOKEN", TOKEN);
+    let server = Canned::start(ec2_ok()).await;
+    let lab = Lab::ec2_with(&server, Some("PDK_HOSTILE_EC2_SESSION_TOKEN"));
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let known = lab.states();
+    for (code, words) in [("ExpiredToken", "The security token included in the request is expired"), ("RequestExpired", "Request has expired.")] {
+        server.set(Arc::new(move |req: &Request| ec2_error("400 Bad Request", code, &format!("{words} (token {})", header(req, "x-amz-security-token")))));
+        let before = server.requests.lock().unwrap().len();
+        let err = lab.engine.full_sync(lab.account.id).await.unwrap_err();
+        let requests = server.requests.lock().unwrap()[before..].to_vec();
+        assert_eq!(requests.len(), 1, "{code}: refused credentials are not tried again");
+        assert_eq!(header(&requests[0], "x-amz-security-token"), TOKEN, "the token was sent, and echoed");
+        assert_eq!(err.kind(), "auth", "{code}: {err}");
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("account 'aws'") && text.contains(code) && text.contains(words), "{text}");
+        assert!(!text.contains(TOKEN) && !text.contains("hostile-secret"), "{code}: a secret is shown: {text}");
+        assert_eq!(lab.engine.account_health(lab.account.id).status, "auth");
+        assert_eq!(lab.states(), known, "{code}: nothing stored");
+    }
 }
 
 fn soap(body: &str) -> String {

@@ -136,6 +136,31 @@ async fn an_absurd_retry_after_is_not_waited_out_and_a_sane_one_is() {
     assert_eq!(calls(&fake, "throttled").await, 2);
 }
 
+/// Apache's plain 503 (no Retry-After) while the engine behind it restarts:
+/// a few are retried with backoff and the sync ends well; when it lasts,
+/// the sync fails in words naming the account and the status, and no VM
+/// changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_503_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_changes_nothing() {
+    let fake = fake(8, &[]);
+    let lab = Lab::new(&fake);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let before = picture(&lab);
+
+    fake.control("throttle", Some(json!({ "count": 2, "retry_after": null }))).await;
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let stats = lab.engine.runtime(lab.account.id).unwrap().stats().snapshot();
+    assert_eq!((calls(&fake, "throttled").await, stats.retries, stats.throttled), (2, 2, 0), "tried again after a pause; not taken for throttling");
+
+    // Lasting: every attempt the retry policy allows (three here), then the error.
+    fake.control("throttle", Some(json!({ "count": 100, "retry_after": null }))).await;
+    let err = lab.engine.full_sync(lab.account.id).await.unwrap_err().to_string();
+    assert_eq!(calls(&fake, "throttled").await, 2 + 3, "{err}");
+    assert!(err.starts_with("account 'olvm':") && err.contains("503") && err.contains("temporarily unable"), "{err}");
+    assert!(!err.contains(PASSWORD) && !err.contains("<"), "{err}");
+    assert_eq!(picture(&lab), before, "nothing stored from the failed sync");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_that_echoes_the_password_never_gets_it_shown() {
     // With a token held: the 401 page carries the password, then the login does.

@@ -99,6 +99,18 @@ impl Fake {
         self.control("calls", None).await
     }
 
+    /// How many requests the fake counted under `name` in `/_fake/calls`.
+    pub async fn count(&self, name: &str) -> u64 {
+        self.calls().await[name].as_u64().unwrap_or(0)
+    }
+
+    /// Lose the answer to the next successful `action` request (named as in
+    /// `/_fake/calls`): the fake carries it out, then closes the connection
+    /// without a byte of answer (`POST /_fake/cut`).
+    pub async fn cut_next(&self, action: &str) {
+        self.control("cut", Some(serde_json::json!({ "action": action, "count": 1 }))).await;
+    }
+
     /// Run the provider's witness (`tests/fakes/{provider}/witness.py`):
     /// the vendor's own client against this fake. Its JSON answer.
     pub fn witness(&self, provider: &str, args: &[&str]) -> Value {

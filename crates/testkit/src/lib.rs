@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod fake;
 pub mod fast;
 pub mod gate;
+pub mod lost;
 pub mod moto;
 pub mod pdk;
 pub mod proxy;

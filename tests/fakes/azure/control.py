@@ -126,6 +126,9 @@ class Control:
         if path == "/outage" and method == "POST":
             f.outage = bool(d.get("on", True))
             return Reply(200, {"on": f.outage})
+        if path == "/cut" and method == "POST":
+            f.set_cut(d["action"], d.get("count", 1))
+            return Reply(200, {"action": d["action"], "count": int(d.get("count", 1))})
         if path == "/hostile" and method == "POST":
             mode = d.get("mode")
             if mode is not None and mode not in HOSTILE_MODES:

@@ -29,6 +29,7 @@ class Faults:
             self.fails = {}               # action (lower) -> [spec, …]
             self.hostile = None
             self.outage = False
+            self.cuts = {}                # operation name (lower) -> answers still to lose
             self.budgets = {}             # (principal, scope, kind) -> [window start, used]
 
     # ----------------------------------------------------------------- calls
@@ -57,6 +58,20 @@ class Faults:
                 return None
             t["count"] -= 1
             return t["retry_after"]
+
+    def set_cut(self, action, count):
+        with self.lock:
+            self.cuts[action.lower()] = int(count)
+
+    def take_cut(self, name):
+        """Whether this request's (successful) answer is to be lost."""
+        with self.lock:
+            left = self.cuts.get((name or "").lower(), 0)
+            if left <= 0:
+                return False
+            self.cuts[name.lower()] = left - 1
+            self.calls["cut"] += 1
+            return True
 
     def add_fail(self, action, spec):
         with self.lock:

@@ -95,7 +95,12 @@ class Handler(BaseHTTPRequestHandler):
             reply.headers.setdefault("x-ms-request-id", _uuid())
             reply.headers.setdefault("Cache-Control", "no-store, no-cache")
             return self._send(reply)
-        return self._send(app.arm.handle(self.command, path, raw_query, query, headers, app.base))
+        reply = app.arm.handle(self.command, path, raw_query, query, headers, app.base)
+        if 200 <= reply.status < 300 and f.take_cut(classify(self.command, path)[0]):
+            # /_fake/cut: carried out, and the answer is lost with the connection.
+            self.close_connection = True
+            return
+        return self._send(reply)
 
     def _send(self, reply):
         payload = reply.payload()

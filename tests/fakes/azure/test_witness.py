@@ -508,6 +508,16 @@ class WireAndControlTest(SdkCase):
         self.fake.ctl("/outage", {"on": False})
         self.assertEqual(self.fake.arm("GET", self.list_path(), self.token)[0], 200)
 
+    def test_cut_carries_the_action_out_and_loses_its_answer(self):
+        vm = self.new_vm(state="running")
+        self.fake.ctl("/cut", {"action": "powerOff"})
+        with self.assertRaises((ConnectionError, OSError)):
+            self.fake.arm("POST", self.vm_path(vm, "/powerOff"), self.token)
+        self.assertEqual([o["action"] for o in self.fake.ctl("/operations")], ["powerOff"])
+        calls = self.fake.ctl("/calls")
+        self.assertEqual((calls["powerOff"], calls["cut"]), (1, 1))
+        self.assertEqual(self.fake.arm("POST", self.vm_path(vm, "/powerOff"), self.token)[0], 202)
+
     # ---------------------------------------------------------- hostile modes
     def hostile(self, mode):
         self.fake.ctl("/hostile", {"mode": mode})

@@ -137,6 +137,11 @@ class Control:
         if parts == ["outage"] and method == "POST":
             m.outage = bool(data.get("on", True))
             return {"on": m.outage}
+        if parts == ["cut"] and method == "POST":
+            if not data.get("action"):
+                raise ControlError(400, "action (an API command, as /_fake/calls names it) is required")
+            m.cuts[data["action"]] = int(data.get("count", 1))
+            return {"action": data["action"], "count": m.cuts[data["action"]]}
         if parts == ["hostile"] and method == "POST":
             mode = data.get("mode")
             if mode is not None and mode not in HOSTILE_MODES:

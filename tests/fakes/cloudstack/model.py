@@ -170,6 +170,7 @@ class Model:
             self.fail_rules = []
             self.throttle = {"remaining": 0, "ms": 0}
             self.outage = False
+            self.cuts = {}  # API command -> answers still to lose (/_fake/cut)
             self.hostile = None
             self.jobs = []
             self.job_by_id = {}
@@ -340,6 +341,15 @@ class Model:
             parent = parent or ev
 
     # --------------------------------------------------------- fault control
+    def take_cut(self, command):
+        """Whether this command's (successful) answer is to be lost."""
+        with self.lock:
+            if self.cuts.get(command, 0) <= 0:
+                return False
+            self.cuts[command] -= 1
+            self.calls["cut"] += 1
+            return True
+
     def take_fail(self, action, sync):
         for rule in self.fail_rules:
             if rule["action"] == action and rule["sync"] == sync and rule["remaining"] > 0:

@@ -107,6 +107,9 @@ class Handler(BaseHTTPRequestHandler):
             return getattr(self, "_hostile_" + mode.replace("-", "_"))()
         params = self._params(query, method)
         reply = app.api.handle(params)
+        if 200 <= reply.status < 300 and app.model.take_cut(params.get("command")):
+            # /_fake/cut: carried out, and the answer is lost with the connection.
+            return self._drop()
         if (params.get("response") or "").lower() == "json":
             body, ctype = wire.dumps(reply.body), wire.JSON_TYPE
         else:

@@ -668,6 +668,15 @@ class Faults(Base):
         FAKE.post("/outage", {"on": False})
         self.assertIn("virtualmachine", self.cs.listVirtualMachines(listall=True))
 
+    def test_cut_carries_the_command_out_and_loses_its_answer(self):
+        vm = self.pick("Running")
+        FAKE.post("/cut", {"action": "stopVirtualMachine"})
+        with self.assertRaises(requests.ConnectionError):
+            self.cs.stopVirtualMachine(id=vm["id"])
+        self.assertEqual(len(FAKE.get("/vms/" + vm["id"])["pending_jobs"]), 1, "the job was queued")
+        calls = FAKE.get("/calls")
+        self.assertEqual((calls["stopVirtualMachine"], calls["cut"]), (1, 1))
+
     def test_control_add_and_remove(self):
         added = FAKE.post("/vms", {"count": 2, "state": "Stopped", "zone": "zone-b"})
         self.assertEqual(self.cs.listVirtualMachines(listall=True, projectid=-1)["count"], 14)

@@ -75,11 +75,21 @@ class Fake:
             self.throttle_left = 0
             self.retry_after = 1
             self.outage = False
+            self.cuts = {}  # operation (as /_fake/calls names it) -> answers still to lose
             self.hostile = None
 
     def count(self, op, n=1):
         with self.lock:
             self.calls[op] += n
+
+    def take_cut(self, op):
+        """Whether this request's (successful) answer is to be lost."""
+        with self.lock:
+            if self.cuts.get(op, 0) <= 0:
+                return False
+            self.cuts[op] -= 1
+            self.calls["cut"] += 1
+            return True
 
     def take_throttle(self):
         with self.lock:
@@ -92,6 +102,7 @@ class Fake:
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     correlation_id = None
+    op = None  # the API operation being answered (None for control requests)
     timeout = 120
 
     def version_string(self):
@@ -116,6 +127,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def reply(self, status, body=b"", ctype=None, headers=()):
         if isinstance(body, str):
             body = body.encode("utf-8")
+        if 200 <= status < 300 and self.op and self.fake.take_cut(self.op):
+            # /_fake/cut: carried out, and the answer is lost with the connection.
+            self.drop()
+            return
         self.send_response(status)
         if ctype:
             self.send_header("Content-Type", ctype)
@@ -149,6 +164,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def dispatch(self):
         self.correlation_id = None  # one handler serves many keep-alive requests
+        self.op = None
         parts = urllib.parse.urlsplit(self.path)
         path = parts.path
         query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items()}
@@ -165,15 +181,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         fake.count(op)
         if fake.outage:
             fake.count("outage_dropped")
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.drop()
             return
+        self.op = op
         if fake.take_throttle():
             fake.count("throttled")
-            self.reply(503, hostile.PROXY_503, hostile.APACHE_HTML, [("Retry-After", str(fake.retry_after))])
+            # "retry_after": null: Apache's plain 503 while the engine behind it restarts.
+            wait = [] if fake.retry_after is None else [("Retry-After", str(fake.retry_after))]
+            self.reply(503, hostile.PROXY_503, hostile.APACHE_HTML, wait)
             return
         if fake.hostile and self.misbehave(fake.hostile, path, parts.query, op, query, body):
             return
@@ -187,6 +202,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.api(path[len(API_PREFIX):], query, body)
         else:
             self.reply(404, hostile.undertow_error("Not Found"), "text/html;charset=UTF-8")
+
+    def drop(self):
+        """Close the connection without a byte of answer."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def operation(self, path):
         """The name an API call is counted under in /_fake/calls."""
@@ -749,6 +772,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with fake.lock:
                     fake.outage = bool(data.get("on", True))
                 self.reply_json(200, {})
+            elif seg == ["cut"] and method == "POST":
+                if not data.get("action"):
+                    raise ValueError("action (an operation as /_fake/calls names it) is required")
+                with fake.lock:
+                    fake.cuts[data["action"]] = int(data.get("count", 1))
+                self.reply_json(200, {"action": data["action"], "count": int(data.get("count", 1))})
             elif seg == ["hostile"] and method == "POST":
                 mode = data.get("mode")
                 if mode is not None and mode not in hostile.MODES:

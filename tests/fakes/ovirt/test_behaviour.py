@@ -467,6 +467,21 @@ class Misbehaviour(_WithFake):
         self.fake.ctl("POST", "outage", {"on": False})
         self.assertEqual(self.fake.api("GET", "/vms", self.token)[0], 200)
 
+    def test_cut_carries_the_action_out_and_loses_its_answer(self):
+        vm = self.first("down")
+        self.fake.ctl("POST", "cut", {"action": "start"})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            self.fake.api("POST", "/vms/%s/start" % vm["id"], self.token, body="<action/>")
+        self.assertNotEqual(self.fake.vm(vm["id"])["state"], "down")
+        self.assertEqual((self.fake.calls()["start"], self.fake.calls()["cut"]), (1, 1))
+
+    def test_throttle_without_retry_after_is_apaches_plain_503(self):
+        self.fake.ctl("POST", "throttle", {"count": 1, "retry_after": None})
+        status, headers, body = self.fake.api("GET", "/vms", self.token)
+        self.assertEqual(status, 503)
+        self.assertNotIn("retry-after", headers)
+        self.assertIn(b"503 Service Unavailable", body)
+
     def test_redirect_is_not_followed_by_the_sdk(self):
         conn = self.sdk()
         conn.system_service().vms_service().list(max=1)  # logged in before the redirects start

@@ -95,7 +95,12 @@ impl Ec2Api {
             .run(call.in_scope(region), || async {
                 let mut req = Unsigned::new(reqwest::Method::POST, url.clone()).header("content-type", CONTENT_TYPE).body(body.clone());
                 signer.sign(&mut req)?;
-                self.http.send(req.into_request(self.http.client_for(call.effect)), map_failure).await
+                self.http
+                    .send(req.into_request(self.http.client_for(call.effect)), |f| {
+                        let f = self.without_token(f);
+                        Some(map_failure(&f).unwrap_or_else(|| f.generic_error()))
+                    })
+                    .await
             })
             .await?;
         resp.expect_content_type(&["xml"], "an EC2 XML answer")?;
@@ -108,6 +113,20 @@ impl Ec2Api {
             None => return Err(ProviderError::malformed(format!("{action}: the answer is not XML"))),
         }
         quick_xml::de::from_str(&resp.body).map_err(|e| ProviderError::malformed(format!("unreadable {action} answer: {e}")))
+    }
+
+    /// A failure's body with the session token taken out: a hostile or
+    /// broken server may echo the token it was sent (the secret key itself
+    /// never travels, only signatures made with it).
+    fn without_token(&self, f: &HttpFailure) -> HttpFailure {
+        let mut body = f.body.clone();
+        if let Some(token) = self.keys.session_token.as_ref().map(|t| t.expose()).filter(|t| t.len() >= 8) {
+            let encoded = serde_urlencoded::to_string([("", token)]).unwrap_or_default();
+            for form in [token, encoded.trim_start_matches('=')] {
+                body = body.replace(form, "***");
+            }
+        }
+        HttpFailure { body, ..f.clone() }
     }
 }
 
@@ -132,7 +151,7 @@ struct ErrorItem {
 }
 
 /// AWS's own error codes first; the status code only when the body has none.
-fn map_failure(f: &HttpFailure) -> Option<ProviderError> {
+pub(super) fn map_failure(f: &HttpFailure) -> Option<ProviderError> {
     let parsed: Option<ErrorItem> = quick_xml::de::from_str::<ErrorResponse>(&f.body).ok().and_then(|r| r.errors.error.into_iter().next());
     let Some(ErrorItem { code, message }) = parsed else {
         // A bare 503 from EC2 is its way of throttling.
@@ -151,6 +170,10 @@ fn map_failure(f: &HttpFailure) -> Option<ProviderError> {
         | "ExpiredToken"
         | "OptInRequired"
         | "Blocked" => ProviderError::Auth { message: format!("{code}: {message}") },
+        // Signed too long ago (or ahead): a clock that is off, or temporary credentials that expired.
+        "RequestExpired" => ProviderError::Auth {
+            message: format!("{code}: {message} (check this computer's clock; temporary credentials may have expired and need renewing)"),
+        },
         "Unsupported" | "UnsupportedOperation" | "InvalidAction" => ProviderError::Unsupported { action: message },
         _ => ProviderError::Provider { code, message, retryable: f.status >= 500 },
     })
@@ -177,6 +200,8 @@ mod tests {
         assert_eq!(auth, ProviderError::Auth { message: "AuthFailure: msg for AuthFailure".into() });
         assert!(matches!(map_failure(&failure(503, "<html>busy</html>")), Some(ProviderError::Throttled { .. })));
         assert_eq!(map_failure(&failure(502, "<html>bad gateway</html>")), None);
+        let expired = map_failure(&failure(400, &xml("RequestExpired"))).unwrap();
+        assert!(matches!(&expired, ProviderError::Auth { message } if message.contains("clock")), "{expired:?}");
         let other = map_failure(&failure(500, &xml("InternalError"))).unwrap();
         assert!(other.is_retryable(), "{other:?}");
     }

@@ -172,7 +172,12 @@ impl Api {
                     retryable: false,
                 })
             }
-            None => None,
+            // A 5xx page (Apache's 503 while the engine restarts): what its
+            // status means, with the page's sentence, never its markup.
+            None => {
+                let said: String = r.clean(&html_text(&f.body)).chars().take(200).collect();
+                Some(HttpFailure { body: said, ..f.clone() }.generic_error())
+            }
         }
     }
 }

@@ -1,0 +1,29 @@
+//! A power request whose answer is lost: the provider's fake carries it out
+//! and the connection breaks before the answer comes back (README "When
+//! things go wrong"). Whatever the provider, the request is never sent
+//! twice; an effect that shows confirms it, and otherwise the operation
+//! ends "unconfirmed" (`engine/ops/decide.rs`).
+
+use crate::fake::Fake;
+use powerdeck_core::model::{Failure, OpPhase, Operation};
+use std::future::Future;
+
+/// Run `operation` (one that sends `action` once) with the answer to that
+/// request lost. The ended operation, checked to have lost exactly one
+/// answer and to have sent `action` exactly once.
+pub async fn answer_lost(fake: &Fake, action: &str, operation: impl Future<Output = Operation>) -> Operation {
+    let (sent, cut) = (fake.count(action).await, fake.count("cut").await);
+    fake.cut_next(action).await;
+    let op = operation.await;
+    assert_eq!(fake.count("cut").await - cut, 1, "the answer to {action} was lost: {op:?}");
+    assert_eq!(fake.count(action).await - sent, 1, "{action} reached the provider once, and was never sent again: {op:?}");
+    op
+}
+
+/// Ended "unconfirmed": the VM showed no sign of the request, and the
+/// operation says that nothing was sent again.
+pub fn assert_unconfirmed(op: &Operation) {
+    assert_eq!((op.phase, op.failure), (OpPhase::Failed, Some(Failure::Unconfirmed)), "{op:?}");
+    let error = op.error.as_deref().unwrap_or_default();
+    assert!(error.contains("may never have reached the provider") && error.contains("nothing was sent again"), "{op:?}");
+}
