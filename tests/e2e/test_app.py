@@ -776,13 +776,17 @@ def schedules(driver, targets):
     pdk("schedules", "add", "office-hours", "--when", "mon-fri 08:00-18:00", "--zone", "Asia/Tokyo", "--group", "e2e-sched", "--skip", "2026-12-24")
     wait_until("the pdk-added schedule shows up", lambda: driver.find_elements(By.CSS_SELECTOR, '#schedules-table tr[data-schedule="office-hours"]'))
     wait_until('"Asia/Tokyo" in row_of("office-hours").text', lambda: "Asia/Tokyo" in row_of("office-hours").text)
-    # Edit loads it back as typed; Remove asks first.
+    # Edit loads it back as typed (a disabled one stays disabled); Remove asks first.
+    click("disable e2e-nightly", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="toggle"]'))
+    wait_until("it shows disabled", lambda: "disabled" in row_of("e2e-nightly").text)
     click("edit on e2e-nightly", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="edit"]'))
     wait_until("the form edits it", lambda: field("when").get_attribute("value") == "weekdays at 19:00")
+    assert not field("enabled").is_selected(), "the form shows it disabled"
     field("grace_minutes").clear()
     field("grace_minutes").send_keys("30")
     form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
     wait_until("the edit is saved", lambda: json.loads(pdk("schedules", "list", "--json"))[0]["schedule"]["grace_minutes"] == 30)
+    assert not json.loads(pdk("schedules", "list", "--json"))[0]["schedule"]["enabled"], "saving an edit did not enable it"
     still_there = lambda: any(v["schedule"]["name"] == "e2e-nightly" for v in json.loads(pdk("schedules", "list", "--json")))
     remove = lambda: click("remove", lambda: row_of("e2e-nightly").find_element(By.CSS_SELECTOR, '[data-action="remove"]'))
     dismiss_every_way(driver, remove, still_there, "schedule removal")

@@ -51,7 +51,7 @@ export function initSchedules() {
       force: input("force").checked,
       grace_minutes: grace === "" ? null : Number(grace),
       skip_dates: splitDates(input("skip_dates").value),
-      enabled: true,
+      enabled: input("enabled").checked,
     };
   }
 
@@ -218,6 +218,7 @@ export function initSchedules() {
     input("force").checked = d.force;
     input("grace_minutes").value = String(d.grace_minutes ?? 15);
     input("skip_dates").value = d.skip_dates.join(", ");
+    input("enabled").checked = d.enabled;
     showTargetKind();
     setText($("#schedule-form-title"), `Edit ${d.name}`);
     setText(submit, `Save ${d.name}`);
