@@ -11,6 +11,9 @@ pub mod error;
 pub mod events;
 #[cfg(test)]
 mod fuzz;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod group;
 pub mod hours;
 pub mod logfile;

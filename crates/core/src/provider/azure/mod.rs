@@ -15,6 +15,8 @@ mod inventory;
 mod jobs;
 mod pace;
 mod wire;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use wire::check;
 
 use super::calls::{Call, Calls};
 use super::http::{HttpOptions, HttpTransport, Trust};

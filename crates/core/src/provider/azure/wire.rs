@@ -241,6 +241,22 @@ fn truthy(v: &Value) -> Option<bool> {
     }
 }
 
+/// What every VM entry is held to, by the property tests and the fuzzer
+/// (`fuzz/`): an observation with a clean name, or refused; never a panic.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn check(text: &str) {
+    if let Ok(entry) = serde_json::from_str::<VmEntry>(text) {
+        let statuses = entry.own_statuses();
+        if let Ok(o) = entry.observe(statuses.as_deref(), true) {
+            assert!(crate::text::is_clean(&o.name));
+        }
+    }
+    if let Some(vm) = VmRef::parse(text) {
+        assert_eq!(VmRef::parse(&vm.canonical()), Some(vm));
+    }
+    let _ = super::auth::parse_cli_token(text.as_bytes(), 1_700_000_000);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,12 +316,7 @@ mod properties {
 
         #[test]
         fn any_vm_entry_is_an_observation_or_refused(text in prop_oneof![mutated(ENTRY), jsonish()]) {
-            if let Ok(entry) = serde_json::from_str::<VmEntry>(&text) {
-                let statuses = entry.own_statuses();
-                if let Ok(o) = entry.observe(statuses.as_deref(), true) {
-                    prop_assert!(crate::text::is_clean(&o.name));
-                }
-            }
+            check(&text);
         }
 
         #[test]

@@ -13,6 +13,8 @@ mod events;
 mod jobs;
 pub mod sign;
 mod vms;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use vms::check;
 
 use super::calls::{Call, Calls};
 use super::client::batch::refresh_tolerant;

@@ -139,6 +139,27 @@ pub struct VmPage {
     pub virtualmachine: Vec<VmRow>,
 }
 
+/// What every answer is held to, by the property tests and the fuzzer
+/// (`fuzz/`): a VM row is an observation of its own id with clean text;
+/// an error body is read or ignored and never shows the secret; a
+/// throttling text waits a bounded time; never a panic.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn check(text: &str) {
+    use super::errors::{envelope, from_envelope, throttle_wait, MAX_THROTTLE_WAIT};
+    if let Ok(row) = serde_json::from_str::<VmRow>(text) {
+        let o = row.observation();
+        assert_eq!(o.provider_id, row.id);
+        assert!(crate::text::is_clean(&o.name) && o.facts.values().all(|v| crate::text::is_clean(v)));
+    }
+    const SECRET: &str = "a-secret-key-of-some-length";
+    if let Some(env) = envelope(text) {
+        assert!(!from_envelope(&env, SECRET).to_string().contains(SECRET));
+    }
+    if let Some(wait) = throttle_wait(text) {
+        assert!(wait <= MAX_THROTTLE_WAIT);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,11 +249,7 @@ mod properties {
 
         #[test]
         fn any_row_is_an_observation_of_its_own_id_or_refused(text in prop_oneof![mutated(ROW), jsonish()]) {
-            if let Ok(row) = serde_json::from_str::<VmRow>(&text) {
-                let o = row.observation();
-                prop_assert_eq!(&o.provider_id, &row.id);
-                prop_assert!(crate::text::is_clean(&o.name) && o.facts.values().all(|v| crate::text::is_clean(v)));
-            }
+            check(&text);
         }
     }
 }

@@ -18,6 +18,8 @@ mod paging;
 mod redact;
 mod sso;
 mod vm;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use vm::check;
 
 use super::calls::{Call, Calls};
 use super::http::{normalize_thumbprint, HttpOptions, HttpTransport, Trust};

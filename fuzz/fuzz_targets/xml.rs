@@ -1,0 +1,3 @@
+#![no_main]
+// See powerdeck_core::fuzzing::xml for what this holds its input to.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| powerdeck_core::fuzzing::xml(data));
