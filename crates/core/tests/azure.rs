@@ -234,7 +234,7 @@ async fn throttling_is_waited_out_as_retry_after_says() {
 /// and the sync ends well; when they last, the sync fails in words naming
 /// the account and the status, and no VM's state changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_changes_nothing() {
+async fn a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_its_vms_go_stale() {
     let arm = AzureFake::start(&["--subscriptions", "1", "--vms", "3"]);
     let lab = Lab::new(&arm);
     lab.engine.full_sync(lab.account.id).await.unwrap();
@@ -257,6 +257,8 @@ async fn a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_accoun
     assert!(text.starts_with("account 'az':") && text.contains("ServiceUnavailable") && text.contains("internal error"), "{text}");
     assert!(!text.contains(SECRET), "{text}");
     assert_eq!(stored(&lab), known, "nothing stored from the failed sync");
+    assert!(lab.vms().iter().all(|v| v.stale), "its VMs go stale, as in an outage");
+    assert_eq!(lab.engine.account_health(lab.account.id).status, "failing");
 }
 
 /// The connection breaks after ARM took a power request and before its

@@ -264,7 +264,7 @@ async fn throttling_waits_exactly_the_time_in_cloudstacks_text() {
 /// the sync fails in CloudStack's words naming the account, and no VM's
 /// state changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_internal_error_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_changes_nothing() {
+async fn an_internal_error_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_its_vms_go_stale() {
     let cs = CsFake::start(&["--vms", "12"]).await;
     let lab = Lab::new(&cs, fast_engine_config());
     lab.engine.full_sync(lab.account.id).await.unwrap();
@@ -287,6 +287,8 @@ async fn an_internal_error_for_a_while_is_retried_and_one_that_lasts_fails_namin
     assert!(err.starts_with("account 'cloud':") && err.contains("530 INTERNAL_ERROR") && err.contains(message), "{err}");
     assert!(!err.contains(&cs.secret), "{err}");
     assert_eq!(stored(&lab), known, "nothing stored from the failed sync");
+    assert!(lab.vms().iter().all(|v| v.stale), "its VMs go stale, as in an outage");
+    assert_eq!(lab.engine.account_health(lab.account.id).status, "failing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

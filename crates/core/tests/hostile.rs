@@ -105,7 +105,7 @@ async fn ec2_an_html_page_is_a_malformed_answer_that_changes_nothing() {
 }
 
 #[tokio::test]
-async fn ec2_another_actions_answer_is_refused_and_changes_nothing() {
+async fn ec2_another_actions_answer_is_refused_and_its_vms_go_stale() {
     let (server, lab) = synced_ec2().await;
     let before = lab.vms();
     server.set(Arc::new(|_: &Request| {
@@ -134,7 +134,7 @@ fn ec2_error(status: &str, code: &str, message: &str) -> String {
 /// they last, the sync fails in words naming the account, and no VM's state
 /// changes. A power request answered 500 is never repeated.
 #[tokio::test]
-async fn ec2_a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_changes_nothing() {
+async fn ec2_a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_its_vms_go_stale() {
     let (server, lab) = synced_ec2().await;
     let known = lab.states();
     let sent = || server.requests.lock().unwrap().len();
@@ -161,6 +161,8 @@ async fn ec2_a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_ac
     assert_eq!(sent() - before, 3, "{err}");
     assert!(err.starts_with("account 'aws':") && err.contains("InternalError") && err.contains("An internal error has occurred"), "{err}");
     assert_eq!(lab.states(), known, "nothing stored from the failed sync");
+    assert!(lab.vms().iter().all(|v| v.stale), "its VMs go stale, as in an outage");
+    assert_eq!(lab.engine.account_health(lab.account.id).status, "failing");
 
     // A stop answered 500 may have been carried out: it is not sent again.
     let ok = ec2_ok();
@@ -238,7 +240,7 @@ fn vsphere(vms_element: &'static str) -> Handler {
 }
 
 #[tokio::test]
-async fn vsphere_another_methods_answer_is_refused_and_changes_nothing() {
+async fn vsphere_another_methods_answer_is_refused_and_its_vms_go_stale() {
     use powerdeck_core::provider::vsphere::{VsphereConfig, VsphereProvider};
     let server = Canned::start(vsphere("RetrievePropertiesExResponse")).await;
     let dir = tempfile::tempdir().unwrap();

@@ -141,7 +141,7 @@ async fn an_absurd_retry_after_is_not_waited_out_and_a_sane_one_is() {
 /// the sync fails in words naming the account and the status, and no VM
 /// changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plain_503_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_changes_nothing() {
+async fn a_plain_503_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_account_and_its_vms_go_stale() {
     let fake = fake(8, &[]);
     let lab = Lab::new(&fake);
     lab.engine.full_sync(lab.account.id).await.unwrap();
@@ -159,6 +159,8 @@ async fn a_plain_503_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_
     assert!(err.starts_with("account 'olvm':") && err.contains("503") && err.contains("temporarily unable"), "{err}");
     assert!(!err.contains(PASSWORD) && !err.contains("<"), "{err}");
     assert_eq!(picture(&lab), before, "nothing stored from the failed sync");
+    assert!(lab.vms().iter().all(|v| v.stale), "its VMs go stale, as in an outage");
+    assert_eq!(lab.engine.account_health(lab.account.id).status, "failing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

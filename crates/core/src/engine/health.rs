@@ -16,7 +16,8 @@ pub struct Health {
     /// `ok`; `unknown` before the first contact; otherwise what is wrong:
     /// `unreachable`, `auth` (credentials refused), `untrusted` (the
     /// certificate is not trusted or changed), `configuration` (settings
-    /// that cannot work), `throttled`, `malformed` (answers that cannot be read).
+    /// that cannot work), `throttled`, `malformed` (answers that cannot be
+    /// read), `failing` (server errors on reading the inventory, past retries).
     pub status: &'static str,
     /// When the current status began (`None` while unknown).
     pub since: Option<Millis>,
@@ -40,7 +41,10 @@ pub struct HealthWord {
     pub broken: bool,
 }
 
-pub const HEALTH_WORDS: [HealthWord; 8] = [
+/// The provider answers, but only with server errors, even after retries.
+pub const FAILING: &str = "failing";
+
+pub const HEALTH_WORDS: [HealthWord; 9] = [
     HealthWord { status: "ok", label: "OK", broken: false },
     HealthWord { status: "unknown", label: "Connecting…", broken: false },
     HealthWord { status: "unreachable", label: "cannot be reached", broken: true },
@@ -49,6 +53,7 @@ pub const HEALTH_WORDS: [HealthWord; 8] = [
     HealthWord { status: "configuration", label: "settings cannot work", broken: true },
     HealthWord { status: "throttled", label: "throttling requests", broken: false },
     HealthWord { status: "malformed", label: "answers cannot be read", broken: true },
+    HealthWord { status: FAILING, label: "answers with server errors", broken: true },
 ];
 
 /// A status in words ("cannot be reached").
@@ -102,8 +107,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn health_failed(&self, rt: &AccountRuntime, e: &ProviderError) {
-        let Some(status) = status_of(e) else { return };
+    pub(super) fn health_failed(&self, rt: &AccountRuntime, status: &'static str, e: &ProviderError) {
         let now = now_ms();
         let mut h = rt.health.lock().unwrap();
         let changed = h.status != status;
@@ -145,6 +149,7 @@ mod tests {
             assert!(HEALTH_WORDS.iter().any(|w| w.status == status), "{status}");
         }
         assert_eq!(health_label("unreachable"), "cannot be reached");
+        assert_eq!(health_label(FAILING), "answers with server errors");
     }
 
     #[test]

@@ -278,8 +278,26 @@ impl Engine {
     /// A provider call failed: if the provider is unreachable, keep every VM's
     /// last state but flag it stale (never shown as current).
     pub(crate) fn note_failure(&self, rt: &AccountRuntime, e: &ProviderError) {
-        self.health_failed(rt, e);
-        if e.means_unreachable() {
+        self.note_account_failure(rt, e, health::status_of(e), e.means_unreachable());
+    }
+
+    /// An inventory read failed. A read is about the account, not one VM,
+    /// so a server error that outlasted every retry (a 5xx page, CloudStack's
+    /// 530) says the provider cannot serve it now: its VMs go stale as in an
+    /// outage, and its health says the provider is failing.
+    pub(crate) fn note_read_failure(&self, rt: &AccountRuntime, e: &ProviderError) {
+        if matches!(e, ProviderError::Provider { retryable: true, .. }) {
+            self.note_account_failure(rt, e, Some(health::FAILING), true);
+        } else {
+            self.note_failure(rt, e);
+        }
+    }
+
+    fn note_account_failure(&self, rt: &AccountRuntime, e: &ProviderError, status: Option<&'static str>, stale: bool) {
+        if let Some(status) = status {
+            self.health_failed(rt, status, e);
+        }
+        if stale {
             rt.unreachable.store(true, Ordering::Relaxed);
             if let Err(err) = reconcile::mark_stale(&self.store, &self.bus, rt.account.id, &e.to_string()) {
                 tracing::warn!(account = %rt.account.name, error = %err, "could not mark VMs stale");

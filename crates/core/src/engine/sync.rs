@@ -49,7 +49,7 @@ impl Engine {
             let page = match rt.provider.list_page(token.as_deref()).await {
                 Ok(p) => p,
                 Err(e) => {
-                    self.note_failure(rt, &e);
+                    self.note_read_failure(rt, &e);
                     return Err(CoreError::provider(&rt.account.name, e));
                 }
             };
