@@ -183,9 +183,18 @@ fn parse_time(s: &str) -> Result<NaiveTime, String> {
 
 fn parse_date_time(s: &str) -> Result<NaiveDateTime, String> {
     let s = s.trim();
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
-        .map_err(|_| format!("'{s}' is not a date and time (use YYYY-MM-DD HH:MM, such as 2026-12-24 18:00)"))
+    let bad = || format!("'{s}' is not a date and time (use YYYY-MM-DD HH:MM, such as 2026-12-24 18:00)");
+    // chrono alone also takes signed years and run-together forms
+    // ("-065-06-26", "2026-12-0221:05", found by the fuzzer), which would
+    // be shown in a form that does not read back.
+    let (date, time) = s.split_once([' ', 'T']).ok_or_else(bad)?;
+    let digits = |p: &str, len: std::ops::RangeInclusive<usize>| len.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    let ymd: Vec<&str> = date.split('-').collect();
+    if !matches!(ymd[..], [y, m, d] if digits(y, 4..=4) && digits(m, 1..=2) && digits(d, 1..=2)) {
+        return Err(bad());
+    }
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| bad())?;
+    Ok(date.and_time(parse_time(time).map_err(|_| bad())?))
 }
 
 pub fn parse_cron(pattern: &str) -> Result<Cron, String> {
@@ -705,6 +714,9 @@ mod tests {
             ("funday at 10:00", "not a day"),
             ("cron 61 * * * *", "not a cron pattern"),
             ("2026-02-30 10:00", "YYYY-MM-DD"),
+            // Found by the fuzzer: chrono alone read these, and showed them in a form that does not read back.
+            ("2026-12-02 21:05, -065-06-26 08:00", "YYYY-MM-DD"),
+            ("2026-12-0221:05", "YYYY-MM-DD"),
             ("mon 08:00-08:00", "different times"),
         ] {
             let err = When::parse(text).unwrap_err();
