@@ -83,7 +83,6 @@ pub fn run() {
     let (log, log_warning) = logging::init(&log_dir, logging::DEFAULT_LEVEL);
     tracing::info!(version = %desktop::version_line(), data = %dir.display(), "starting");
     renderer::choose();
-    memory::small_js_heap();
     let context = tauri::generate_context!();
     let engine = match Engine::open(&dir) {
         Ok(e) => e,

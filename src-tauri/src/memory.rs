@@ -13,19 +13,6 @@ pub fn give_back() {
     }
 }
 
-/// The web process's JavaScript heap grows by about a quarter past what is
-/// live before it collects, instead of doubling: JavaScriptCore's "mini VM"
-/// mode, read from the environment the WebKit processes inherit. Measured at
-/// 100 000 VMs (BENCHMARKS.md): the web process 227 MB → 163 MB PSS, its
-/// just-in-time compilers kept. An explicit setting always wins. Call before
-/// anything starts WebKit (and before other threads exist).
-pub fn small_js_heap() {
-    const SETTING: &str = "JSC_forceMiniVMMode";
-    if std::env::var_os(SETTING).is_none() {
-        std::env::set_var(SETTING, "1");
-    }
-}
-
 /// Two malloc arenas instead of glibc's default of up to eight per core:
 /// each thread that allocates (tokio's workers, the blocking pool, WebKit's
 /// and GTK's threads) otherwise gets an arena of its own, and what a 100 000-
