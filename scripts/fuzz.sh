@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every parser (fuzz/, cargo-fuzz on nightly Rust):
 #   scripts/fuzz.sh [RUNS] [TARGET...]     # default: 10 000 000 runs of each target
-# Not part of the test run (it needs nightly and hours); the test run replays
-# what it keeps in fuzz/corpus/ (crates/core/src/fuzzing.rs). Prints, per
+# Not part of the test run (it needs nightly and an hour); the test run
+# replays what it keeps in fuzz/corpus/ and fuzz/regressions/ (an input that
+# once failed: copy it there from fuzz/artifacts/ when you fix it). Prints, per
 # target, the executions, crashes (0 or the run stops with the input in
 # fuzz/artifacts/), slow inputs past the timeout, and peak memory.
 set -euo pipefail

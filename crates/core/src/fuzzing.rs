@@ -137,8 +137,9 @@ pub(crate) fn shown(t: &str) {
 
 #[cfg(test)]
 mod replay {
-    //! Every input in the kept corpus (`fuzz/corpus/TARGET/`) through its
-    //! target: what the fuzzer once found stays fixed, on stable Rust.
+    //! Every input in the kept corpus (`fuzz/corpus/TARGET/`, minimised by
+    //! the fuzzer) and every input that once failed (`fuzz/regressions/
+    //! TARGET/`, kept by hand) through its target, on stable Rust.
 
     use std::path::Path;
 
@@ -154,11 +155,14 @@ mod replay {
             ("cloudstack", super::cloudstack),
             ("user_input", super::user_input),
         ];
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
         for (name, target) in targets {
-            let dir = root.join(name);
-            let inputs: Vec<_> = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
+            let dir = root.join("corpus").join(name);
+            let mut inputs: Vec<_> = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
             assert!(!inputs.is_empty(), "{} holds no inputs", dir.display());
+            if let Ok(found) = std::fs::read_dir(root.join("regressions").join(name)) {
+                inputs.extend(found.map(|e| e.unwrap().path()));
+            }
             for path in inputs {
                 let data = std::fs::read(&path).unwrap();
                 if std::panic::catch_unwind(|| target(&data)).is_err() {
