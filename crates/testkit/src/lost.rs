@@ -1,8 +1,9 @@
 //! A power request whose answer is lost: the provider's fake carries it out
 //! and the connection breaks before the answer comes back (README "When
-//! things go wrong"). Whatever the provider, the request is never sent
-//! twice; an effect that shows confirms it, and otherwise the operation
-//! ends "unconfirmed" (`engine/ops/decide.rs`).
+//! things go wrong"). Whatever the provider, the call layer never sends it
+//! again; an effect that shows confirms it, and a reboot that shows nothing
+//! ends "unconfirmed" (a start or stop that shows nothing is asked once
+//! more, gracefully: `engine/ops/decide.rs`).
 
 use crate::fake::Fake;
 use powerdeck_core::model::{Failure, OpPhase, Operation};

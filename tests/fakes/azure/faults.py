@@ -6,6 +6,8 @@ import math
 import threading
 import time
 
+from tests.fakes.common.cuts import Cuts
+
 HOSTILE_MODES = (
     "redirect", "html", "wrong-root", "wrong-ids", "duplicate-ids", "endless-paging",
     "slow-body", "huge-body", "absurd-retry-after", "echo-secret", "escape-names",
@@ -29,7 +31,7 @@ class Faults:
             self.fails = {}               # action (lower) -> [spec, …]
             self.hostile = None
             self.outage = False
-            self.cuts = {}                # operation name (lower) -> answers still to lose
+            self.cuts = Cuts(str.lower)
             self.budgets = {}             # (principal, scope, kind) -> [window start, used]
 
     # ----------------------------------------------------------------- calls
@@ -61,17 +63,11 @@ class Faults:
 
     def set_cut(self, action, count):
         with self.lock:
-            self.cuts[action.lower()] = int(count)
+            return self.cuts.arm(action, count)
 
     def take_cut(self, name):
-        """Whether this request's (successful) answer is to be lost."""
         with self.lock:
-            left = self.cuts.get((name or "").lower(), 0)
-            if left <= 0:
-                return False
-            self.cuts[name.lower()] = left - 1
-            self.calls["cut"] += 1
-            return True
+            return self.cuts.take(name, self.calls)
 
     def add_fail(self, action, spec):
         with self.lock:

@@ -140,8 +140,8 @@ class Control:
         if parts == ["cut"] and method == "POST":
             if not data.get("action"):
                 raise ControlError(400, "action (an API command, as /_fake/calls names it) is required")
-            m.cuts[data["action"]] = int(data.get("count", 1))
-            return {"action": data["action"], "count": m.cuts[data["action"]]}
+            with m.lock:
+                return {"action": data["action"], "count": m.cuts.arm(data["action"], data.get("count", 1))}
         if parts == ["hostile"] and method == "POST":
             mode = data.get("mode")
             if mode is not None and mode not in HOSTILE_MODES:

@@ -26,6 +26,7 @@ from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 
 import views
+from common.cuts import Cuts
 
 STATES = ("Starting", "Running", "Stopping", "Stopped", "Migrating", "Error", "Unknown",
           "Shutdown", "Restoring", "Destroyed", "Expunging")
@@ -170,7 +171,7 @@ class Model:
             self.fail_rules = []
             self.throttle = {"remaining": 0, "ms": 0}
             self.outage = False
-            self.cuts = {}  # API command -> answers still to lose (/_fake/cut)
+            self.cuts = Cuts()  # API command -> answers still to lose
             self.hostile = None
             self.jobs = []
             self.job_by_id = {}
@@ -342,13 +343,8 @@ class Model:
 
     # --------------------------------------------------------- fault control
     def take_cut(self, command):
-        """Whether this command's (successful) answer is to be lost."""
         with self.lock:
-            if self.cuts.get(command, 0) <= 0:
-                return False
-            self.cuts[command] -= 1
-            self.calls["cut"] += 1
-            return True
+            return self.cuts.take(command, self.calls)
 
     def take_fail(self, action, sync):
         for rule in self.fail_rules:

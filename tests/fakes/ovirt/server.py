@@ -30,6 +30,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.fakes.common import tlsca  # noqa: E402
+from tests.fakes.common.cuts import Cuts  # noqa: E402
 from tests.fakes.ovirt import catalog, hostile, search, wire  # noqa: E402
 from tests.fakes.ovirt.engine import ACTIONS, Engine, Fault  # noqa: E402
 from tests.fakes.ovirt.sso import Sso, SsoError  # noqa: E402
@@ -75,7 +76,7 @@ class Fake:
             self.throttle_left = 0
             self.retry_after = 1
             self.outage = False
-            self.cuts = {}  # operation (as /_fake/calls names it) -> answers still to lose
+            self.cuts = Cuts()  # operation (as /_fake/calls names it) -> answers still to lose
             self.hostile = None
 
     def count(self, op, n=1):
@@ -83,13 +84,8 @@ class Fake:
             self.calls[op] += n
 
     def take_cut(self, op):
-        """Whether this request's (successful) answer is to be lost."""
         with self.lock:
-            if self.cuts.get(op, 0) <= 0:
-                return False
-            self.cuts[op] -= 1
-            self.calls["cut"] += 1
-            return True
+            return self.cuts.take(op, self.calls)
 
     def take_throttle(self):
         with self.lock:
@@ -776,7 +772,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not data.get("action"):
                     raise ValueError("action (an operation as /_fake/calls names it) is required")
                 with fake.lock:
-                    fake.cuts[data["action"]] = int(data.get("count", 1))
+                    fake.cuts.arm(data["action"], data.get("count", 1))
                 self.reply_json(200, {"action": data["action"], "count": int(data.get("count", 1))})
             elif seg == ["hostile"] and method == "POST":
                 mode = data.get("mode")
