@@ -92,6 +92,40 @@ fn an_operation_survives_its_process_being_killed() {
     assert_eq!(steps, [("running", "sync"), ("stopping", "operation"), ("stopped", "operation")].map(|(a, b)| (a.to_string(), b.to_string())));
 }
 
+/// `kill -9` at each moment of a stop before it is tracked (pdk's test
+/// build dies where `POWERDECK_KILL_AT` says), then `pdk resume`: a stop
+/// never journalled left nothing behind and changed nothing; a journalled
+/// one ends verified, asked of the guest once and never forced.
+#[test]
+fn a_stop_killed_at_each_moment_before_it_is_tracked_is_recovered_without_force() {
+    use std::os::unix::process::ExitStatusExt;
+    for point in ["before-journal", "after-journal", "after-submit"] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        lab(d, &["--stop-delay-ms", "1000"]);
+        let vm = first_vm(d, "running");
+        let name = format!("lab/{}", vm["name"].as_str().unwrap());
+
+        let died = pdk(d).env("POWERDECK_KILL_AT", point).args(["vm", "stop", &name, "--yes"]).output().unwrap();
+        assert_eq!(died.status.signal(), Some(9), "{point}: killed, not ended: {died:?}");
+
+        let resumed = json(d, &["resume", "--json"]);
+        let history =
+            || json(d, &["history", &name, "--json"]).as_array().unwrap().iter().map(|h| h["to_state"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        if point == "before-journal" {
+            assert_eq!(resumed, serde_json::json!([]), "{point}: nothing to adopt");
+            ok(d, &["sync", "--account", "lab"]);
+            assert_eq!(history(), ["running"], "{point}: nothing was sent");
+            continue;
+        }
+        let op = &resumed[0];
+        assert_eq!((op["phase"].as_str(), op["new_state"].as_str()), (Some("succeeded"), Some("stopped")), "{point}: {op}");
+        assert_eq!(op["shutdown_method"], "graceful", "{point}: the guest was asked: {op}");
+        assert!(op["forced_at"].is_null(), "{point}: never forced: {op}");
+        assert_eq!(history(), ["stopped", "stopping", "running"], "{point}: stopped once");
+    }
+}
+
 #[test]
 fn bulk_and_forced_stops_need_confirmation() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,14 @@
 //!     cargo run --release -p powerdeck-core --example chaos -- [--vms 1000] [--secs 300]
 //!         [--ops-per-sec 1] [--failure-rate 0.05] [--drift-per-hour 6]
 //!         [--outage-at 120] [--outage-secs 45] [--sample-ms 100] [--grace-ms 1000]
-//!         [--no-feed] [--seed 7]
+//!         [--no-feed] [--seed 7] [--strategy powerdeck|seed-a|seed-b]
+//!
+//! `--strategy` sets how the inventory is kept, to compare Powerdeck's
+//! tiers with the designs it learned from on the same seeded fleet:
+//! `seed-a` polls VMs mid-transition every 10 s and follows an operation
+//! every 4 s, with no background sync; `seed-b` polls every VM every 30 s
+//! (all VMs are "active" here) plus a full sync every 5 min. Both are poll
+//! only (no change feed). The report ends with the calls each made.
 //!
 //! The engine runs with its default configuration (tiers, timeouts, retry)
 //! against a demo fleet with out-of-band changes, failing operations and one
@@ -46,6 +53,42 @@ struct Args {
     grace_ms: i64,
     feed: bool,
     seed: u64,
+    strategy: Strategy,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Strategy {
+    Powerdeck,
+    SeedA,
+    SeedB,
+}
+
+impl Strategy {
+    /// The engine's tiers for this strategy (timeouts and retry as default).
+    fn config(self) -> EngineConfig {
+        const NEVER: u64 = powerdeck_core::engine::config::MAX_DURATION_MS;
+        let d = EngineConfig::default();
+        match self {
+            Strategy::Powerdeck => d,
+            Strategy::SeedA => EngineConfig {
+                inflight_interval_ms: 4_000,
+                transitional_interval_ms: 10_000,
+                watched_interval_ms: NEVER,
+                full_interval_ms: NEVER,
+                full_min_interval_ms: NEVER,
+                full_per_call_ms: 0,
+                ..d
+            },
+            Strategy::SeedB => EngineConfig {
+                transitional_interval_ms: 30_000,
+                watched_interval_ms: 30_000,
+                full_interval_ms: 300_000,
+                full_min_interval_ms: 300_000,
+                full_per_call_ms: 0,
+                ..d
+            },
+        }
+    }
 }
 
 fn num<T: std::str::FromStr>(flag: &str, value: &str) -> T {
@@ -65,6 +108,7 @@ fn parse_args() -> Args {
         grace_ms: 1000,
         feed: true,
         seed: 7,
+        strategy: Strategy::Powerdeck,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -84,6 +128,17 @@ fn parse_args() -> Args {
             "--sample-ms" => a.sample_ms = num(&flag, &value),
             "--grace-ms" => a.grace_ms = num(&flag, &value),
             "--seed" => a.seed = num(&flag, &value),
+            "--strategy" => {
+                a.strategy = match value.as_str() {
+                    "powerdeck" => Strategy::Powerdeck,
+                    "seed-a" => Strategy::SeedA,
+                    "seed-b" => Strategy::SeedB,
+                    other => panic!("--strategy: powerdeck, seed-a or seed-b, not {other}"),
+                };
+                if a.strategy != Strategy::Powerdeck {
+                    a.feed = false;
+                }
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -140,7 +195,7 @@ async fn main() {
     let args = parse_args();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
-    let engine = Engine::with_store(store.clone(), dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::with_store(store.clone(), dir.path(), args.strategy.config()).unwrap();
     let fleet = SimConfig {
         size: args.vms,
         seed: args.seed,
@@ -152,6 +207,12 @@ async fn main() {
     let account = engine.add_account("chaos", "sim", serde_json::to_value(&fleet).unwrap(), None).unwrap();
     let world = World::open(&sim_world_path(dir.path(), account.id), &fleet).unwrap();
     engine.full_sync(account.id).await.unwrap();
+    if args.strategy == Strategy::SeedB {
+        for vm in store.vms(&VmFilter { account_id: Some(account.id), state: None }).unwrap() {
+            store.set_watched(vm.id, true).unwrap();
+        }
+    }
+    let calls_before = engine.runtime(account.id).unwrap().stats().snapshot();
     engine.start(Workers::ALL, Some(&[account.id])).unwrap();
 
     let windows: OpWindows = Arc::default();
@@ -236,8 +297,21 @@ async fn main() {
         }
     }
     let active_left = store.active_operations(account.id).unwrap().len();
+    let calls = engine.runtime(account.id).unwrap().stats().snapshot();
     engine.shutdown();
     report(&args, &tally, &counters.lock().unwrap(), active_left, pending.len(), now_ms() - started);
+    let ran_s = (now_ms() - started) as f64 / 1000.0;
+    let reads = (calls.list + calls.refresh + calls.poll + calls.watch) - (calls_before.list + calls_before.refresh + calls_before.poll + calls_before.watch);
+    let all = reads + (calls.submit + calls.other) - (calls_before.submit + calls_before.other);
+    println!(
+        "| provider calls per second (all / reads: list {}, refresh {}, poll {}, feed {}) | {:.2} / {:.2} |",
+        calls.list - calls_before.list,
+        calls.refresh - calls_before.refresh,
+        calls.poll - calls_before.poll,
+        calls.watch - calls_before.watch,
+        all as f64 / ran_s,
+        reads as f64 / ran_s
+    );
 }
 
 fn op_open(windows: &HashMap<String, Vec<(Millis, Option<Millis>)>>, id: &str, now: Millis) -> bool {
@@ -348,7 +422,14 @@ fn quantiles(v: &mut [i64]) -> String {
 
 fn report(a: &Args, t: &Tally, c: &Counters, active_left: usize, undetected: usize, ran_ms: i64) {
     let mut t_lat = t.latencies.clone();
-    println!("## Chaos run: {} VMs, {} s of load ({} s total), feed {}", a.vms, a.secs, ran_ms / 1000, if a.feed { "on" } else { "off (poll only)" });
+    println!(
+        "## Chaos run: {} VMs, {} s of load ({} s total), strategy {:?}, feed {}",
+        a.vms,
+        a.secs,
+        ran_ms / 1000,
+        a.strategy,
+        if a.feed { "on" } else { "off (poll only)" }
+    );
     println!();
     println!("Fleet: seed {}, failure rate {}, drift {} changes/VM/hour, outage {} s at t = {} s. Load: {} operations/s. Sampling every {} ms; grace after a true change {} ms.", a.seed, a.failure_rate, a.drift_per_hour, a.outage_secs, a.outage_at, a.ops_per_sec, a.sample_ms, a.grace_ms);
     println!();

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod failpoint;
 #[cfg(test)]
 mod fuzz;
 #[cfg(any(test, feature = "fuzzing"))]

@@ -264,6 +264,10 @@ impl Driver {
                     t.rec.op.phase = OpPhase::Tracking;
                     t.rec.op.submitted_at = Some(now);
                     t.rec.op.error = None;
+                    // Without leave to force, only the guest could have been asked.
+                    if !t.rec.op.allow_force && matches!(t.rec.op.kind, OpKind::Stop | OpKind::Reboot) {
+                        t.rec.op.shutdown_method = Some(ShutdownMethod::Graceful);
+                    }
                     engine.store.save_operation(&t.rec)?;
                     engine.bus.publish(Event::Operation { op: t.rec.op.clone() });
                     t.due = now + self.inflight_ms();

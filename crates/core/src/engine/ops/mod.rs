@@ -94,6 +94,7 @@ impl Engine {
         // Marked before the row exists: the driver must never take up an
         // operation whose request is still being sent from here.
         rt.submitting.lock().unwrap().insert(vm.id);
+        crate::failpoint::hit("before-journal");
         let mut rec = match self.store.insert_operation(&new, now_ms()) {
             Ok(Ok(rec)) => rec,
             Ok(Err(existing)) => {
@@ -106,6 +107,7 @@ impl Engine {
             }
         };
         self.bus.publish(Event::Operation { op: rec.op.clone() });
+        crate::failpoint::hit("after-journal");
         let result = self.start_planned(rt, &mut rec, obs).await;
         rt.submitting.lock().unwrap().remove(&vm.id);
         if result.is_ok() && !rec.op.phase.is_terminal() {
@@ -185,6 +187,7 @@ impl Engine {
                 return Ok(Sent::Ended);
             }
         };
+        crate::failpoint::hit("after-submit");
         let now = now_ms();
         rec.op.submitted_at = Some(now);
         rec.op.error = None;
