@@ -11,62 +11,54 @@
 
 use crate::provider;
 
-fn text(data: &[u8]) -> Option<&str> {
-    std::str::from_utf8(data).ok()
+/// A target that reads text: bytes that are not UTF-8 never reach a parser.
+fn on_text(data: &[u8], check: fn(&str)) {
+    if let Ok(t) = std::str::from_utf8(data) {
+        check(t);
+    }
 }
 
 /// The shared XML reader (vSphere's SOAP, oVirt's REST).
 pub fn xml(data: &[u8]) {
-    if let Some(t) = text(data) {
-        provider::xml::check(t);
-    }
+    on_text(data, provider::xml::check);
 }
 
 /// EC2's query API answers, error bodies and page tokens.
 pub fn ec2(data: &[u8]) {
-    if let Some(t) = text(data) {
-        provider::ec2::check(t);
-    }
+    on_text(data, provider::ec2::check);
 }
 
 /// vSphere's inventory answers and VM names.
 pub fn vsphere(data: &[u8]) {
-    if let Some(t) = text(data) {
-        provider::vsphere::check(t);
-    }
+    on_text(data, provider::vsphere::check);
 }
 
 /// oVirt's VM documents, statuses and page tokens.
 pub fn ovirt(data: &[u8]) {
-    if let Some(t) = text(data) {
-        provider::ovirt::check(t);
-    }
+    on_text(data, provider::ovirt::check);
 }
 
 /// Azure's VM entries, resource ids and what the `az` CLI prints as a token.
 pub fn azure(data: &[u8]) {
-    if let Some(t) = text(data) {
-        provider::azure::check(t);
-    }
+    on_text(data, provider::azure::check);
 }
 
 /// CloudStack's VM rows, error envelopes and throttling texts.
 pub fn cloudstack(data: &[u8]) {
-    if let Some(t) = text(data) {
-        provider::cloudstack::check(t);
-    }
+    on_text(data, provider::cloudstack::check);
 }
 
 /// What an admin types: stored settings, a schedule's when, days or cron,
 /// prices, a group's name pattern, an endpoint; and any text shown back.
 pub fn user_input(data: &[u8]) {
-    let Some(t) = text(data) else { return };
-    settings(t);
-    schedule(t);
-    prices(t);
-    pattern(t);
-    endpoint(t);
-    shown(t);
+    on_text(data, |t| {
+        settings(t);
+        schedule(t);
+        prices(t);
+        pattern(t);
+        endpoint(t);
+        shown(t);
+    });
 }
 
 /// Stored settings are used only when every value is in range; otherwise

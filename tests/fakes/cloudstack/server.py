@@ -28,6 +28,7 @@ import wire                      # noqa: E402
 from commands import Api         # noqa: E402
 from control import Control      # noqa: E402
 from model import Model, Obj     # noqa: E402
+from common.conn import drop     # noqa: E402
 
 DEFAULT_API_KEY = "pdk-fake-admin-apikey-Qk3mZ8v1Xw2y7N4rT6uH9jL0sD5fG8hJ2kL4zX6cV8bN1mQ3wE5rT7yU9iO"
 DEFAULT_SECRET = "pdk-fake-admin-secret-Hn2bV4cX6zL8kJ0hG3fD5sA7pO9iU1yT3rE5wQ7mN9bV2cX4zL6kJ8hG0fD"
@@ -98,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.rstrip("/") != "/client/api":
             return self._send(404, b"Not Found\n", "text/plain")
         if app.model.outage:
-            return self._drop()
+            return drop(self)
         mode = app.model.hostile
         if mode in ("redirect", "html", "slow-body", "huge-body"):
             self._body()
@@ -109,7 +110,7 @@ class Handler(BaseHTTPRequestHandler):
         reply = app.api.handle(params)
         if 200 <= reply.status < 300 and app.model.take_cut(params.get("command")):
             # /_fake/cut: carried out, and the answer is lost with the connection.
-            return self._drop()
+            return drop(self)
         if (params.get("response") or "").lower() == "json":
             body, ctype = wire.dumps(reply.body), wire.JSON_TYPE
         else:
@@ -129,14 +130,6 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"):
             params[name] = value
         return params
-
-    def _drop(self):
-        """outage: close the TCP connection without a byte of answer."""
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _hostile_redirect(self):
         port = self.server.server_address[1]

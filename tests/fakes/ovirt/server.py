@@ -16,7 +16,6 @@ import json
 import os
 import re
 import signal
-import socket
 import ssl
 import sys
 import threading
@@ -30,6 +29,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.fakes.common import tlsca  # noqa: E402
+from tests.fakes.common.conn import drop  # noqa: E402
 from tests.fakes.common.cuts import Cuts  # noqa: E402
 from tests.fakes.ovirt import catalog, hostile, search, wire  # noqa: E402
 from tests.fakes.ovirt.engine import ACTIONS, Engine, Fault  # noqa: E402
@@ -125,7 +125,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = body.encode("utf-8")
         if 200 <= status < 300 and self.op and self.fake.take_cut(self.op):
             # /_fake/cut: carried out, and the answer is lost with the connection.
-            self.drop()
+            drop(self)
             return
         self.send_response(status)
         if ctype:
@@ -177,7 +177,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         fake.count(op)
         if fake.outage:
             fake.count("outage_dropped")
-            self.drop()
+            drop(self)
             return
         self.op = op
         if fake.take_throttle():
@@ -199,13 +199,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.reply(404, hostile.undertow_error("Not Found"), "text/html;charset=UTF-8")
 
-    def drop(self):
-        """Close the connection without a byte of answer."""
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def operation(self, path):
         """The name an API call is counted under in /_fake/calls."""
