@@ -12,6 +12,7 @@ use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::store::{Store, VmFilter};
 use powerdeck_core::{Engine, OpOptions, Workers};
 use powerdeck_testkit::azure::{AzureFake, SECRET, TENANT};
+use powerdeck_testkit::failed_sync::{assert_stale_and_failing, states};
 use powerdeck_testkit::fast;
 use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed};
 use serde_json::{json, Value};
@@ -247,8 +248,7 @@ async fn a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_accoun
     assert_eq!((arm.count("list").await - lists, retries() - before), (2 + 2, 2), "two 500s, each tried again, then both lists");
 
     // Lasting: every attempt the retry policy allows (three here), then the error.
-    let stored = |lab: &Lab| lab.vms().into_iter().map(|v| (v.provider_id, v.name, v.state, v.raw_state)).collect::<Vec<_>>();
-    let known = stored(&lab);
+    let known = states(lab.vms());
     arm.fake.control("fail", Some(fail(100, 503, "ServiceUnavailable"))).await;
     let lists = arm.count("list").await;
     let err = lab.engine.full_sync(lab.account.id).await.unwrap_err();
@@ -256,9 +256,8 @@ async fn a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_accoun
     let text = err.to_string();
     assert!(text.starts_with("account 'az':") && text.contains("ServiceUnavailable") && text.contains("internal error"), "{text}");
     assert!(!text.contains(SECRET), "{text}");
-    assert_eq!(stored(&lab), known, "nothing stored from the failed sync");
-    assert!(lab.vms().iter().all(|v| v.stale), "its VMs go stale, as in an outage");
-    assert_eq!(lab.engine.account_health(lab.account.id).status, "failing");
+    assert_eq!(states(lab.vms()), known, "nothing stored from the failed sync");
+    assert_stale_and_failing(&lab.engine, lab.account.id, &lab.vms());
 }
 
 /// The connection breaks after ARM took a power request and before its

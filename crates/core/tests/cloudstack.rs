@@ -10,6 +10,7 @@ use powerdeck_core::provider::calls::{Call, Calls};
 use powerdeck_core::provider::cloudstack::JobPolling;
 use powerdeck_core::provider::{JobStatus, PowerAction, Provider, ProviderError};
 use powerdeck_core::{OpOptions, Workers};
+use powerdeck_testkit::failed_sync::{assert_stale_and_failing, states};
 use powerdeck_testkit::fast::fast_engine_config;
 use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed};
 use serde_json::{json, Value};
@@ -268,8 +269,7 @@ async fn an_internal_error_for_a_while_is_retried_and_one_that_lasts_fails_namin
     let cs = CsFake::start(&["--vms", "12"]).await;
     let lab = Lab::new(&cs, fast_engine_config());
     lab.engine.full_sync(lab.account.id).await.unwrap();
-    let stored = |lab: &Lab| lab.vms().into_iter().map(|v| (v.provider_id, v.name, v.state, v.raw_state)).collect::<Vec<_>>();
-    let known = stored(&lab);
+    let known = states(lab.vms());
     let message = "Caught: SELECT vm_instance.id FROM vm_instance: Communications link failure";
     let lists = async || cs.fake.count("listVirtualMachines").await;
 
@@ -286,9 +286,8 @@ async fn an_internal_error_for_a_while_is_retried_and_one_that_lasts_fails_namin
     assert_eq!(lists().await - before, 3, "{err}");
     assert!(err.starts_with("account 'cloud':") && err.contains("530 INTERNAL_ERROR") && err.contains(message), "{err}");
     assert!(!err.contains(&cs.secret), "{err}");
-    assert_eq!(stored(&lab), known, "nothing stored from the failed sync");
-    assert!(lab.vms().iter().all(|v| v.stale), "its VMs go stale, as in an outage");
-    assert_eq!(lab.engine.account_health(lab.account.id).status, "failing");
+    assert_eq!(states(lab.vms()), known, "nothing stored from the failed sync");
+    assert_stale_and_failing(&lab.engine, lab.account.id, &lab.vms());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 //! wrong is stored.
 
 use powerdeck_testkit::canned;
+use powerdeck_testkit::failed_sync::assert_stale_and_failing;
 use powerdeck_testkit::fast;
 
 use canned::{answer, Canned, Handler, Request};
@@ -51,7 +52,7 @@ impl Lab {
 
     /// What a failed call must never change: each VM's id, name and state.
     fn states(&self) -> Vec<(String, String, PowerState, String)> {
-        self.vms().into_iter().map(|v| (v.provider_id, v.name, v.state, v.raw_state)).collect()
+        powerdeck_testkit::failed_sync::states(self.vms())
     }
 }
 
@@ -161,8 +162,7 @@ async fn ec2_a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_ac
     assert_eq!(sent() - before, 3, "{err}");
     assert!(err.starts_with("account 'aws':") && err.contains("InternalError") && err.contains("An internal error has occurred"), "{err}");
     assert_eq!(lab.states(), known, "nothing stored from the failed sync");
-    assert!(lab.vms().iter().all(|v| v.stale), "its VMs go stale, as in an outage");
-    assert_eq!(lab.engine.account_health(lab.account.id).status, "failing");
+    assert_stale_and_failing(&lab.engine, lab.account.id, &lab.vms());
 
     // A stop answered 500 may have been carried out: it is not sent again.
     let ok = ec2_ok();
@@ -174,11 +174,6 @@ async fn ec2_a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_ac
     let op = tokio::time::timeout(std::time::Duration::from_secs(20), lab.engine.wait(op.id, |_| {})).await.unwrap().unwrap();
     assert_eq!(stops(), 1, "{op:?}");
     assert!(op.phase.is_terminal() && op.error.as_deref().unwrap_or_default().contains("InternalError"), "{op:?}");
-}
-
-/// The value of a request header, as received.
-fn header(req: &Request, name: &str) -> String {
-    req.head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())).unwrap_or_default()
 }
 
 /// Temporary credentials that EC2 no longer takes: the session token
@@ -196,12 +191,12 @@ async fn ec2_expired_temporary_credentials_are_an_auth_error_that_shows_no_secre
     lab.engine.full_sync(lab.account.id).await.unwrap();
     let known = lab.states();
     for (code, words) in [("ExpiredToken", "The security token included in the request is expired"), ("RequestExpired", "Request has expired.")] {
-        server.set(Arc::new(move |req: &Request| ec2_error("400 Bad Request", code, &format!("{words} (token {})", header(req, "x-amz-security-token")))));
+        server.set(Arc::new(move |req: &Request| ec2_error("400 Bad Request", code, &format!("{words} (token {})", req.header("x-amz-security-token")))));
         let before = server.requests.lock().unwrap().len();
         let err = lab.engine.full_sync(lab.account.id).await.unwrap_err();
         let requests = server.requests.lock().unwrap()[before..].to_vec();
         assert_eq!(requests.len(), 1, "{code}: refused credentials are not tried again");
-        assert_eq!(header(&requests[0], "x-amz-security-token"), TOKEN, "the token was sent, and echoed");
+        assert_eq!(requests[0].header("x-amz-security-token"), TOKEN, "the token was sent, and echoed");
         assert_eq!(err.kind(), "auth", "{code}: {err}");
         let text = format!("{err} {err:?}");
         assert!(text.contains("account 'aws'") && text.contains(code) && text.contains(words), "{text}");

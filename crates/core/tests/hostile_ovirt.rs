@@ -9,6 +9,7 @@ use lab::{calls, fake, Lab, PASSWORD};
 use powerdeck_core::model::PowerState;
 use powerdeck_core::provider::ovirt::OvirtConfig;
 use powerdeck_core::provider::Provider;
+use powerdeck_testkit::failed_sync::assert_stale_and_failing;
 use powerdeck_testkit::fake::Fake;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -159,8 +160,7 @@ async fn a_plain_503_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_
     assert!(err.starts_with("account 'olvm':") && err.contains("503") && err.contains("temporarily unable"), "{err}");
     assert!(!err.contains(PASSWORD) && !err.contains("<"), "{err}");
     assert_eq!(picture(&lab), before, "nothing stored from the failed sync");
-    assert!(lab.vms().iter().all(|v| v.stale), "its VMs go stale, as in an outage");
-    assert_eq!(lab.engine.account_health(lab.account.id).status, "failing");
+    assert_stale_and_failing(&lab.engine, lab.account.id, &lab.vms());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

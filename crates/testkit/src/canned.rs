@@ -14,6 +14,13 @@ pub struct Request {
     pub body: String,
 }
 
+impl Request {
+    /// The value of a request header, as received ("" when absent).
+    pub fn header(&self, name: &str) -> String {
+        self.head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())).unwrap_or_default()
+    }
+}
+
 /// The full raw HTTP answer (status line, headers, body).
 pub type Handler = Arc<dyn Fn(&Request) -> String + Send + Sync>;
 

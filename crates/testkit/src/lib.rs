@@ -7,6 +7,7 @@ pub mod azure;
 pub mod canned;
 pub mod child;
 pub mod conformance;
+pub mod failed_sync;
 pub mod fake;
 pub mod fast;
 pub mod gate;

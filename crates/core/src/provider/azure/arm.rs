@@ -143,16 +143,7 @@ impl Arm {
     /// Text an answer carried, with every secret we know of taken out (a
     /// hostile server may echo the token or the client secret it was sent).
     pub fn redact(&self, text: &str, token: Option<&Secret>) -> String {
-        let mut out = text.to_string();
-        let secrets = [self.credential.secret(), token].into_iter().flatten().map(Secret::expose).filter(|s| s.len() >= 4);
-        for s in secrets {
-            out = out.replace(s, "***");
-            // As a form body carries it, too.
-            if let Ok(encoded) = serde_urlencoded::to_string([("", s)]) {
-                out = out.replace(encoded.trim_start_matches('='), "***");
-            }
-        }
-        out
+        crate::provider::client::redact::blank(text, [self.credential.secret(), token].into_iter().flatten().map(Secret::expose), 4)
     }
 
     /// ARM's `{"error": {"code", "message"}}` as a [`ProviderError`].

@@ -119,13 +119,7 @@ impl Ec2Api {
     /// broken server may echo the token it was sent (the secret key itself
     /// never travels, only signatures made with it).
     fn without_token(&self, f: &HttpFailure) -> HttpFailure {
-        let mut body = f.body.clone();
-        if let Some(token) = self.keys.session_token.as_ref().map(|t| t.expose()).filter(|t| t.len() >= 8) {
-            let encoded = serde_urlencoded::to_string([("", token)]).unwrap_or_default();
-            for form in [token, encoded.trim_start_matches('=')] {
-                body = body.replace(form, "***");
-            }
-        }
+        let body = crate::provider::client::redact::blank(&f.body, self.keys.session_token.as_ref().map(|t| t.expose()), 8);
         HttpFailure { body, ..f.clone() }
     }
 }
