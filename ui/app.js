@@ -10,7 +10,7 @@ import { count } from "./format.js";
 import { ipc, onConfirmQuit, onEvents, onResync, perf } from "./ipc.js";
 import { loadPrefs, savePrefs } from "./prefs.js";
 import {
-  ACTIONS, ACTION_LABELS, anyAccountOffers, applyEvents, createState, freshEvents, healthBanner, inFlightControls, loadInventory, mustConfirm, planAction,
+  ACTIONS, ACTION_LABELS, anyAccountOffers, applyEvents, createState, freshEvents, healthBanner, healthChangesIn, inFlightControls, loadInventory, mustConfirm, planAction,
   recordRequested, retryWithForce, selectionActions,
 } from "./state.js";
 import { clock } from "./format.js";
@@ -61,6 +61,7 @@ const app = {
   prefs,
   rowHeight: ROW_HEIGHTS[prefs.density],
   savePrefs: () => savePrefs(localStorage, prefs),
+  clocksShown: () => armClocks(1000),
   changed: () => {
     if (frameQueued) return;
     frameQueued = true;
@@ -151,6 +152,7 @@ function frame() {
     refreshMenu();
   }
   perf.frameWork?.push(performance.now() - t);
+  armClocks(1000);
 }
 
 function renderHeader() {
@@ -369,15 +371,19 @@ function renderBanner() {
 }
 
 let healthShown = "";
+/** Returns the ms until the banner next reads differently with time alone. */
 function renderHealth() {
-  const b = healthBanner(s, Date.now());
+  const now = Date.now();
+  const b = healthBanner(s, now);
   const text = b?.text ?? "";
-  if (text === healthShown) return;
+  const next = healthChangesIn(s, now);
+  if (text === healthShown) return next;
   const layoutChanges = !text !== !healthShown;
   healthShown = text;
   setText($("#health-text"), text);
   $("#health-banner").hidden = !b;
   if (layoutChanges) inventory.layout();
+  return next;
 }
 $("#health-fix").addEventListener("click", () => {
   const b = healthBanner(s, Date.now());
@@ -525,11 +531,34 @@ requestAnimationFrame(() => {
   document.body.dataset.ready = "true";
 });
 
-// Elapsed times and "… ago" move on by themselves; nothing moves while the window is hidden.
-setInterval(() => {
+// ---------- clocks ----------
+
+// Elapsed times, countdowns and "… ago" move on by themselves. The window
+// wakes when the first of those on screen reads differently (every second
+// only while one counts seconds; an idle fleet's "5 min ago" needs a look a
+// minute from now), and never while it is hidden: a once-a-second timer
+// cost the idle window a percent of a core with nothing to redraw.
+/** @type {ReturnType<typeof setTimeout> | null} */
+let clockTimer = null;
+let clockDue = Infinity;
+
+/** Look at the clocks in `ms` at the latest. @param {number} ms */
+function armClocks(ms) {
+  const due = Date.now() + ms;
+  if (clockTimer !== null && clockDue <= due) return;
+  if (clockTimer !== null) clearTimeout(clockTimer);
+  clockDue = due;
+  clockTimer = setTimeout(moveClocks, ms);
+}
+
+function moveClocks() {
+  clockTimer = null;
+  clockDue = Infinity;
   if (document.hidden) return;
-  inventory.tick();
-  details.tick();
-  activity.tick();
-  renderHealth();
-}, 1000);
+  const next = Math.min(inventory.tick(), details.tick(), activity.tick(), renderHealth());
+  // A timer far in the future is held back by suspend; an hour is a safe ceiling.
+  if (Number.isFinite(next)) armClocks(Math.min(next, 3_600_000));
+}
+
+document.addEventListener("visibilitychange", () => { if (!document.hidden) moveClocks(); });
+moveClocks();

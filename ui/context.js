@@ -9,6 +9,7 @@
  * @property {number} rowHeight          px, from the density
  * @property {() => void} savePrefs
  * @property {() => void} changed        something on screen may differ: draw on the next frame
+ * @property {() => void} clocksShown    texts that move with time may be on screen: look at them within a second
  * @property {() => void} selectionChanged
  * @property {() => void} filtersChanged
  * @property {(id: number) => void} openDetails

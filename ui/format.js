@@ -9,6 +9,25 @@ export function ago(ms, now) {
   return new Date(ms).toLocaleString();
 }
 
+/**
+ * Milliseconds until a count of whole `unitS`-second steps of `elapsedMs`
+ * (seconds rounded, as the texts here round them) moves on.
+ * @param {number} elapsedMs @param {number} unitS
+ */
+export function untilNextStep(elapsedMs, unitS) {
+  const s = Math.max(0, Math.round(elapsedMs / 1000));
+  const next = (Math.floor(s / unitS) + 1) * unitS;
+  return Math.max(1, (next - 0.5) * 1000 - elapsedMs);
+}
+
+/** Milliseconds until `ago(ms, now)` reads differently; Infinity once it is a date. @param {number} ms @param {number} now */
+export function agoChangesIn(ms, now) {
+  const e = Math.max(0, now - ms);
+  const s = Math.round(e / 1000);
+  if (s >= 86400) return Infinity;
+  return untilNextStep(e, s < 60 ? 1 : s < 3600 ? 60 : 3600);
+}
+
 /** How long since `ms`: "42 s", "3 min 5 s". @param {number} ms @param {number} now */
 export function elapsed(ms, now) {
   return duration(now - ms);

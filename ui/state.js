@@ -18,7 +18,7 @@
 /** @typedef {import("./types").PowerState} PowerState */
 
 import { errorText } from "./error-text.js";
-import { count as grouped } from "./format.js";
+import { agoChangesIn, count as grouped, untilNextStep } from "./format.js";
 import { ACTIONS, ACTION_LABELS, BROKEN, DESTRUCTIVE, FALLBACK, GONE, HARD, HEALTH_LABELS, OFF, TARGETS, TERMINAL, TRANSITIONAL } from "./vocabulary.js";
 
 // The backend's words, for the modules that take them from here.
@@ -380,6 +380,20 @@ export function statusOf(s, vm, now) {
   return { kind: "ok", text: "" };
 }
 
+/**
+ * Milliseconds until anything shown about this VM reads differently with
+ * time alone (a clock, a countdown, an "… ago"), or Infinity: the window
+ * wakes for its clocks no more often than they change.
+ * `seen`: the last contact is on screen too (the details show it).
+ * @param {State} s @param {Vm} vm @param {number} now @param {boolean} seen
+ */
+export function clockChangesIn(s, vm, now, seen) {
+  // An operation in flight and a transitional state count whole seconds.
+  if (s.inFlight.has(vm.id) || TRANSITIONAL.has(vm.state)) return 1000;
+  const change = agoChangesIn(vm.last_state_change_at, now);
+  return seen || vm.stale ? Math.min(change, agoChangesIn(vm.last_seen_at, now)) : change;
+}
+
 /** A countdown or a wait in whole seconds: "75 s", "9 min 59 s". @param {number} ms */
 function secs(ms) {
   const t = Math.max(0, Math.ceil(ms / 1000));
@@ -459,6 +473,12 @@ export function healthText(h, now) {
 function clockText(ms) {
   const t = Math.max(0, Math.round(ms / 1000));
   return t < 60 ? `${t} s` : t < 3600 ? `${Math.floor(t / 60)} min` : `${Math.floor(t / 3600)} h ${Math.floor((t % 3600) / 60)} min`;
+}
+
+/** Milliseconds until the broken accounts' banner reads differently with time alone. @param {State} s @param {number} now */
+export function healthChangesIn(s, now) {
+  const since = [...s.accounts.values()].filter((a) => isBroken(a.health) && a.health.since !== null).map((a) => now - /** @type {number} */ (a.health.since));
+  return since.reduce((soonest, e) => Math.min(soonest, untilNextStep(e, e < 59_500 ? 1 : 60)), Infinity);
 }
 
 /**

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { errorText } from "../../ui/error-text.js";
 import {
-  actionsFor, anyAccountOffers, applyEvents, healthBanner, healthText, inFlightControls, isBroken, opProgress, retryWithForce, comparator, createState, freshEvents, indexOf, loadInventory, mustConfirm, mustTypeCount, planAction, planSummary,
+  actionsFor, anyAccountOffers, applyEvents, clockChangesIn, healthBanner, healthChangesIn, healthText, inFlightControls, isBroken, opProgress, retryWithForce, comparator, createState, freshEvents, indexOf, loadInventory, mustConfirm, mustTypeCount, planAction, planSummary,
   recompute, recordRequested, selectionActions, setFilter, setSort, statusOf, LATE_AFTER_MS,
 } from "../../ui/state.js";
 import { AZURE_OFFERS, OK, SIM_CAPS, changed, inventory, op, vm } from "./fixtures.js";
@@ -304,6 +304,10 @@ test("a broken account gets one banner, updated by its health events; a recovere
   assert.ok(res.healthChanged);
   assert.deepEqual(res.messages, [], "the banner says it; no toast repeats it");
   assert.equal(healthBanner(s, since + 125_000)?.text, "Account 'demo' cannot be reached for 2 min (connection refused). Its 2 VMs show their last known state.");
+  // Its clock is looked at again when it turns to 3 min, not every second.
+  assert.equal(healthChangesIn(s, since + 125_000), 54_500);
+  assert.equal(healthBanner(s, since + 125_000 + 54_499)?.text, healthBanner(s, since + 125_000)?.text);
+  assert.notEqual(healthBanner(s, since + 125_000 + 54_500)?.text, healthBanner(s, since + 125_000)?.text);
   applyEvents(s, [{ type: "account-health", account_id: 1, account: "demo", health: { status: "ok", since: since + 130_000, last_error: "connection refused", last_error_at: since } }]);
   assert.equal(healthBanner(s, since + 131_000), null);
   assert.equal(healthText({ status: "throttled", since, last_error: null, last_error_at: null }, since), "throttling requests");
@@ -319,4 +323,23 @@ test("a request refused at once never hides an older operation still in flight, 
   assert.equal(s.ops.get(1)?.id, 11, "the row remembers the refusal");
   applyEvents(s, [{ type: "operation", op: op(10, 1, { phase: "succeeded", new_state: "stopped" }) }]);
   assert.equal(s.inFlight.has(1), false, "the older stop's end is taken");
+});
+
+test("the window wakes for a VM's clocks only as often as they change", () => {
+  const s = createState();
+  const base = 10_000_000;
+  loadInventory(s, inventory([
+    vm(1, "calm", { last_state_change_at: base - 300_000, last_seen_at: base - 5_000 }),
+    vm(2, "stopping", { state: "stopping", last_state_change_at: base - 300_000 }),
+    vm(3, "asked", { last_state_change_at: base - 300_000 }),
+    vm(4, "stale", { stale: true, last_state_change_at: base - 7_200_000, last_seen_at: base - 30_000 }),
+  ], [op(7, 3, { requested_at: base - 2_000, deadline_at: base + 100_000 })]));
+  const calm = /** @type {import("../../ui/types").Vm} */ (s.vms.get(1));
+  // "5 min ago" next reads "6 min ago" in a minute; in the row, the last contact is not shown.
+  assert.equal(clockChangesIn(s, calm, base, false), 59_500);
+  // The details show the last contact too: "5 s ago" moves every second.
+  assert.equal(clockChangesIn(s, calm, base, true), 500);
+  for (const id of [2, 3]) assert.equal(clockChangesIn(s, /** @type {any} */ (s.vms.get(id)), base, false), 1000, "a transition or an operation counts seconds");
+  // A stale row says when it was last seen ("30 s ago"): that moves each second.
+  assert.equal(clockChangesIn(s, /** @type {any} */ (s.vms.get(4)), base, false), 500);
 });

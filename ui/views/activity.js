@@ -42,6 +42,7 @@ export function initActivity(app) {
       e.result === "in flight" ? el("td", { class: "nowrap running", "data-since": e.at }, clock(e.at, now)) : el("td", { class: "nowrap" }, e.durationMs !== null ? duration(e.durationMs) : "—"),
       el("td", { class: "detail" }, e.detail)))
       : [el("tr", {}, el("td", { colSpan: 7, class: "muted" }, a.entries.size ? "Nothing matches these filters." : "Nothing has happened yet."))]));
+    app.clocksShown();
   }
 
   async function load() {
@@ -88,11 +89,13 @@ export function initActivity(app) {
       a.entries.clear();
       if (!view.hidden) load();
     },
-    /** Only the clocks of the operations in flight move. */
+    /** Only the clocks of the operations in flight move (whole seconds). Returns the ms until the next moves. */
     tick() {
-      if (view.hidden) return;
+      if (view.hidden) return Infinity;
       const now = Date.now();
-      for (const td of body.querySelectorAll("td.running")) setText(td, clock(Number(/** @type {HTMLElement} */ (td).dataset.since), now));
+      const running = body.querySelectorAll("td.running");
+      for (const td of running) setText(td, clock(Number(/** @type {HTMLElement} */ (td).dataset.since), now));
+      return running.length ? 1000 : Infinity;
     },
   };
 }

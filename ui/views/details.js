@@ -5,7 +5,7 @@
 
 import { $, copyText, el, setText, toast } from "../dom.js";
 import { ago, clock, duration, timestamp } from "../format.js";
-import { ACTION_LABELS, actionsFor, inFlightControls, opProgress, retryWithForce, stateText, statusOf, withoutName } from "../state.js";
+import { ACTION_LABELS, actionsFor, clockChangesIn, inFlightControls, opProgress, retryWithForce, stateText, statusOf, withoutName } from "../state.js";
 import { HARD } from "../vocabulary.js";
 import { ipc } from "../ipc.js";
 
@@ -227,7 +227,13 @@ export function initDetails(app) {
       renderLive();
       if (pending === null) pending = setTimeout(fetchDetails, REFRESH_MS);
     },
-    tick: () => { if (vmId !== null) renderLive(); },
+    /** Returns the ms until the panel next reads differently with time alone. */
+    tick() {
+      const vm = vmId === null ? undefined : s.vms.get(vmId);
+      if (!vm) return Infinity;
+      renderLive();
+      return clockChangesIn(s, vm, Date.now(), true);
+    },
     /** Focus the first action, else the close button. */
     focus() {
       const first = panel.querySelector("#details-actions button") ?? panel.querySelector(".close");

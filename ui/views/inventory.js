@@ -9,7 +9,7 @@
 import { $, el, setAttr, setText } from "../dom.js";
 import { ago, clock, timestamp } from "../format.js";
 import {
-  accountText, ariaSort, hiddenSelected, indexOf, ipOf, matches, select, selectRange, setFilter, setSort, stateText, statusOf,
+  accountText, ariaSort, clockChangesIn, hiddenSelected, indexOf, ipOf, matches, select, selectRange, setFilter, setSort, stateText, statusOf,
 } from "../state.js";
 
 /** @typedef {import("../types").Vm} Vm */
@@ -375,13 +375,17 @@ export function initInventory(app) {
     updateMessage();
   }
 
-  /** The clocks move on: only the rows in view are looked at. */
+  /** The clocks move on: only the rows in view are looked at. Returns the ms until one of them next reads differently. */
   function tick() {
     const now = Date.now();
+    let next = Infinity;
     for (const r of byVm.values()) {
       const vm = r.vmId === null ? undefined : s.vms.get(r.vmId);
-      if (vm) fill(r, vm, r.index, now);
+      if (!vm) continue;
+      fill(r, vm, r.index, now);
+      next = Math.min(next, clockChangesIn(s, vm, now, false));
     }
+    return next;
   }
 
   function updateMessage() {

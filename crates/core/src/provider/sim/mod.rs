@@ -217,11 +217,19 @@ impl SimProvider {
             return Ok(FeedBatch { changes: vec![], removed: vec![], cursor: latest.to_string(), resync_needed: true });
         }
         let deadline = Instant::now() + max_wait;
+        // How often an idle reader looks for changes another process made
+        // (`pdk sim`, `pdk vm` on the demo fleet). This process's own changes
+        // (`World::news`) and scheduled transitions wake it at their time;
+        // four looks a second per account were most of an idle window's CPU.
+        const LOOK_EVERY: Duration = Duration::from_secs(1);
         let mut first = true;
         loop {
             // After the first look, only a cheap read-only check until there may be news.
             if !first && Instant::now() < deadline && !self.world.may_have_news(seq)? {
-                tokio::time::sleep(Duration::from_millis(250).min(deadline.saturating_duration_since(Instant::now()))).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(LOOK_EVERY.min(deadline.saturating_duration_since(Instant::now()))) => {}
+                    _ = self.world.news() => {}
+                }
                 continue;
             }
             first = false;
@@ -233,8 +241,11 @@ impl SimProvider {
             // Sleep until the next scheduled transition lands, but wake
             // regularly for changes other processes make.
             let next_due = self.world.next_due_at()?.map(|t| Duration::from_millis((t - now_ms()).max(0) as u64 + 5));
-            let nap = next_due.unwrap_or(Duration::from_millis(250)).min(Duration::from_millis(250));
-            tokio::time::sleep(nap.min(deadline.saturating_duration_since(Instant::now()))).await;
+            let nap = next_due.unwrap_or(LOOK_EVERY).min(LOOK_EVERY);
+            tokio::select! {
+                _ = tokio::time::sleep(nap.min(deadline.saturating_duration_since(Instant::now()))) => {}
+                _ = self.world.news() => {}
+            }
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct SimVm {
 pub struct World {
     conn: Mutex<Connection>,
     cfg: SimConfig,
+    /// Signalled when this process changed the fleet, so its feed reader
+    /// wakes at once instead of at its next look.
+    news: tokio::sync::Notify,
 }
 
 fn sql_err(e: rusqlite::Error) -> ProviderError {
@@ -83,7 +86,21 @@ impl World {
             populate(&tx, cfg).map_err(sql_err)?;
         }
         tx.commit().map_err(sql_err)?;
-        Ok(Self { conn: Mutex::new(conn), cfg: cfg.clone() })
+        Ok(Self { conn: Mutex::new(conn), cfg: cfg.clone(), news: tokio::sync::Notify::new() })
+    }
+
+    /// Resolves when this process next changes the fleet (or at once, if it
+    /// did since the last wait).
+    pub async fn news(&self) {
+        self.news.notified().await
+    }
+
+    /// `result` of a change to the fleet: on success, tell the feed reader.
+    fn announce<T>(&self, result: Result<T, ProviderError>) -> Result<T, ProviderError> {
+        if result.is_ok() {
+            self.news.notify_one();
+        }
+        result
     }
 
     /// Run `f` in one write transaction after bringing the world up to now.
@@ -126,7 +143,7 @@ impl World {
     /// Apply a power request the way a cloud would: check, accept, and
     /// schedule the transition. Returns the job id (if the action has one).
     pub fn submit(&self, id: &str, action: PowerAction) -> Result<(Option<String>, SimVm), ProviderError> {
-        self.with(|tx, cfg, now| {
+        self.announce(self.with(|tx, cfg, now| {
             let vm: Option<(SimVm, bool, bool, bool)> = tx
                 .query_row(&format!("{SELECT_VM_FULL} WHERE id = ?1"), [id], |r| {
                     Ok((row_to_vm(r)?, r.get::<_, bool>(6)?, r.get::<_, bool>(7)?, r.get::<_, Option<i64>>(8)?.is_some()))
@@ -190,7 +207,7 @@ impl World {
             record_change(tx, vm.idx).map_err(sql_err)?;
             let now_vm = SimVm { raw: transitional.to_string(), tools: tools_for(transitional, tools_installed), ..vm };
             Ok((job, now_vm))
-        })
+        }))
     }
 
     /// `(status, message)` of a job; `None` if the job is unknown.
@@ -243,8 +260,8 @@ impl World {
     pub fn may_have_news(&self, seq: i64) -> Result<bool, ProviderError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let now = now_ms();
-        // Both read one row of an index (cached statements: this runs four
-        // times a second per demo account).
+        // Both read one row of an index (cached statements: this runs once a
+        // second per demo account).
         let one = |sql: &str| -> Result<Option<i64>, ProviderError> {
             let mut stmt = conn.prepare_cached(sql).map_err(sql_err)?;
             stmt.query_row([], |r| r.get(0)).optional().map_err(sql_err)
@@ -281,7 +298,7 @@ impl World {
 
     /// Change a VM's power state out of band, as another admin's tool would.
     pub fn set_raw(&self, id: &str, raw: &str) -> Result<(), ProviderError> {
-        self.with(|tx, _, _| {
+        self.announce(self.with(|tx, _, _| {
             let idx: i64 = tx
                 .query_row("SELECT idx FROM vms WHERE id = ?1", [id], |r| r.get(0))
                 .optional()
@@ -290,13 +307,13 @@ impl World {
             tx.execute("UPDATE vms SET raw = ?2, pending_raw = NULL, pending_at = NULL, pending_job = NULL WHERE idx = ?1", params![idx, raw])
                 .map_err(sql_err)?;
             record_change(tx, idx).map_err(sql_err)
-        })
+        }))
     }
 
     /// Flip up to `count` settled VMs (running ↔ stopped) at once, as a
     /// scheduler or another admin's bulk action would. Returns how many.
     pub fn flip(&self, count: u32) -> Result<usize, ProviderError> {
-        self.with(|tx, _, _| {
+        self.announce(self.with(|tx, _, _| {
             let idxs: Vec<i64> = {
                 let mut stmt =
                     tx.prepare("SELECT idx FROM vms WHERE pending_at IS NULL AND raw IN ('RUNNING', 'STOPPED') ORDER BY idx LIMIT ?1").map_err(sql_err)?;
@@ -308,7 +325,7 @@ impl World {
                 record_change(tx, *idx).map_err(sql_err)?;
             }
             Ok(idxs.len())
-        })
+        }))
     }
 
     /// Mark guests as ignoring (or honouring) graceful requests.
@@ -361,7 +378,7 @@ fn tools_for(raw: &str, installed: bool) -> &'static str {
 }
 
 fn get_meta(conn: &Connection, key: &str) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map(|v| v.unwrap_or(0))
+    conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional().map(|v| v.unwrap_or(0))
 }
 
 fn set_meta(conn: &Connection, key: &str, value: i64) -> rusqlite::Result<()> {
