@@ -50,6 +50,35 @@ function applyAppearance() {
   root.style.setProperty("--row", `${app.rowHeight}px`);
 }
 
+// ---------- clocks ----------
+
+// Elapsed times, countdowns and "… ago" move on by themselves. The window
+// wakes when the first of those on screen reads differently (every second
+// only while one counts seconds; an idle fleet's "5 min ago" needs a look a
+// minute from now), and never while it is hidden: a once-a-second timer
+// cost the idle window a percent of a core with nothing to redraw.
+/** @type {ReturnType<typeof setTimeout> | null} */
+let clockTimer = null;
+let clockDue = Infinity;
+
+/** Look at the clocks in `ms` at the latest. @param {number} ms */
+function armClocks(ms) {
+  const due = Date.now() + ms;
+  if (clockTimer !== null && clockDue <= due) return;
+  if (clockTimer !== null) clearTimeout(clockTimer);
+  clockDue = due;
+  clockTimer = setTimeout(moveClocks, ms);
+}
+
+function moveClocks() {
+  clockTimer = null;
+  clockDue = Infinity;
+  if (document.hidden) return;
+  const next = Math.min(inventory.tick(), details.tick(), activity.tick(), renderHealth());
+  // A timer far in the future is held back by suspend; an hour is a safe ceiling.
+  if (Number.isFinite(next)) armClocks(Math.min(next, 3_600_000));
+}
+
 // ---------- the controller ----------
 
 let frameQueued = false;
@@ -530,35 +559,6 @@ requestAnimationFrame(() => {
   perf.firstPaintMs = performance.now();
   document.body.dataset.ready = "true";
 });
-
-// ---------- clocks ----------
-
-// Elapsed times, countdowns and "… ago" move on by themselves. The window
-// wakes when the first of those on screen reads differently (every second
-// only while one counts seconds; an idle fleet's "5 min ago" needs a look a
-// minute from now), and never while it is hidden: a once-a-second timer
-// cost the idle window a percent of a core with nothing to redraw.
-/** @type {ReturnType<typeof setTimeout> | null} */
-let clockTimer = null;
-let clockDue = Infinity;
-
-/** Look at the clocks in `ms` at the latest. @param {number} ms */
-function armClocks(ms) {
-  const due = Date.now() + ms;
-  if (clockTimer !== null && clockDue <= due) return;
-  if (clockTimer !== null) clearTimeout(clockTimer);
-  clockDue = due;
-  clockTimer = setTimeout(moveClocks, ms);
-}
-
-function moveClocks() {
-  clockTimer = null;
-  clockDue = Infinity;
-  if (document.hidden) return;
-  const next = Math.min(inventory.tick(), details.tick(), activity.tick(), renderHealth());
-  // A timer far in the future is held back by suspend; an hour is a safe ceiling.
-  if (Number.isFinite(next)) armClocks(Math.min(next, 3_600_000));
-}
 
 document.addEventListener("visibilitychange", () => { if (!document.hidden) moveClocks(); });
 moveClocks();
