@@ -14,7 +14,7 @@ use powerdeck_core::{Engine, OpOptions, Workers};
 use powerdeck_testkit::azure::{AzureFake, SECRET, TENANT};
 use powerdeck_testkit::failed_sync::{assert_stale_and_failing, states};
 use powerdeck_testkit::fast;
-use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed};
+use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed, Lost};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -261,20 +261,22 @@ async fn a_5xx_for_a_while_is_retried_and_one_that_lasts_fails_naming_the_accoun
 }
 
 /// The connection breaks after ARM took a power request and before its
-/// answer (the async operation to follow) came back: the request is never
-/// sent again, and the VM's state decides. Transitions take no time here,
+/// answer (the async operation to follow) came back, or a gateway answers
+/// 502 or 504 in its place: the request is never sent again, and the VM's
+/// state decides. Transitions take no time here,
 /// so a restart leaves no sign and a stop shows at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_power_request_whose_answer_is_lost_is_never_sent_twice() {
     let arm = AzureFake::start(&["--subscriptions", "1", "--vms", "1", "--transition-ms", "0"]);
-    let (a, b) = (vm_in(&arm, "running", json!({})).await, vm_in(&arm, "running", json!({})).await);
     let lab = Lab::new(&arm);
-    lab.engine.full_sync(lab.account.id).await.unwrap();
-
-    let reboot = answer_lost(&arm.fake, "restart", lab.run(&a, OpKind::Reboot, OpOptions::default())).await;
-    assert_unconfirmed(&reboot);
-    let stop = answer_lost(&arm.fake, "powerOff", lab.run(&b, OpKind::Stop, OpOptions::default())).await;
-    assert_eq!((stop.phase, stop.new_state, stop.job_id.as_deref()), (OpPhase::Succeeded, Some(PowerState::Stopped), None), "{stop:?}");
+    for how in [Lost::Connection, Lost::Gateway(502), Lost::Gateway(504)] {
+        let (a, b) = (vm_in(&arm, "running", json!({})).await, vm_in(&arm, "running", json!({})).await);
+        lab.engine.full_sync(lab.account.id).await.unwrap();
+        let reboot = answer_lost(&arm.fake, "restart", how, lab.run(&a, OpKind::Reboot, OpOptions::default())).await;
+        assert_unconfirmed(&reboot);
+        let stop = answer_lost(&arm.fake, "powerOff", how, lab.run(&b, OpKind::Stop, OpOptions::default())).await;
+        assert_eq!((stop.phase, stop.new_state, stop.job_id.as_deref()), (OpPhase::Succeeded, Some(PowerState::Stopped), None), "{how:?}: {stop:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

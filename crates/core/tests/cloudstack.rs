@@ -12,7 +12,7 @@ use powerdeck_core::provider::{JobStatus, PowerAction, Provider, ProviderError};
 use powerdeck_core::{OpOptions, Workers};
 use powerdeck_testkit::failed_sync::{assert_stale_and_failing, states};
 use powerdeck_testkit::fast::fast_engine_config;
-use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed};
+use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed, Lost};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -217,24 +217,27 @@ async fn a_job_that_never_ends_times_out_with_what_cloudstack_reports() {
 }
 
 /// The connection breaks after CloudStack took a power command and before
-/// its answer (the job id) came back: there is no job to follow, the
-/// command is never sent again, and the VM's state decides. A plain reboot
-/// leaves the VM Running throughout (no sign); a stop shows as Stopping.
+/// its answer (the job id) came back, or a gateway answers 502 or 504 in
+/// its place: there is no job to follow, the command is never sent again,
+/// and the VM's state decides. A plain reboot leaves the VM Running
+/// throughout (no sign); a stop shows as Stopping.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_power_command_whose_answer_is_lost_is_never_sent_twice() {
-    let cs = CsFake::start(&["--vms", "12", "--stubborn-vms", "0", "--transition-ms", "300"]).await;
+    let cs = CsFake::start(&["--vms", "24", "--stubborn-vms", "0", "--transition-ms", "300"]).await;
     let lab = Lab::new(&cs, fast_engine_config());
     lab.engine.full_sync(lab.account.id).await.unwrap();
     lab.engine.start(Workers::DRIVER, Some(&[lab.account.id])).unwrap();
     let mut used = HashSet::new();
 
-    let vm = pick(&lab, PowerState::Running, &mut used);
-    let reboot = answer_lost(&cs.fake, "rebootVirtualMachine", run(&lab, &vm, OpKind::Reboot, OpOptions::default())).await;
-    assert_unconfirmed(&reboot);
-    let vm = pick(&lab, PowerState::Running, &mut used);
-    let stop = answer_lost(&cs.fake, "stopVirtualMachine", run(&lab, &vm, OpKind::Stop, OpOptions::default())).await;
-    assert_eq!((stop.phase, stop.new_state, stop.job_id.as_deref()), (OpPhase::Succeeded, Some(PowerState::Stopped), None), "{stop:?}");
-    assert_eq!(cs.fake.control(&format!("vms/{}", vm.provider_id), None).await["state"], "Stopped");
+    for how in [Lost::Connection, Lost::Gateway(502), Lost::Gateway(504)] {
+        let vm = pick(&lab, PowerState::Running, &mut used);
+        let reboot = answer_lost(&cs.fake, "rebootVirtualMachine", how, run(&lab, &vm, OpKind::Reboot, OpOptions::default())).await;
+        assert_unconfirmed(&reboot);
+        let vm = pick(&lab, PowerState::Running, &mut used);
+        let stop = answer_lost(&cs.fake, "stopVirtualMachine", how, run(&lab, &vm, OpKind::Stop, OpOptions::default())).await;
+        assert_eq!((stop.phase, stop.new_state, stop.job_id.as_deref()), (OpPhase::Succeeded, Some(PowerState::Stopped), None), "{how:?}: {stop:?}");
+        assert_eq!(cs.fake.control(&format!("vms/{}", vm.provider_id), None).await["state"], "Stopped");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

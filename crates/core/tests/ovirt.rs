@@ -10,7 +10,7 @@ use powerdeck_core::provider::ovirt::{OvirtConfig, OvirtProvider};
 use powerdeck_core::provider::{calls::Calls, PowerAction, Provider, ProviderError};
 use powerdeck_core::secrets::Secret;
 use powerdeck_core::{OpOptions, Workers};
-use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed};
+use powerdeck_testkit::lost::{answer_lost, assert_unconfirmed, Lost};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -274,26 +274,33 @@ async fn start_reboot_reset_and_suspend_are_tracked_to_the_status_with_our_corre
 }
 
 /// The connection breaks after the engine took a power action and before
-/// its answer came back: the action is never sent again, and the VM's
+/// its answer came back, or a gateway (the engine's Apache, a proxy)
+/// answers 502 or 504 in its place: the action is never sent again, and the VM's
 /// status decides. A guest that ignores the reboot leaves no sign; a
 /// shutdown shows as powering_down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_power_action_whose_answer_is_lost_is_never_sent_twice() {
-    let fake = fake(6, &[]);
+    let fake = fake(12, &[]);
     let lab = Lab::new(&fake);
-    let a = fake_vm_in(&fake, "up", &[]).await["name"].as_str().unwrap().to_string();
-    let b = fake_vm_in(&fake, "up", &[&a]).await["name"].as_str().unwrap().to_string();
-    for (name, stubborn) in [(&a, true), (&b, false)] {
-        fake.control(&format!("vms/{name}/agent"), Some(json!({ "on": true }))).await;
-        fake.control(&format!("vms/{name}/stubborn"), Some(json!({ "on": stubborn }))).await;
+    let mut used: Vec<String> = vec![];
+    for how in [Lost::Connection, Lost::Gateway(502), Lost::Gateway(504)] {
+        for _ in 0..2 {
+            let taken: Vec<&str> = used.iter().map(String::as_str).collect();
+            let name = fake_vm_in(&fake, "up", &taken).await["name"].as_str().unwrap().to_string();
+            used.push(name);
+        }
+        let (a, b) = (used[used.len() - 2].clone(), used[used.len() - 1].clone());
+        for (name, stubborn) in [(&a, true), (&b, false)] {
+            fake.control(&format!("vms/{name}/agent"), Some(json!({ "on": true }))).await;
+            fake.control(&format!("vms/{name}/stubborn"), Some(json!({ "on": stubborn }))).await;
+        }
+        lab.engine.full_sync(lab.account.id).await.unwrap();
+        let reboot = answer_lost(&fake, "reboot", how, lab.run(lab.vm_named(&a).id, OpKind::Reboot, OpOptions::default())).await;
+        assert_unconfirmed(&reboot);
+        let stop = answer_lost(&fake, "shutdown", how, lab.run(lab.vm_named(&b).id, OpKind::Stop, OpOptions::default())).await;
+        assert_eq!((stop.phase, stop.new_state), (OpPhase::Succeeded, Some(PowerState::Stopped)), "{how:?}: {stop:?}");
+        assert_eq!((calls(&fake, "stop").await, truth(&fake, &b).await["state"].as_str()), (0, Some("down")), "no power-off, the guest shut down");
     }
-    lab.engine.full_sync(lab.account.id).await.unwrap();
-
-    let reboot = answer_lost(&fake, "reboot", lab.run(lab.vm_named(&a).id, OpKind::Reboot, OpOptions::default())).await;
-    assert_unconfirmed(&reboot);
-    let stop = answer_lost(&fake, "shutdown", lab.run(lab.vm_named(&b).id, OpKind::Stop, OpOptions::default())).await;
-    assert_eq!((stop.phase, stop.new_state), (OpPhase::Succeeded, Some(PowerState::Stopped)), "{stop:?}");
-    assert_eq!((calls(&fake, "stop").await, truth(&fake, &b).await["state"].as_str()), (0, Some("down")), "no power-off, the guest shut down");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

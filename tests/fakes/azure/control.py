@@ -127,7 +127,7 @@ class Control:
             f.outage = bool(d.get("on", True))
             return Reply(200, {"on": f.outage})
         if path == "/cut" and method == "POST":
-            f.set_cut(d["action"], d.get("count", 1))
+            f.set_cut(d["action"], d.get("count", 1), d.get("answer"))
             return Reply(200, {"action": d["action"], "count": int(d.get("count", 1))})
         if path == "/hostile" and method == "POST":
             mode = d.get("mode")

@@ -61,9 +61,9 @@ class Faults:
             t["count"] -= 1
             return t["retry_after"]
 
-    def set_cut(self, action, count):
+    def set_cut(self, action, count, answer=None):
         with self.lock:
-            return self.cuts.arm(action, count)
+            return self.cuts.arm(action, count, answer)
 
     def take_cut(self, name):
         with self.lock:

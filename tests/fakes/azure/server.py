@@ -30,7 +30,7 @@ from tests.fakes.azure.control import Control  # noqa: E402
 from tests.fakes.azure.faults import TRANSPORT_MODES, Faults  # noqa: E402
 from tests.fakes.azure.reply import Reply  # noqa: E402
 from tests.fakes.azure.state import World  # noqa: E402
-from tests.fakes.common.conn import drop  # noqa: E402
+from tests.fakes.common.conn import lose  # noqa: E402
 from tests.fakes.common.tlsca import server_context  # noqa: E402
 
 HUGE_BODY_BYTES = 200 * 1024 * 1024
@@ -97,9 +97,10 @@ class Handler(BaseHTTPRequestHandler):
             reply.headers.setdefault("Cache-Control", "no-store, no-cache")
             return self._send(reply)
         reply = app.arm.handle(self.command, path, raw_query, query, headers, app.base)
-        if 200 <= reply.status < 300 and f.take_cut(classify(self.command, path)[0]):
-            # /_fake/cut: carried out, and the answer is lost with the connection.
-            return drop(self)
+        lost = f.take_cut(classify(self.command, path)[0]) if 200 <= reply.status < 300 else None
+        if lost:
+            # /_fake/cut: carried out, and the answer is lost.
+            return lose(self, lost)
         return self._send(reply)
 
     def _send(self, reply):

@@ -141,7 +141,7 @@ class Control:
             if not data.get("action"):
                 raise ControlError(400, "action (an API command, as /_fake/calls names it) is required")
             with m.lock:
-                return {"action": data["action"], "count": m.cuts.arm(data["action"], data.get("count", 1))}
+                return {"action": data["action"], "count": m.cuts.arm(data["action"], data.get("count", 1), data.get("answer"))}
         if parts == ["hostile"] and method == "POST":
             mode = data.get("mode")
             if mode is not None and mode not in HOSTILE_MODES:

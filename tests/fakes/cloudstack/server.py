@@ -28,7 +28,7 @@ import wire                      # noqa: E402
 from commands import Api         # noqa: E402
 from control import Control      # noqa: E402
 from model import Model, Obj     # noqa: E402
-from common.conn import drop     # noqa: E402
+from common.conn import drop, lose  # noqa: E402
 
 DEFAULT_API_KEY = "pdk-fake-admin-apikey-Qk3mZ8v1Xw2y7N4rT6uH9jL0sD5fG8hJ2kL4zX6cV8bN1mQ3wE5rT7yU9iO"
 DEFAULT_SECRET = "pdk-fake-admin-secret-Hn2bV4cX6zL8kJ0hG3fD5sA7pO9iU1yT3rE5wQ7mN9bV2cX4zL6kJ8hG0fD"
@@ -108,9 +108,10 @@ class Handler(BaseHTTPRequestHandler):
             return getattr(self, "_hostile_" + mode.replace("-", "_"))()
         params = self._params(query, method)
         reply = app.api.handle(params)
-        if 200 <= reply.status < 300 and app.model.take_cut(params.get("command")):
-            # /_fake/cut: carried out, and the answer is lost with the connection.
-            return drop(self)
+        lost = app.model.take_cut(params.get("command")) if 200 <= reply.status < 300 else None
+        if lost:
+            # /_fake/cut: carried out, and the answer is lost.
+            return lose(self, lost)
         if (params.get("response") or "").lower() == "json":
             body, ctype = wire.dumps(reply.body), wire.JSON_TYPE
         else:

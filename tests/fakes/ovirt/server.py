@@ -29,7 +29,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.fakes.common import tlsca  # noqa: E402
-from tests.fakes.common.conn import drop  # noqa: E402
+from tests.fakes.common.conn import drop, lose  # noqa: E402
 from tests.fakes.common.cuts import Cuts  # noqa: E402
 from tests.fakes.ovirt import catalog, hostile, search, wire  # noqa: E402
 from tests.fakes.ovirt.engine import ACTIONS, Engine, Fault  # noqa: E402
@@ -123,9 +123,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def reply(self, status, body=b"", ctype=None, headers=()):
         if isinstance(body, str):
             body = body.encode("utf-8")
-        if 200 <= status < 300 and self.op and self.fake.take_cut(self.op):
-            # /_fake/cut: carried out, and the answer is lost with the connection.
-            drop(self)
+        lost = self.fake.take_cut(self.op) if 200 <= status < 300 and self.op else None
+        if lost:
+            # /_fake/cut: carried out, and the answer is lost.
+            lose(self, lost)
             return
         self.send_response(status)
         if ctype:
@@ -765,7 +766,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not data.get("action"):
                     raise ValueError("action (an operation as /_fake/calls names it) is required")
                 with fake.lock:
-                    fake.cuts.arm(data["action"], data.get("count", 1))
+                    fake.cuts.arm(data["action"], data.get("count", 1), data.get("answer"))
                 self.reply_json(200, {"action": data["action"], "count": int(data.get("count", 1))})
             elif seg == ["hostile"] and method == "POST":
                 mode = data.get("mode")

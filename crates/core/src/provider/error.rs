@@ -17,9 +17,10 @@ pub enum ProviderError {
     Unreachable { message: String },
 
     /// The request went out, but its answer was lost (the connection broke
-    /// after sending). A read may be asked again; a power request must not
-    /// be re-sent blindly: it may have happened.
-    #[error("the connection to the provider broke before it answered: {message}")]
+    /// after sending, or a gateway answered in the provider's place). A
+    /// read may be asked again; a power request must not be re-sent
+    /// blindly: it may have happened.
+    #[error("no answer came back from the provider: {message}")]
     OutcomeUnknown { message: String },
 
     /// TLS: the server's certificate is not trusted, or not the pinned one.

@@ -168,6 +168,8 @@ impl Arm {
             403 => ProviderError::Provider { code, message, retryable: false },
             404 => ProviderError::NotFound { what: format!("the resource ({coded})") },
             409 => ProviderError::InvalidState { message: coded },
+            // ARM's own gateway (GatewayTimeout, BadGateway): the resource provider may have acted.
+            502 | 504 => crate::provider::client::http::gateway_answered(f.status),
             408 | 500.. => ProviderError::Provider { code, message, retryable: true },
             _ => ProviderError::Provider { code, message, retryable: false },
         }

@@ -255,6 +255,16 @@ pub async fn explain_untrusted(e: ProviderError, trust: &Trust, endpoint: &str) 
     }
 }
 
+/// A gateway (a proxy, a load balancer) answered in the server's place: it
+/// could not reach the server, or gave up waiting for it. The request may
+/// have reached the server and been carried out all the same, so a power
+/// request answered this way is one whose answer was lost, never one that
+/// failed (and never one to send again blindly).
+pub fn gateway_answered(status: u16) -> ProviderError {
+    let what = if status == 504 { "gave up waiting for the provider" } else { "could not get the provider's answer" };
+    ProviderError::OutcomeUnknown { message: format!("a gateway answered HTTP {status} in its place ({what})") }
+}
+
 /// A non-2xx answer, handed to the provider so it can read its own error
 /// format before falling back to [`HttpFailure::generic_error`].
 #[derive(Debug, Clone)]
@@ -276,6 +286,7 @@ impl HttpFailure {
             409 => ProviderError::InvalidState { message: snippet },
             429 => ProviderError::Throttled { retry_after: self.retry_after },
             503 if self.retry_after.is_some() => ProviderError::Throttled { retry_after: self.retry_after },
+            502 | 504 => gateway_answered(self.status),
             s if s >= 500 => ProviderError::Provider { code: format!("HTTP {s}"), message: snippet, retryable: true },
             s => ProviderError::Provider { code: format!("HTTP {s}"), message: snippet, retryable: false },
         }
@@ -499,6 +510,20 @@ mod tests {
         let err = t.send(t.client().get(&url), |_| None).await.unwrap_err();
         assert_eq!(err, ProviderError::Throttled { retry_after: Some(Duration::from_secs(7)) });
         assert!(err.is_retryable());
+    }
+
+    /// A gateway's 502 or 504 means the request may have been carried out
+    /// behind it: never a plain failure, and the words say so.
+    #[test]
+    fn a_gateways_502_or_504_is_an_answer_lost_not_a_failure() {
+        for status in [502, 504] {
+            let err = HttpFailure { status, retry_after: None, body: "<html>nginx</html>".into() }.generic_error();
+            assert!(err.may_have_executed() && err.is_retryable() && !err.certainly_not_executed(), "{err:?}");
+            let text = err.to_string();
+            assert!(text.contains(&format!("a gateway answered HTTP {status}")) && !text.contains("nginx"), "{text}");
+        }
+        let plain = HttpFailure { status: 500, retry_after: None, body: String::new() }.generic_error();
+        assert!(!plain.may_have_executed(), "{plain:?}");
     }
 
     #[tokio::test]
