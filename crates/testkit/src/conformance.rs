@@ -96,6 +96,7 @@ pub async fn run(peer: &dyn Peer) {
     refresh_ignores_unknown_ids(peer, &lab).await;
     every_supported_action_is_verified_and_others_refused(peer, &lab).await;
     change_feed_resumes_and_asks_for_a_resync_when_lost(peer, &lab).await;
+    an_outage_while_tracking_is_waited_out_and_the_operation_verified(peer).await;
     an_outage_marks_vms_stale_and_recovery_clears_it(peer, &lab).await;
     a_wrong_secret_is_an_auth_error_that_never_echoes_it(peer).await;
 }
@@ -195,6 +196,40 @@ pub async fn change_feed_resumes_and_asks_for_a_resync_when_lost(peer: &dyn Peer
         let batch = provider.watch(Some(&lost), wait).await.expect("a lost cursor is not an error");
         assert!(batch.resync_needed, "a lost cursor asks for a full sync");
     }
+}
+
+/// The provider goes away after it took a power request, while the
+/// operation is tracked, and comes back: the operation waits it out (its
+/// reads fail and the account turns unreachable, but it neither fails nor
+/// sends anything again) and ends verified. The driver starts only once
+/// the provider is down, so the tracking is sure to meet the outage.
+pub async fn an_outage_while_tracking_is_waited_out_and_the_operation_verified(peer: &dyn Peer) {
+    let lab = Lab::new(peer);
+    let (kind, from, opts) = peer
+        .actions()
+        .into_iter()
+        .find(|(k, ..)| *k == OpKind::ForceStop)
+        .or_else(|| peer.actions().into_iter().find(|(k, ..)| *k == OpKind::Stop))
+        .expect("a stop this peer supports");
+    let vm = vm_in(peer, &lab, from, &HashSet::new()).await;
+    let stats = || lab.engine.runtime(lab.account.id).unwrap().stats().snapshot();
+    let op = lab.engine.request(vm.id, kind, opts).await.unwrap_or_else(|e| panic!("{kind} of {}: {e}", vm.name));
+    assert_eq!(stats().submit, 1, "{op:?}");
+    peer.set_reachable(false).await;
+    lab.engine.start(Workers::DRIVER, Some(&[lab.account.id])).unwrap();
+    let started = Instant::now();
+    while lab.engine.account_health(lab.account.id).status != "unreachable" {
+        assert!(started.elapsed() < PATIENCE, "the tracking never met the outage");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let during = lab.engine.store().operation(op.id).unwrap().unwrap();
+    assert!(!during.phase.is_terminal(), "an outage ends nothing by itself: {during:?}");
+    peer.set_reachable(true).await;
+    let done = tokio::time::timeout(PATIENCE, lab.engine.wait(op.id, |_| {})).await.expect("the operation ends").unwrap();
+    assert_eq!(done.phase, OpPhase::Succeeded, "{kind} after an outage: {done:?}");
+    assert!(done.new_state.is_some_and(|s| kind.reached_by(s)), "verified in its target state: {done:?}");
+    assert_eq!(stats().submit, 1, "nothing was sent again: {done:?}");
+    assert_eq!(lab.engine.account_health(lab.account.id).status, "ok", "healthy again once it answered");
 }
 
 pub async fn an_outage_marks_vms_stale_and_recovery_clears_it(peer: &dyn Peer, lab: &Lab) {
