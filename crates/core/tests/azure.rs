@@ -292,6 +292,27 @@ async fn an_expired_token_is_renewed_once_and_the_call_repeated() {
     assert_eq!((lab.provider.tokens_fetched().await, arm.count("unauthorized").await, arm.count("token").await), (2, 1, 2));
 }
 
+/// The token expires while a power operation is tracked (ARM says so with
+/// a 401, not the clock): it is renewed once and the read repeated; the
+/// request is never sent again, and the operation ends verified. The
+/// driver starts after the expiry, so its first look meets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_expires_while_an_operation_is_tracked_is_renewed_and_the_operation_verified() {
+    let arm = AzureFake::start(&["--subscriptions", "1", "--vms", "1", "--transition-ms", "1000"]);
+    let id = vm_in(&arm, "running", json!({})).await;
+    let lab = Lab::new(&arm);
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let op = lab.engine.request(lab.vm(&id).id, OpKind::ForceStop, OpOptions::default()).await.unwrap();
+    assert_eq!(lab.provider.tokens_fetched().await, 1);
+    arm.fake.control("tokens/expire", Some(json!({}))).await;
+    lab.engine.start(Workers::DRIVER, Some(&[lab.account.id])).unwrap();
+    let done = tokio::time::timeout(PATIENCE, lab.engine.wait(op.id, |_| {})).await.expect("the operation ends").unwrap();
+    assert_eq!((done.phase, done.new_state), (OpPhase::Succeeded, Some(PowerState::Stopped)), "{done:?}");
+    assert_eq!(lab.provider.tokens_fetched().await, 2, "one new token");
+    assert!(arm.count("unauthorized").await >= 1, "the expired token was refused");
+    assert_eq!(arm.count("powerOff").await, 1, "the power-off was sent once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_renewed_before_they_expire() {
     // Tokens live 4 s; Powerdeck uses one for half its life.

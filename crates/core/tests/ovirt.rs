@@ -342,6 +342,27 @@ async fn the_engines_refusals_and_failures_are_shown_in_its_own_words() {
     assert!(lab.provider.refresh(&["00000000-0000-0000-0000-00000000beef".into(), "not-a-uuid/../x".into()]).await.unwrap().is_empty());
 }
 
+/// Every token the engine issued is refused while a power action is
+/// tracked: a new one is taken once and the read repeated; the action is
+/// never sent again, and the operation ends verified. The driver starts
+/// after the expiry, so its first look meets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_expires_while_an_operation_is_tracked_is_renewed_and_the_operation_verified() {
+    let fake = fake(5, &[]);
+    let lab = Lab::new(&fake);
+    let name = fake_vm_in(&fake, "up", &[]).await["name"].as_str().unwrap().to_string();
+    lab.engine.full_sync(lab.account.id).await.unwrap();
+    let op = lab.engine.request(lab.vm_named(&name).id, OpKind::ForceStop, OpOptions::default()).await.unwrap();
+    assert_eq!(lab.provider.logins().await, 1);
+    fake.control("tokens/expire", Some(json!({}))).await;
+    lab.engine.start(Workers::DRIVER, Some(&[lab.account.id])).unwrap();
+    let done = tokio::time::timeout(PATIENCE, lab.engine.wait(op.id, |_| {})).await.expect("the operation ends").unwrap();
+    assert_eq!((done.phase, done.new_state), (OpPhase::Succeeded, Some(PowerState::Stopped)), "{done:?}");
+    assert_eq!(lab.provider.logins().await, 2, "one new token");
+    assert!(calls(&fake, "unauthorized").await >= 1, "the expired token was refused");
+    assert_eq!(calls(&fake, "stop").await, 1, "the power-off was sent once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_is_renewed_once_and_a_wrong_password_is_an_auth_error_never_echoed() {
     let fake = fake(5, &[]);
