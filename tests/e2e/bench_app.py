@@ -95,6 +95,22 @@ def cpu_ticks(pids):
     return total
 
 
+def thread_ticks(pids):
+    """CPU ticks per (process, thread name): where an idle share goes."""
+    out = {}
+    for pid in pids:
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+                name = stat[stat.index("(") + 1:stat.rindex(")")]
+                fields = stat.rsplit(")", 1)[1].split()
+                key = f"{comm(pid)} {name}"
+                out[key] = out.get(key, 0) + int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
 def comm(pid):
     try:
         return f"{Path(f'/proc/{pid}/comm').read_text().strip()}[{pid}]"
@@ -181,11 +197,15 @@ def main():
         time.sleep(70)
         pids = app_pids()
         before = {p: cpu_ticks([p]) for p in pids}
+        threads_before = thread_ticks(pids)
         t0, c0 = time.time(), cpu_ticks(pids)
         time.sleep(30)
         t1, c1 = time.time(), cpu_ticks(pids)
+        threads_after = thread_ticks(pids)
         results["idle_cpu_percent_of_one_core"] = 100.0 * (c1 - c0) / TICK / (t1 - t0)
         results["idle_cpu_by_process"] = {comm(p): round(100.0 * (cpu_ticks([p]) - before[p]) / TICK / (t1 - t0), 2) for p in pids}
+        by_thread = {k: round(100.0 * (v - threads_before.get(k, v)) / TICK / (t1 - t0), 2) for k, v in threads_after.items()}
+        results["idle_cpu_by_thread"] = dict(sorted(((k, v) for k, v in by_thread.items() if v > 0), key=lambda kv: -kv[1]))
         rss, pss = memory_mb(pids)
         results["pss_by_process"] = {comm(p): pss_parts(p) for p in pids}
         results["processes"] = len(pids)

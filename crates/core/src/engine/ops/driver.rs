@@ -72,6 +72,16 @@ impl Driver {
         self.engine.cfg.inflight_interval_ms as Millis
     }
 
+    /// When to read an operation in flight next: the next tick of a grid
+    /// of `inflight_interval_ms` shared by every operation of the account,
+    /// so that operations asked for at different moments are read together,
+    /// in one batched call per tick, rather than one call each (at a bulk
+    /// action's or a schedule's scale that is the difference between one
+    /// call a tick and one per VM). No later than one interval from now.
+    fn poll_at(&self, now: Millis) -> Millis {
+        next_tick(now, self.inflight_ms())
+    }
+
     fn lease_renewal_ms(&self) -> Millis {
         (self.engine.cfg.lease_ms / 3).max(self.engine.cfg.inflight_interval_ms) as Millis
     }
@@ -82,7 +92,7 @@ impl Driver {
         for rec in self.rt.take_handed_over() {
             // Fresher than any copy a reload took while it was being sent.
             let id = rec.op.id;
-            self.tracked.insert(id, Tracked { rec, due: now + self.inflight_ms(), resent: false, job: None });
+            self.tracked.insert(id, Tracked { rec, due: self.poll_at(now), resent: false, job: None });
         }
         if now >= self.next_reload {
             self.reload(now)?;
@@ -251,7 +261,7 @@ impl Driver {
                 }
                 Step::Mismatch => {
                     t.rec.mismatches += 1;
-                    t.due = now + self.inflight_ms();
+                    t.due = self.poll_at(now);
                     return Ok(true);
                 }
                 Step::Verify => {
@@ -270,7 +280,7 @@ impl Driver {
                     }
                     engine.store.save_operation(&t.rec)?;
                     engine.bus.publish(Event::Operation { op: t.rec.op.clone() });
-                    t.due = now + self.inflight_ms();
+                    t.due = self.poll_at(now);
                     return Ok(true);
                 }
                 Step::Resend if t.resent => {
@@ -288,7 +298,7 @@ impl Driver {
                     if t.rec.op.phase.is_terminal() {
                         return Ok(false);
                     }
-                    t.due = now + self.inflight_ms();
+                    t.due = self.poll_at(now);
                     return Ok(true);
                 }
                 Step::Force(action) => return self.force(t, obs, action, now).await,
@@ -315,7 +325,7 @@ impl Driver {
                 tracing::info!(op = t.rec.op.id, "forcing after the graceful request");
                 engine.store.save_operation(&t.rec)?;
                 engine.bus.publish(Event::Operation { op: t.rec.op.clone() });
-                t.due = now + self.inflight_ms();
+                t.due = self.poll_at(now);
                 Ok(true)
             }
             // Already off by the time we forced it: the graceful request won.
@@ -330,7 +340,7 @@ impl Driver {
                 t.rec.op.shutdown_method = Some(ShutdownMethod::Forced);
                 t.rec.op.deadline_at = now.saturating_add(secs_to_ms(engine.cfg.timeouts.force_s));
                 tracing::warn!(op = t.rec.op.id, error = %e, "the answer to the forced fallback was lost; the VM's state will decide");
-                t.due = now + self.inflight_ms();
+                t.due = self.poll_at(now);
                 Ok(true)
             }
             Err(e) => {
@@ -345,13 +355,12 @@ impl Driver {
     /// the provider asks for a job, and never past its graceful window or
     /// deadline (those are decided on time).
     fn next_check(&self, t: &Tracked, now: Millis) -> Millis {
-        let base = match &t.job {
-            Some(JobStatus::Running { poll_after: Some(after) }) => after.as_millis().min(60_000) as Millis,
-            _ => self.inflight_ms(),
+        let mut at = match &t.job {
+            Some(JobStatus::Running { poll_after: Some(after) }) => now + (after.as_millis().min(60_000) as Millis).max(MIN_CHECK_MS),
+            _ => self.poll_at(now),
         };
         let op = &t.rec.op;
         let sent_at = op.submitted_at.unwrap_or(op.requested_at);
-        let mut at = now + base.max(MIN_CHECK_MS);
         if matches!(op.kind, OpKind::Stop | OpKind::Reboot) && op.forced_at.is_none() {
             let graceful_end = sent_at.saturating_add(op.graceful_timeout_ms);
             if graceful_end > now {
@@ -376,7 +385,7 @@ impl Driver {
                 // It moved again, vanished, or could not be read: keep tracking until the deadline.
                 _ => {
                     t.rec.op.phase = OpPhase::Tracking;
-                    t.due = now + self.inflight_ms();
+                    t.due = self.poll_at(now);
                     engine.store.save_operation(&t.rec)?;
                     self.tracked.insert(t.rec.op.id, t);
                 }
@@ -386,6 +395,13 @@ impl Driver {
     }
 }
 
+/// The first tick of a grid of `interval` that is at least `MIN_CHECK_MS`
+/// after `now`.
+fn next_tick(now: Millis, interval: Millis) -> Millis {
+    let grid = interval.max(1);
+    (now.saturating_add(MIN_CHECK_MS) / grid).saturating_add(1).saturating_mul(grid)
+}
+
 /// Whether a process with this id exists on this machine.
 pub(in crate::engine) fn process_alive(pid: i64) -> bool {
     if cfg!(target_os = "linux") {
@@ -393,5 +409,24 @@ pub(in crate::engine) fn process_alive(pid: i64) -> bool {
     } else {
         // Elsewhere only the lease decides.
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_asked_for_at_different_moments_are_read_on_the_same_tick() {
+        let interval = 1_500;
+        // Asked for 0.1 s and 1.3 s into the same interval: read together.
+        let (a, b) = (next_tick(30_100, interval), next_tick(31_300, interval));
+        assert_eq!((a, b), (31_500, 31_500));
+        // Never sooner than the minimum pause, never later than one interval (plus that pause).
+        for now in [0, 1, 1_449, 1_450, 1_499, 1_500, 29_999, i64::MAX / 4] {
+            let at = next_tick(now, interval);
+            assert!(at >= now + MIN_CHECK_MS && at <= now + interval + MIN_CHECK_MS && at % interval == 0, "{now} → {at}");
+        }
+        assert_eq!(next_tick(i64::MAX, interval), i64::MAX, "saturates instead of overflowing");
     }
 }
