@@ -19,6 +19,8 @@ import type { HoursRow as HoursRowRs } from "./generated/HoursRow";
 import type { HoursReport as HoursReportRs } from "./generated/HoursReport";
 import type { TimelineBucket as TimelineBucketRs } from "./generated/TimelineBucket";
 import type { Finding as FindingRs } from "./generated/Finding";
+import type { Capabilities as CapabilitiesRs } from "./generated/Capabilities";
+import type { Health as HealthRs } from "./generated/Health";
 
 /** ts-rs writes Rust's i64 as `bigint`; over IPC they are JSON numbers
  * (ids and milliseconds, all far below 2^53). */
@@ -96,19 +98,7 @@ export interface IpcErrorWire {
 
 
 
-export interface Capabilities {
-  graceful_stop: boolean;
-  force_stop: boolean;
-  guest_reboot: boolean;
-  reset: boolean;
-  suspend: boolean;
-  hibernate: boolean;
-  deallocate: boolean;
-  tools_status: boolean;
-  change_feed: boolean;
-  reboot_visible: boolean;
-  max_refresh_batch: number;
-}
+export type Capabilities = Numbers<CapabilitiesRs>;
 
 export interface AccountInfo {
   id: number;
@@ -123,13 +113,8 @@ export interface AccountInfo {
   last_contact_at: number | null;
 }
 
-/** An account's health (crates/core/src/engine/health.rs). */
-export interface Health {
-  status: "ok" | "unknown" | "unreachable" | "auth" | "untrusted" | "configuration" | "throttled" | "malformed";
-  since: number | null;
-  last_error: string | null;
-  last_error_at: number | null;
-}
+/** An account's health: its status is one of the vocabulary's `health` names. */
+export type Health = Numbers<HealthRs>;
 
 /** `list_vms`: VMs in columns (src-tauri/src/inventory.rs). */
 export interface InventoryColumns {

@@ -12,6 +12,7 @@ use crate::provider::ProviderError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct Health {
     /// `ok`; `unknown` before the first contact; otherwise what is wrong:
     /// `unreachable`, `auth` (credentials refused), `untrusted` (the
