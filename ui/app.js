@@ -57,6 +57,7 @@ function applyAppearance() {
 // only while one counts seconds; an idle fleet's "5 min ago" needs a look a
 // minute from now), and never while it is hidden: a once-a-second timer
 // cost the idle window a percent of a core with nothing to redraw.
+// Declared before the controller: its first frame arms them.
 /** @type {ReturnType<typeof setTimeout> | null} */
 let clockTimer = null;
 let clockDue = Infinity;
