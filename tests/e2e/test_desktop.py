@@ -2,12 +2,14 @@
 """Powerdeck as a desktop citizen, end to end with the real binary: the log
 file, Copy diagnostics (no secret in it), start at login (into the tray),
 one instance per data directory (a second launch brings the first window
-forward and exits), and the window's size, page and order remembered
-across a real quit and start. Run by tests/e2e/session.sh after the main
+forward and exits), the window's size, page and order remembered
+across a real quit and start, and a stop the window was tracking when the
+app was killed (kill -9) carried on by the next start. Run by tests/e2e/session.sh after the main
 scenario, with its own data directory and XDG folders."""
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -18,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from helpers import DATA, ROOT, pdk, run, session, tab, wait_until
+from helpers import DATA, ROOT, dialog_open, pdk, power_menu, run, search, session, tab, wait_until
 
 APP = Path(os.environ.get("POWERDECK_E2E_APP", ROOT / "target" / "debug" / "powerdeck"))
 CONFIG = Path(os.environ["XDG_CONFIG_HOME"])
@@ -126,6 +128,62 @@ def start_error():
     bad.unlink()
 
 
+def latest_op(name):
+    return json.loads(pdk("ops", name, "--json", "--limit", "1"))[0]
+
+
+def killed_while_tracking():
+    """kill -9 while the window tracks a stop: nothing is lost. The next
+    start adopts the operation from the journal (its owner is gone) and
+    tracks it to a verified end, without sending it again or forcing it."""
+    pdk("accounts", "add", "sim", "slow", "--size", "3", "--seed", "11", "--failure-rate", "0", "--stubborn-rate", "0",
+        "--drift-per-hour", "0", "--stop-delay-ms", "8000")
+    pdk("sync", "--account", "slow")
+    vm = next(v for v in json.loads(pdk("vms", "list", "--json")) if v["account"] == "slow" and v["state"] == "running")
+    # The demo fleet has VMs of the same names: the row is found by id, pdk is given account/name.
+    ref, row_id = f"slow/{vm['name']}", f"row-{vm['id']}"
+
+    def cell(driver, which):
+        found = driver.find_elements(By.CSS_SELECTOR, f"#{row_id} {which}")
+        return found[0].text if found else ""
+
+    driver = launch()
+    try:
+        tab(driver, "inventory")
+        search(driver, vm["name"])
+        wait_until("its row is shown", lambda: driver.find_elements(By.ID, row_id))
+        driver.find_element(By.CSS_SELECTOR, f"#{row_id} .c-sel input").click()
+        power_menu(driver)
+        driver.find_element(By.CSS_SELECTOR, '#menu [data-item="stop"]').click()
+        wait_until("the plan opens", lambda: dialog_open(driver))
+        driver.find_element(By.ID, "confirm-ok").click()
+        wait_until("the row says it is waiting", lambda: "Waiting for status update…" in cell(driver, ".c-status"))
+        [pid] = app_processes()
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        try:
+            driver.quit()
+        except WebDriverException:
+            pass  # the app it drove is gone
+    wait_until("the app is gone", lambda: not app_processes())
+    op = latest_op(ref)
+    assert op["kind"] == "stop" and op["phase"] in ("submitted", "tracking"), f"the stop was in flight when the app died: {op}"
+    assert op["initiator"] == "window", op
+
+    driver = launch()
+    try:
+        wait_until("the stop ends verified", lambda: latest_op(ref)["phase"] == "succeeded", patience=60)
+        done = latest_op(ref)
+        assert done["id"] == op["id"] and done["new_state"] == "stopped", f"the same operation, carried on: {done}"
+        assert done["shutdown_method"] == "graceful", f"asked of the guest, never forced: {done}"
+        tab(driver, "inventory")
+        search(driver, vm["name"])
+        wait_until("the window shows it stopped", lambda: cell(driver, ".c-state") == "stopped" and "Waiting" not in cell(driver, ".c-status"))
+        assert len(json.loads(pdk("ops", ref, "--json"))) == 1, "nothing was asked again"
+    finally:
+        driver.quit()
+
+
 def main():
     start_error()
     pdk("vms", "list")  # makes the demo fleet
@@ -176,6 +234,7 @@ def main():
         assert sort == "col-state", f"the order is remembered: sorted by {sort}"
     finally:
         driver.quit()
+    killed_while_tracking()
     print("e2e desktop: all checks passed")
 
 
