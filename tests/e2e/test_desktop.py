@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from helpers import DATA, ROOT, dialog_open, pdk, power_menu, run, search, session, tab, wait_until
+from helpers import DATA, ROOT, click, dialog_open, pdk, power_menu, run, search, session, tab, wait_until
 
 APP = Path(os.environ.get("POWERDECK_E2E_APP", ROOT / "target" / "debug" / "powerdeck"))
 CONFIG = Path(os.environ["XDG_CONFIG_HOME"])
@@ -152,7 +152,9 @@ def killed_while_tracking():
         tab(driver, "inventory")
         search(driver, vm["name"])
         wait_until("its row is shown", lambda: driver.find_elements(By.ID, row_id))
-        driver.find_element(By.CSS_SELECTOR, f"#{row_id} .c-sel input").click()
+        # As select_only does: the rows are redrawn as the search narrows them.
+        click("select the slow VM", lambda: driver.find_element(By.CSS_SELECTOR, f"#{row_id} .c-sel input"))
+        wait_until("it is selected", lambda: driver.find_element(By.ID, "selection-count").text.startswith("1 selected"))
         power_menu(driver)
         driver.find_element(By.CSS_SELECTOR, '#menu [data-item="stop"]').click()
         wait_until("the plan opens", lambda: dialog_open(driver))
