@@ -79,6 +79,11 @@ def vms():
     return {v["name"]: v for v in json.loads(pdk("vms", "list", "--json"))}
 
 
+def latest_op(name):
+    """A VM's newest operation, as `pdk ops --json` gives it."""
+    return json.loads(pdk("ops", name, "--json", "--limit", "1"))[0]
+
+
 def wait_until(what, check, patience=PATIENCE):
     deadline = time.time() + patience
     last_error = None

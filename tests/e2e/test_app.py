@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import Select
 
 import window_checks
 from helpers import (
-    ROOT, click, clear_selection, dialog_open, dismiss_every_way, focused, grid_order, keys, menu_items, menu_open,
+    ROOT, click, clear_selection, dialog_open, dismiss_every_way, focused, grid_order, keys, latest_op, menu_items, menu_open,
     no_operation_on, notifications, pdk, save_screenshot, power_menu, row, row_text, run, search, select_only, session, shift_key, summary, tab, vms, wait_until,
 )
 
@@ -346,10 +346,6 @@ def activity(driver, ui_vm, other):
     wait_until("the link opens the VM in the inventory", lambda: driver.find_element(By.ID, "inventory").is_displayed() and driver.find_element(By.ID, "details-title").text == ui_vm)
     driver.find_element(By.CSS_SELECTOR, "#details .close").click()
     clear_selection(driver)
-
-
-def latest_op(name):
-    return json.loads(pdk("ops", name, "--json", "--limit", "1"))[0]
 
 
 def in_flight(driver, slow_vm):

@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from helpers import DATA, ROOT, click, dialog_open, pdk, power_menu, run, search, session, tab, wait_until
+from helpers import DATA, ROOT, click, dialog_open, latest_op, pdk, power_menu, run, search, session, tab, wait_until
 
 APP = Path(os.environ.get("POWERDECK_E2E_APP", ROOT / "target" / "debug" / "powerdeck"))
 CONFIG = Path(os.environ["XDG_CONFIG_HOME"])
@@ -126,10 +126,6 @@ def start_error():
     finally:
         driver.quit()
     bad.unlink()
-
-
-def latest_op(name):
-    return json.loads(pdk("ops", name, "--json", "--limit", "1"))[0]
 
 
 def killed_while_tracking():

@@ -106,9 +106,8 @@ impl Fake {
 
     /// Lose the answer to the next successful `action` request (named as in
     /// `/_fake/calls`): the fake carries it out, then closes the connection
-    /// without a byte of answer (`POST /_fake/cut`).
-    /// Lose the answer to the next `action` that succeeds: the connection
-    /// closes (`gateway: None`) or a gateway answers with that status.
+    /// without a byte of answer (`gateway: None`) or answers as a gateway
+    /// would with that status (`POST /_fake/cut`).
     pub async fn cut_next(&self, action: &str, gateway: Option<u16>) {
         self.control("cut", Some(serde_json::json!({ "action": action, "count": 1, "answer": gateway }))).await;
     }

@@ -1,7 +1,7 @@
 //! A power request whose answer is lost: the provider's fake carries it out
 //! and the connection breaks before the answer comes back, or a gateway
-//! answers 502 or 504 in its place (README "When things go wrong"). Whatever the provider, the call layer never sends it
-//! again; an effect that shows confirms it, and a reboot that shows nothing
+//! answers 502 or 504 in its place (README "When things go wrong").
+//! Whatever the provider, the call layer never sends it again; an effect that shows confirms it, and a reboot that shows nothing
 //! ends "unconfirmed" (a start or stop that shows nothing is asked once
 //! more, gracefully: `engine/ops/decide.rs`).
 

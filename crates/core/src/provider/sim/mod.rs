@@ -199,6 +199,14 @@ impl SimProvider {
         }
     }
 
+    /// Wait `at_most` (never past `deadline`), or until this process changes the fleet.
+    async fn nap(&self, at_most: Duration, deadline: Instant) {
+        tokio::select! {
+            _ = tokio::time::sleep(at_most.min(deadline.saturating_duration_since(Instant::now()))) => {}
+            _ = self.world.news() => {}
+        }
+    }
+
     async fn watch_once(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
         if !self.cfg.feed {
             return Err(ProviderError::Unsupported { action: "push changes".into() });
@@ -226,10 +234,7 @@ impl SimProvider {
         loop {
             // After the first look, only a cheap read-only check until there may be news.
             if !first && Instant::now() < deadline && !self.world.may_have_news(seq)? {
-                tokio::select! {
-                    _ = tokio::time::sleep(LOOK_EVERY.min(deadline.saturating_duration_since(Instant::now()))) => {}
-                    _ = self.world.news() => {}
-                }
+                self.nap(LOOK_EVERY, deadline).await;
                 continue;
             }
             first = false;
@@ -241,11 +246,7 @@ impl SimProvider {
             // Sleep until the next scheduled transition lands, but wake
             // regularly for changes other processes make.
             let next_due = self.world.next_due_at()?.map(|t| Duration::from_millis((t - now_ms()).max(0) as u64 + 5));
-            let nap = next_due.unwrap_or(LOOK_EVERY).min(LOOK_EVERY);
-            tokio::select! {
-                _ = tokio::time::sleep(nap.min(deadline.saturating_duration_since(Instant::now()))) => {}
-                _ = self.world.news() => {}
-            }
+            self.nap(next_due.unwrap_or(LOOK_EVERY).min(LOOK_EVERY), deadline).await;
         }
     }
 }
