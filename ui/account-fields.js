@@ -90,3 +90,25 @@ export function wantsCertificateCheck(kind, config) {
 export function bareThumbprint(t) {
   return typeof t === "string" ? t.toUpperCase().replace(/[^0-9A-F]/g, "") : "";
 }
+
+/**
+ * The kind's CA-file field when its hosts publish their CA (oVirt's engine
+ * does), so the form can offer to fetch and trust it.
+ * @param {KindDescriptor} kind @returns {AccountField | null}
+ */
+export function publishedCaField(kind) {
+  if (!kind.tls) return null;
+  return kind.fields.find((f) => f.kind.type === "ca-file" && typeof f.kind.published_at === "string") ?? null;
+}
+
+/**
+ * The inputs once the host's CA is kept in `file`: the CA file names it,
+ * and neither a pin nor "accept any" stays beside it (the engine refuses
+ * more than one way of trusting a host).
+ * @param {KindDescriptor} kind @param {Record<string, string | boolean | undefined>} values @param {string} file
+ */
+export function trustingKeptCa(kind, values, file) {
+  const field = publishedCaField(kind);
+  if (!field || !kind.tls) return values;
+  return { ...values, [field.name]: file, [kind.tls.thumbprint]: "", [kind.tls.insecure]: false };
+}

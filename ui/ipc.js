@@ -76,6 +76,14 @@ export const ipc = {
   forceOperation: (opId) => call("force_operation", { opId }),
   /** @param {string} endpoint @returns {Promise<import("./types").CertificateCheck>} */
   checkCertificate: (endpoint) => call("check_certificate", { endpoint }),
+  /** The thumbprint of the CA the host publishes; nothing kept. @param {string} name @param {string} kind @param {string} endpoint @returns {Promise<string>} */
+  publishedCa: (name, kind, endpoint) => call("published_ca", { name, kind, endpoint }),
+  /**
+   * Keep the host's CA (still the one with `thumbprint`) as the account's CA file.
+   * @param {{ name: string, kind: string, endpoint: string, thumbprint: string, adding: boolean }} a
+   * @returns {Promise<string>} the file's path
+   */
+  keepPublishedCa: (a) => call("keep_published_ca", a),
   /** @returns {Promise<import("./types").AccountInfo[]>} */
   listAccounts: () => call("list_accounts"),
   /** @returns {Promise<import("./types").Activity>} */

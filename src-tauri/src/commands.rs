@@ -136,6 +136,41 @@ pub async fn check_certificate(endpoint: String) -> Result<powerdeck_core::provi
     powerdeck_core::provider::http::check_certificate(endpoint.trim()).await.map_err(IpcError::from)
 }
 
+/// The CA the host of `endpoint` publishes (oVirt's engine does), fetched
+/// so the admin can compare its thumbprint with the one the host shows.
+/// Nothing is kept yet. Returns the thumbprint.
+#[tauri::command]
+pub async fn published_ca(name: String, kind: String, endpoint: String) -> Result<String, IpcError> {
+    let kind = powerdeck_core::provider::registry::kind(&kind).map_err(IpcError::from)?;
+    Ok(powerdeck_core::engine::published_ca::fetch(kind, name.trim(), &endpoint).await.map_err(IpcError::from)?.thumbprint)
+}
+
+/// Keep the CA the host publishes as the account's own CA file, if it is
+/// still the one whose thumbprint the admin compared (it is fetched again:
+/// the window never carries certificates). Returns the file's path, for the
+/// form's CA-file setting.
+#[tauri::command]
+pub async fn keep_published_ca(
+    state: State<'_, AppState>,
+    name: String,
+    kind: String,
+    endpoint: String,
+    thumbprint: String,
+    adding: bool,
+) -> Result<String, IpcError> {
+    let kind = powerdeck_core::provider::registry::kind(&kind).map_err(IpcError::from)?;
+    let ca = powerdeck_core::engine::published_ca::fetch(kind, name.trim(), &endpoint).await.map_err(IpcError::from)?;
+    if ca.thumbprint != thumbprint {
+        return Err(format!(
+            "the host now publishes another CA certificate (SHA-256 thumbprint {}) than the one you compared; nothing was kept. Check with the host's administrator before trusting it",
+            ca.thumbprint
+        )
+        .into());
+    }
+    let kept = state.engine.keep_published_ca(kind, &name, &ca, adding).map_err(IpcError::from)?;
+    Ok(kept.file.to_string_lossy().into_owned())
+}
+
 #[tauri::command]
 pub fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountInfo>, IpcError> {
     accounts_of(&state.engine)

@@ -156,6 +156,8 @@ pub fn run() {
             commands::cancel_operation,
             commands::force_operation,
             commands::check_certificate,
+            commands::published_ca,
+            commands::keep_published_ca,
             commands::list_accounts,
             commands::recent_activity,
             commands::sync_all,

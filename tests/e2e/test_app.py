@@ -10,11 +10,14 @@ looks at the window at four sizes in both themes: nothing clipped, text
 readable, axe-core satisfied."""
 
 import csv
+import hashlib
 import io
 import json
 import os
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -687,6 +690,53 @@ def vsphere(driver, fleet):
         vcsim.terminate()
 
 
+def ovirt_ca(driver, fleet):
+    """An engine whose certificate no system trusts, but whose CA it
+    publishes: the form fetches that CA, shows its thumbprint, and once
+    trusted keeps it as the account's CA file. The account then connects
+    with certificates checked against exactly that CA."""
+    form = driver.find_element(By.ID, "account-form")
+    state = tempfile.mkdtemp(prefix="ovirt-fake-")
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.ovirt.server", "--state-dir", state, "--vms", "2", "--password", os.environ[VC_PASSWORD_VAR], "--exit-on-stdin-eof"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        info = json.loads(fake.stdout.readline())
+        # The thumbprint the engine's own CA has, worked out here, not by the app.
+        der = ssl.PEM_cert_to_DER_cert(Path(info["ca"]).read_text())
+        ca_thumbprint = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+        Select(form.find_element(By.NAME, "kind")).select_by_value("ovirt")
+        form.find_element(By.NAME, "account_name").send_keys("engine")
+        form.find_element(By.NAME, "endpoint").send_keys(info["url"] + "/ovirt-engine/api")
+        form.find_element(By.NAME, "username").send_keys("admin@internal")
+        form.find_element(By.NAME, "secret_env").send_keys(VC_PASSWORD_VAR)
+        form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+        wait_until("the certificate prompt opens", lambda: driver.find_element(By.ID, "cert-prompt").is_displayed())
+        assert driver.find_element(By.ID, "cert-thumbprint").text != ca_thumbprint, "the prompt shows the host's certificate first"
+        click("offer the engine's published CA", lambda: driver.find_element(By.ID, "cert-fetch-ca"))
+        wait_until("the CA's thumbprint is shown", lambda: driver.find_element(By.ID, "ca-prompt").is_displayed())
+        assert driver.find_element(By.ID, "ca-thumbprint").text == ca_thumbprint, driver.find_element(By.ID, "ca-thumbprint").text
+        assert not any(a["name"] == "engine" for a in json.loads(pdk("accounts", "list", "--json"))), "nothing is added before the CA is trusted"
+        click("trust the CA", lambda: driver.find_element(By.ID, "ca-trust"))
+        wait_until("the oVirt account is listed", lambda: driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="engine"]'))
+        engine = next(a for a in json.loads(pdk("accounts", "list", "--json")) if a["name"] == "engine")
+        kept = Path(engine["config"]["ca_file"])
+        assert kept.is_absolute() and kept.parent.name == "certs", engine["config"]
+        assert ssl.PEM_cert_to_DER_cert(kept.read_text()) == der, "the kept file is the engine's CA"
+        assert not engine["config"].get("thumbprint") and not engine["config"].get("insecure"), engine["config"]
+        wait_until("its two VMs join the inventory", lambda: summary(driver).startswith(f"{len(fleet) + 2} VMs"))
+        assert "oVirt" in driver.find_element(By.CSS_SELECTOR, '#accounts-table tr[data-account="engine"]').text
+
+        click("remove the oVirt account", lambda: driver.find_element(By.CSS_SELECTOR, '#accounts-table tr[data-account="engine"]').find_element(By.XPATH, ".//button[text()='Remove']"))
+        driver.find_element(By.ID, "confirm-ok").click()
+        wait_until("the oVirt account is gone", lambda: summary(driver).startswith(f"{len(fleet)} VMs"))
+        assert not kept.exists(), "the CA kept for the account goes with it"
+    finally:
+        fake.stdin.close()
+        fake.wait(timeout=10)
+
+
 def schedules(driver, targets):
     """A schedule written in the form (its next runs previewed as it is
     typed, a typo shown inline), run now after a confirmation that says what
@@ -991,6 +1041,7 @@ def main():
         reports(driver, next(n for n, v in sorted(vms().items()) if v["state"] == "running" and v.get("tools") == "running" and n not in (other, victim, slow_vm)))
         accounts(driver, fleet)
         vsphere(driver, fleet)
+        ovirt_ca(driver, fleet)
         settings(driver)
         schedules(driver, sched_vms)
 

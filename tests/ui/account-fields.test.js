@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bareThumbprint, readConfig, shownValue, wantsCertificateCheck } from "../../ui/account-fields.js";
+import { bareThumbprint, publishedCaField, readConfig, shownValue, trustingKeptCa, wantsCertificateCheck } from "../../ui/account-fields.js";
 
 /** @typedef {import("../../ui/types").KindDescriptor} KindDescriptor */
 
@@ -68,4 +68,20 @@ test("the certificate is checked unless a CA file or 'accept any' decides trust,
   assert.equal(wantsCertificateCheck(ovirt, { endpoint: "engine.example" }), false, "not a URL: the engine's own check says why");
   assert.equal(wantsCertificateCheck(ec2, { endpoint: "https://x" }), false);
   assert.equal(bareThumbprint("ab:cd:EF"), "ABCDEF");
+});
+
+test("a host's published CA, once kept, is the one way the account trusts it", () => {
+  assert.equal(publishedCaField(ovirt)?.name, "ca_file");
+  assert.equal(publishedCaField(ec2), null, "no TLS fields, nothing published");
+  const unpublished = { ...ovirt, fields: ovirt.fields.map((f) => (f.name === "ca_file" ? { ...f, kind: { type: "ca-file", published_at: null } } : f)) };
+  assert.equal(publishedCaField(/** @type {KindDescriptor} */ (unpublished)), null, "a CA file the admin names, but no published CA to fetch");
+  const typed = { endpoint: "https://engine.example/ovirt-engine/api", username: "admin@internal", ca_file: "", thumbprint: "AB:CD", insecure: true };
+  const values = trustingKeptCa(ovirt, typed, "/data/certs/lab-1a2b3c4d.pem");
+  assert.deepEqual(values, { ...typed, ca_file: "/data/certs/lab-1a2b3c4d.pem", thumbprint: "", insecure: false });
+  const { config, errors } = readConfig(ovirt, values);
+  assert.deepEqual(errors, []);
+  assert.equal(config.ca_file, "/data/certs/lab-1a2b3c4d.pem");
+  assert.equal(config.thumbprint, undefined, "the pin is dropped");
+  assert.equal(wantsCertificateCheck(ovirt, config), false, "the CA decides trust: no second certificate prompt");
+  assert.deepEqual(trustingKeptCa(ec2, { regions: "eu-west-1" }, "/x.pem"), { regions: "eu-west-1" }, "a kind without a published CA is left as it is");
 });

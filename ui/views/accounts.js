@@ -4,14 +4,17 @@
 // new provider needs no change in the window. For kinds whose hosts often
 // carry self-signed certificates, the host's certificate is checked before
 // the account is saved; if this computer does not trust it, its thumbprint
-// is shown for the admin to compare and accept (trust on first use).
+// is shown for the admin to compare and accept (trust on first use). Where
+// the host publishes its CA (oVirt's engine), that CA can be fetched,
+// compared and kept instead: it keeps working when the host's certificate
+// is renewed.
 
 import { $, el, setText } from "../dom.js";
 import { asIpcError, ipc } from "../ipc.js";
 import { errorText } from "../error-text.js";
 import { ago, count, timestamp } from "../format.js";
 import { healthText, isBroken } from "../state.js";
-import { bareThumbprint, readConfig, shownValue, wantsCertificateCheck } from "../account-fields.js";
+import { bareThumbprint, publishedCaField, readConfig, shownValue, trustingKeptCa, wantsCertificateCheck } from "../account-fields.js";
 import { confirmText } from "./dialogs.js";
 
 /** @typedef {import("../types").Capabilities} Capabilities */
@@ -80,6 +83,8 @@ export function initAccounts(app) {
   let editing = null;
   /** @type {string | null} */
   let presented = null;
+  /** @type {string | null} the thumbprint of the CA the host publishes, as shown to the admin */
+  let publishedThumbprint = null;
 
   const kindOf = (/** @type {string} */ name) => kinds.find((k) => k.name === name);
 
@@ -204,6 +209,66 @@ export function initAccounts(app) {
   $("#cert-cancel").addEventListener("click", () => { certPrompt.hidden = true; });
 
   /**
+   * Ask the admin to compare the certificate the host presents, and offer
+   * its published CA instead where the kind has one.
+   * @param {KindDescriptor} kind @param {string} thumbprint @param {string} reason
+   */
+  function showCertPrompt(kind, thumbprint, reason) {
+    presented = thumbprint;
+    publishedThumbprint = null;
+    setText($("#cert-thumbprint"), thumbprint);
+    setText($("#cert-reason"), reason);
+    $("#cert-fetch-ca").hidden = !publishedCaField(kind);
+    $("#ca-prompt").hidden = true;
+    certPrompt.hidden = false;
+  }
+
+  /** The account name and endpoint the CA is fetched for and kept under. @param {KindDescriptor} kind */
+  const caTarget = (kind) => ({
+    name: editing?.name ?? /** @type {HTMLInputElement} */ (field("account_name")).value.trim(),
+    endpoint: kind.tls ? (field(kind.tls.endpoint)?.value ?? "").trim() : "",
+  });
+
+  $("#cert-fetch-ca").addEventListener("click", async () => {
+    const kind = kindOf(kindSelect.value);
+    if (!kind) return;
+    const { name, endpoint } = caTarget(kind);
+    setText(result, `Fetching the CA certificate ${endpoint} publishes…`);
+    try {
+      publishedThumbprint = await ipc.publishedCa(name, kind.name, endpoint);
+    } catch (err) {
+      setText(result, errorText(err));
+      return;
+    }
+    setText($("#ca-thumbprint"), publishedThumbprint);
+    $("#ca-prompt").hidden = false;
+    /** @type {HTMLElement} */ ($("#ca-trust")).focus();
+    setText(result, "Compare the CA's thumbprint with the one the host shows before you trust it.");
+  });
+
+  $("#ca-trust").addEventListener("click", async () => {
+    const kind = kindOf(kindSelect.value);
+    if (!kind || !publishedThumbprint) return;
+    const { name, endpoint } = caTarget(kind);
+    let file;
+    try {
+      file = await ipc.keepPublishedCa({ name, kind: kind.name, endpoint, thumbprint: publishedThumbprint, adding: !editing });
+    } catch (err) {
+      setText(result, errorText(err));
+      return;
+    }
+    const values = trustingKeptCa(kind, valuesOf(kind), file);
+    for (const f of kind.fields) {
+      const input = field(f.name);
+      const v = values[f.name];
+      if (!input || v === undefined) continue;
+      if (typeof v === "boolean") input.checked = v; else input.value = v;
+    }
+    certPrompt.hidden = true;
+    form.requestSubmit();
+  });
+
+  /**
    * Whether the add or save may go on (shows the certificate prompt if not), and a warning to keep beside the outcome.
    * @param {KindDescriptor} kind @param {Record<string, unknown>} config
    */
@@ -219,10 +284,7 @@ export function initAccounts(app) {
     }
     const pinned = bareThumbprint(config[kind.tls.thumbprint]);
     if (check.trust === "untrusted" && pinned !== bareThumbprint(check.thumbprint)) {
-      presented = check.thumbprint;
-      setText($("#cert-thumbprint"), check.thumbprint);
-      setText($("#cert-reason"), pinned ? "It is not the certificate pinned for this account: the host's certificate changed." : "");
-      certPrompt.hidden = false;
+      showCertPrompt(kind, check.thumbprint, pinned ? "It is not the certificate pinned for this account: the host's certificate changed." : "");
       setText(result, "Check the host's certificate before going on.");
       return { ok: false, warning: "" };
     }
@@ -231,7 +293,7 @@ export function initAccounts(app) {
   }
 
   /** The form's values, by input name. @param {KindDescriptor} kind */
-  function values(kind) {
+  function valuesOf(kind) {
     /** @type {Record<string, string | boolean | undefined>} */
     const out = {};
     for (const f of kind.fields) {
@@ -246,7 +308,7 @@ export function initAccounts(app) {
     const kind = kindOf(kindSelect.value);
     if (!kind) return;
     for (const bad of form.querySelectorAll('[aria-invalid="true"]')) bad.removeAttribute("aria-invalid");
-    const { config, errors } = readConfig(kind, values(kind), editing?.base);
+    const { config, errors } = readConfig(kind, valuesOf(kind), editing?.base);
     if (errors.length) {
       for (const err of errors) field(err.field)?.setAttribute("aria-invalid", "true");
       setText(result, errors.map((err) => err.message).join(" "));
@@ -293,12 +355,7 @@ export function initAccounts(app) {
     const named = e.fields.map((f) => (f.field ? field(f.field) : null)).filter((x) => x !== null);
     for (const input of named) input?.setAttribute("aria-invalid", "true");
     named[0]?.focus();
-    if (e.kind === "untrusted" && e.presented && kind.tls) {
-      presented = e.presented;
-      setText($("#cert-thumbprint"), e.presented);
-      setText($("#cert-reason"), "");
-      certPrompt.hidden = false;
-    }
+    if (e.kind === "untrusted" && e.presented && kind.tls) showCertPrompt(kind, e.presented, "");
     setText(result, errorText(e));
   }
 

@@ -5,9 +5,10 @@
 
 use crate::confirm;
 use crate::kind_args::{self, Given, Mode};
+use powerdeck_core::engine::published_ca;
 use powerdeck_core::model::Account;
-use powerdeck_core::provider::http::{check_certificate, fetch_published_ca, CertificateCheck};
-use powerdeck_core::provider::kind::{kept_ca_path, published_ca_url, KindDescriptor};
+use powerdeck_core::provider::http::{check_certificate, CertificateCheck};
+use powerdeck_core::provider::kind::KindDescriptor;
 use powerdeck_core::provider::registry;
 use powerdeck_core::secrets::{Secret, SecretRef};
 use powerdeck_core::{CoreError, Engine};
@@ -21,7 +22,7 @@ pub async fn add(engine: &Arc<Engine>, kind: &str, name: &str, args: &[String]) 
     let kept = match given.fetch_ca {
         // Never over another account's kept CA.
         true if engine.store().account_by_name(name.trim())?.is_some() => return Err(CoreError::AccountExists(name.trim().into())),
-        true => Some(keep_published_ca(engine, kind, name.trim(), &mut given.settings, given.yes).await?),
+        true => Some(keep_published_ca(engine, kind, name.trim(), &mut given.settings, given.yes, true).await?),
         false => None,
     };
     let secret = match (given.secret_stdin, &given.secret_env) {
@@ -61,7 +62,7 @@ pub async fn edit(engine: &Arc<Engine>, name: &str, args: &[String]) -> Result<A
         };
         if given.verify_tls {
             set_trust(&mut config, Value::Null, false);
-            if let Some((field, _)) = kind_args::published_ca(kind) {
+            if let Some((field, _)) = kind.published_ca() {
                 config.insert(field.into(), Value::Null);
             }
         }
@@ -79,7 +80,7 @@ pub async fn edit(engine: &Arc<Engine>, name: &str, args: &[String]) -> Result<A
         if given.fetch_ca {
             // The CA replaces a pin and "accept any".
             set_trust(&mut config, Value::Null, false);
-            keep_published_ca(engine, kind, &account.name, &mut config, given.yes).await?;
+            keep_published_ca(engine, kind, &account.name, &mut config, given.yes, false).await?;
         }
     }
     let config = Value::Object(config);
@@ -127,38 +128,26 @@ async fn presented_thumbprint(name: &str, endpoint: &str, yes: bool) -> Result<S
 }
 
 /// Fetch the CA the account's host publishes, show its thumbprint, and once
-/// the admin confirms it is the one the host shows, keep it in the data
-/// directory and point the account's CA-file setting at it. The file kept.
+/// the admin confirms it is the one the host shows, keep it and point the
+/// account's CA-file setting at it. The file kept.
 async fn keep_published_ca(
     engine: &Arc<Engine>,
     kind: &KindDescriptor,
     name: &str,
     settings: &mut serde_json::Map<String, Value>,
     yes: bool,
+    adding: bool,
 ) -> Result<std::path::PathBuf, CoreError> {
-    let (Some(tls), Some((field, published_at))) = (kind.tls, kind_args::published_ca(kind)) else {
-        return Err(CoreError::Invalid(format!("{} accounts have no CA to fetch", kind.name)));
-    };
-    let endpoint = settings.get(tls.endpoint).and_then(Value::as_str).unwrap_or_default().to_string();
-    if endpoint.is_empty() {
+    let endpoint = kind.tls.and_then(|tls| settings.get(tls.endpoint)).and_then(Value::as_str).unwrap_or_default();
+    if let (Some(tls), "") = (kind.tls, endpoint.trim()) {
         return Err(CoreError::Invalid(format!("--fetch-ca needs the endpoint (--{})", tls.endpoint.replace('_', "-"))));
     }
-    let url = published_ca_url(&endpoint, published_at).map_err(CoreError::Invalid)?;
-    let ca = fetch_published_ca(&url).await.map_err(|e| CoreError::provider(name, e))?;
+    let ca = published_ca::fetch(kind, name, endpoint).await?;
     eprintln!("The host publishes a CA certificate with SHA-256 thumbprint:\n{}", ca.thumbprint);
     if !yes {
         confirm::ask("Is this the thumbprint of the CA the host itself shows? Trust it for this account")?;
     }
-    let file = kept_ca_path(engine.data_dir(), name);
-    // The setting wants a full path, whatever --data-dir was given as.
-    let file = std::path::absolute(&file).unwrap_or(file);
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(file.parent().expect("a kept file has a folder"))?;
-        let tmp = file.with_extension("pem.tmp");
-        std::fs::write(&tmp, ca.pem.as_bytes())?;
-        std::fs::rename(&tmp, &file)
-    };
-    write().map_err(|e| CoreError::Invalid(format!("cannot keep the CA certificate in {}: {e}", file.display())))?;
-    settings.insert(field.into(), Value::String(file.to_string_lossy().into_owned()));
-    Ok(file)
+    let kept = engine.keep_published_ca(kind, name, &ca, adding)?;
+    settings.insert(kept.field.into(), Value::String(kept.file.to_string_lossy().into_owned()));
+    Ok(kept.file)
 }

@@ -111,7 +111,7 @@ fn command(kind: &KindDescriptor, mode: Mode) -> Command {
                     .help("Verify certificates against the system's roots again: drop a pin, 'accept any' and a CA file"),
             );
     }
-    if published_ca(kind).is_some() {
+    if kind.published_ca().is_some() {
         cmd = cmd.arg(
             Arg::new("fetch-ca")
                 .long("fetch-ca")
@@ -119,19 +119,10 @@ fn command(kind: &KindDescriptor, mode: Mode) -> Command {
                 .help("Fetch the CA certificate the host publishes, show its thumbprint and trust it for this account (asks first)"),
         );
     }
-    if (mode == Mode::Edit && kind.tls.is_some()) || published_ca(kind).is_some() {
+    if (mode == Mode::Edit && kind.tls.is_some()) || kind.published_ca().is_some() {
         cmd = cmd.arg(Arg::new("yes").long("yes").short('y').action(ArgAction::SetTrue).help("Do not ask before trusting the presented certificate or CA"));
     }
     cmd
-}
-
-/// The kind's CA-file field and where its hosts publish their CA, if any.
-pub fn published_ca(kind: &KindDescriptor) -> Option<(&'static str, &'static str)> {
-    kind.tls?;
-    kind.fields.iter().find_map(|f| match f.kind {
-        FieldKind::CaFile { published_at: Some(at) } => Some((f.name, at)),
-        _ => None,
-    })
 }
 
 fn add_field(cmd: Command, f: &Field, mode: Mode) -> Command {

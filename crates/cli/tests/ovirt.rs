@@ -110,3 +110,36 @@ fn an_engine_the_system_does_not_trust_is_refused_until_its_ca_or_certificate_is
     let err = fails(d, &["accounts", "edit", "olvm", "--ca-file", "/etc/hostname"]);
     assert!(err.contains("choose one way to trust the engine"), "{err}");
 }
+
+/// `kill -9` just after the engine took a shutdown request, before pdk
+/// recorded anything about it; then `pdk resume`, as after a crash. The
+/// operation is adopted and ends verified, graceful, with the shutdown
+/// sent exactly once: against the engine itself, not the demo fleet.
+#[test]
+fn a_stop_killed_right_after_the_engine_took_it_is_resumed_to_a_verified_end_sent_once() {
+    use std::os::unix::process::ExitStatusExt;
+    let fake = Fake::start("ovirt", &["--vms", "4", "--transition-ms", "800"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["accounts", "remove", "demo"]);
+    let ca = fake.ca.as_deref().unwrap().to_str().unwrap();
+    ok(d, &["accounts", "add", "ovirt", "olvm", "--endpoint", &fake.url, "--username", "admin@internal", "--secret-env", SECRET_VAR, "--ca-file", ca]);
+    ok(d, &["sync", "--account", "olvm"]);
+    let engine_says = || tokio::runtime::Runtime::new().unwrap().block_on(fake.vms());
+    let up = engine_says().into_iter().find(|v| v["state"] == "up" && v["stubborn"] == false && v["agent"] == true).expect("a running VM whose guest obeys");
+    let name = up["name"].as_str().unwrap().to_string();
+    let shutdowns = || tokio::runtime::Runtime::new().unwrap().block_on(fake.count("shutdown"));
+
+    let died = pdk(d).env("POWERDECK_KILL_AT", "after-submit").args(["vm", "stop", &name, "--yes"]).output().unwrap();
+    assert_eq!(died.status.signal(), Some(9), "killed, not ended: {died:?}");
+    assert_eq!(shutdowns(), 1, "the engine took the shutdown before pdk died");
+
+    let resumed: Value = serde_json::from_str(&ok(d, &["resume", "--json"])).unwrap();
+    let op = &resumed[0];
+    assert_eq!((op["phase"].as_str(), op["new_state"].as_str()), (Some("succeeded"), Some("stopped")), "{resumed}");
+    assert_eq!(op["shutdown_method"], "graceful", "{op}");
+    assert!(op["forced_at"].is_null(), "never forced: {op}");
+    assert_eq!(shutdowns(), 1, "adopted, not sent again");
+    let seen = engine_says().into_iter().find(|v| v["name"] == name.as_str()).unwrap();
+    assert_eq!(seen["state"], "down", "the engine agrees: {seen}");
+}

@@ -522,3 +522,46 @@ async fn the_engines_certificate_is_trusted_through_its_ca_a_pin_or_not_at_all()
     let said = p.test_connection().await.unwrap();
     assert!(said.starts_with("connected to oVirt Engine 4.5") && said.ends_with("3 VMs"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ca_the_engine_publishes_is_kept_under_its_account_and_trusts_the_engine() {
+    use powerdeck_core::engine::published_ca;
+    use powerdeck_core::provider::registry;
+    use powerdeck_core::CoreError;
+    let fake = fake(2, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = powerdeck_core::Engine::open(dir.path()).unwrap();
+    let ovirt = registry::kind("ovirt").unwrap();
+    let endpoint = lab::config(&fake).endpoint;
+
+    let ca = published_ca::fetch(ovirt, "olvm", &endpoint).await.unwrap();
+    assert_eq!(ca.pem.trim(), std::fs::read_to_string(fake.ca.as_ref().unwrap()).unwrap().trim(), "fetched from the API URL's own host");
+    let kept = engine.keep_published_ca(ovirt, "olvm", &ca, true).unwrap();
+    assert_eq!(kept.field, "ca_file");
+    assert!(kept.file.is_absolute() && kept.file.starts_with(std::path::absolute(dir.path()).unwrap().join("certs")), "{:?}", kept.file);
+    assert_eq!(std::fs::read_to_string(&kept.file).unwrap(), ca.pem);
+
+    // The kept file is all the account needs to trust the engine.
+    let config = OvirtConfig { ca_file: Some(kept.file.to_string_lossy().into_owned()), ..lab::config(&fake) };
+    let p = OvirtProvider::new(&config, Some(Secret::new(PASSWORD)), Calls::direct()).unwrap();
+    assert_eq!(p.list_page(None).await.unwrap().vms.len(), 2);
+
+    // Never over another account's CA, never for an account that is not there, never without a name.
+    // (Stored directly: which secret it has does not matter here.)
+    engine.store().insert_account("olvm", "ovirt", &serde_json::to_value(&config).unwrap(), None, false).unwrap().unwrap();
+    let other = published_ca::PublishedCa { pem: "not this one".into(), thumbprint: "AB".into() };
+    assert!(matches!(engine.keep_published_ca(ovirt, "olvm", &other, true), Err(CoreError::AccountExists(_))));
+    assert_eq!(std::fs::read_to_string(&kept.file).unwrap(), ca.pem, "the account's CA is untouched");
+    assert!(matches!(engine.keep_published_ca(ovirt, "nosuch", &ca, false), Err(CoreError::UnknownAccount(_))));
+    assert!(matches!(engine.keep_published_ca(ovirt, " ", &ca, true), Err(CoreError::Invalid(_))));
+    assert_eq!(engine.keep_published_ca(ovirt, "olvm", &ca, false).unwrap(), kept, "an edit renews it in place");
+
+    // Kinds whose hosts publish nothing, and an endpoint that is not there, are refused before anything is fetched.
+    let err = published_ca::fetch(registry::kind("vsphere").unwrap(), "vc", "https://vc.example/sdk").await.unwrap_err();
+    assert!(err.to_string().contains("publish no CA"), "{err}");
+    let err = published_ca::fetch(ovirt, "olvm", "  ").await.unwrap_err();
+    assert!(matches!(&err, CoreError::InvalidSettings { errors, .. } if errors[0].field.as_deref() == Some("endpoint")), "{err:?}");
+    // Over plain HTTP there is nothing a CA could protect: refused.
+    let err = published_ca::fetch(ovirt, "olvm", &endpoint.replace("https://", "http://")).await.unwrap_err();
+    assert!(err.to_string().contains("https only"), "{err}");
+}

@@ -10,6 +10,7 @@ mod follow;
 mod groups;
 pub mod health;
 mod ops;
+pub mod published_ca;
 pub mod report;
 mod runbooks;
 mod schedules;

@@ -46,6 +46,18 @@ pub struct KindDescriptor {
     pub forget: fn(&Account, &Path),
 }
 
+impl KindDescriptor {
+    /// The kind's CA-file setting and where its hosts publish their CA, if
+    /// they publish one.
+    pub fn published_ca(&self) -> Option<(&'static str, &'static str)> {
+        self.tls?;
+        self.fields.iter().find_map(|f| match f.kind {
+            FieldKind::CaFile { published_at: Some(at) } => Some((f.name, at)),
+            _ => None,
+        })
+    }
+}
+
 /// What a provider is built from.
 pub struct BuildContext<'a> {
     pub account: &'a Account,
