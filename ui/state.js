@@ -527,7 +527,7 @@ export function actionsFor(s, vm) {
 /** Whether any account offers this action in any state (the Power menu lists only those). @param {State} s @param {OpKind} kind */
 export function anyAccountOffers(s, kind) {
   for (const a of s.accounts.values()) {
-    if (a.offers && Object.values(a.offers.by_state).some((kinds) => kinds.includes(kind))) return true;
+    if (a.offers && anyStateOffers(a.offers, kind)) return true;
   }
   return false;
 }
@@ -566,7 +566,7 @@ function whyNot(s, vm, kind) {
 
 /** @param {import("./types").AccountOffers} offers @param {OpKind} kind */
 function anyStateOffers(offers, kind) {
-  return Object.values(offers.by_state).some((kinds) => kinds.includes(kind));
+  return Object.values(offers.by_state).some((kinds) => kinds?.includes(kind));
 }
 
 /**

@@ -1,7 +1,9 @@
 // The shapes the window receives over IPC. The core's types are generated
 // from the Rust ones by ts-rs into ui/generated/ (`cargo test` writes them;
-// they are not committed) and re-exported here; the shell's own shapes
-// (src-tauri/src/commands.rs, inventory.rs) are written by hand below.
+// they are not committed) and re-exported here, as are the shell's own
+// (src-tauri/src/commands.rs, inventory.rs, ipc_error.rs). What is still
+// written by hand below has a hand-written Serialize or serde defaults
+// that ts-rs cannot render (runbooks, groups, schedules).
 // `tsc --checkJs` checks every module against them; nothing here is shipped.
 
 import type { PowerState as PowerStateRs } from "./generated/PowerState";
@@ -21,10 +23,16 @@ import type { TimelineBucket as TimelineBucketRs } from "./generated/TimelineBuc
 import type { Finding as FindingRs } from "./generated/Finding";
 import type { Capabilities as CapabilitiesRs } from "./generated/Capabilities";
 import type { Health as HealthRs } from "./generated/Health";
+import type { Vocabulary as VocabularyRs } from "./generated/Vocabulary";
+import type { AccountOffers as AccountOffersRs } from "./generated/AccountOffers";
+import type { IpcErrorWire as IpcErrorWireRs } from "./generated/IpcErrorWire";
+import type { AccountInfo as AccountInfoRs } from "./generated/AccountInfo";
+import type { InventoryColumns as InventoryColumnsRs } from "./generated/InventoryColumns";
+import type { InventoryWire as InventoryWireRs } from "./generated/InventoryWire";
 
 /** ts-rs writes Rust's i64 as `bigint`; over IPC they are JSON numbers
  * (ids and milliseconds, all far below 2^53). */
-type Numbers<T> = T extends bigint ? number : T extends (infer U)[] ? Numbers<U>[] : T extends object ? { [K in keyof T]: Numbers<T[K]> } : T;
+type Numbers<T> = T extends bigint ? number : T extends object ? { [K in keyof T]: Numbers<T[K]> } : T; // arrays and tuples keep their shape
 
 export type PowerState = PowerStateRs;
 export type ToolsStatus = ToolsStatusRs;
@@ -42,7 +50,6 @@ export type HoursRow = Numbers<HoursRowRs>;
 export type HoursReport = Numbers<HoursReportRs>;
 export type TimelineBucket = Numbers<TimelineBucketRs>;
 export type Finding = Numbers<FindingRs>;
-
 
 /** A saved group (crates/core/src/group.rs). */
 export interface GroupRule { account?: string; kind?: string; name?: string; facts?: Record<string, string>; state?: PowerState }
@@ -65,79 +72,21 @@ export interface Run {
   requested_at: number; finished_at: number | null; cancel_requested: boolean; rollback_requested: boolean; summary: string | null; steps: RunStep[];
 }
 
-/** `vocabulary` (crates/core/src/vocabulary.rs). */
-export interface Vocabulary {
-  states: { name: PowerState; label: string; transitional: boolean; off: boolean; startable: boolean; gone: boolean }[];
-  actions: { kind: OpKind; label: string; past_tense: string; destructive: boolean; hard: boolean; forced_fallback: boolean; target: PowerState; transitional: PowerState }[];
-  phases: { name: OpPhase; terminal: boolean }[];
-  health: { status: string; label: string; broken: boolean }[];
-}
-
-/** What an account's VMs offer, served with the account. */
-export interface AccountOffers {
-  /** state → the actions a VM in it offers */
-  by_state: Record<string, OpKind[]>;
-  /** kind → why it always needs force on this account */
-  needs_force: Record<string, string>;
-  /** kinds that need force whenever the guest's tools are not running */
-  force_without_tools: OpKind[];
-  /** graceful kinds whose forced fallback the provider can send ("Force now") */
-  can_force: OpKind[];
-}
-
-/** A command's failure (src-tauri/src/ipc_error.rs). */
-export interface IpcErrorWire {
-  kind: string;
-  message: string;
-  fields?: { field: string | null; message: string }[];
-  presented?: string;
-  operation?: number;
-}
-
-
-
-
-
 export type Capabilities = Numbers<CapabilitiesRs>;
-
-export interface AccountInfo {
-  id: number;
-  name: string;
-  kind: string;
-  is_demo: boolean;
-  /** `null` when the account cannot be reached or configured right now. */
-  capabilities: Capabilities | null;
-  offers: AccountOffers | null;
-  health: Health;
-  /** The last successful contact with its provider. */
-  last_contact_at: number | null;
-}
+/** `vocabulary` (crates/core/src/vocabulary.rs). */
+export type Vocabulary = VocabularyRs;
+/** What an account's VMs offer, served with the account. */
+export type AccountOffers = AccountOffersRs;
+/** A command's failure (src-tauri/src/ipc_error.rs). */
+export type IpcErrorWire = Numbers<IpcErrorWireRs>;
+/** An account as the window lists it (src-tauri/src/commands.rs). */
+export type AccountInfo = Numbers<AccountInfoRs>;
+/** `list_vms`: VMs in columns (src-tauri/src/inventory.rs). */
+export type InventoryColumns = Numbers<InventoryColumnsRs>;
+export type InventoryWire = Numbers<InventoryWireRs>;
 
 /** An account's health: its status is one of the vocabulary's `health` names. */
 export type Health = Numbers<HealthRs>;
-
-/** `list_vms`: VMs in columns (src-tauri/src/inventory.rs). */
-export interface InventoryColumns {
-  words: string[];
-  id: number[];
-  account_id: number[];
-  name: string[];
-  provider_id: string[];
-  state: number[];
-  raw_state: number[];
-  tools: number[];
-  location: number[];
-  flags: number[];
-  last_seen_at: number[];
-  last_state_change_at: number[];
-  facts: [number, Record<string, string>][];
-}
-
-export interface InventoryWire {
-  vms: InventoryColumns;
-  operations: Operation[];
-  accounts: AccountInfo[];
-}
 
 /** `list_vms` answers with the inventory and the changes sent while it was read. */
 export interface InventoryAnswer {
@@ -151,7 +100,6 @@ export interface Inventory {
   operations: Operation[];
   accounts: AccountInfo[];
 }
-
 
 export interface VmDetails {
   vm: Vm;
@@ -352,8 +300,4 @@ declare global {
     __powerdeckPerf: Perf;
   }
 }
-
-
-
-
 

@@ -18,6 +18,7 @@ use tauri::State;
 /// inventory should hit the confirmation, not this; this guards the IPC).
 const MAX_BULK: usize = 10_000;
 
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 #[derive(Serialize)]
 pub struct AccountInfo {
     id: i64,

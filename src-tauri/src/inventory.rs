@@ -21,6 +21,7 @@ const STALE: u8 = 1;
 const WATCHED: u8 = 2;
 
 #[derive(Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, rename = "InventoryColumns"))]
 pub struct Columns {
     /// Strings shared by many VMs; `state`, `raw_state`, `tools` and
     /// `location` hold indexes into it (`-1` for none).
@@ -43,6 +44,7 @@ pub struct Columns {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, rename = "InventoryWire"))]
 pub struct Inventory {
     vms: Columns,
     /// Operations still in flight, so rows can show "Waiting for status update…".

@@ -10,17 +10,21 @@ use powerdeck_core::CoreError;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, rename = "IpcErrorWire"))]
 pub struct IpcError {
     pub kind: &'static str,
     pub message: String,
     /// Field-level problems of an account's settings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(test, ts(as = "Option<Vec<FieldError>>", optional))]
     pub fields: Vec<FieldError>,
     /// The SHA-256 thumbprint an untrusted server presented.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub presented: Option<String>,
     /// The operation already in flight on the VM.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub operation: Option<i64>,
 }
 

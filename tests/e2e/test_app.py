@@ -717,6 +717,7 @@ def ovirt_ca(driver, fleet):
         click("offer the engine's published CA", lambda: driver.find_element(By.ID, "cert-fetch-ca"))
         wait_until("the CA's thumbprint is shown", lambda: driver.find_element(By.ID, "ca-prompt").is_displayed())
         assert driver.find_element(By.ID, "ca-thumbprint").text == ca_thumbprint, driver.find_element(By.ID, "ca-thumbprint").text
+        look(driver, "the engine's CA offered", SCREENS / "ovirt-ca-1280x800.png")
         assert not any(a["name"] == "engine" for a in json.loads(pdk("accounts", "list", "--json"))), "nothing is added before the CA is trusted"
         click("trust the CA", lambda: driver.find_element(By.ID, "ca-trust"))
         wait_until("the oVirt account is listed", lambda: driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="engine"]'))

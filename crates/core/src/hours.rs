@@ -60,7 +60,7 @@ impl Billing {
 /// deallocated + suspended + transition + unknown + absent` is the range's
 /// length (up to now), so adjacent ranges add up to the whole.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Hours {
     pub running: Millis,
     pub stopped: Millis,

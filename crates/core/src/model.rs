@@ -18,7 +18,7 @@ pub fn now_ms() -> Millis {
 /// action is allowed next).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum PowerState {
     Running,
     Stopped,
@@ -114,7 +114,7 @@ impl FromStr for PowerState {
 /// Guest tools / agent status, where the provider reports one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum ToolsStatus {
     Running,
     NotRunning,
@@ -142,7 +142,7 @@ impl ToolsStatus {
 /// Where a state change was learned. Stored with every history entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum Source {
     /// Observed while tracking one of our own operations.
     Operation,
@@ -176,7 +176,7 @@ impl Source {
 
 /// A VM as the store holds it: the truth every front end shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Vm {
     /// Powerdeck's own id (stable within one data directory).
     pub id: i64,
@@ -250,7 +250,7 @@ impl Observation {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum OpKind {
     Start,
     /// Graceful stop, optionally falling back to a forced power-off.
@@ -334,7 +334,7 @@ impl fmt::Display for OpKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum OpPhase {
     /// Row written; the provider has been (or is being) asked.
     Submitted,
@@ -375,7 +375,7 @@ impl OpPhase {
 /// what" with, and what tells a scheduled stop from a user's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum Initiator {
     /// The desktop app's window.
     Window,
@@ -415,7 +415,7 @@ impl Initiator {
 /// reading the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum Failure {
     /// The provider refused the request (or could not be reached to take it).
     Refused,
@@ -477,7 +477,7 @@ impl Failure {
 /// How a stop (or reboot) was achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum ShutdownMethod {
     Graceful,
     Forced,
@@ -504,7 +504,7 @@ impl ShutdownMethod {
 
 /// A power operation, as journalled in the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Operation {
     pub id: i64,
     pub vm_id: i64,
@@ -559,7 +559,7 @@ impl Operation {
 
 /// One append-only line of a VM's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct HistoryEntry {
     pub id: i64,
     pub vm_id: i64,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Vocabulary {
     pub states: Vec<StateWord>,
     pub actions: Vec<ActionWord>,
@@ -20,6 +21,7 @@ pub struct Vocabulary {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct StateWord {
     pub name: PowerState,
     pub label: &'static str,
@@ -34,6 +36,7 @@ pub struct StateWord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct ActionWord {
     pub kind: OpKind,
     pub label: &'static str,
@@ -49,6 +52,7 @@ pub struct ActionWord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct PhaseWord {
     pub name: OpPhase,
     pub terminal: bool,
@@ -163,6 +167,7 @@ pub fn force_reason(caps: &Capabilities, kind: OpKind, tools: Option<ToolsStatus
 /// One account's offers, precomputed for every state so a front end looks
 /// them up per VM instead of deriving them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct AccountOffers {
     /// State → the actions a VM in it offers.
     pub by_state: BTreeMap<&'static str, Vec<OpKind>>,

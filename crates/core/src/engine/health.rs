@@ -12,7 +12,7 @@ use crate::provider::ProviderError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Health {
     /// `ok`; `unknown` before the first contact; otherwise what is wrong:
     /// `unreachable`, `auth` (credentials refused), `untrusted` (the
@@ -36,6 +36,7 @@ impl Default for Health {
 /// Each status in words, and whether it needs a person: the one table every
 /// front end uses (served with the vocabulary).
 #[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct HealthWord {
     pub status: &'static str,
     pub label: &'static str,

@@ -31,7 +31,7 @@ pub fn hour_columns(h: &Hours) -> [Millis; 9] {
 /// What a report's rows are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum ReportBy {
     Vm,
     Account,
@@ -109,7 +109,7 @@ impl Rates {
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct HoursRow {
     /// The VM's, account's or group's name.
     pub name: String,
@@ -143,7 +143,7 @@ impl HoursRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct HoursReport {
     pub from: Millis,
     pub to: Millis,
@@ -160,7 +160,7 @@ pub struct HoursReport {
 
 /// Something an admin should look at.
 #[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Finding {
     pub vm: String,
     pub account: String,
@@ -174,7 +174,7 @@ pub struct Finding {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub enum FindingKind {
     /// Running for a long time with no operation by anyone.
     LongRunning,

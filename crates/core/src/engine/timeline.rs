@@ -13,7 +13,7 @@ use serde::Serialize;
 pub const MAX_BUCKETS: u32 = 1000;
 
 #[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct TimelineBucket {
     pub from: Millis,
     pub to: Millis,

@@ -191,6 +191,7 @@ pub struct TlsFields {
 /// The text names the setting the way people read it, never a CLI flag or
 /// a form input: each front end points at its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct FieldError {
     /// A field name, [`SECRET`] for the secret, or `None`.
     pub field: Option<String>,

@@ -29,7 +29,7 @@ pub type ProviderResult<T> = Result<T, ProviderError>;
 
 /// What a provider can do. Front ends show only the actions listed here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Capabilities {
     /// Asks the guest to shut down (tools, ACPI, the cloud's normal stop).
     pub graceful_stop: bool,
