@@ -29,6 +29,14 @@ import type { IpcErrorWire as IpcErrorWireRs } from "./generated/IpcErrorWire";
 import type { AccountInfo as AccountInfoRs } from "./generated/AccountInfo";
 import type { InventoryColumns as InventoryColumnsRs } from "./generated/InventoryColumns";
 import type { InventoryWire as InventoryWireRs } from "./generated/InventoryWire";
+import type { VmDetails as VmDetailsRs } from "./generated/VmDetails";
+import type { Requested as RequestedRs } from "./generated/Requested";
+import type { Drift as DriftRs } from "./generated/Drift";
+import type { Activity as ActivityRs } from "./generated/Activity";
+import type { CertificateCheck as CertificateCheckRs } from "./generated/CertificateCheck";
+import type { NotifyPrefs as NotifyPrefsRs } from "./generated/NotifyPrefs";
+import type { OperationPrefs as OperationPrefsRs } from "./generated/OperationPrefs";
+import type { DesktopSettings as DesktopSettingsRs } from "./generated/DesktopSettings";
 
 /** ts-rs writes Rust's i64 as `bigint`; over IPC they are JSON numbers
  * (ids and milliseconds, all far below 2^53). */
@@ -84,6 +92,15 @@ export type AccountInfo = Numbers<AccountInfoRs>;
 /** `list_vms`: VMs in columns (src-tauri/src/inventory.rs). */
 export type InventoryColumns = Numbers<InventoryColumnsRs>;
 export type InventoryWire = Numbers<InventoryWireRs>;
+/** The shell's other answers (src-tauri/src/commands.rs, prefs.rs, desktop.rs) and the core's certificate check. */
+export type VmDetails = Numbers<VmDetailsRs>;
+export type Requested = Numbers<RequestedRs>;
+export type Drift = Numbers<DriftRs>;
+export type Activity = Numbers<ActivityRs>;
+export type CertificateCheck = Numbers<CertificateCheckRs>;
+export type NotifyPrefs = Numbers<NotifyPrefsRs>;
+export type OperationPrefs = Numbers<OperationPrefsRs>;
+export type DesktopSettings = Numbers<DesktopSettingsRs>;
 
 /** An account's health: its status is one of the vocabulary's `health` names. */
 export type Health = Numbers<HealthRs>;
@@ -101,28 +118,7 @@ export interface Inventory {
   accounts: AccountInfo[];
 }
 
-export interface VmDetails {
-  vm: Vm;
-  history: HistoryEntry[];
-  operations: Operation[];
-}
 
-export interface Requested {
-  vm_id: number;
-  operation: Operation | null;
-  error: IpcErrorWire | null;
-}
-
-export interface Drift {
-  entry: HistoryEntry;
-  vm: string;
-  account: string;
-}
-
-export interface Activity {
-  operations: Operation[];
-  drift: Drift[];
-}
 
 export interface VmChange {
   vm: Vm;
@@ -256,26 +252,11 @@ export interface RunNowPlan {
 
 export interface ScheduleTargets { groups: string[]; runbooks: string[] }
 
-export type CertificateCheck =
-  | { trust: "not-tls" }
-  | { trust: "trusted" }
-  | { trust: "untrusted"; thumbprint: string; reason: string };
-
-export interface NotifyPrefs { operation_done: boolean; operation_failed: boolean; drift: boolean; schedules: boolean; accounts: boolean; each_failure: boolean; failures_only: boolean }
-export interface OperationPrefs { start_waits_for_tools: boolean }
 export interface Settings {
   engine: Record<string, number> & { inflight_interval_ms: number; transitional_interval_ms: number; watched_interval_ms: number; full_interval_ms: number };
   notifications: NotifyPrefs;
   operations: OperationPrefs;
   sync_paused: boolean;
-}
-
-export interface DesktopSettings {
-  start_at_login: boolean;
-  log_level: string;
-  log_folder: string;
-  /** Why the log file cannot be written, if it cannot. */
-  log_warning: string | null;
 }
 
 /** Timings the benchmarks and the end-to-end test read. */

@@ -58,6 +58,7 @@ pub async fn list_vms(state: State<'_, AppState>) -> Result<tauri::ipc::Response
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct VmDetails {
     vm: Vm,
     history: Vec<HistoryEntry>,
@@ -76,6 +77,7 @@ pub fn vm_details(state: State<'_, AppState>, vm_id: i64) -> Result<VmDetails, I
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct Requested {
     vm_id: i64,
     operation: Option<Operation>,
@@ -182,6 +184,7 @@ pub(crate) fn accounts_of(engine: &powerdeck_core::Engine) -> Result<Vec<Account
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct Drift {
     entry: HistoryEntry,
     vm: String,
@@ -189,6 +192,7 @@ pub struct Drift {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct Activity {
     operations: Vec<Operation>,
     drift: Vec<Drift>,

@@ -22,6 +22,7 @@ pub fn saved_log_level(store: &powerdeck_core::store::Store) -> String {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct DesktopSettings {
     start_at_login: bool,
     log_level: String,

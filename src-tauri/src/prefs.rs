@@ -9,6 +9,7 @@ const KEY: &str = "app.notifications";
 const OPERATIONS_KEY: &str = "app.operations";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 #[serde(default)]
 pub struct NotifyPrefs {
     /// Operations that succeeded.
@@ -38,6 +39,7 @@ impl Default for NotifyPrefs {
 
 /// How the window and the tray ask for operations.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 #[serde(default)]
 pub struct OperationPrefs {
     /// A start ends when the guest's tools report running, where the

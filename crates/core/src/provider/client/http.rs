@@ -145,6 +145,7 @@ pub async fn probe_thumbprint(url: &str) -> Result<String, ProviderError> {
 /// saved: the step where an admin accepts a self-signed host (trust on first
 /// use) having compared the thumbprint with the one the host shows.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(tag = "trust", rename_all = "kebab-case")]
 pub enum CertificateCheck {
     /// Plain HTTP: nothing to trust, and nothing protects the password either.
