@@ -29,6 +29,9 @@ import type { IpcErrorWire as IpcErrorWireRs } from "./generated/IpcErrorWire";
 import type { AccountInfo as AccountInfoRs } from "./generated/AccountInfo";
 import type { InventoryColumns as InventoryColumnsRs } from "./generated/InventoryColumns";
 import type { InventoryWire as InventoryWireRs } from "./generated/InventoryWire";
+import type { FieldKind as FieldKindRs } from "./generated/FieldKind";
+import type { Field as FieldRs } from "./generated/Field";
+import type { KindDescriptor as KindDescriptorRs } from "./generated/KindDescriptor";
 import type { VmDetails as VmDetailsRs } from "./generated/VmDetails";
 import type { Requested as RequestedRs } from "./generated/Requested";
 import type { Drift as DriftRs } from "./generated/Drift";
@@ -92,6 +95,10 @@ export type AccountInfo = Numbers<AccountInfoRs>;
 /** `list_vms`: VMs in columns (src-tauri/src/inventory.rs). */
 export type InventoryColumns = Numbers<InventoryColumnsRs>;
 export type InventoryWire = Numbers<InventoryWireRs>;
+/** A provider kind and its account fields (crates/core/src/provider/kind.rs): the accounts form draws what it is given. */
+export type KindDescriptor = Numbers<KindDescriptorRs>;
+export type AccountField = Numbers<FieldRs>;
+export type FieldKind = Numbers<FieldKindRs>;
 /** The shell's other answers (src-tauri/src/commands.rs, prefs.rs, desktop.rs) and the core's certificate check. */
 export type VmDetails = Numbers<VmDetailsRs>;
 export type Requested = Numbers<RequestedRs>;
@@ -119,7 +126,6 @@ export interface Inventory {
 }
 
 
-
 export interface VmChange {
   vm: Vm;
   from: PowerState | null;
@@ -139,38 +145,7 @@ export type EngineEvent =
   | { type: "batch-finished"; outcome: BatchOutcome }
   | { type: "run-changed"; run: Run }
 
-/** A provider kind's account fields (crates/core/src/provider/kind.rs: `KindDescriptor`). */
-export type FieldKind =
-  | { type: "text" }
-  | { type: "url" }
-  | { type: "integer"; min: number; max: number }
-  | { type: "number"; min: number; max: number }
-  | { type: "bool"; default: boolean; off_flag: string | null }
-  | { type: "list" }
-  | { type: "thumbprint" }
-  | { type: "ca-file"; published_at: string | null }
-  | { type: "env-var" }
-  | { type: "choice"; options: [string, string][] };
 
-export interface AccountField {
-  name: string;
-  label: string;
-  kind: FieldKind;
-  required: boolean;
-  help: string;
-  placeholder: string;
-  advanced: boolean;
-  flag: string | null;
-}
-
-export interface KindDescriptor {
-  name: string;
-  label: string;
-  summary: string;
-  fields: AccountField[];
-  secret: { label: string; need: "none" | "optional" | "required" };
-  tls: { endpoint: string; thumbprint: string; insecure: string } | null;
-}
 
 /** What a schedule may do (an operation kind; Azure adds deallocate). */
 export type ScheduleAction = OpKind | "deallocate";

@@ -30,6 +30,7 @@ pub struct Change {
 
 /// Which states a provider bills compute for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum Billing {
     /// Only while the VM runs (EC2, and the default for vSphere, oVirt and

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct KindDescriptor {
     /// The stored kind name (`ec2`), also the CLI's word for it.
     pub name: &'static str,
@@ -78,6 +79,7 @@ impl BuildContext<'_> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Field {
     /// The key in the account's settings (JSON).
     pub name: &'static str,
@@ -125,6 +127,7 @@ impl Field {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum FieldKind {
     Text,
@@ -164,6 +167,7 @@ pub enum FieldKind {
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct SecretSpec {
     /// What the secret is ("secret access key", "password").
     pub label: &'static str,
@@ -171,6 +175,7 @@ pub struct SecretSpec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum SecretNeed {
     /// The kind has no secret.
@@ -181,6 +186,7 @@ pub enum SecretNeed {
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct TlsFields {
     pub endpoint: &'static str,
     pub thumbprint: &'static str,
