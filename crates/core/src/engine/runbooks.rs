@@ -21,9 +21,13 @@ use std::time::Duration;
 /// wait) and the VMs it applies to.
 type Work = (Option<OpKind>, Vec<i64>);
 
-/// How often runs are looked at when nothing wakes the runner sooner
-/// (adoption, cancel requests, waits).
+/// How often runs are looked at while any is under way, when nothing wakes
+/// the runner sooner (cancel requests from other processes, waits).
 const LOOK_EVERY: Duration = Duration::from_millis(1000);
+/// How often an idle runner looks: with no run under way, only another
+/// process's run can appear unannounced (a run started here wakes the
+/// runner), and it needs this process only once its owner has died.
+const IDLE_LOOK: Duration = Duration::from_secs(5);
 
 impl Engine {
     /// Resolve a runbook to concrete VMs, each step projected on the VMs'
@@ -164,9 +168,11 @@ impl Engine {
 
     /// One look at every run under way: adopt those whose runner is gone,
     /// move on those this process runs.
-    async fn runbooks_once(self: &Arc<Self>) -> Result<(), CoreError> {
+    /// One look at the runs under way; whether there were any.
+    async fn runbooks_once(self: &Arc<Self>) -> Result<bool, CoreError> {
         let now = now_ms();
         let runs = self.store.active_runs()?;
+        let any = !runs.is_empty();
         if runs.iter().any(|r| r.owner.as_deref() == Some(self.owner.as_str())) {
             self.store.renew_lease(&self.owner, self.pid, now)?;
         }
@@ -189,7 +195,7 @@ impl Engine {
                 }
             }
         }
-        Ok(())
+        Ok(any)
     }
 
     /// Move a run on as far as it can go now; whether it moved.
@@ -442,11 +448,16 @@ fn done_so_far(run: &Run) -> String {
 pub(super) async fn runbook_loop(engine: Arc<Engine>) {
     let mut rx = engine.bus.subscribe();
     loop {
-        if let Err(e) = engine.runbooks_once().await {
-            tracing::warn!(error = %e, "runbook runner pass failed");
-        }
+        let nap = match engine.runbooks_once().await {
+            Ok(true) => LOOK_EVERY,
+            Ok(false) => IDLE_LOOK,
+            Err(e) => {
+                tracing::warn!(error = %e, "runbook runner pass failed");
+                LOOK_EVERY
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(LOOK_EVERY) => {}
+            _ = tokio::time::sleep(nap) => {}
             _ = engine.wake_runner.notified() => {}
             _ = async {
                 loop {
