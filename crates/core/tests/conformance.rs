@@ -100,6 +100,49 @@ async fn the_demo_fleet_conforms() {
     conformance::run(&Sim { dir: tempfile::tempdir().unwrap(), cfg }).await;
 }
 
+/// The demo fleet reads every job in flight in one call, as vSphere reads
+/// many tasks: what it costs to follow a bulk action is what a batching
+/// provider costs, not one call per operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fleet_reads_every_job_in_flight_in_one_call() {
+    use powerdeck_core::provider::{JobStatus, PowerAction, ProviderError};
+    let cfg = SimConfig {
+        size: 12,
+        latency_ms: 1,
+        drift_per_hour: 0.0,
+        stubborn_rate: 0.0,
+        failure_rate: 0.0,
+        force_stop_delay_ms: 60_000,
+        start_delay_ms: 60_000,
+        ..SimConfig::default()
+    };
+    let sim = Sim { dir: tempfile::tempdir().unwrap(), cfg };
+    let calls = Calls::direct();
+    let provider = sim.provider(calls.clone());
+    let truth = sim.world().truth().unwrap();
+    let mut jobs = Vec::new();
+    for (id, raw) in truth.iter().filter(|(_, raw)| raw == "RUNNING" || raw == "STOPPED").take(4) {
+        // The requests the demo fleet answers with a job.
+        let action = if raw == "RUNNING" { PowerAction::PowerOff } else { PowerAction::Start };
+        jobs.push(provider.submit(id, action).await.unwrap().job.expect("the demo fleet answers with a job"));
+    }
+    jobs.push("job-no-such".into());
+    let before = calls.stats().snapshot().poll;
+    let answers = provider.poll_jobs(&jobs).await;
+    assert_eq!(calls.stats().snapshot().poll - before, 1, "one call for five jobs");
+    assert_eq!(answers.iter().map(|(j, _)| j.as_str()).collect::<Vec<_>>(), jobs.iter().map(String::as_str).collect::<Vec<_>>(), "one answer per job asked");
+    for (job, answer) in &answers[..4] {
+        assert_eq!(answer, &Ok(JobStatus::Running { poll_after: None }), "{job}: each job's own status");
+        assert_eq!(&provider.poll_job(job).await, answer, "{job}: as one job's read says");
+    }
+    assert!(matches!(answers[4].1, Err(ProviderError::NotFound { .. })), "{:?}", answers[4]);
+
+    // Unreachable: every job has the error, and nothing is made up.
+    sim.set_reachable(false).await;
+    let answers = provider.poll_jobs(&jobs).await;
+    assert!(answers.iter().all(|(_, a)| a.is_err()), "{answers:?}");
+}
+
 /// EC2 on moto's server, behind a gate that can take it down; boto3 is the witness.
 struct Ec2 {
     moto: Moto,

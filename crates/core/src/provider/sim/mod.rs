@@ -163,6 +163,23 @@ impl Provider for SimProvider {
         self.calls.run(Call::poll(), || self.poll_once(job)).await
     }
 
+    /// Every job in one call, as vSphere reads many tasks in one request:
+    /// the demo fleet costs what a batching provider costs, not one call
+    /// per operation in flight.
+    async fn poll_jobs(&self, jobs: &[String]) -> Vec<(String, ProviderResult<JobStatus>)> {
+        let read = self
+            .calls
+            .run(Call::poll(), || async {
+                self.enter().await?;
+                self.world.jobs(jobs)
+            })
+            .await;
+        match read {
+            Ok(mut found) => jobs.iter().map(|j| (j.clone(), job_status(j, found.remove(j)))).collect(),
+            Err(e) => jobs.iter().map(|j| (j.clone(), Err(e.clone()))).collect(),
+        }
+    }
+
     async fn watch(&self, cursor: Option<&str>, max_wait: Duration) -> ProviderResult<FeedBatch> {
         self.calls.run(Call::watch(), || self.watch_once(cursor, max_wait)).await
     }
@@ -191,12 +208,7 @@ impl SimProvider {
 
     async fn poll_once(&self, job: &str) -> ProviderResult<JobStatus> {
         self.enter().await?;
-        match self.world.job(job)? {
-            None => Err(ProviderError::NotFound { what: format!("job {job}") }),
-            Some((s, _)) if s == "running" => Ok(JobStatus::Running { poll_after: None }),
-            Some((s, _)) if s == "succeeded" => Ok(JobStatus::Succeeded),
-            Some((_, msg)) => Ok(JobStatus::Failed(msg.unwrap_or_else(|| "the job failed".into()))),
-        }
+        job_status(job, self.world.job(job)?)
     }
 
     /// Wait `at_most` (never past `deadline`), or until this process changes the fleet.
@@ -248,5 +260,15 @@ impl SimProvider {
             let next_due = self.world.next_due_at()?.map(|t| Duration::from_millis((t - now_ms()).max(0) as u64 + 5));
             self.nap(next_due.unwrap_or(LOOK_EVERY).min(LOOK_EVERY), deadline).await;
         }
+    }
+}
+
+/// A job's status as the world keeps it (`status`, `message`), or not found.
+fn job_status(job: &str, found: Option<(String, Option<String>)>) -> ProviderResult<JobStatus> {
+    match found {
+        None => Err(ProviderError::NotFound { what: format!("job {job}") }),
+        Some((s, _)) if s == "running" => Ok(JobStatus::Running { poll_after: None }),
+        Some((s, _)) if s == "succeeded" => Ok(JobStatus::Succeeded),
+        Some((_, msg)) => Ok(JobStatus::Failed(msg.unwrap_or_else(|| "the job failed".into()))),
     }
 }

@@ -12,6 +12,7 @@ use crate::provider::{PowerAction, ProviderError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -212,7 +213,21 @@ impl World {
 
     /// `(status, message)` of a job; `None` if the job is unknown.
     pub fn job(&self, id: &str) -> Result<Option<(String, Option<String>)>, ProviderError> {
-        self.with(|tx, _, _| tx.query_row("SELECT status, message FROM jobs WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(sql_err))
+        Ok(self.jobs(&[id.to_string()])?.remove(id))
+    }
+
+    /// Several jobs' status and message at once; jobs not found are absent.
+    pub fn jobs(&self, ids: &[String]) -> Result<HashMap<String, (String, Option<String>)>, ProviderError> {
+        self.with(|tx, _, _| {
+            let mut stmt = tx.prepare_cached("SELECT status, message FROM jobs WHERE id = ?1").map_err(sql_err)?;
+            let mut out = HashMap::with_capacity(ids.len());
+            for id in ids {
+                if let Some(found) = stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(sql_err)? {
+                    out.insert(id.clone(), found);
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// VMs changed after feed position `seq`: `(vms, new_seq, gap)`. `gap` is
