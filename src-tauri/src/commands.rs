@@ -162,14 +162,7 @@ pub async fn keep_published_ca(
     adding: bool,
 ) -> Result<String, IpcError> {
     let kind = powerdeck_core::provider::registry::kind(&kind).map_err(IpcError::from)?;
-    let ca = powerdeck_core::engine::published_ca::fetch(kind, name.trim(), &endpoint).await.map_err(IpcError::from)?;
-    if ca.thumbprint != thumbprint {
-        return Err(format!(
-            "the host now publishes another CA certificate (SHA-256 thumbprint {}) than the one you compared; nothing was kept. Check with the host's administrator before trusting it",
-            ca.thumbprint
-        )
-        .into());
-    }
+    let ca = powerdeck_core::engine::published_ca::fetch_compared(kind, name.trim(), &endpoint, &thumbprint).await.map_err(IpcError::from)?;
     let kept = state.engine.keep_published_ca(kind, &name, &ca, adding).map_err(IpcError::from)?;
     Ok(kept.file.to_string_lossy().into_owned())
 }

@@ -535,6 +535,10 @@ async fn the_ca_the_engine_publishes_is_kept_under_its_account_and_trusts_the_en
     let endpoint = lab::config(&fake).endpoint;
 
     let ca = published_ca::fetch(ovirt, "olvm", &endpoint).await.unwrap();
+    // Kept only if it is still the CA whose thumbprint was shown.
+    assert_eq!(published_ca::fetch_compared(ovirt, "olvm", &endpoint, &ca.thumbprint).await.unwrap(), ca);
+    let err = published_ca::fetch_compared(ovirt, "olvm", &endpoint, &"AB:".repeat(31).to_string()).await.unwrap_err();
+    assert!(err.to_string().contains("another CA certificate") && err.to_string().contains(&ca.thumbprint), "{err}");
     assert_eq!(ca.pem.trim(), std::fs::read_to_string(fake.ca.as_ref().unwrap()).unwrap().trim(), "fetched from the API URL's own host");
     let kept = engine.keep_published_ca(ovirt, "olvm", &ca, true).unwrap();
     assert_eq!(kept.field, "ca_file");

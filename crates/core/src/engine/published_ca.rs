@@ -26,6 +26,20 @@ pub async fn fetch(kind: &KindDescriptor, account: &str, endpoint: &str) -> Resu
     http::fetch_published_ca(&url).await.map_err(|e| CoreError::provider(account, e))
 }
 
+/// Fetch the CA again and take it only if it is still the one whose
+/// thumbprint the admin compared: a front end that shows the thumbprint in
+/// one step and keeps the CA in another never keeps a CA nobody saw.
+pub async fn fetch_compared(kind: &KindDescriptor, account: &str, endpoint: &str, thumbprint: &str) -> Result<PublishedCa, CoreError> {
+    let ca = fetch(kind, account, endpoint).await?;
+    if ca.thumbprint != thumbprint {
+        return Err(CoreError::Invalid(format!(
+            "the host now publishes another CA certificate (SHA-256 thumbprint {}) than the one compared; nothing was kept. Check with the host's administrator before trusting it",
+            ca.thumbprint
+        )));
+    }
+    Ok(ca)
+}
+
 /// Where the CA is kept and the setting that points at it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeptCa {
