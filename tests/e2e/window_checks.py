@@ -9,7 +9,8 @@ AXE = ROOT / "tests" / "node_modules" / "axe-core" / "axe.min.js"
 
 # Controls and headers must be whole: inside the window, inside their cell,
 # and not cut by the side of a scrolling area (rows scrolled out of view
-# above or below are not "cut"). Text that does not fit must say so: an
+# above or below are not "cut", nor is a table the page has scrolled
+# partly above or below the window). Text that does not fit must say so: an
 # ellipsis, and the whole text in a tooltip.
 CLIPPING = r"""
 const problems = [];
@@ -30,6 +31,14 @@ function scroller(e) {
   }
   return null;
 }
+// Whether something around `e` scrolls up and down (a page longer than the window).
+function scrollsAround(e) {
+  for (let p = e.parentElement; p; p = p.parentElement) {
+    const cs = getComputedStyle(p);
+    if (/(auto|scroll)/.test(cs.overflowY) && p.scrollHeight > p.clientHeight + 1) return true;
+  }
+  return document.scrollingElement.scrollHeight > H + 1;
+}
 function inView(e) {
   const r = e.getBoundingClientRect();
   const sc = scroller(e);
@@ -49,7 +58,9 @@ for (const e of document.querySelectorAll(controls)) {
   if (sc) {
     const b = sc.getBoundingClientRect();
     if (r.left < b.left - EPS || r.right > b.left + sc.clientWidth + EPS) problems.push(`${label(e)} is cut by the side of its scrolling area`);
-    if (b.left < -EPS || b.top < -EPS || b.right > W + EPS || b.bottom > H + EPS) problems.push(`the scrolling area around ${label(e)} is not inside the window`);
+    const cutSideways = b.left < -EPS || b.right > W + EPS;
+    const cutUpOrDown = (b.top < -EPS || b.bottom > H + EPS) && !scrollsAround(sc);
+    if (cutSideways || cutUpOrDown) problems.push(`the scrolling area around ${label(e)} is not inside the window`);
   }
   const cell = e.parentElement && e.parentElement.closest('.cell, .hcell, td, th');
   if (cell) {
