@@ -10,8 +10,10 @@ source scripts/ensure-node-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 node --test tests/ui/*.test.js
 # The IPC types the window is checked against, generated from the Rust
-# types by ts-rs into ui/generated/ (its export tests write them).
+# types by ts-rs into ui/generated/ (the export tests write them): the
+# core's, and the shell's own.
 cargo test --locked -q -p powerdeck-core --lib export_bindings >/dev/null
+cargo test --locked -q -p powerdeck --lib export_bindings >/dev/null
 tests/node_modules/.bin/tsc -p tsconfig.json
 echo "ui: unit tests and type check passed"
 if ! command -v tauri-driver >/dev/null 2>&1; then
