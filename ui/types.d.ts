@@ -29,6 +29,9 @@ import type { IpcErrorWire as IpcErrorWireRs } from "./generated/IpcErrorWire";
 import type { AccountInfo as AccountInfoRs } from "./generated/AccountInfo";
 import type { InventoryColumns as InventoryColumnsRs } from "./generated/InventoryColumns";
 import type { InventoryWire as InventoryWireRs } from "./generated/InventoryWire";
+import type { GroupRule as GroupRuleRs } from "./generated/GroupRule";
+import type { Group as GroupRs } from "./generated/Group";
+import type { GroupNow as GroupNowRs } from "./generated/GroupNow";
 import type { FieldKind as FieldKindRs } from "./generated/FieldKind";
 import type { Field as FieldRs } from "./generated/Field";
 import type { KindDescriptor as KindDescriptorRs } from "./generated/KindDescriptor";
@@ -62,12 +65,6 @@ export type HoursReport = Numbers<HoursReportRs>;
 export type TimelineBucket = Numbers<TimelineBucketRs>;
 export type Finding = Numbers<FindingRs>;
 
-/** A saved group (crates/core/src/group.rs). */
-export interface GroupRule { account?: string; kind?: string; name?: string; facts?: Record<string, string>; state?: PowerState }
-export interface Group { id: number; name: string; vms: number[]; rule: GroupRule | null; created_at: number; updated_at: number }
-/** `list_groups`: a group and the VMs it is now. */
-export interface GroupNow { group: Group; vm_ids: number[]; missing: number[] }
-
 /** A runbook (crates/core/src/runbook.rs). */
 export type FailurePolicy = "stop" | "continue" | "rollback" | "ask";
 export interface RunbookStep { name?: string; action: OpKind | "wait"; force?: boolean; group?: string; vms?: string[]; parallel: number; wait_for_tools?: boolean; seconds?: number }
@@ -99,6 +96,10 @@ export type InventoryWire = Numbers<InventoryWireRs>;
 export type KindDescriptor = Numbers<KindDescriptorRs>;
 export type AccountField = Numbers<FieldRs>;
 export type FieldKind = Numbers<FieldKindRs>;
+/** Groups (crates/core/src/group.rs, engine/groups.rs). */
+export type GroupRule = GroupRuleRs;
+export type Group = Numbers<GroupRs>;
+export type GroupNow = Numbers<GroupNowRs>;
 /** The shell's other answers (src-tauri/src/commands.rs, prefs.rs, desktop.rs) and the core's certificate check. */
 export type VmDetails = Numbers<VmDetailsRs>;
 export type Requested = Numbers<RequestedRs>;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Group {
     pub id: i64,
     pub name: String,
@@ -22,21 +23,27 @@ pub struct Group {
 /// Every condition given must hold (an empty rule matches nothing: a group
 /// of "everything" must say so with a pattern `*`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(default)]
 pub struct GroupRule {
     /// The account's name.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional))]
     pub account: Option<String>,
     /// The provider kind (`ec2`, `vsphere`…).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional))]
     pub kind: Option<String>,
     /// A name pattern: `*` any run of characters, `?` one character; case-insensitive.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional))]
     pub name: Option<String>,
     /// Facts that must be equal (a tag is the fact `tag:<key>`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<BTreeMap<String, String>>"))]
     pub facts: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional))]
     pub state: Option<PowerState>,
 }
 

@@ -24,6 +24,7 @@ impl GroupInventory {
 
 /// A group and the VMs it is now, by id.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct GroupNow {
     pub group: Group,
     pub vm_ids: Vec<i64>,
