@@ -32,6 +32,16 @@ import type { InventoryWire as InventoryWireRs } from "./generated/InventoryWire
 import type { GroupRule as GroupRuleRs } from "./generated/GroupRule";
 import type { Group as GroupRs } from "./generated/Group";
 import type { GroupNow as GroupNowRs } from "./generated/GroupNow";
+import type { FailurePolicy as FailurePolicyRs } from "./generated/FailurePolicy";
+import type { Step as StepRs } from "./generated/Step";
+import type { Runbook as RunbookRs } from "./generated/Runbook";
+import type { Will as WillRs } from "./generated/Will";
+import type { PlannedVm as PlannedVmRs } from "./generated/PlannedVm";
+import type { PlannedStep as PlannedStepRs } from "./generated/PlannedStep";
+import type { RunPlan as RunPlanRs } from "./generated/RunPlan";
+import type { RunPhase as RunPhaseRs } from "./generated/RunPhase";
+import type { RunStep as RunStepRs } from "./generated/RunStep";
+import type { Run as RunRs } from "./generated/Run";
 import type { FieldKind as FieldKindRs } from "./generated/FieldKind";
 import type { Field as FieldRs } from "./generated/Field";
 import type { KindDescriptor as KindDescriptorRs } from "./generated/KindDescriptor";
@@ -65,20 +75,17 @@ export type HoursReport = Numbers<HoursReportRs>;
 export type TimelineBucket = Numbers<TimelineBucketRs>;
 export type Finding = Numbers<FindingRs>;
 
-/** A runbook (crates/core/src/runbook.rs). */
-export type FailurePolicy = "stop" | "continue" | "rollback" | "ask";
-export interface RunbookStep { name?: string; action: OpKind | "wait"; force?: boolean; group?: string; vms?: string[]; parallel: number; wait_for_tools?: boolean; seconds?: number }
-export interface Runbook { id?: number; name: string; description?: string; on_failure: FailurePolicy; steps: RunbookStep[] }
-export type Will = { will: "run" } | { will: "skip"; reason: string } | { will: "refuse"; reason: string };
-export interface PlannedVm { vm_id: number; name: string; account: string; expected_state: PowerState; will: Will }
-export interface PlannedStep { index: number; label: string; action: OpKind | "wait"; force: boolean; parallel: number; wait_for_tools: boolean; seconds: number; vms: PlannedVm[] }
-export interface RunPlan { runbook: string; on_failure: FailurePolicy; steps: PlannedStep[] }
-export type RunPhase = "running" | "rolling-back" | "awaiting-decision" | "succeeded" | "failed" | "cancelled" | "rolled-back";
-export interface RunStep { step: number; rollback: boolean; batch_id: number | null; phase: "running" | "done" | "failed" | "skipped"; started_at: number; finished_at: number | null }
-export interface Run {
-  id: number; runbook_id: number | null; name: string; plan: RunPlan; phase: RunPhase; step: number; rolling_back: boolean; initiator: Initiator;
-  requested_at: number; finished_at: number | null; cancel_requested: boolean; rollback_requested: boolean; summary: string | null; steps: RunStep[];
-}
+/** Runbooks, their plans and runs (crates/core/src/runbook.rs). */
+export type FailurePolicy = FailurePolicyRs;
+export type RunbookStep = Numbers<StepRs>;
+export type Runbook = Numbers<RunbookRs>;
+export type Will = WillRs;
+export type PlannedVm = Numbers<PlannedVmRs>;
+export type PlannedStep = Numbers<PlannedStepRs>;
+export type RunPlan = Numbers<RunPlanRs>;
+export type RunPhase = RunPhaseRs;
+export type RunStep = Numbers<RunStepRs>;
+export type Run = Numbers<RunRs>;
 
 export type Capabilities = Numbers<CapabilitiesRs>;
 /** `vocabulary` (crates/core/src/vocabulary.rs). */

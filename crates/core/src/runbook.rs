@@ -12,11 +12,14 @@ use crate::model::{Initiator, Millis, OpKind, PowerState};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Runbook {
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<i64>"))]
     pub id: i64,
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<String>"))]
     pub description: String,
     #[serde(default)]
     pub on_failure: FailurePolicy,
@@ -29,6 +32,7 @@ fn is_zero(n: &i64) -> bool {
 
 /// What a failed step does to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum FailurePolicy {
     /// End the run failed, leaving everything as it is.
@@ -57,26 +61,34 @@ impl FailurePolicy {
 /// `action = "stop"`, `group = "old-side"` or `vms = ["web-01"]`, `force`,
 /// `parallel`, `wait_for_tools`; or `action = "wait"` with `seconds`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Step {
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<String>"))]
     pub name: String,
+    #[cfg_attr(any(test, feature = "ts"), ts(as = "ActionWire"))]
     pub action: Action,
     /// Allow the forced fallback (stop, reboot).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<bool>"))]
     pub force: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional))]
     pub group: Option<String>,
     /// VM references (name, id, account/name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<Vec<String>>"))]
     pub vms: Vec<String>,
     /// At most this many of the step's VMs in flight at once.
     #[serde(default = "default_parallel")]
     pub parallel: u32,
     /// A start ends only when the guests' tools report running.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<bool>"))]
     pub wait_for_tools: bool,
     /// For `wait`: how long.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<u64>"))]
     pub seconds: u64,
 }
 
@@ -108,6 +120,25 @@ impl Action {
         }
         OpKind::parse(s).map(Self::Power)
     }
+}
+
+/// How an [`Action`] travels (its hand-written serde): an operation kind,
+/// or "wait". For the window's generated types only.
+#[cfg(any(test, feature = "ts"))]
+#[derive(Serialize, ts_rs::TS)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ActionWire {
+    Power(OpKind),
+    Wait(WaitWord),
+}
+
+#[cfg(any(test, feature = "ts"))]
+#[derive(Serialize, ts_rs::TS)]
+#[allow(dead_code)]
+enum WaitWord {
+    #[serde(rename = "wait")]
+    Wait,
 }
 
 impl Serialize for Action {
@@ -212,6 +243,7 @@ pub fn inverse(kind: OpKind) -> Option<OpKind> {
 /// A runbook resolved to concrete VMs: what a person approves, and what
 /// the run then carries out (the VMs do not change under it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct RunPlan {
     pub runbook: String,
     pub on_failure: FailurePolicy,
@@ -219,9 +251,11 @@ pub struct RunPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct PlannedStep {
     pub index: usize,
     pub label: String,
+    #[cfg_attr(any(test, feature = "ts"), ts(as = "ActionWire"))]
     pub action: Action,
     pub force: bool,
     pub parallel: u32,
@@ -232,6 +266,7 @@ pub struct PlannedStep {
 
 /// What a step will do to one VM, as far as can be told before it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct PlannedVm {
     pub vm_id: i64,
     pub name: String,
@@ -242,6 +277,7 @@ pub struct PlannedVm {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(tag = "will", rename_all = "kebab-case")]
 pub enum Will {
     /// The operation is sent.
@@ -260,6 +296,7 @@ impl PlannedStep {
 
 /// A run of a runbook, as journalled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Run {
     pub id: i64,
     pub runbook_id: Option<i64>,
@@ -279,6 +316,7 @@ pub struct Run {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum RunPhase {
     Running,
@@ -315,6 +353,7 @@ impl RunPhase {
 
 /// One step of a run (or of its rollback).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct RunStep {
     pub step: usize,
     pub rollback: bool,
@@ -325,6 +364,7 @@ pub struct RunStep {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum StepPhase {
     Running,
