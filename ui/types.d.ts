@@ -42,6 +42,21 @@ import type { RunPlan as RunPlanRs } from "./generated/RunPlan";
 import type { RunPhase as RunPhaseRs } from "./generated/RunPhase";
 import type { RunStep as RunStepRs } from "./generated/RunStep";
 import type { Run as RunRs } from "./generated/Run";
+import type { VmChange as VmChangeRs } from "./generated/VmChange";
+import type { EngineEvent as EngineEventRs } from "./generated/EngineEvent";
+import type { Schedule as ScheduleRs } from "./generated/Schedule";
+import type { When as WhenRs } from "./generated/When";
+import type { Target as TargetRs } from "./generated/Target";
+import type { Occurrence as OccurrenceRs } from "./generated/Occurrence";
+import type { Firing as FiringRs } from "./generated/Firing";
+import type { Batch as BatchRs } from "./generated/Batch";
+import type { BatchOutcome as BatchOutcomeRs } from "./generated/BatchOutcome";
+import type { FiringView as FiringViewRs } from "./generated/FiringView";
+import type { ScheduleView as ScheduleViewRs } from "./generated/ScheduleView";
+import type { Schedules as SchedulesRs } from "./generated/Schedules";
+import type { ScheduleDraft as ScheduleDraftRs } from "./generated/ScheduleDraft";
+import type { RunNowPlan as RunNowPlanRs } from "./generated/RunNowPlan";
+import type { ScheduleTargets as ScheduleTargetsRs } from "./generated/ScheduleTargets";
 import type { FieldKind as FieldKindRs } from "./generated/FieldKind";
 import type { Field as FieldRs } from "./generated/Field";
 import type { KindDescriptor as KindDescriptorRs } from "./generated/KindDescriptor";
@@ -86,6 +101,23 @@ export type RunPlan = Numbers<RunPlanRs>;
 export type RunPhase = RunPhaseRs;
 export type RunStep = Numbers<RunStepRs>;
 export type Run = Numbers<RunRs>;
+/** The engine's events (crates/core/src/events.rs), as the bridge forwards them. */
+export type VmChange = Numbers<VmChangeRs>;
+export type EngineEvent = Numbers<EngineEventRs>;
+/** Schedules (crates/core/src/schedule.rs, engine/schedules.rs; the form's draft and views: src-tauri/src/schedules.rs). */
+export type Schedule = Numbers<ScheduleRs>;
+export type When = Numbers<WhenRs>;
+export type Target = Numbers<TargetRs>;
+export type Occurrence = Numbers<OccurrenceRs>;
+export type Firing = Numbers<FiringRs>;
+export type Batch = Numbers<BatchRs>;
+export type BatchOutcome = Numbers<BatchOutcomeRs>;
+export type FiringView = Numbers<FiringViewRs>;
+export type ScheduleView = Numbers<ScheduleViewRs>;
+export type Schedules = Numbers<SchedulesRs>;
+export type ScheduleDraft = Numbers<ScheduleDraftRs>;
+export type RunNowPlan = Numbers<RunNowPlanRs>;
+export type ScheduleTargets = Numbers<ScheduleTargetsRs>;
 
 export type Capabilities = Numbers<CapabilitiesRs>;
 /** `vocabulary` (crates/core/src/vocabulary.rs). */
@@ -133,107 +165,8 @@ export interface Inventory {
   accounts: AccountInfo[];
 }
 
-
-export interface VmChange {
-  vm: Vm;
-  from: PowerState | null;
-  drift: boolean;
-  operation_id: number | null;
-}
-
-export type EngineEvent =
-  | { type: "vms-changed"; source: Source; changes: VmChange[] }
-  | { type: "vms-stale"; account_id: number; account: string; count: number; last_seen_at: number | null; reason: string }
-  | { type: "operation"; op: Operation }
-  | { type: "sync-finished"; account_id: number; account: string; vms: number; changed: number; calls: number; duration_ms: number }
-  | { type: "account-error"; account_id: number; account: string; message: string }
-  | { type: "account-health"; account_id: number; account: string; health: Health }
-  | { type: "schedules-changed" }
-  | { type: "fired"; firing: Firing }
-  | { type: "batch-finished"; outcome: BatchOutcome }
-  | { type: "run-changed"; run: Run }
-
-
-
 /** What a schedule may do (an operation kind; Azure adds deallocate). */
 export type ScheduleAction = OpKind | "deallocate";
-
-/** crates/core/src/schedule.rs */
-export interface Schedule {
-  id?: number;
-  name: string;
-  enabled: boolean;
-  zone: string;
-  when: { at: { days: string; time: string } } | { cron: string } | { dates: string[] } | { period: { days: string; from: string; to: string; enforce?: boolean } };
-  target: { vms: string[] } | { group: string } | { runbook: string };
-  action?: ScheduleAction;
-  force?: boolean;
-  skip_dates?: string[];
-  grace_minutes: number;
-}
-
-export interface Occurrence { at: number; edge: "start" | "end" | "run"; holiday: boolean }
-
-export interface Firing {
-  id: number;
-  schedule_id: number;
-  schedule: string;
-  occurrence: number;
-  purpose: "scheduled" | "manual" | "enforce";
-  edge: "start" | "end" | "run";
-  status: "claimed" | "started" | "skipped" | "missed" | "failed" | "nothing";
-  late_ms: number;
-  claimed_at: number;
-  batch_id: number | null;
-  run_id: number | null;
-  note: string | null;
-}
-
-export interface BatchOutcome { batch: { id: number; label: string; kind: ScheduleAction; finished_at: number | null }; succeeded: number; failed: number; failures: [string, string][] }
-
-export interface FiringView {
-  firing: Firing;
-  /** One line: "stopped 12 VMs; 1 failed (…)", "missed…", "under way…". */
-  result: string;
-  outcome: BatchOutcome | null;
-  run: { id: number; name: string; phase: string; summary: string | null } | null;
-}
-
-export interface ScheduleView {
-  schedule: Schedule;
-  when_text: string;
-  next: Occurrence[];
-  last: FiringView | null;
-  problem: string | null;
-}
-
-export interface Schedules { paused: boolean; schedules: ScheduleView[] }
-
-/** What the schedule form sends (src-tauri/src/schedules.rs: `Draft`). */
-export interface ScheduleDraft {
-  name: string;
-  when: string;
-  enforce: boolean;
-  zone: string;
-  action: ScheduleAction | null;
-  target_kind: "group" | "vms" | "runbook";
-  target: string;
-  force: boolean;
-  grace_minutes: number | null;
-  skip_dates: string[];
-  enabled: boolean;
-}
-
-export interface RunNowPlan {
-  action: ScheduleAction | null;
-  force: boolean;
-  vms: string[];
-  missing: string[];
-  runbook: string | null;
-  period_side: string | null;
-}
-
-export interface ScheduleTargets { groups: string[]; runbooks: string[] }
 
 export interface Settings {
   engine: Record<string, number> & { inflight_interval_ms: number; transitional_interval_ms: number; watched_interval_ms: number; full_interval_ms: number };

@@ -14,6 +14,7 @@ use tauri::State;
 
 /// A schedule as the form writes it.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, rename = "ScheduleDraft"))]
 pub struct Draft {
     name: String,
     /// `weekdays 19:00`, `cron 0 19 * * 1-5`, `2026-12-24 18:00`, `mon-fri 08:00-18:00`…
@@ -23,8 +24,10 @@ pub struct Draft {
     enforce: bool,
     zone: String,
     /// An operation kind; ignored for a runbook (and a period's default is stop).
+    #[cfg_attr(test, ts(as = "Option<powerdeck_core::model::OpKind>"))]
     action: Option<String>,
     /// `group`, `vms` or `runbook`.
+    #[cfg_attr(test, ts(type = "\"group\" | \"vms\" | \"runbook\""))]
     target_kind: String,
     /// The group's or runbook's name, or VM references separated by commas.
     target: String,
@@ -93,6 +96,7 @@ impl Draft {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct Schedules {
     paused: bool,
     schedules: Vec<ScheduleView>,
@@ -146,6 +150,7 @@ pub fn pause_schedules(app: tauri::AppHandle, state: State<'_, AppState>, paused
 
 /// What "Run now" would do, for its confirmation.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, rename = "RunNowPlan"))]
 pub struct RunPlan {
     /// `stop`, `start`…; `None` for a runbook.
     action: Option<OpKind>,
@@ -195,6 +200,7 @@ pub fn schedule_history(state: State<'_, AppState>, name: String) -> Result<Vec<
 
 /// What a schedule can act on: the saved groups and runbooks, by name.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, rename = "ScheduleTargets"))]
 pub struct Targets {
     groups: Vec<String>,
     runbooks: Vec<String>,

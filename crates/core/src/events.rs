@@ -6,6 +6,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct VmChange {
     pub vm: Vm,
     /// `None` for a VM seen for the first time.
@@ -16,6 +17,7 @@ pub struct VmChange {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export, rename = "EngineEvent"))]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Event {
     /// One reconcile's worth of changes (a burst is one event, not hundreds).

@@ -589,6 +589,7 @@ pub struct Account {
 /// Operations asked for together (a bulk action, one step of a runbook),
 /// so their outcome can be summed up once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Batch {
     pub id: i64,
     pub label: String,
@@ -601,6 +602,7 @@ pub struct Batch {
 
 /// How a batch ended, for one summary ("Stopped 47 of 48 VMs; db-7 failed: …").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct BatchOutcome {
     pub batch: Batch,
     pub succeeded: usize,

@@ -30,8 +30,10 @@ const MAX_DATES: usize = 1000;
 pub const DEFAULT_GRACE_MINUTES: u32 = 15;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Schedule {
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<i64>"))]
     pub id: i64,
     pub name: String,
     #[serde(default = "yes")]
@@ -43,12 +45,15 @@ pub struct Schedule {
     /// The power action; for a period, the one that ends it (stop,
     /// deallocate, suspend, hibernate); `None` when the target is a runbook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional))]
     pub action: Option<OpKind>,
     /// Allow the forced fallback of a stop or reboot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<bool>"))]
     pub force: bool,
     /// Dates (in the zone) on which nothing runs: holidays.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(any(test, feature = "ts"), ts(optional, as = "Option<Vec<NaiveDate>>"))]
     pub skip_dates: Vec<NaiveDate>,
     /// A missed occurrence runs if it is at most this late, else it is skipped.
     #[serde(default = "default_grace")]
@@ -67,6 +72,7 @@ fn default_grace() -> u32 {
 
 /// What a schedule acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum Target {
     /// VM references (name, id, account/name), resolved when it runs.
@@ -89,10 +95,15 @@ impl fmt::Display for Target {
 
 /// When a schedule acts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum When {
     /// A time of day on some days of the week: "weekdays at 18:30".
-    At { days: Days, time: NaiveTime },
+    At {
+        #[cfg_attr(any(test, feature = "ts"), ts(as = "String"))]
+        days: Days,
+        time: NaiveTime,
+    },
     /// Full cron: minute hour day-of-month month day-of-week.
     Cron(String),
     /// Once at each of these local times.
@@ -100,6 +111,7 @@ pub enum When {
     /// Running from `from` to `to` on `days`, off otherwise; acts at the
     /// edges. With `enforce`, a VM found on the wrong side is corrected.
     Period {
+        #[cfg_attr(any(test, feature = "ts"), ts(as = "String"))]
         days: Days,
         from: NaiveTime,
         to: NaiveTime,
@@ -335,6 +347,7 @@ impl<'de> Deserialize<'de> for Days {
 
 /// Which edge of a schedule an occurrence is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum Edge {
     /// A plain occurrence: do the action.
@@ -360,6 +373,7 @@ impl Edge {
 
 /// One moment a schedule acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Occurrence {
     /// The instant (ms since the epoch, UTC).
     pub at: Millis,
@@ -572,6 +586,7 @@ fn resolve_local(tz: &Tz, local: NaiveDateTime) -> Millis {
 
 /// Why a schedule fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum Purpose {
     /// An occurrence came due.
@@ -597,6 +612,7 @@ impl Purpose {
 
 /// What became of a firing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "kebab-case")]
 pub enum FiringStatus {
     /// Claimed; its operations (or run) are being started.
@@ -634,6 +650,7 @@ impl FiringStatus {
 /// One occurrence of a schedule as handled, claimed exactly once (a unique
 /// key on schedule, occurrence and purpose).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct Firing {
     pub id: i64,
     pub schedule_id: i64,

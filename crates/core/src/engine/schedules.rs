@@ -40,6 +40,7 @@ const ENFORCE_BACKOFF_MS: Millis = 30 * 60_000;
 
 /// A schedule with what an admin wants to see about it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct ScheduleView {
     pub schedule: Schedule,
     /// `weekdays at 18:30`, `mon-fri 08:00-19:00 (enforced)`…
@@ -53,6 +54,7 @@ pub struct ScheduleView {
 
 /// A firing and what came of it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct FiringView {
     pub firing: Firing,
     /// One line: "stopped 12 VMs; 1 failed (db-3: …)", "missed", "running…".
