@@ -19,10 +19,10 @@ pub async fn fetch(kind: &KindDescriptor, account: &str, endpoint: &str) -> Resu
     };
     let endpoint = endpoint.trim();
     if endpoint.is_empty() {
-        return Err(CoreError::InvalidSettings { kind: kind.name, errors: vec![FieldError::on(tls.endpoint, "give the endpoint whose CA to fetch")] });
+        return Err(CoreError::InvalidSettings { kind: kind.label, errors: vec![FieldError::on(tls.endpoint, "give the endpoint whose CA to fetch")] });
     }
     let url = published_ca_url(endpoint, published_at)
-        .map_err(|message| CoreError::InvalidSettings { kind: kind.name, errors: vec![FieldError::on(tls.endpoint, message)] })?;
+        .map_err(|message| CoreError::InvalidSettings { kind: kind.label, errors: vec![FieldError::on(tls.endpoint, message)] })?;
     http::fetch_published_ca(&url).await.map_err(|e| CoreError::provider(account, e))
 }
 

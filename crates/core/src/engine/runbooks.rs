@@ -167,8 +167,7 @@ impl Engine {
     }
 
     /// One look at every run under way: adopt those whose runner is gone,
-    /// move on those this process runs.
-    /// One look at the runs under way; whether there were any.
+    /// move on those this process runs. Whether there were any.
     async fn runbooks_once(self: &Arc<Self>) -> Result<bool, CoreError> {
         let now = now_ms();
         let runs = self.store.active_runs()?;

@@ -175,7 +175,7 @@ impl Provider for SimProvider {
             })
             .await;
         match read {
-            Ok(mut found) => jobs.iter().map(|j| (j.clone(), job_status(j, found.remove(j)))).collect(),
+            Ok(found) => jobs.iter().map(|j| (j.clone(), job_status(j, found.get(j).cloned()))).collect(),
             Err(e) => jobs.iter().map(|j| (j.clone(), Err(e.clone()))).collect(),
         }
     }
