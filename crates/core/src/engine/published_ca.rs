@@ -45,7 +45,7 @@ pub async fn fetch_compared(kind: &KindDescriptor, account: &str, endpoint: &str
 pub struct KeptCa {
     /// The kind's CA-file setting.
     pub field: &'static str,
-    /// The kept file, as a full path (whatever the data directory was given as).
+    /// The kept file, as a full path.
     pub file: PathBuf,
 }
 
@@ -67,7 +67,6 @@ impl Engine {
             _ => {}
         }
         let file = kept_ca_path(self.data_dir(), account);
-        let file = std::path::absolute(&file).unwrap_or(file);
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(file.parent().expect("a kept file has a folder"))?;
             // Written whole or not at all: an account never reads half a CA.

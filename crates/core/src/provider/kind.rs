@@ -231,12 +231,14 @@ pub fn nothing_to_complete(_: &mut serde_json::Value) -> Result<(), Vec<FieldErr
 
 /// Where a CA certificate fetched for an account is kept: a file of the
 /// data directory's own, named after the account (a hash keeps names that
-/// differ only in punctuation apart).
+/// differ only in punctuation apart), as a full path: the account's setting
+/// names it so, whatever the data directory was given as.
 pub fn kept_ca_path(data_dir: &Path, account: &str) -> std::path::PathBuf {
     use sha2::Digest;
     let safe: String = account.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') { c } else { '_' }).take(40).collect();
     let hash: String = sha2::Sha256::digest(account.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
-    data_dir.join("certs").join(format!("{safe}-{hash}.pem"))
+    let file = data_dir.join("certs").join(format!("{safe}-{hash}.pem"));
+    std::path::absolute(&file).unwrap_or(file)
 }
 
 /// The URL where the host of `endpoint` publishes its CA (`published_at`).
@@ -252,9 +254,7 @@ pub fn published_ca_url(endpoint: &str, published_at: &str) -> Result<String, St
 /// Remove a CA file this data directory keeps for the account (one fetched
 /// for it), never a file the user named themselves.
 pub fn forget_kept_ca(account: &Account, data_dir: &Path, field: &str) {
-    // Kept files are named by their absolute path (a data directory may be given relative).
     let kept = kept_ca_path(data_dir, &account.name);
-    let kept = std::path::absolute(&kept).unwrap_or(kept);
     if account.config.get(field).and_then(|v| v.as_str()).map(std::path::Path::new) == Some(kept.as_path()) {
         if let Err(e) = std::fs::remove_file(&kept) {
             tracing::debug!(file = %kept.display(), error = %e, "could not remove the account's kept CA file");
