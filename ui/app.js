@@ -142,7 +142,7 @@ applyAppearance();
 const inventory = initInventory(app);
 const details = initDetails(app);
 const activity = initActivity(app);
-const accounts = initAccounts({ reload: () => load(), vmCount: (id) => s.byAccount.get(id)?.size ?? 0 });
+const accounts = initAccounts({ reload: () => load(), vmCount: (id) => s.vms.countOf(id) });
 const schedules = initSchedules();
 const runbooks = initRunbooks({ s });
 const reports = initReports(app);

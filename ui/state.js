@@ -18,6 +18,7 @@
 /** @typedef {import("./types").PowerState} PowerState */
 
 import { errorText } from "./error-text.js";
+import { Fleet } from "./fleet.js";
 import { agoChangesIn, count as grouped, untilNextStep } from "./format.js";
 import { ACTIONS, ACTION_LABELS, BROKEN, DESTRUCTIVE, FALLBACK, GONE, HARD, HEALTH_LABELS, OFF, TARGETS, TERMINAL, TRANSITIONAL } from "./vocabulary.js";
 
@@ -55,11 +56,10 @@ export const SORT_KEYS = {
 
 /**
  * @typedef {object} State
- * @property {Map<number, Vm>} vms
+ * @property {Fleet} vms                      the inventory, in columns
  * @property {Map<number, AccountInfo>} accounts
  * @property {Map<number, Operation>} ops       VM id → its latest operation (in flight, or ended with something to say)
  * @property {Map<number, Operation>} inFlight  VM id → operation not yet ended
- * @property {Map<number, Set<number>>} byAccount account id → its VM ids
  * @property {{ stale: number, states: Map<string, number> }} counts
  * @property {View} view
  * @property {number[]} shown   VM ids that pass the filter, in sort order
@@ -70,11 +70,10 @@ export const SORT_KEYS = {
 /** @returns {State} */
 export function createState() {
   return {
-    vms: new Map(),
+    vms: new Fleet(),
     accounts: new Map(),
     ops: new Map(),
     inFlight: new Map(),
-    byAccount: new Map(),
     counts: { stale: 0, states: new Map() },
     view: { query: "", state: "", account: "", kind: "", sort: { key: "name", dir: 1 } },
     shown: [],
@@ -98,27 +97,44 @@ export function matches(s, vm) {
   return false;
 }
 
+/** The sort's order on two VMs' keys, their ids breaking ties. @param {string | number} x @param {string | number} y @param {number} a @param {number} b */
+function order(x, y, a, b) {
+  return x < y ? -1 : x > y ? 1 : a - b;
+}
+
 /** @param {State} s @returns {(a: Vm, b: Vm) => number} */
 export function comparator(s) {
   const { key, dir } = s.view.sort;
   const get = SORT_KEYS[key] ?? SORT_KEYS.name;
-  return (a, b) => {
-    const x = get(a), y = get(b);
-    return (x < y ? -1 : x > y ? 1 : a.id - b.id) * dir;
-  };
+  return (a, b) => order(get(a), get(b), a.id, b.id) * dir;
 }
 
-/** Filter and sort the whole fleet: only when the filter or sort changes, or on a (re)load. @param {State} s */
+/**
+ * Filter and sort the whole fleet: only when the filter or sort changes, or
+ * on a (re)load. It reads the rows in place and sorts their keys: no object
+ * is made per VM.
+ * @param {State} s
+ */
 export function recompute(s) {
-  /** @type {Vm[]} */
-  const out = [];
-  for (const vm of s.vms.values()) if (matches(s, vm)) out.push(vm);
-  const cmp = comparator(s);
+  const f = s.vms, cur = f.cursor();
+  const get = SORT_KEYS[s.view.sort.key] ?? SORT_KEYS.name, dir = s.view.sort.dir;
+  /** @type {number[]} */
+  const ids = [];
+  /** @type {(string | number)[]} */
+  const keys = [];
+  for (let row = 0; row < f.size; row++) {
+    const vm = cur.to(row);
+    if (!matches(s, vm)) continue;
+    ids.push(vm.id);
+    keys.push(get(vm));
+  }
+  /** @param {number} i @param {number} j */
+  const cmp = (i, j) => order(keys[i], keys[j], ids[i], ids[j]) * dir;
   // The shell sends the inventory in the default order: checking is cheaper than sorting.
   let sorted = true;
-  for (let i = 1; i < out.length && sorted; i++) sorted = cmp(out[i - 1], out[i]) <= 0;
-  if (!sorted) out.sort(cmp);
-  s.shown = out.map((vm) => vm.id);
+  for (let i = 1; i < ids.length && sorted; i++) sorted = cmp(i - 1, i) <= 0;
+  if (sorted) s.shown = ids;
+  else s.shown = ids.map((_, i) => i).sort(cmp).map((i) => ids[i]);
 }
 
 /**
@@ -149,10 +165,11 @@ export function ariaSort(s, key) {
  * @param {State} s @param {Vm} vm @param {(a: Vm, b: Vm) => number} cmp
  */
 function lowerBound(s, vm, cmp) {
+  const cur = s.vms.cursor();
   let lo = 0, hi = s.shown.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const other = /** @type {Vm} */ (s.vms.get(s.shown[mid]));
+    const other = /** @type {Vm} */ (cur.toId(s.shown[mid]));
     if (cmp(other, vm) < 0) lo = mid + 1; else hi = mid;
   }
   return lo;
@@ -174,13 +191,6 @@ function count(s, vm, d) {
   s.counts.states.set(vm.state, (s.counts.states.get(vm.state) ?? 0) + d);
 }
 
-/** @param {State} s @param {Vm} vm */
-function indexAccount(s, vm) {
-  let ids = s.byAccount.get(vm.account_id);
-  if (!ids) s.byAccount.set(vm.account_id, (ids = new Set()));
-  ids.add(vm.id);
-}
-
 /**
  * The whole inventory, at start and after a resync. Operations that were in
  * flight here but are no longer in flight there ended meanwhile: they stop
@@ -188,14 +198,10 @@ function indexAccount(s, vm) {
  * @param {State} s @param {Inventory} inv
  */
 export function loadInventory(s, inv) {
-  s.vms = new Map();
-  s.byAccount = new Map();
+  s.vms = inv.vms;
   s.counts = { stale: 0, states: new Map() };
-  for (const vm of inv.vms) {
-    s.vms.set(vm.id, vm);
-    count(s, vm, 1);
-    indexAccount(s, vm);
-  }
+  const cur = s.vms.cursor();
+  for (let row = 0; row < s.vms.size; row++) count(s, cur.to(row), 1);
   s.accounts = new Map(inv.accounts.map((a) => [a.id, a]));
   s.inFlight = new Map(inv.operations.map((op) => [op.vm_id, op]));
   for (const [vmId, op] of s.ops) {
@@ -238,10 +244,7 @@ export function applyEvents(s, events) {
         // Applied after the changes below would be wrong if a change in the
         // same batch came later; the engine sends stale marks on their own.
         flushChanges(s, latest, out);
-        for (const id of s.byAccount.get(ev.account_id) ?? []) {
-          const vm = /** @type {Vm} */ (s.vms.get(id));
-          if (vm.stale || vm.state === "missing") continue;
-          s.vms.set(id, { ...vm, stale: true, last_seen_at: ev.last_seen_at ?? vm.last_seen_at });
+        for (const id of s.vms.markStale(ev.account_id, ev.last_seen_at ?? null)) {
           s.counts.stale++;
           out.changed.add(id);
         }
@@ -282,7 +285,6 @@ function flushChanges(s, latest, out) {
     const was = prev !== undefined && matches(s, prev);
     const is = matches(s, vm);
     if (!prev) {
-      indexAccount(s, vm);
       out.statesChanged ||= !s.counts.states.has(vm.state);
     } else {
       count(s, prev, -1);
@@ -319,10 +321,11 @@ function flushChanges(s, latest, out) {
   const incoming = moves.filter((m) => m.is).map((m) => m.vm).sort(cmp);
   /** @type {number[]} */
   const merged = [];
+  const cur = s.vms.cursor();
   let j = 0;
   for (const id of s.shown) {
     if (gone.has(id)) continue;
-    const vm = /** @type {Vm} */ (s.vms.get(id));
+    const vm = /** @type {Vm} */ (cur.toId(id));
     while (j < incoming.length && cmp(incoming[j], vm) < 0) merged.push(incoming[j++].id);
     merged.push(id);
   }
@@ -490,7 +493,7 @@ export function healthBanner(s, now) {
   if (!broken.length) return null;
   if (broken.length === 1) {
     const a = broken[0];
-    const n = s.byAccount.get(a.id)?.size ?? 0;
+    const n = s.vms.countOf(a.id);
     const why = a.health.last_error ? ` (${a.health.last_error})` : "";
     const vms = n === 1 ? " Its VM shows its last known state." : n ? ` Its ${grouped(n)} VMs show their last known state.` : "";
     return { text: `Account '${a.name}' ${healthText(a.health, now)}${why}.${vms}`, accounts: broken };

@@ -158,9 +158,9 @@ export interface InventoryAnswer {
   missed: EngineEvent[];
 }
 
-/** The inventory once `ipc.js` has turned the columns back into VMs. */
+/** The inventory once `ipc.js` has read it: its VMs stay in columns (`fleet.js`). */
 export interface Inventory {
-  vms: Vm[];
+  vms: import("./fleet.js").Fleet;
   operations: Operation[];
   accounts: AccountInfo[];
 }

@@ -2,7 +2,7 @@
 //! row-per-object JSON was 29 MB and took most of the window's first paint to
 //! build, send and parse; in columns, with the strings many VMs share
 //! (states, raw states, tools, locations) sent once, it is a quarter of
-//! that. `ui/ipc.js` turns it back into one object per VM.
+//! that. The window keeps it in columns too (`ui/fleet.js`).
 //!
 //! The first inventory is read while the webview starts (`Prefetch`), so the
 //! window's first `list_vms` usually finds it ready. The changes sent while

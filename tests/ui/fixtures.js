@@ -4,6 +4,7 @@
 // `cargo test -p powerdeck-core vocabulary`).
 
 import { readFileSync } from "node:fs";
+import { Fleet } from "../../ui/fleet.js";
 import { useVocabulary } from "../../ui/vocabulary.js";
 
 const served = JSON.parse(readFileSync(new URL("./vocabulary.json", import.meta.url), "utf8"));
@@ -46,7 +47,7 @@ export function op(id, vmId, more = {}) {
 
 /** @param {Vm[]} vms @param {Operation[]} [operations] */
 export function inventory(vms, operations = []) {
-  return { vms, operations, accounts: [{ id: 1, name: "demo", kind: "sim", is_demo: true, capabilities: SIM_CAPS, offers: SIM_OFFERS, health: OK, last_contact_at: 1000 }] };
+  return { vms: Fleet.of(vms), operations, accounts: [{ id: 1, name: "demo", kind: "sim", is_demo: true, capabilities: SIM_CAPS, offers: SIM_OFFERS, health: OK, last_contact_at: 1000 }] };
 }
 
 /** A "vms-changed" event for these VMs. @param {Vm[]} vms @param {boolean} [drift] */

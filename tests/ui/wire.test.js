@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeInventory } from "../../ui/wire.js";
 
-test("the inventory's columns become one VM each, every field intact", () => {
+test("the inventory's columns read back as one VM each, every field intact", () => {
   const inv = decodeInventory({
     vms: {
       words: ["running", "RUNNING", "eu-west-1", "stopped", "STOPPED"],
@@ -12,6 +12,6 @@ test("the inventory's columns become one VM each, every field intact", () => {
     operations: [],
     accounts: [{ id: 7, name: "demo", kind: "sim", is_demo: true, capabilities: null }],
   });
-  assert.deepEqual(inv.vms[0], { id: 1, account_id: 7, account: "demo", provider_id: "vm-1", name: "a", state: "running", raw_state: "RUNNING", tools: "running", location: "eu-west-1", facts: {}, stale: true, watched: false, last_seen_at: 10, last_state_change_at: 11 });
-  assert.deepEqual(inv.vms[1], { id: 2, account_id: 7, account: "demo", provider_id: "vm-2", name: "b", state: "stopped", raw_state: "STOPPED", tools: null, location: null, facts: { ip_address: "10.0.0.2" }, stale: false, watched: true, last_seen_at: 20, last_state_change_at: 21 });
+  assert.deepEqual(inv.vms.get(1), { id: 1, account_id: 7, account: "demo", provider_id: "vm-1", name: "a", state: "running", raw_state: "RUNNING", tools: "running", location: "eu-west-1", facts: {}, stale: true, watched: false, last_seen_at: 10, last_state_change_at: 11 });
+  assert.deepEqual(inv.vms.get(2), { id: 2, account_id: 7, account: "demo", provider_id: "vm-2", name: "b", state: "stopped", raw_state: "STOPPED", tools: null, location: null, facts: { ip_address: "10.0.0.2" }, stale: false, watched: true, last_seen_at: 20, last_state_change_at: 21 });
 });

@@ -111,11 +111,10 @@ export function initReports(app) {
   function timelineTarget() {
     const name = timelineVm.value.trim();
     if (name) {
-      for (const vm of app.s.vms.values()) if (vm.name === name) return vm;
-      return null;
+      return app.s.vms.find((vm) => vm.name === name) ?? null;
     }
     const open = app.detailsFor();
-    const vm = (open !== null && app.s.vms.get(open)) || app.s.vms.values().next().value;
+    const vm = (open !== null && app.s.vms.get(open)) || (app.s.vms.size ? app.s.vms.at(0) : undefined);
     if (vm) timelineVm.value = vm.name;
     return vm ?? null;
   }
@@ -150,7 +149,7 @@ export function initReports(app) {
 
   /** What fixes a finding, as the window's own actions. @param {import("../types").Finding} f */
   function actions(f) {
-    const vm = [...app.s.vms.values()].find((v) => v.name === f.vm && app.s.accounts.get(v.account_id)?.name === f.account);
+    const vm = app.s.vms.find((v) => v.name === f.vm && app.s.accounts.get(v.account_id)?.name === f.account);
     if (!vm) return [el("span", { class: "muted" }, "no longer listed")];
     const kind = f.kind === "stopped-but-billed" ? "deallocate" : "stop";
     const label = kind === "deallocate" ? "Deallocate…" : "Stop…";
