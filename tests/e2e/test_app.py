@@ -647,6 +647,8 @@ def vsphere(driver, fleet):
         wait_until("the certificate prompt opens", lambda: driver.find_element(By.ID, "cert-prompt").is_displayed())
         shown = driver.find_element(By.ID, "cert-thumbprint").text
         assert len(shown) == 95 and shown.count(":") == 31, shown
+        compare = driver.find_element(By.ID, "cert-compare").text
+        assert "vCenter" in compare and "ovirt" not in compare, f"the hint is vSphere's own: {compare}"
         assert not driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="vc"]'), "nothing is added before the certificate is trusted"
         driver.find_element(By.ID, "cert-trust").click()
         wait_until("the vSphere account is listed", lambda: driver.find_elements(By.CSS_SELECTOR, '#accounts-table tr[data-account="vc"]'))
@@ -714,6 +716,8 @@ def ovirt_ca(driver, fleet):
         form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
         wait_until("the certificate prompt opens", lambda: driver.find_element(By.ID, "cert-prompt").is_displayed())
         assert driver.find_element(By.ID, "cert-thumbprint").text != ca_thumbprint, "the prompt shows the host's certificate first"
+        compare = driver.find_element(By.ID, "cert-compare").text
+        assert "/etc/pki/ovirt-engine" in compare and "vCenter" not in compare, f"the hint is the engine's own: {compare}"
         click("offer the engine's published CA", lambda: driver.find_element(By.ID, "cert-fetch-ca"))
         wait_until("the CA's thumbprint is shown", lambda: driver.find_element(By.ID, "ca-prompt").is_displayed())
         assert driver.find_element(By.ID, "ca-thumbprint").text == ca_thumbprint, driver.find_element(By.ID, "ca-thumbprint").text

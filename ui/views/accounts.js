@@ -217,6 +217,7 @@ export function initAccounts(app) {
     presented = thumbprint;
     publishedThumbprint = null;
     setText($("#cert-thumbprint"), thumbprint);
+    setText($("#cert-compare"), kind.tls?.compare_with ?? "the thumbprint the host itself shows");
     setText($("#cert-reason"), reason);
     $("#cert-fetch-ca").hidden = !publishedCaField(kind);
     $("#ca-prompt").hidden = true;

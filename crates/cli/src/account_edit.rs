@@ -74,7 +74,7 @@ pub async fn edit(engine: &Arc<Engine>, name: &str, args: &[String]) -> Result<A
         }
         if given.trust_presented {
             let endpoint = config.get(tls.endpoint).and_then(Value::as_str).unwrap_or_default().to_string();
-            let presented = presented_thumbprint(&account.name, &endpoint, given.yes).await?;
+            let presented = presented_thumbprint(kind, &account.name, &endpoint, given.yes).await?;
             set_trust(&mut config, Value::String(presented), false);
         }
         if given.fetch_ca {
@@ -109,7 +109,7 @@ fn warn_if_unprotected(kind: &KindDescriptor, name: &str, config: &Value) {
 
 /// The thumbprint of the certificate the host presents, once the admin has
 /// compared it with the one the host shows on its console or web page.
-async fn presented_thumbprint(name: &str, endpoint: &str, yes: bool) -> Result<String, CoreError> {
+async fn presented_thumbprint(kind: &KindDescriptor, name: &str, endpoint: &str, yes: bool) -> Result<String, CoreError> {
     let check = check_certificate(endpoint).await.map_err(|e| CoreError::provider(name, e))?;
     match check {
         CertificateCheck::NotTls => Err(CoreError::Invalid("the endpoint is plain HTTP: there is no certificate to trust".to_string())),
@@ -119,6 +119,9 @@ async fn presented_thumbprint(name: &str, endpoint: &str, yes: bool) -> Result<S
         CertificateCheck::Untrusted { thumbprint, reason } => {
             eprintln!("The endpoint presents a certificate the system does not trust ({reason}).");
             eprintln!("SHA-256 thumbprint: {thumbprint}");
+            if let Some(tls) = kind.tls {
+                eprintln!("Compare it with {}.", tls.compare_with);
+            }
             if !yes {
                 confirm::ask("Is this the thumbprint the host itself shows? Pin it")?;
             }

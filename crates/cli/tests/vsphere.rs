@@ -89,6 +89,7 @@ fn a_changed_certificate_is_refused_until_the_admin_pins_the_new_one() {
     let out = pdk(d).args(["accounts", "edit", "vc", "--trust-presented", "--yes"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&presented), "the thumbprint is shown before it is pinned");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vCenter: Administration"), "with where vSphere shows its own");
     assert_eq!(pinned_thumbprint(d).as_deref(), Some(presented.as_str()));
     assert!(ok(d, &["sync", "--account", "vc"]).contains("4 VMs"), "synced once the new certificate is pinned");
 

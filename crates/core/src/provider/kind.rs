@@ -191,6 +191,9 @@ pub struct TlsFields {
     pub endpoint: &'static str,
     pub thumbprint: &'static str,
     pub insecure: &'static str,
+    /// Where the host itself shows its certificate's thumbprint, for the
+    /// admin to compare before trusting it ("Compare it with …").
+    pub compare_with: &'static str,
 }
 
 /// Something wrong with one setting (or, with `field: None`, with the whole).

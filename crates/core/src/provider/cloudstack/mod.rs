@@ -47,7 +47,12 @@ pub static KIND: KindDescriptor = KindDescriptor {
     summary: "VMs of an Apache CloudStack cloud (every account and project the API key can see), through its signed query API.",
     fields: config::FIELDS,
     secret: SecretSpec { label: "secret key", need: SecretNeed::Required },
-    tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
+    tls: Some(TlsFields {
+        endpoint: "endpoint",
+        thumbprint: "thumbprint",
+        insecure: "insecure",
+        compare_with: "the certificate the management server (or the proxy that serves its HTTPS) is configured with (there: openssl x509 -in CERTIFICATE -noout -fingerprint -sha256)",
+    }),
     billing: crate::hours::Billing::WhileRunning,
     size_fact: Some("service_offering"),
     validate: |config, has_secret| kind::parse::<CloudStackConfig>(config)?.validate(has_secret),

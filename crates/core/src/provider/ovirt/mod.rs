@@ -52,7 +52,12 @@ pub static KIND: KindDescriptor = KindDescriptor {
     summary: "VMs of an oVirt or Oracle Linux Virtualization Manager engine, through its REST API v4.",
     fields: config::FIELDS,
     secret: SecretSpec { label: "password", need: SecretNeed::Required },
-    tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
+    tls: Some(TlsFields {
+        endpoint: "endpoint",
+        thumbprint: "thumbprint",
+        insecure: "insecure",
+        compare_with: "the engine's own (on the engine: openssl x509 -in /etc/pki/ovirt-engine/certs/apache.cer -noout -fingerprint -sha256)",
+    }),
     billing: crate::hours::Billing::WhileRunning,
     size_fact: None,
     validate: |config, has_secret| kind::parse::<OvirtConfig>(config)?.validate(has_secret),

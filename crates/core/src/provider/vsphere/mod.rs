@@ -82,7 +82,12 @@ pub static KIND: KindDescriptor = KindDescriptor {
     summary: "VMs of a vCenter or a standalone ESXi host, through the vim25 SOAP API.",
     fields: config::FIELDS,
     secret: SecretSpec { label: "password", need: SecretNeed::Required },
-    tls: Some(TlsFields { endpoint: "endpoint", thumbprint: "thumbprint", insecure: "insecure" }),
+    tls: Some(TlsFields {
+        endpoint: "endpoint",
+        thumbprint: "thumbprint",
+        insecure: "insecure",
+        compare_with: "the thumbprint the host itself shows (ESXi Host Client: Manage → Security & users → Certificates; vCenter: Administration → Certificate Management)",
+    }),
     billing: crate::hours::Billing::WhileRunning,
     size_fact: None,
     validate: |config, has_secret| kind::parse::<VsphereConfig>(config)?.validate(has_secret),
