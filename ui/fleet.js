@@ -1,10 +1,11 @@
 // The window's inventory, kept in columns as the shell sends it
 // (src-tauri/src/inventory.rs), not as one object per VM. At 100 000 VMs,
-// one object each plus a Map by id and a Set per account held about 58 MB
-// of JavaScriptCore's heap; these columns hold about 17 MB, most of it the
-// names and provider ids themselves (measured with WebKitGTK 2.50's `jsc`
-// shell; BENCHMARKS.md). A web process's heap grows to a multiple of what
-// is live, so this is most of the window's memory at that scale.
+// one object each plus a Map by id and a Set of ids per account held 43.6 MB
+// of JavaScriptCore's live heap; these columns hold 15.5 MB (most of it the
+// names and provider ids themselves) plus 5 MB of typed arrays, and load in
+// a third of the time (scripts/bench-window-heap.sh; BENCHMARKS.md). A web
+// process's heap grows to a multiple of what is live, so at that scale this
+// is most of what the window's own data costs.
 //
 // Two ways to read a VM: `get(id)` makes a plain object, for the few VMs a
 // view looks at (the rows in view, the details panel, a changed VM); a

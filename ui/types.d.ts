@@ -67,6 +67,7 @@ import type { Activity as ActivityRs } from "./generated/Activity";
 import type { CertificateCheck as CertificateCheckRs } from "./generated/CertificateCheck";
 import type { NotifyPrefs as NotifyPrefsRs } from "./generated/NotifyPrefs";
 import type { OperationPrefs as OperationPrefsRs } from "./generated/OperationPrefs";
+import type { Settings as SettingsRs } from "./generated/Settings";
 import type { DesktopSettings as DesktopSettingsRs } from "./generated/DesktopSettings";
 
 /** ts-rs writes Rust's i64 as `bigint`; over IPC they are JSON numbers
@@ -168,12 +169,8 @@ export interface Inventory {
 /** What a schedule may do (an operation kind; Azure adds deallocate). */
 export type ScheduleAction = OpKind | "deallocate";
 
-export interface Settings {
-  engine: Record<string, number> & { inflight_interval_ms: number; transitional_interval_ms: number; watched_interval_ms: number; full_interval_ms: number };
-  notifications: NotifyPrefs;
-  operations: OperationPrefs;
-  sync_paused: boolean;
-}
+/** The settings page's whole (src-tauri/src/commands.rs; the engine's: crates/core/src/engine/config.rs). */
+export type Settings = Numbers<SettingsRs>;
 
 /** Timings the benchmarks and the end-to-end test read. */
 export interface Perf {

@@ -277,6 +277,7 @@ pub fn remove_account(state: State<'_, AppState>, name: String) -> Result<String
 }
 
 #[derive(Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
 pub struct Settings {
     engine: EngineConfig,
     notifications: NotifyPrefs,

@@ -15,6 +15,7 @@ pub const MAX_DURATION_MS: u64 = 86_400_000;
 pub const MAX_DURATION_S: u64 = MAX_DURATION_MS / 1000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(default)]
 pub struct EngineConfig {
     /// VMs with an operation in flight.
@@ -61,6 +62,7 @@ impl Default for EngineConfig {
 
 /// Seconds per operation kind (design.md's defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 #[serde(default)]
 pub struct Timeouts {
     pub start_s: u64,

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 /// Exponential backoff (full jitter), on retryable errors only.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay_ms: u64,
@@ -80,6 +81,7 @@ impl TokenBucket {
 
 /// Rate limits for one account (client-go's defaults are 10 qps, burst 100).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(any(test, feature = "ts"), derive(ts_rs::TS), ts(export))]
 pub struct RateLimit {
     pub per_second: f64,
     pub burst: u32,
