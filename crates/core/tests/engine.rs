@@ -116,6 +116,23 @@ async fn a_stop_shows_stopping_at_once_and_ends_verified_stopped() {
     assert!(history.iter().filter(|h| h.source == Source::Operation).all(|h| h.operation_id == Some(op.id)));
 }
 
+/// "Accepted" is not "done", and verifying costs no reading of its own:
+/// the driver asks about the job first and reads the VM after, so the
+/// reading that finds the target after the job ended is the verification.
+/// A start whose VM is up at once: one reading to plan, one job poll, one
+/// reading after it; before, a third reading verified what the second saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reading_taken_after_the_job_ended_verifies_the_operation_without_another() {
+    let fx = Fixture::new(SimConfig { start_delay_ms: 0, ..fast_fleet(10) }).synced().await;
+    let vm = fx.first_in(PowerState::Stopped);
+    let calls = || fx.engine.runtime(fx.account.id).unwrap().stats().snapshot();
+    let before = calls();
+    let op = fx.run(&vm, OpKind::Start, OpOptions::default()).await;
+    assert_eq!((op.phase, op.new_state), (OpPhase::Succeeded, Some(PowerState::Running)), "{op:?}");
+    let after = calls();
+    assert_eq!((after.submit - before.submit, after.poll - before.poll, after.refresh - before.refresh), (1, 1, 2), "one submit, one job poll, two readings");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_reboot_and_suspend_are_each_verified() {
     let fx = Fixture::new(fast_fleet(20)).synced().await;

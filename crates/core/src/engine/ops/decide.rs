@@ -113,8 +113,8 @@ pub enum Step {
     JobDone,
     /// The job says success but the VM disagrees (once more).
     Mismatch,
-    /// The target was seen: confirm with a fresh reading.
-    Verify,
+    /// The target was seen, after the job (if any) ended: verified.
+    Verified,
     /// Send the forced fallback now.
     Force(PowerAction),
     /// The request was never confirmed as sent and the VM shows no sign
@@ -169,7 +169,7 @@ pub fn next(f: Facts<'_>) -> Step {
         let saw_transition = f.saw_transition || Some(o.state) != op.previous_state;
         let reboot_ok = kind != OpKind::Reboot || saw_transition || job_done || !f.caps.reboot_visible;
         if reached(op, o) && job_ok && reboot_ok {
-            return Step::Verify;
+            return Step::Verified;
         }
         if job_done && !o.state.is_transitional() && !kind.reached_by(o.state) {
             if f.mismatches + 1 >= MISMATCH_LIMIT {
@@ -337,13 +337,13 @@ mod tests {
         let running = seen(PowerState::Running, None);
         let stop = op(OpKind::Stop);
         let stopped = seen(PowerState::Stopped, None);
-        assert_eq!(next(facts(&stop, Some(&stopped), &c, 1)), Step::Verify);
+        assert_eq!(next(facts(&stop, Some(&stopped), &c, 1)), Step::Verified);
         assert_eq!(next(facts(&stop, Some(&running), &c, 1)), Step::Wait);
         let reboot = op(OpKind::Reboot);
         assert_eq!(next(facts(&reboot, Some(&running), &c, 1)), Step::Wait, "running, but never seen going down");
-        assert_eq!(next(Facts { saw_transition: true, ..facts(&reboot, Some(&running), &c, 1) }), Step::Verify);
+        assert_eq!(next(Facts { saw_transition: true, ..facts(&reboot, Some(&running), &c, 1) }), Step::Verified);
         let invisible = Capabilities { reboot_visible: false, ..c };
-        assert_eq!(next(facts(&reboot, Some(&running), &invisible, 1)), Step::Verify);
+        assert_eq!(next(facts(&reboot, Some(&running), &invisible, 1)), Step::Verified);
     }
 
     #[test]
@@ -358,7 +358,7 @@ mod tests {
         let done = Facts { job_done: true, ..facts(&stop, Some(&running), &c, 1) };
         assert_eq!(next(done), Step::Mismatch);
         assert!(matches!(next(Facts { mismatches: MISMATCH_LIMIT - 1, ..done }), Step::Finish { failure: Some(Failure::VerificationFailed), .. }));
-        assert_eq!(next(Facts { job_done: true, ..facts(&stop, Some(&stopped), &c, 1) }), Step::Verify);
+        assert_eq!(next(Facts { job_done: true, ..facts(&stop, Some(&stopped), &c, 1) }), Step::Verified);
         let failed = JobStatus::Failed("disk locked".into());
         match next(Facts { job: Some(&failed), ..facts(&stop, Some(&running), &c, 1) }) {
             Step::Finish { phase: OpPhase::Failed, failure: Some(Failure::JobFailed), message: Some(m) } => {

@@ -1,8 +1,8 @@
 //! The per-account operation driver, in the style of kube-runtime's
 //! controller: each operation it tracks carries its own next check time
 //! (requeue with a delay), only the operations that are due are looked at,
-//! one batched reading and one batched job poll serve all of them, and an
-//! operation is written to the store only when something about it changed.
+//! one batched job poll and then one batched reading serve all of them, and
+//! an operation is written to the store only when something about it changed.
 //! Operations of processes that died are adopted; a user's cancel or "force
 //! now" (from any process) is picked up within a second.
 
@@ -170,34 +170,32 @@ impl Driver {
         Ok(())
     }
 
-    /// Look at the operations that are due: one batched reading, one batched
-    /// job poll, then each decides its next step.
+    /// Look at the operations that are due: one batched job poll, then one
+    /// batched reading, then each decides its next step. The job poll comes
+    /// first so that the reading is taken after the provider last spoke of
+    /// the job: a job that ended and a VM read in its target state after it
+    /// is the verification ("accepted" is not "done"), with no read of its own.
     async fn check(&mut self, due: Vec<i64>) -> Result<(), CoreError> {
         let (engine, rt) = (self.engine.clone(), self.rt.clone());
+        self.poll_jobs(&due).await;
         let ids: Vec<String> = due.iter().filter_map(|id| self.tracked.get(id)).map(|t| t.rec.provider_id.clone()).collect();
         let observed: HashMap<String, Observation> = match engine.read_states(&rt, &ids, Source::Operation).await {
             Ok(obs) => obs.into_iter().map(|o| (o.provider_id.clone(), o)).collect(),
             // Unreachable: nothing to compare, but deadlines still run.
             Err(_) => HashMap::new(),
         };
-        self.poll_jobs(&due).await;
-
-        let mut verify = Vec::new();
         for id in due {
             let Some(mut t) = self.tracked.remove(&id) else { continue };
             let before = t.rec.clone();
             let now = now_ms();
             let obs = observed.get(&t.rec.provider_id);
-            let keep = self.advance(&mut t, obs, now, &mut verify).await?;
+            let keep = self.advance(&mut t, obs, now).await?;
             if keep {
                 if t.rec != before && !t.rec.op.phase.is_terminal() {
                     engine.store.save_operation(&t.rec)?;
                 }
                 self.tracked.insert(id, t);
             }
-        }
-        if !verify.is_empty() {
-            self.verify(verify).await?;
         }
         Ok(())
     }
@@ -229,8 +227,8 @@ impl Driver {
     }
 
     /// Decide and carry out one operation's next step; whether to keep
-    /// tracking it. Operations ready for verification go to `verify`.
-    async fn advance(&self, t: &mut Tracked, obs: Option<&Observation>, now: Millis, verify: &mut Vec<Tracked>) -> Result<bool, CoreError> {
+    /// tracking it.
+    async fn advance(&self, t: &mut Tracked, obs: Option<&Observation>, now: Millis) -> Result<bool, CoreError> {
         let (engine, rt) = (&self.engine, &self.rt);
         loop {
             if let Some(o) = obs {
@@ -264,9 +262,9 @@ impl Driver {
                     t.due = self.poll_at(now);
                     return Ok(true);
                 }
-                Step::Verify => {
-                    t.rec.op.phase = OpPhase::Verifying;
-                    verify.push(Tracked { rec: t.rec.clone(), due: now, resent: t.resent, job: None });
+                Step::Verified => {
+                    // `obs` was read after this tick's job poll (see `check`).
+                    engine.finish(rt, &mut t.rec, OpPhase::Succeeded, None, obs)?;
                     return Ok(false);
                 }
                 Step::Confirmed => {
@@ -370,29 +368,6 @@ impl Driver {
         at.min(op.deadline_at.max(now + MIN_CHECK_MS))
     }
 
-    /// "Accepted" is not "done": confirm each candidate with a fresh read.
-    async fn verify(&mut self, mut recs: Vec<Tracked>) -> Result<(), CoreError> {
-        let (engine, rt) = (self.engine.clone(), self.rt.clone());
-        let ids: Vec<String> = recs.iter().map(|t| t.rec.provider_id.clone()).collect();
-        let fresh: HashMap<String, Observation> = match engine.read_states(&rt, &ids, Source::Operation).await {
-            Ok(obs) => obs.into_iter().map(|o| (o.provider_id.clone(), o)).collect(),
-            Err(_) => HashMap::new(),
-        };
-        let now = now_ms();
-        for mut t in recs.drain(..) {
-            match fresh.get(&t.rec.provider_id) {
-                Some(o) if decide::reached(&t.rec.op, o) => engine.finish(&rt, &mut t.rec, OpPhase::Succeeded, None, Some(o))?,
-                // It moved again, vanished, or could not be read: keep tracking until the deadline.
-                _ => {
-                    t.rec.op.phase = OpPhase::Tracking;
-                    t.due = self.poll_at(now);
-                    engine.store.save_operation(&t.rec)?;
-                    self.tracked.insert(t.rec.op.id, t);
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The first tick of a grid of `interval` that is at least `MIN_CHECK_MS`
