@@ -41,7 +41,11 @@ class IdIndex {
     return /** @type {Map<number, number>} */ (this.sparse).get(id) ?? -1;
   }
 
-  /** @param {number} id @param {number} row @param {number} count VMs held, this one included */
+  /**
+   * @param {number} id @param {number} row
+   * @param {number} count how many VMs the fleet holds (or will, once loaded):
+   *   the dense array may grow to a few times that, never more
+   */
   put(id, row, count) {
     if (this.dense && Number.isInteger(id) && id >= 0 && id < this.dense.length) {
       this.dense[id] = row + 1;
@@ -131,7 +135,7 @@ export class Fleet {
     for (const [row, facts] of c.facts) f.facts.set(row, facts);
     f.size = n;
     for (let row = 0; row < n; row++) {
-      f.index.put(c.id[row], row, row + 1);
+      f.index.put(c.id[row], row, n);
       const a = c.account_id[row];
       f.perAccount.set(a, (f.perAccount.get(a) ?? 0) + 1);
     }

@@ -65,3 +65,16 @@ test("each account's count follows its VMs, and a name is found without a pass t
   assert.deepEqual(f.find((v) => v.name === "c"), vm(3, "c", { account_id: 2, account: "prod" }));
   assert.equal(f.find((v) => v.name === "nope"), undefined);
 });
+
+test("the shell's columns in name order, whose first ids are the largest, read back by id", () => {
+  const n = 10000;
+  const ids = Array.from({ length: n }, (_, i) => n - i);
+  const f = Fleet.fromColumns({
+    words: ["running", "RUNNING"], id: ids, account_id: ids.map(() => 1), name: ids.map((id) => `vm-${id}`), provider_id: ids.map((id) => `p-${id}`),
+    state: ids.map(() => 0), raw_state: ids.map(() => 1), tools: ids.map(() => -1), location: ids.map(() => -1), flags: ids.map(() => 0),
+    last_seen_at: ids.map(() => 1), last_state_change_at: ids.map(() => 2), facts: [],
+  }, new Map([[1, "demo"]]));
+  assert.ok(f.index.dense, "ids as dense as SQLite's stay in the dense index");
+  for (const id of [1, 2, 999, n]) assert.equal(f.get(id)?.name, `vm-${id}`);
+  assert.equal(f.countOf(1), n);
+});
