@@ -367,7 +367,6 @@ impl Driver {
         }
         at.min(op.deadline_at.max(now + MIN_CHECK_MS))
     }
-
 }
 
 /// The first tick of a grid of `interval` that is at least `MIN_CHECK_MS`
