@@ -75,7 +75,7 @@ fn data_dir_flag() -> Option<PathBuf> {
 }
 
 pub fn run() {
-    memory::limit_arenas();
+    memory::tune_malloc();
     let dir = powerdeck_core::paths::data_dir(data_dir_flag().as_deref());
     let log_dir = powerdeck_core::paths::log_dir(&dir);
     // The level is kept in the store, opened next: the default until then,

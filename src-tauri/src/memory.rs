@@ -18,11 +18,21 @@ pub fn give_back() {
 /// and GTK's threads) otherwise gets an arena of its own, and what a 100 000-
 /// VM sync or inventory read frees stays scattered across them where
 /// `malloc_trim` cannot return it. Measured at 100 000 VMs: the app's heap
-/// 72–92 MB with the default, 41–48 MB with two. Call first, before threads.
-pub fn limit_arenas() {
+/// 72–92 MB with the default, 41–48 MB with two.
+///
+/// And blocks of a mebibyte or more always mapped on their own: glibc
+/// otherwise raises that threshold to the largest block freed so far, so
+/// after the first big one, the next (the 8 MB inventory answer, a 100 000-
+/// VM list read) come from the heap and stay there once freed, at any
+/// moment no `give_back` follows (after the answer reached the window).
+/// Mapped on their own, they go back to the system as they are freed.
+/// Call first, before threads.
+pub fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt sets a glibc tunable; M_ARENA_MAX takes any positive count.
+    // SAFETY: mallopt sets glibc tunables; M_ARENA_MAX takes any positive
+    // count and M_MMAP_THRESHOLD any size up to 32 MiB.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
