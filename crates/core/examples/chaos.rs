@@ -4,6 +4,7 @@
 //!         [--ops-per-sec 1] [--failure-rate 0.05] [--drift-per-hour 6]
 //!         [--outage-at 120] [--outage-secs 45] [--sample-ms 100] [--grace-ms 1000]
 //!         [--no-feed] [--seed 7] [--strategy powerdeck|seed-a|seed-b]
+//!         [--full-every-ms N]
 //!
 //! `--strategy` sets how the inventory is kept, to compare Powerdeck's
 //! tiers with the designs it learned from on the same seeded fleet:
@@ -11,6 +12,8 @@
 //! every 4 s, with no background sync; `seed-b` polls every VM every 30 s
 //! (all VMs are "active" here) plus a full sync every 5 min. Both are poll
 //! only (no change feed). The report ends with the calls each made.
+//! `--full-every-ms` lists the whole inventory every N ms instead of at the
+//! cadence the engine derives from the list's cost: what more listing buys.
 //!
 //! The engine runs with its default configuration (tiers, timeouts, retry)
 //! against a demo fleet with out-of-band changes, failing operations and one
@@ -54,6 +57,7 @@ struct Args {
     feed: bool,
     seed: u64,
     strategy: Strategy,
+    full_every_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -109,6 +113,7 @@ fn parse_args() -> Args {
         feed: true,
         seed: 7,
         strategy: Strategy::Powerdeck,
+        full_every_ms: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -128,6 +133,7 @@ fn parse_args() -> Args {
             "--sample-ms" => a.sample_ms = num(&flag, &value),
             "--grace-ms" => a.grace_ms = num(&flag, &value),
             "--seed" => a.seed = num(&flag, &value),
+            "--full-every-ms" => a.full_every_ms = Some(num(&flag, &value)),
             "--strategy" => {
                 a.strategy = match value.as_str() {
                     "powerdeck" => Strategy::Powerdeck,
@@ -195,7 +201,11 @@ async fn main() {
     let args = parse_args();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("powerdeck.sqlite")).unwrap());
-    let engine = Engine::with_store(store.clone(), dir.path(), args.strategy.config()).unwrap();
+    let mut config = args.strategy.config();
+    if let Some(every) = args.full_every_ms {
+        (config.full_interval_ms, config.full_min_interval_ms, config.full_per_call_ms) = (every, every, 0);
+    }
+    let engine = Engine::with_store(store.clone(), dir.path(), config).unwrap();
     let fleet = SimConfig {
         size: args.vms,
         seed: args.seed,
@@ -423,12 +433,13 @@ fn quantiles(v: &mut [i64]) -> String {
 fn report(a: &Args, t: &Tally, c: &Counters, active_left: usize, undetected: usize, ran_ms: i64) {
     let mut t_lat = t.latencies.clone();
     println!(
-        "## Chaos run: {} VMs, {} s of load ({} s total), strategy {:?}, feed {}",
+        "## Chaos run: {} VMs, {} s of load ({} s total), strategy {:?}, feed {}{}",
         a.vms,
         a.secs,
         ran_ms / 1000,
         a.strategy,
-        if a.feed { "on" } else { "off (poll only)" }
+        if a.feed { "on" } else { "off (poll only)" },
+        a.full_every_ms.map(|ms| format!(", full sync every {ms} ms")).unwrap_or_default()
     );
     println!();
     println!("Fleet: seed {}, failure rate {}, drift {} changes/VM/hour, outage {} s at t = {} s. Load: {} operations/s. Sampling every {} ms; grace after a true change {} ms.", a.seed, a.failure_rate, a.drift_per_hour, a.outage_secs, a.outage_at, a.ops_per_sec, a.sample_ms, a.grace_ms);
