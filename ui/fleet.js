@@ -171,24 +171,12 @@ export class Fleet {
     return row < 0 ? undefined : this.at(row);
   }
 
-  /** @param {number} row @returns {Vm} */
+  /** The row as a plain object of its own: the cursor's reading, copied. @param {number} row @returns {Vm} */
   at(row) {
-    const w = this.words, tools = this.tools[row], location = this.location[row], flags = this.flags[row], accountId = this.accountId[row];
+    const c = this.cursor().to(row);
     return {
-      id: this.id[row],
-      account_id: accountId,
-      account: this.accountNames.get(accountId) ?? "",
-      provider_id: this.providerId[row],
-      name: this.name[row],
-      state: /** @type {Vm["state"]} */ (w[this.state[row]]),
-      raw_state: w[this.rawState[row]],
-      tools: tools < 0 ? null : /** @type {Vm["tools"]} */ (w[tools]),
-      location: location < 0 ? null : w[location],
-      facts: this.facts.get(row) ?? NO_FACTS,
-      stale: (flags & STALE) !== 0,
-      watched: (flags & WATCHED) !== 0,
-      last_seen_at: this.lastSeen[row],
-      last_state_change_at: this.lastChange[row],
+      id: c.id, account_id: c.account_id, account: c.account, provider_id: c.provider_id, name: c.name, state: c.state, raw_state: c.raw_state,
+      tools: c.tools, location: c.location, facts: c.facts, stale: c.stale, watched: c.watched, last_seen_at: c.last_seen_at, last_state_change_at: c.last_state_change_at,
     };
   }
 
