@@ -93,20 +93,15 @@ export class Fleet {
     this.name = [];
     /** @type {string[]} */
     this.providerId = [];
-    this.allocate(16);
-  }
-
-  /** @param {number} capacity */
-  allocate(capacity) {
-    this.id = new Float64Array(capacity);
-    this.accountId = new Float64Array(capacity);
-    this.state = new Int32Array(capacity);
-    this.rawState = new Int32Array(capacity);
-    this.tools = new Int32Array(capacity);
-    this.location = new Int32Array(capacity);
-    this.flags = new Uint8Array(capacity);
-    this.lastSeen = new Float64Array(capacity);
-    this.lastChange = new Float64Array(capacity);
+    this.id = new Float64Array(16);
+    this.accountId = new Float64Array(16);
+    this.state = new Int32Array(16);
+    this.rawState = new Int32Array(16);
+    this.tools = new Int32Array(16);
+    this.location = new Int32Array(16);
+    this.flags = new Uint8Array(16);
+    this.lastSeen = new Float64Array(16);
+    this.lastChange = new Float64Array(16);
   }
 
   /**
@@ -117,7 +112,7 @@ export class Fleet {
   static fromColumns(c, accountNames) {
     const f = new Fleet();
     const n = c.id.length;
-    f.allocate(Math.max(16, n));
+    if (n > f.id.length) f.resize(n);
     f.accountNames = new Map(accountNames);
     c.words.forEach((w, i) => f.wordIds.set(w, i));
     f.words = [...c.words];
@@ -136,8 +131,7 @@ export class Fleet {
     f.size = n;
     for (let row = 0; row < n; row++) {
       f.index.put(c.id[row], row, n);
-      const a = c.account_id[row];
-      f.perAccount.set(a, (f.perAccount.get(a) ?? 0) + 1);
+      f.countIn(c.account_id[row], 1);
     }
     return f;
   }
@@ -188,10 +182,10 @@ export class Fleet {
       if (row === this.id.length) this.resize(row * 2);
       this.id[row] = id;
       this.index.put(id, row, this.size);
-      this.perAccount.set(vm.account_id, (this.perAccount.get(vm.account_id) ?? 0) + 1);
+      this.countIn(vm.account_id, 1);
     } else if (this.accountId[row] !== vm.account_id) {
-      this.perAccount.set(this.accountId[row], (this.perAccount.get(this.accountId[row]) ?? 1) - 1);
-      this.perAccount.set(vm.account_id, (this.perAccount.get(vm.account_id) ?? 0) + 1);
+      this.countIn(this.accountId[row], -1);
+      this.countIn(vm.account_id, 1);
     }
     this.accountId[row] = vm.account_id;
     if (vm.account) this.accountNames.set(vm.account_id, vm.account);
@@ -238,6 +232,11 @@ export class Fleet {
       marked.push(this.id[row]);
     }
     return marked;
+  }
+
+  /** @param {number} accountId @param {1 | -1} d */
+  countIn(accountId, d) {
+    this.perAccount.set(accountId, (this.perAccount.get(accountId) ?? 0) + d);
   }
 
   /** @param {number} accountId */
